@@ -1,0 +1,3 @@
+from fixgw.cli import main
+
+main()

@@ -1,0 +1,264 @@
+"""Gateway configuration: one TOML file, validated here, rendered by the adapter.
+
+The file names the environment, the TLS pin and the sessions; everything
+Kalshi-specific about a session (port, TargetCompID, reset rules, Logon flags)
+follows from its ``product`` and ``type`` through the tables below, so a user
+cannot configure a session Kalshi would refuse. Pure core: no ``quickfix``.
+
+Example::
+
+    environment = "demo"              # demo | prod | local
+    state_dir = "var/fixgw"
+    ca_file = "kalshi-fix.pem"        # the certificate you pin
+
+    [[session]]
+    name = "event-nr"
+    product = "event"                 # event | margin
+    type = "NR"                       # NR | RT | DC
+    api_key_id = "${KALSHI_NR_KEY_ID}"
+    private_key = "~/.kalshi/nr.pem"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fixgw.errors import ConfigError
+
+
+class Product(StrEnum):
+    EVENT = "event"
+    MARGIN = "margin"
+
+
+class Kind(StrEnum):
+    NR = "NR"
+    RT = "RT"
+    DC = "DC"
+
+
+class Rules(BaseModel):
+    """What Kalshi requires of one session type."""
+
+    model_config = ConfigDict(frozen=True)
+    target: str
+    port_offset: int  # from 8228
+    reset_on_logon: bool  # 141=Y on every Logon
+    retransmission: bool  # ResendRequest/SequenceReset supported
+    listener_allowed: bool
+    order_entry: bool
+
+
+RULES: dict[Kind, Rules] = {
+    Kind.NR: Rules(target="KalshiNR", port_offset=0, reset_on_logon=True, retransmission=False,
+                   listener_allowed=True, order_entry=True),
+    Kind.DC: Rules(target="KalshiDC", port_offset=1, reset_on_logon=True, retransmission=False,
+                   listener_allowed=False, order_entry=False),
+    Kind.RT: Rules(target="KalshiRT", port_offset=2, reset_on_logon=False, retransmission=True,
+                   listener_allowed=True, order_entry=True),
+}
+
+BASE_PORT = 8228
+# Order-entry hosts (drop copy shares them). "local" is the bundled simulator.
+HOSTS: dict[tuple[str, Product], str] = {
+    ("prod", Product.EVENT): "mm.fix.elections.kalshi.com",
+    ("demo", Product.EVENT): "fix.demo.kalshi.co",
+    ("prod", Product.MARGIN): "margin-mm.fix.elections.kalshi.com",
+    ("demo", Product.MARGIN): "margin-fix.demo.kalshi.co",
+    ("local", Product.EVENT): "127.0.0.1",
+    ("local", Product.MARGIN): "127.0.0.1",
+}
+# QuickFIX's acceptor binds every interface, so on one machine the simulator's
+# margin gateway needs its own ports: it listens 1000 above the event ones.
+LOCAL_MARGIN_PORT_BASE = BASE_PORT + 1000
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SessionConfig(BaseModel):
+    """One FIX session of the gateway. Each needs its own API key (Kalshi's rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    product: Product
+    type: Kind
+    api_key_id: str
+    private_key: Path
+    listener: bool = False
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    heartbeat: int = Field(default=30, gt=3, le=300)
+    reset_on_logon: bool | None = None  # RT only: True gives up continuity
+    cancel_on_disconnect: bool = False  # 8013
+    use_dollars: bool | None = None  # 21005; always on for margin
+    skip_pending: bool = False  # 21011; forced on listeners
+    use_expired_ord_status: bool = False  # 21012
+    ioc_cancel_report: bool = False  # 21007
+    preserve_original_qty: bool = False  # 21008
+    always_new_before_trade: bool = False  # 21026
+    split_collateral_return: bool = False  # 21027
+    receive_settlement_reports: bool = False  # 20127, event RT only
+    retention_hours: int | None = Field(default=None, ge=1, le=72)  # 20200, RT only
+
+    @field_validator("api_key_id")
+    @classmethod
+    def _uuid(cls, v: str) -> str:
+        try:
+            uuid.UUID(v)
+        except ValueError:
+            raise ValueError("must be the UUID of your Kalshi API key (it becomes SenderCompID)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _kalshi_rules(self) -> "SessionConfig":
+        rules = RULES[self.type]
+        where = f"session {self.name!r}"
+        if self.listener and not rules.listener_allowed:
+            raise ValueError(f"{where}: listener: only NR and RT sessions can be listener sessions")
+        if self.listener and self.cancel_on_disconnect:
+            raise ValueError(f"{where}: cancel_on_disconnect must be false on a listener session")
+        if self.reset_on_logon is not None and self.type is not Kind.RT:
+            if not self.reset_on_logon:
+                raise ValueError(f"{where}: reset_on_logon: {self.type} sessions must reset (141=Y) on every Logon")
+        if self.product is Product.MARGIN and self.use_dollars is False:
+            raise ValueError(f"{where}: use_dollars: margin prices are always dollars; remove the option")
+        if self.receive_settlement_reports and (self.type is not Kind.RT or self.product is Product.MARGIN):
+            raise ValueError(f"{where}: receive_settlement_reports: only event-contract RT sessions get settlement reports")
+        if self.retention_hours is not None and self.type is not Kind.RT:
+            raise ValueError(f"{where}: retention_hours: only RT sessions retain messages for resend")
+        return self
+
+    @property
+    def rules(self) -> Rules:
+        return RULES[self.type]
+
+    @property
+    def target(self) -> str:
+        return self.rules.target
+
+    @property
+    def resets(self) -> bool:
+        return self.rules.reset_on_logon or bool(self.reset_on_logon)
+
+    @property
+    def dollars(self) -> bool:
+        return self.product is Product.MARGIN or bool(self.use_dollars)
+
+    def logon_fields(self) -> list[tuple[int, str]]:
+        """Kalshi flags added to our Logon (QuickFIX adds 98, 108, 141, 1137 itself)."""
+        flags: list[tuple[int, bool]] = [
+            (8013, self.cancel_on_disconnect),
+            (20126, self.listener),
+            (20127, self.receive_settlement_reports),
+            (21005, self.dollars),
+            (21007, self.ioc_cancel_report),
+            (21008, self.preserve_original_qty),
+            (21011, self.skip_pending or self.listener),
+            (21012, self.use_expired_ord_status),
+            (21026, self.always_new_before_trade),
+            (21027, self.split_collateral_return),
+        ]
+        out = [(tag, "Y") for tag, on in flags if on]
+        if self.retention_hours is not None:
+            out.append((20200, str(self.retention_hours)))
+        return sorted(out)
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: Literal["demo", "prod", "local"] = "demo"
+    state_dir: Path = Path("var/fixgw")
+    ca_file: Path | None = None
+    port_base: dict[Product, int] = Field(default_factory=dict)
+    log_messages: bool = True
+    reconnect_interval: int = Field(default=5, ge=1, le=300)
+    session: list[SessionConfig] = Field(default_factory=list, min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "GatewayConfig":
+        names: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        for s in self.session:
+            if s.name in names:
+                raise ValueError(f"session name {s.name!r} is used twice")
+            names[s.name] = s.name
+            if s.api_key_id in keys:
+                raise ValueError(
+                    f"sessions {keys[s.api_key_id]!r} and {s.name!r} share api_key_id; Kalshi allows one "
+                    "connection per API key, so give each session its own key"
+                )
+            keys[s.api_key_id] = s.name
+        return self
+
+    def endpoint(self, s: SessionConfig) -> tuple[str, int]:
+        host = s.host or HOSTS[(self.environment, s.product)]
+        if s.port is not None:
+            return host, s.port
+        default = LOCAL_MARGIN_PORT_BASE if (self.environment == "local" and s.product is Product.MARGIN) else BASE_PORT
+        return host, self.port_base.get(s.product, default) + s.rules.port_offset
+
+    def by_name(self, name: str) -> SessionConfig:
+        for s in self.session:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no session named {name!r}; configured: {', '.join(x.name for x in self.session)}")
+
+
+def _expand(value: object, where: str) -> object:
+    """Replace ${VAR} in strings with the environment's value (secrets stay out of files)."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in os.environ:
+                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
+            return os.environ[m.group(1)]
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+    return value
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "config"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
+    """Validate a config mapping; relative paths resolve against ``base``."""
+    try:
+        cfg = GatewayConfig.model_validate(_expand(data, ""))
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from None
+    if base is not None:
+        cfg.state_dir = (base / cfg.state_dir.expanduser())
+        if cfg.ca_file is not None:
+            cfg.ca_file = base / cfg.ca_file.expanduser()
+        for s in cfg.session:
+            s.private_key = base / s.private_key.expanduser()
+    return cfg
+
+
+def load(path: str | os.PathLike) -> GatewayConfig:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p}: {e}") from None
+    return parse(data, base=p.resolve().parent)
