@@ -1,8 +1,8 @@
 # Two commands matter: `make demo` and `make test`. Everything else is plumbing.
 #
 # quickfix 1.16.0 ships as a source distribution compiled without TLS, and Kalshi
-# refuses plain TCP. We compile it once with HAVE_SSL and keep the wheel in a
-# cache directory outside the clone, keyed by Python version, so later runs on
+# refuses plain TCP. .ci/quickfix-wheel.sh compiles it once (TLS + a SWIG fix) and
+# we keep the wheel in a cache directory outside the clone, keyed by Python version, so later runs on
 # the same machine reuse it while a fresh machine simply builds it again.
 
 PYTHON      ?= python3
@@ -10,17 +10,15 @@ VENV        := .venv
 VPY         := $(VENV)/bin/python
 QF_VERSION  := 1.16.0
 PYVER       := $(shell $(PYTHON) -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
-WHEEL_CACHE ?= $(HOME)/.cache/fixgw/quickfix-ssl-$(QF_VERSION)-$(PYVER)
-SSL_FLAGS   := CFLAGS=-DHAVE_SSL=1 CXXFLAGS=-DHAVE_SSL=1 LDFLAGS='-Wl,--no-as-needed -lssl -lcrypto'
+WHEEL_CACHE ?= $(HOME)/.cache/fixgw/quickfix-$(QF_VERSION)-ssl-p1-$(PYVER)
 
 .PHONY: venv demo test bench spec clean
 
 venv: $(VENV)/.installed
 
-$(WHEEL_CACHE)/.built:
-	@mkdir -p $(WHEEL_CACHE)
+$(WHEEL_CACHE)/.built: .ci/quickfix-wheel.sh
 	@echo "building quickfix $(QF_VERSION) with TLS (about 5 minutes, once per machine)"
-	$(SSL_FLAGS) $(PYTHON) -m pip wheel --no-cache-dir --no-deps --no-binary quickfix -w $(WHEEL_CACHE) quickfix==$(QF_VERSION)
+	PYTHON=$(PYTHON) .ci/quickfix-wheel.sh $(WHEEL_CACHE)
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built

@@ -66,6 +66,10 @@ RULES: dict[Kind, Rules] = {
                    listener_allowed=True, order_entry=True),
 }
 
+REPO = Path(__file__).resolve().parent.parent
+CFG_DIR = REPO / "cfg"
+SPEC_DIR = REPO / "spec"
+
 BASE_PORT = 8228
 # Order-entry hosts (drop copy shares them). "local" is the bundled simulator.
 HOSTS: dict[tuple[str, Product], str] = {

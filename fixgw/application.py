@@ -1,0 +1,186 @@
+"""The quickfix.Application of the gateway: guard, sign, route, hand off.
+
+Every callback runs behind :func:`guarded`: an exception escaping a SWIG
+director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's own
+control-flow exceptions is caught, logged with the session's name and recorded
+as the session's last error. Callbacks never run user code and never keep a
+``quickfix.Message`` past their return: inbound application messages are
+copied to strings and handed to a queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import quickfix as fix
+
+from fixgw import tags
+from fixgw.config import SessionConfig
+from fixgw.signing import Signer, pre_hash
+from fixgw.state import Event, Lifecycle, State
+
+log = logging.getLogger("fixgw.application")
+
+# Exceptions QuickFIX's directors translate into C++ control flow: let them through.
+PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat,
+                fix.IncorrectTagValue, fix.UnsupportedMessageType)
+
+
+def guarded(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(self, *args):
+        try:
+            return fn(self, *args)
+        except PASS_THROUGH:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the process must survive
+            self.callback_failed(fn.__name__, args, exc)
+        return None
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """An application message as received, copied out of QuickFIX's buffer."""
+
+    session: str
+    msg_type: str
+    raw: str
+    poss_dup: bool
+
+
+@dataclass
+class SessionRuntime:
+    config: SessionConfig
+    signer: Signer
+    lifecycle: Lifecycle
+    inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    counters: Counter = field(default_factory=Counter)
+    last_in: float | None = None
+    attempt_reject: str | None = None  # a Reject received while logging on
+
+    @property
+    def key(self) -> str:
+        """QuickFIX's SessionID string for this session."""
+        return f"FIXT.1.1:{self.config.api_key_id}->{self.config.target}"
+
+
+def _get(fields: fix.FieldMap, tag: int) -> str | None:
+    return fields.getField(tag) if fields.isSetField(tag) else None
+
+
+class GatewayApplication(fix.Application):
+    """Signs Logons, applies Kalshi's flags, tracks state, hands messages off."""
+
+    def __init__(self, runtimes: list[SessionRuntime]):
+        super().__init__()
+        self.by_key = {rt.key: rt for rt in runtimes}
+
+    # -- plumbing -------------------------------------------------------
+    def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
+        return self.by_key[session_id.toString()]
+
+    def callback_failed(self, callback: str, args: tuple, exc: BaseException) -> None:
+        name = "?"
+        for a in args:
+            if isinstance(a, fix.SessionID) and a.toString() in self.by_key:
+                rt = self.by_key[a.toString()]
+                name = rt.config.name
+                rt.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
+                rt.counters["callback_errors"] += 1
+        log.error("session=%s callback=%s error=%s: %s", name, callback, type(exc).__name__, exc)
+
+    # -- quickfix.Application -------------------------------------------
+    @guarded
+    def onCreate(self, session_id):
+        pass
+
+    @guarded
+    def onLogon(self, session_id):
+        rt = self.runtime(session_id)
+        rt.lifecycle.fire(Event.LOGON_OK)
+        log.info("session=%s event=logon", rt.config.name)
+
+    @guarded
+    def onLogout(self, session_id):
+        rt = self.runtime(session_id)
+        error = None
+        if rt.lifecycle.state is State.LOGGING_ON and rt.lifecycle.last_error is None:
+            error = "connection closed before the Logon was answered"
+        rt.lifecycle.fire(Event.DISCONNECTED, error)
+        log.info("session=%s event=disconnected error=%s", rt.config.name, rt.lifecycle.last_error)
+
+    @guarded
+    def toAdmin(self, message, session_id):
+        rt = self.runtime(session_id)
+        msg_type = message.getHeader().getField(tags.MSG_TYPE)
+        if msg_type == "A":
+            self.sign_logon(message, rt)
+            rt.attempt_reject = None
+            rt.lifecycle.fire(Event.LOGON_SENT)
+        elif msg_type == "5":
+            rt.lifecycle.fire(Event.LOGOUT_SENT)
+
+    def sign_logon(self, message: fix.Message, rt: SessionRuntime) -> None:
+        """Add Kalshi's flags and RawData, signed over the header QuickFIX filled."""
+        for tag, value in rt.config.logon_fields():
+            message.setField(fix.StringField(tag, value))
+        header = message.getHeader()
+        signature = rt.signer.sign(pre_hash(
+            header.getField(tags.SENDING_TIME), "A", header.getField(tags.MSG_SEQ_NUM),
+            header.getField(tags.SENDER_COMP_ID), header.getField(tags.TARGET_COMP_ID),
+        ))
+        message.setField(fix.IntField(tags.RAW_DATA_LENGTH, len(signature)))
+        message.setField(fix.StringField(tags.RAW_DATA, signature))
+
+    @guarded
+    def fromAdmin(self, message, session_id):
+        rt = self.runtime(session_id)
+        rt.counters["admin_in"] += 1
+        rt.last_in = time.time()
+        msg_type = message.getHeader().getField(tags.MSG_TYPE)
+        if msg_type == "5":
+            text = _get(message, tags.TEXT)
+            if rt.lifecycle.state is State.LOGGING_ON:
+                why = text or rt.attempt_reject or "Logout without Text(58)"
+                reason = f"Logon refused by {rt.config.target}: {why}"
+                rt.lifecycle.note_error(reason)
+                log.warning("session=%s event=logon-refused reason=%s", rt.config.name, text)
+            elif text:
+                rt.lifecycle.note_error(f"Logout from {rt.config.target}: {text}")
+        elif msg_type == "3":
+            code = _get(message, tags.SESSION_REJECT_REASON)
+            text = _get(message, tags.TEXT) or ""
+            name = tags.SESSION_REJECT_REASONS.get(int(code), "unknown") if code and code.isdigit() else "no 373"
+            ref = _get(message, tags.REF_MSG_TYPE)
+            reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
+            if rt.lifecycle.state is State.LOGGING_ON:
+                rt.attempt_reject = reason
+            rt.lifecycle.note_error(reason)
+            rt.counters["rejects_in"] += 1
+            log.warning("session=%s event=reject reason=%s", rt.config.name, reason)
+
+    @guarded
+    def toApp(self, message, session_id):
+        self.runtime(session_id).counters["app_out"] += 1
+
+    @guarded
+    def fromApp(self, message, session_id):
+        rt = self.runtime(session_id)
+        rt.counters["app_in"] += 1
+        rt.last_in = time.time()
+        header = message.getHeader()
+        self.deliver(rt, Inbound(
+            rt.config.name, header.getField(tags.MSG_TYPE), message.toString(),
+            header.isSetField(tags.POSS_DUP_FLAG) and header.getField(tags.POSS_DUP_FLAG) == "Y",
+        ))
+
+    def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
+        rt.inbound.put(item)

@@ -1,0 +1,160 @@
+"""The gateway: one process, any set of Kalshi sessions, one TLS initiator.
+
+``Gateway(config).start()`` loads every session's key (failing fast with the
+session and file named), renders QuickFIX settings from ``cfg/``, pins the CA
+file as the only trust anchor and starts an ``SSLSocketInitiator``. State per
+session is tracked by :mod:`fixgw.state` from the application's callbacks and
+reported by :meth:`Gateway.status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+import quickfix as fix
+
+from fixgw import sessions, tls
+from fixgw.application import GatewayApplication, SessionRuntime
+from fixgw.config import GatewayConfig
+from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
+from fixgw.logs import RedactingLogFactory
+from fixgw.signing import Signer
+from fixgw.state import Event, Lifecycle, State
+
+log = logging.getLogger("fixgw.gateway")
+
+# Event-log lines worth surfacing as a session's last error before any Logon.
+_CONNECT_FAILURES = ("Connection failed", "SSL", "certificate", "handshake", "Disconnecting")
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    name: str
+    product: str
+    type: str
+    listener: bool
+    target: str
+    host: str
+    port: int
+    state: str
+    since: float
+    connected_since: float | None
+    next_out: int | None
+    next_in: int | None
+    logons: int
+    last_error: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, *, application: type[GatewayApplication] = GatewayApplication):
+        self.config = config
+        self.runtimes: dict[str, SessionRuntime] = {}
+        for s in config.session:
+            try:
+                signer = Signer.from_file(s.private_key)
+            except KeyFileError as e:
+                raise SessionError(s.name, str(e)) from None
+            self.runtimes[s.name] = SessionRuntime(s, signer, Lifecycle(s.name))
+        self.app = application(list(self.runtimes.values()))
+        self._initiator: fix.Initiator | None = None
+
+    # -- lifecycle ------------------------------------------------------
+    def start(self) -> "Gateway":
+        tls.pin_only()
+        state = self.config.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        settings = sessions.settings(self.config, state / "quickfix.cfg")
+        names = {rt.key: rt.config.name for rt in self.runtimes.values()}
+        self._logs = RedactingLogFactory(state / "log", names, messages=self.config.log_messages,
+                                         observer=self._on_log_event)
+        try:
+            self._initiator = fix.SSLSocketInitiator(self.app, fix.FileStoreFactory(settings), settings, self._logs)
+            for rt in self.runtimes.values():
+                rt.lifecycle.fire(Event.START)
+            self._initiator.start()
+        except fix.ConfigError as e:
+            raise FixgwError(f"QuickFIX could not start the gateway: {e}") from None
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Log every session out (QuickFIX waits for Logout answers), then stop."""
+        if self._initiator is None:
+            return
+        self._initiator.stop()
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(self._session(n) and self._session(n).isLoggedOn() for n in self.runtimes):
+            time.sleep(0.05)
+        self._initiator = None
+        for rt in self.runtimes.values():
+            rt.lifecycle.fire(Event.STOP)
+
+    def __enter__(self) -> "Gateway":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- operations -----------------------------------------------------
+    def _session(self, name: str) -> fix.Session | None:
+        rt = self.runtime(name)
+        return fix.Session.lookupSession(fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target))
+
+    def runtime(self, name: str) -> SessionRuntime:
+        try:
+            return self.runtimes[name]
+        except KeyError:
+            raise SessionError(name, f"no such session; configured: {', '.join(self.runtimes)}") from None
+
+    def logout(self, name: str) -> None:
+        session = self._session(name)
+        if session is not None:
+            session.logout()
+
+    def logon(self, name: str) -> None:
+        session = self._session(name)
+        if session is not None:
+            self.runtime(name).lifecycle.fire(Event.START)
+            session.logon()
+
+    def wait_logged_on(self, names: Iterable[str] | None = None, timeout: float = 15.0) -> None:
+        """Block until each session is logged on; raise LogonError with Kalshi's reason otherwise."""
+        deadline = time.time() + timeout
+        for name in names if names is not None else self.runtimes:
+            lc = self.runtime(name).lifecycle
+            if not lc.wait(lambda s: s.state is State.LOGGED_ON, max(0.0, deadline - time.time())):
+                raise LogonError(name, lc.last_error or f"not logged on after {timeout:.0f} s (state {lc.state})")
+
+    def wait_error(self, name: str, timeout: float = 15.0) -> str:
+        """Block until the session records an error (for callers expecting a refusal)."""
+        lc = self.runtime(name).lifecycle
+        if not lc.wait(lambda s: s.last_error is not None, timeout):
+            raise SessionError(name, f"no error within {timeout:.0f} s (state {lc.state})")
+        return lc.last_error or ""
+
+    def status(self) -> list[SessionStatus]:
+        out = []
+        for name, rt in self.runtimes.items():
+            s, lc = rt.config, rt.lifecycle
+            host, port = self.config.endpoint(s)
+            session = self._session(name) if self._initiator is not None else None
+            out.append(SessionStatus(
+                name=name, product=s.product.value, type=s.type.value, listener=s.listener,
+                target=s.target, host=host, port=port, state=lc.state.value, since=lc.since,
+                connected_since=lc.connected_since,
+                next_out=session.getExpectedSenderNum() if session else None,
+                next_in=session.getExpectedTargetNum() if session else None,
+                logons=lc.logons, last_error=lc.last_error,
+            ))
+        return out
+
+    def _on_log_event(self, session_name: str, text: str) -> None:
+        rt = self.runtimes.get(session_name)
+        if rt is not None and rt.lifecycle.state is not State.LOGGED_ON:
+            if any(marker in text for marker in _CONNECT_FAILURES):
+                rt.lifecycle.note_error(text)

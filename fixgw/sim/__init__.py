@@ -1,0 +1,1 @@
+"""A local Kalshi FIX exchange: a real QuickFIX TLS acceptor with Kalshi's rules."""

@@ -1,0 +1,224 @@
+"""The simulator process: TLS acceptor, registered keys, Kalshi's session rules.
+
+Keys are registered by dropping public keys into ``<keys>/<product>/<api-key-id>.pub.pem``
+(Kalshi says not to share keys between the event-contract and margin gateways).
+For every registered key the simulator defines KalshiNR, KalshiDC and KalshiRT
+sessions on the product's ports; the port a client connects to must match its
+TargetCompID (QuickFIX drops a Logon for a session that is not on that port).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+import quickfix as fix
+
+from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, Kind, Product
+from fixgw.errors import SimulatorError
+from fixgw.logs import RedactingLogFactory
+from fixgw.signing import load_public_key
+from fixgw.sim.rules import SimSession, check_logon
+
+log = logging.getLogger("fixgw.sim")
+PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat,
+                fix.IncorrectTagValue, fix.UnsupportedMessageType)
+
+
+def guarded(fn):
+    @functools.wraps(fn)
+    def wrapper(self, *args):
+        try:
+            return fn(self, *args)
+        except PASS_THROUGH:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the acceptor must survive
+            log.error("simulator callback %s failed: %s: %s", fn.__name__, type(exc).__name__, exc)
+        return None
+    return wrapper
+
+
+@dataclass
+class SimOptions:
+    state_dir: Path
+    keys_dir: Path
+    cert_file: Path
+    key_file: Path
+    port_base: dict[Product, int] = field(default_factory=lambda: {
+        Product.EVENT: BASE_PORT, Product.MARGIN: LOCAL_MARGIN_PORT_BASE})
+
+
+class SimApplication(fix.Application):
+    def __init__(self, sessions: dict[str, SimSession], public_keys: dict[str, object]):
+        super().__init__()
+        self.sessions = sessions
+        self.public_keys = public_keys
+        self.logged_on: dict[str, str] = {}  # api key id -> SessionID string
+        self.refusals: list[tuple[str, str]] = []
+        self.received: list[tuple[str, str]] = []  # (SessionID, raw) of application messages
+        self._lock = threading.Lock()
+
+    @guarded
+    def onCreate(self, session_id):
+        pass
+
+    @guarded
+    def onLogon(self, session_id):
+        sid = session_id.toString()
+        with self._lock:
+            self.logged_on[self.sessions[sid].api_key_id] = sid
+
+    @guarded
+    def onLogout(self, session_id):
+        sid = session_id.toString()
+        with self._lock:
+            key = self.sessions[sid].api_key_id
+            if self.logged_on.get(key) == sid:
+                del self.logged_on[key]
+
+    @guarded
+    def toAdmin(self, message, session_id):
+        pass
+
+    @guarded
+    def toApp(self, message, session_id):
+        pass
+
+    def fromAdmin(self, message, session_id):
+        # Not behind the guard's swallow: RejectLogon must reach QuickFIX.
+        try:
+            if message.getHeader().getField(35) == "A":
+                self._check_logon(message, session_id)
+        except PASS_THROUGH:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            log.error("logon check failed: %s: %s", type(exc).__name__, exc)
+            raise fix.RejectLogon("internal error") from None
+
+    def _check_logon(self, message, session_id) -> None:
+        sid = session_id.toString()
+        s = self.sessions[sid]
+        header = {t: message.getHeader().getField(t) for t in (34, 35, 49, 52, 56)}
+        body = {t: message.getField(t) for t in (96, 108, 141, 8013, 20126, 20127, 20200, 21011)
+                if message.isSetField(t)}
+        with self._lock:
+            other = self.logged_on.get(s.api_key_id)
+            reason = check_logon(s, header, body, self.public_keys[s.api_key_id],
+                                 key_in_use_elsewhere=other is not None and other != sid)
+            if reason is not None:
+                self.refusals.append((sid, reason))
+        if reason is not None:
+            log.info("refused logon session=%s reason=%s", sid, reason)
+            raise fix.RejectLogon(reason)
+
+    @guarded
+    def fromApp(self, message, session_id):
+        with self._lock:
+            self.received.append((session_id.toString(), message.toString()))
+        raise fix.UnsupportedMessageType()
+
+
+def register_keys(keys_dir: Path) -> dict[tuple[Product, str], Path]:
+    found: dict[tuple[Product, str], Path] = {}
+    for product in Product:
+        d = keys_dir / product.value
+        if not d.is_dir():
+            continue
+        for p in sorted(d.glob("*.pub.pem")):
+            key_id = p.name.removesuffix(".pub.pem")
+            try:
+                uuid.UUID(key_id)
+            except ValueError:
+                raise SimulatorError(f"{p}: file name must be <api-key-uuid>.pub.pem") from None
+            found[(product, key_id)] = p
+    if not found:
+        raise SimulatorError(f"no public keys registered under {keys_dir}/event or {keys_dir}/margin")
+    return found
+
+
+class Simulator:
+    def __init__(self, opts: SimOptions):
+        self.opts = opts
+        keys = register_keys(opts.keys_dir)
+        self.public_keys = {key_id: load_public_key(p) for (_, key_id), p in keys.items()}
+        self.sessions: dict[str, SimSession] = {}
+        for (product, key_id) in keys:
+            for kind in Kind:
+                port = opts.port_base[product] + RULES[kind].port_offset
+                s = SimSession(product, kind, key_id, port)
+                self.sessions[f"FIXT.1.1:{s.target}->{key_id}"] = s
+        self.app = SimApplication(self.sessions, self.public_keys)
+        self._acceptor = None
+
+    def render(self) -> str:
+        o = self.opts
+        parts = [Template((CFG_DIR / "simulator.cfg").read_text()).substitute(
+            cert_file=o.cert_file, key_file=o.key_file, state_dir=o.state_dir, spec_dir=SPEC_DIR)]
+        for s in self.sessions.values():
+            rules = RULES[s.kind]
+            parts.append("\n".join([
+                "[SESSION]", f"SenderCompID={s.target}", f"TargetCompID={s.api_key_id}",
+                f"SocketAcceptPort={s.port}", f"AppDataDictionary={SPEC_DIR}/kalshi-{s.product.value}.xml",
+                f"ResetOnLogon={'Y' if rules.reset_on_logon else 'N'}",
+                f"ResetOnDisconnect={'Y' if rules.reset_on_logon else 'N'}",
+                f"PersistMessages={'Y' if rules.retransmission else 'N'}", "",
+            ]))
+        return "\n".join(parts)
+
+    def start(self) -> "Simulator":
+        o = self.opts
+        o.state_dir.mkdir(parents=True, exist_ok=True)
+        path = o.state_dir / "simulator.cfg"
+        path.write_text(self.render())
+        settings = fix.SessionSettings(str(path))
+        names = {sid: f"{s.product.value}-{s.target}-{s.api_key_id}" for sid, s in self.sessions.items()}
+        self._logs = RedactingLogFactory(o.state_dir / "log", names)
+        try:
+            self._acceptor = fix.SSLSocketAcceptor(self.app, fix.FileStoreFactory(settings), settings, self._logs)
+            self._acceptor.start()
+        except fix.ConfigError as e:
+            raise SimulatorError(f"cannot start the acceptor: {e}") from None
+        except fix.RuntimeError as e:
+            raise SimulatorError(f"cannot listen (port in use?): {e}") from None
+        return self
+
+    def stop(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.stop()
+            self._acceptor = None
+
+    def session(self, target: str, api_key_id: str) -> fix.Session:
+        session = fix.Session.lookupSession(fix.SessionID("FIXT.1.1", target, api_key_id))
+        if session is None:
+            raise SimulatorError(f"no session {target} for key {api_key_id}")
+        return session
+
+    def send(self, target: str, api_key_id: str, msg_type: str, fields: list[tuple[int, str]]) -> int:
+        """Send an application message to one session (stored for resend on RT when offline)."""
+        session = self.session(target, api_key_id)
+        msg = fix.Message()
+        msg.getHeader().setField(fix.StringField(35, msg_type))
+        for tag, value in fields:
+            msg.setField(fix.StringField(int(tag), str(value)))
+        seq = session.getExpectedSenderNum()
+        if not fix.Session.sendToTarget(msg, fix.SessionID("FIXT.1.1", target, api_key_id)):
+            raise SimulatorError(f"QuickFIX did not send to {target}/{api_key_id}")
+        return seq
+
+    def status(self) -> list[dict]:
+        out = []
+        for sid, s in self.sessions.items():
+            session = fix.Session.lookupSession(fix.SessionID("FIXT.1.1", s.target, s.api_key_id))
+            out.append({
+                "session": sid, "product": s.product.value, "target": s.target,
+                "api_key_id": s.api_key_id, "port": s.port,
+                "logged_on": bool(session and session.isLoggedOn()),
+                "next_out": session.getExpectedSenderNum() if session else None,
+                "next_in": session.getExpectedTargetNum() if session else None,
+            })
+        return out

@@ -1,0 +1,61 @@
+"""Kalshi's Logon rules as the simulator enforces them (pure core).
+
+Given the received Logon's fields, :func:`check_logon` returns the Logout text
+Kalshi would answer with, or ``None`` to accept. SendingTime accuracy (30 s,
+Reject 373=10) is enforced by QuickFIX itself through MaxLatency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from fixgw.config import RULES, Kind, Product
+from fixgw.signing import pre_hash, verify
+
+
+@dataclass(frozen=True)
+class SimSession:
+    product: Product
+    kind: Kind
+    api_key_id: str
+    port: int
+
+    @property
+    def target(self) -> str:
+        return RULES[self.kind].target
+
+
+def check_logon(s: SimSession, header: Mapping[int, str], body: Mapping[int, str],
+                public_key: rsa.RSAPublicKey, key_in_use_elsewhere: bool) -> str | None:
+    raw = body.get(96)
+    if not raw:
+        return "RawData(96) signature is required"
+    if not verify(public_key, pre_hash(header[52], header[35], header[34], header[49], header[56]), raw):
+        return "Invalid signature"
+    if key_in_use_elsewhere:
+        return "already exists"
+    rules = RULES[s.kind]
+    if rules.reset_on_logon and body.get(141) != "Y":
+        return f"ResetSeqNumFlag(141)=Y is required on {s.target}"
+    try:
+        heartbeat = int(body.get(108, ""))
+    except ValueError:
+        return "HeartBtInt(108) is required"
+    if heartbeat <= 3:
+        return "HeartBtInt(108) must be greater than 3"
+    if body.get(20126) == "Y":
+        if not rules.listener_allowed:
+            return f"ListenerSession(20126) is not allowed on {s.target}"
+        if body.get(21011) != "Y":
+            return "ListenerSession(20126)=Y requires SkipPendingExecReports(21011)=Y"
+        if body.get(8013) == "Y":
+            return "CancelOrdersOnDisconnect(8013) is not allowed on a listener session"
+    if body.get(20127) == "Y" and (s.kind is not Kind.RT or s.product is Product.MARGIN):
+        return f"ReceiveSettlementReports(20127) is not available on {s.target}"
+    retention = body.get(20200)
+    if retention is not None and not (retention.isdigit() and 1 <= int(retention) <= 72):
+        return "MessageRetentionPeriod(20200) must be 1-72 hours"
+    return None

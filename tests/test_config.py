@@ -1,0 +1,82 @@
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fixgw.config import CFG_DIR, Kind, Product, load, parse
+from fixgw.errors import ConfigError
+
+KEY = str(uuid.uuid4())
+
+
+def cfg(**session):
+    base = dict(name="s", product="event", type="NR", api_key_id=KEY, private_key="k.pem")
+    return parse({"environment": "demo", "ca_file": "ca.pem", "session": [{**base, **session}]})
+
+
+def test_defaults_follow_kalshi_rules():
+    s = cfg().session[0]
+    assert (s.target, s.resets, s.dollars) == ("KalshiNR", True, False)
+    assert cfg(type="RT").session[0].resets is False
+    assert cfg(type="DC").session[0].target == "KalshiDC"
+
+
+def test_margin_forces_usedollars_and_listener_forces_skip_pending():
+    assert (21005, "Y") in cfg(product="margin").session[0].logon_fields()
+    fields = dict(cfg(listener=True, type="RT").session[0].logon_fields())
+    assert fields == {20126: "Y", 21011: "Y"}
+    assert 8013 not in fields
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("heartbeat", 3, "session.0.heartbeat"),
+    ("api_key_id", "not-a-uuid", "session.0.api_key_id: must be the UUID"),
+    ("type", "XX", "session.0.type"),
+    ("listener", True, "only NR and RT sessions can be listener sessions"),
+    ("retention_hours", 24, "retention_hours: only RT sessions"),
+    ("bogus", 1, "session.0.bogus: Extra inputs are not permitted"),
+])
+def test_invalid_values_name_the_option(option, value, message):
+    extra = {"type": "DC"} if option in ("listener", "retention_hours") else {}
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        cfg(**{**extra, option: value})
+
+
+def test_listener_cannot_cancel_on_disconnect_and_margin_cannot_turn_dollars_off():
+    with pytest.raises(ConfigError, match="cancel_on_disconnect must be false on a listener"):
+        cfg(listener=True, cancel_on_disconnect=True)
+    with pytest.raises(ConfigError, match="use_dollars: margin prices are always dollars"):
+        cfg(product="margin", use_dollars=False)
+    with pytest.raises(ConfigError, match="NR sessions must reset"):
+        cfg(reset_on_logon=False)
+
+
+def test_sessions_may_not_share_a_key():
+    s = dict(product="event", type="NR", api_key_id=KEY, private_key="k.pem")
+    with pytest.raises(ConfigError, match="share api_key_id"):
+        parse({"ca_file": "c", "session": [{**s, "name": "a"}, {**s, "name": "b", "type": "DC"}]})
+
+
+@pytest.mark.parametrize("path", sorted(CFG_DIR.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_load_with_real_hosts(path, monkeypatch):
+    import re
+    for var in re.findall(r"\$\{(\w+)\}", path.read_text()):
+        monkeypatch.setenv(var, str(uuid.uuid4()))
+    c = load(path)
+    env, product = path.stem.split("-")
+    assert c.environment == env
+    kinds = sorted((s.type.value, s.listener) for s in c.session)
+    assert kinds == [("DC", False), ("NR", False), ("NR", True), ("RT", False), ("RT", True)]
+    for s in c.session:
+        host, port = c.endpoint(s)
+        assert port == {Kind.NR: 8228, Kind.DC: 8229, Kind.RT: 8230}[s.type]
+        assert s.product is Product(product)
+        assert host.endswith("kalshi.com" if env == "prod" else "kalshi.co")
+
+
+def test_missing_environment_variable_is_named(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('ca_file="x"\n[[session]]\nname="a"\nproduct="event"\ntype="NR"\n'
+                 'api_key_id="${FIXGW_TEST_UNSET_VAR}"\nprivate_key="k"\n')
+    with pytest.raises(ConfigError, match="FIXGW_TEST_UNSET_VAR is not set"):
+        load(p)

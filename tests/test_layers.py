@@ -1,0 +1,34 @@
+"""The core never imports quickfix; imports point core-ward only."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "fixgw"
+CORE = ["errors", "tags", "signing", "certs", "config", "state", "dictionary", "dictionary_tables", "sim.rules"]
+ADAPTER = {"logs", "application", "sessions", "gateway", "tls", "sim.exchange", "sim.run", "sim.control"}
+
+
+def test_core_imports_with_quickfix_blocked():
+    code = "import sys; sys.modules['quickfix'] = None\n" + "".join(f"import fixgw.{m}\n" for m in CORE)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_core_modules_import_no_adapter_module():
+    for mod in CORE:
+        path = PKG / (mod.replace(".", "/") + ".py")
+        bad = {i for i in _imports(path) if i == "quickfix" or i.removeprefix("fixgw.") in ADAPTER}
+        assert not bad, f"core module {mod} imports {bad}"
