@@ -163,6 +163,7 @@ class GatewayApplication(fix.Application):
             reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
             if rt.lifecycle.state is State.LOGGING_ON:
                 rt.attempt_reject = reason
+                reason = f"Logon refused by {rt.config.target}: {reason}"
             rt.lifecycle.note_error(reason)
             rt.counters["rejects_in"] += 1
             log.warning("session=%s event=reject reason=%s", rt.config.name, reason)

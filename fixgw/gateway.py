@@ -27,7 +27,7 @@ from fixgw.state import Event, Lifecycle, State
 log = logging.getLogger("fixgw.gateway")
 
 # Event-log lines worth surfacing as a session's last error before any Logon.
-_CONNECT_FAILURES = ("Connection failed", "SSL", "certificate", "handshake", "Disconnecting")
+_CONNECT_FAILURES = ("Connection failed", "SSL", "ssl", "certificate", "handshake")
 
 
 @dataclass(frozen=True)
@@ -123,11 +123,15 @@ class Gateway:
             session.logon()
 
     def wait_logged_on(self, names: Iterable[str] | None = None, timeout: float = 15.0) -> None:
-        """Block until each session is logged on; raise LogonError with Kalshi's reason otherwise."""
+        """Block until each session is logged on; raise LogonError with Kalshi's reason otherwise.
+
+        A refused Logon fails at once (QuickFIX keeps retrying in the background)."""
         deadline = time.time() + timeout
         for name in names if names is not None else self.runtimes:
             lc = self.runtime(name).lifecycle
-            if not lc.wait(lambda s: s.state is State.LOGGED_ON, max(0.0, deadline - time.time())):
+            lc.wait(lambda s: s.state is State.LOGGED_ON or (s.state is State.DISCONNECTED and s.last_error),
+                    max(0.0, deadline - time.time()))
+            if lc.state is not State.LOGGED_ON:
                 raise LogonError(name, lc.last_error or f"not logged on after {timeout:.0f} s (state {lc.state})")
 
     def wait_error(self, name: str, timeout: float = 15.0) -> str:
@@ -155,6 +159,6 @@ class Gateway:
 
     def _on_log_event(self, session_name: str, text: str) -> None:
         rt = self.runtimes.get(session_name)
-        if rt is not None and rt.lifecycle.state is not State.LOGGED_ON:
+        if rt is not None and rt.lifecycle.state in (State.CONNECTING, State.DISCONNECTED):
             if any(marker in text for marker in _CONNECT_FAILURES):
                 rt.lifecycle.note_error(text)

@@ -156,12 +156,12 @@ def test_rt_resumes_sequence_numbers_and_recovers_the_gap_by_resend(tmp_path, si
     cfg = gateway_config(tmp_path / "gw", sim, [s])
     with Gateway(cfg) as gw:
         gw.wait_logged_on(timeout=10)
-        before = gw.status()[0]
-    sim.wait_session("KalshiRT", acct.api_key_id, logged_on=False)
+    away = sim.wait_session("KalshiRT", acct.api_key_id, logged_on=False)
+    assert away["next_in"] > 2  # Logon and Logout were numbered; nothing resets them on RT
     # while the gateway is away, the exchange sends three reports on RT
     seqs = [sim.cmd(cmd="send", target="KalshiRT", api_key_id=acct.api_key_id, msg_type="8",
                     fields=_exec_report(i))["seq"] for i in range(3)]
-    assert seqs == [before.next_in, before.next_in + 1, before.next_in + 2]
+    assert seqs == [away["next_out"], away["next_out"] + 1, away["next_out"] + 2]
 
     gw = Gateway(gateway_config(tmp_path / "gw", sim, [s])).start()
     try:
@@ -172,14 +172,14 @@ def test_rt_resumes_sequence_numbers_and_recovers_the_gap_by_resend(tmp_path, si
         assert all(g.poss_dup for g in got)
         assert [f"\x0117=100;{i}\x01" in g.raw for i, g in enumerate(got)] == [True] * 3
         after = gw.status()[0]
-        assert after.next_in == before.next_in + 3 + 1  # 3 resent + the Logon answer
-        assert after.next_out > before.next_out  # our numbers resumed; nothing was reset
+        assert after.next_in == seqs[-1] + 2  # the 3 resent reports and the Logon answer
+        assert after.next_out > away["next_in"]  # our numbers resumed; nothing was reset
     finally:
         gw.stop()
     messages = (tmp_path / "gw" / "log" / "event-rt.messages.log").read_text()
     second_logon = [line for line in messages.splitlines() if "OUT " in line and "|35=A|" in line][-1]
-    assert "|141=Y|" not in second_logon and f"|34={before.next_out}|" in second_logon
-    assert any("|35=2|" in line and f"|7={before.next_in}|" in line for line in messages.splitlines())
+    assert "|141=Y|" not in second_logon and f"|34={away['next_in']}|" in second_logon
+    assert any("OUT " in line and "|35=2|" in line and f"|7={seqs[0]}|" in line for line in messages.splitlines())
 
 
 class RecordingSigner(GatewayApplication):

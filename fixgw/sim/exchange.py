@@ -23,7 +23,7 @@ from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC
 from fixgw.errors import SimulatorError
 from fixgw.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
-from fixgw.sim.rules import SimSession, check_logon
+from fixgw.sim.rules import Refusal, SimSession, check_logon
 
 log = logging.getLogger("fixgw.sim")
 PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat,
@@ -43,6 +43,11 @@ def guarded(fn):
     return wrapper
 
 
+@dataclass(frozen=True)
+class Answer(Refusal):
+    ref_seq: str = "1"
+
+
 @dataclass
 class SimOptions:
     state_dir: Path
@@ -60,9 +65,14 @@ class SimApplication(fix.Application):
         self.public_keys = public_keys
         self.logged_on: dict[str, str] = {}  # api key id -> SessionID string
         self.refusals: list[tuple[str, str]] = []
+        self._answer: dict[str, Answer] = {}  # how to word the Logout QuickFIX is about to send
         self.received: list[tuple[str, str]] = []  # (SessionID, raw) of application messages
         self._lock = threading.Lock()
 
+    # QuickFIX checks SendingTime before fromAdmin sees a Logon, and it will not send a
+    # Reject before logon; Kalshi answers a skewed Logon with Reject 373=10. So latency
+    # checking (CheckLatency=N in cfg/simulator.cfg) is on only while a session is logged
+    # on, and the Logon check does it itself.
     @guarded
     def onCreate(self, session_id):
         pass
@@ -70,12 +80,14 @@ class SimApplication(fix.Application):
     @guarded
     def onLogon(self, session_id):
         sid = session_id.toString()
+        fix.Session.lookupSession(session_id).setCheckLatency(True)
         with self._lock:
             self.logged_on[self.sessions[sid].api_key_id] = sid
 
     @guarded
     def onLogout(self, session_id):
         sid = session_id.toString()
+        fix.Session.lookupSession(session_id).setCheckLatency(False)
         with self._lock:
             key = self.sessions[sid].api_key_id
             if self.logged_on.get(key) == sid:
@@ -83,7 +95,22 @@ class SimApplication(fix.Application):
 
     @guarded
     def toAdmin(self, message, session_id):
-        pass
+        header = message.getHeader()
+        if header.getField(35) != "5":
+            return
+        with self._lock:
+            refusal = self._answer.pop(session_id.toString(), None)
+        if refusal is None:
+            return
+        if refusal.reject_reason is None:  # Kalshi's words, without QuickFIX's prefix
+            message.setField(fix.StringField(58, refusal.text))
+            return
+        # QuickFIX sends this message because it was a Logout when it was built.
+        header.setField(fix.StringField(35, "3"))
+        message.setField(fix.StringField(45, refusal.ref_seq))
+        message.setField(fix.StringField(372, "A"))
+        message.setField(fix.StringField(373, str(refusal.reject_reason)))
+        message.setField(fix.StringField(58, refusal.text))
 
     @guarded
     def toApp(self, message, session_id):
@@ -108,13 +135,14 @@ class SimApplication(fix.Application):
                 if message.isSetField(t)}
         with self._lock:
             other = self.logged_on.get(s.api_key_id)
-            reason = check_logon(s, header, body, self.public_keys[s.api_key_id],
-                                 key_in_use_elsewhere=other is not None and other != sid)
-            if reason is not None:
-                self.refusals.append((sid, reason))
-        if reason is not None:
-            log.info("refused logon session=%s reason=%s", sid, reason)
-            raise fix.RejectLogon(reason)
+            refusal = check_logon(s, header, body, self.public_keys[s.api_key_id],
+                                  key_in_use_elsewhere=other is not None and other != sid)
+            if refusal is not None:
+                self.refusals.append((sid, refusal.text))
+                self._answer[sid] = Answer(refusal.text, refusal.reject_reason, header[34])
+        if refusal is not None:
+            log.info("refused logon session=%s reason=%s", sid, refusal.text)
+            raise fix.RejectLogon(refusal.text)
 
     @guarded
     def fromApp(self, message, session_id):

@@ -1,12 +1,13 @@
 """Kalshi's Logon rules as the simulator enforces them (pure core).
 
-Given the received Logon's fields, :func:`check_logon` returns the Logout text
-Kalshi would answer with, or ``None`` to accept. SendingTime accuracy (30 s,
-Reject 373=10) is enforced by QuickFIX itself through MaxLatency.
+Given the received Logon's fields, :func:`check_logon` returns the
+:class:`Refusal` Kalshi would answer with, or ``None`` to accept: a Logout with
+Text(58), or for a SendingTime more than 30 s off, a Reject with 373=10.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -28,7 +29,36 @@ class SimSession:
         return RULES[self.kind].target
 
 
+SENDING_TIME_WINDOW = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    text: str
+    reject_reason: int | None = None  # answer with Reject 373=<this> instead of a Logout
+
+
+def parse_sending_time(value: str) -> dt.datetime | None:
+    for fmt in ("%Y%m%d-%H:%M:%S.%f", "%Y%m%d-%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
 def check_logon(s: SimSession, header: Mapping[int, str], body: Mapping[int, str],
+                public_key: rsa.RSAPublicKey, key_in_use_elsewhere: bool,
+                now: dt.datetime | None = None) -> Refusal | None:
+    sent = parse_sending_time(header[52])
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if sent is None or abs(now - sent) > SENDING_TIME_WINDOW:
+        return Refusal("SendingTime accuracy problem", reject_reason=10)
+    reason = _logon_text(s, header, body, public_key, key_in_use_elsewhere)
+    return None if reason is None else Refusal(reason)
+
+
+def _logon_text(s: SimSession, header: Mapping[int, str], body: Mapping[int, str],
                 public_key: rsa.RSAPublicKey, key_in_use_elsewhere: bool) -> str | None:
     raw = body.get(96)
     if not raw:
