@@ -10,18 +10,21 @@ VENV        := .venv
 VPY         := $(VENV)/bin/python
 QF_VERSION  := 1.16.0
 PYVER       := $(shell $(PYTHON) -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
-WHEEL_CACHE ?= $(HOME)/.cache/fixgw/quickfix-$(QF_VERSION)-ssl-p1-$(PYVER)
+# The cache key names the recipe's content, so editing the build script rebuilds
+# while a fresh clone (new mtimes, same content) reuses the wheel.
+RECIPE      := $(shell sha256sum .ci/quickfix-wheel.sh | cut -c1-12)
+WHEEL_CACHE ?= $(HOME)/.cache/fixgw/quickfix-$(QF_VERSION)-$(PYVER)-$(RECIPE)
 
 .PHONY: venv demo test bench spec clean
 
 venv: $(VENV)/.installed
 
-$(WHEEL_CACHE)/.built: .ci/quickfix-wheel.sh
+$(WHEEL_CACHE)/.built:
 	@echo "building quickfix $(QF_VERSION) with TLS (about 5 minutes, once per machine)"
 	PYTHON=$(PYTHON) .ci/quickfix-wheel.sh $(WHEEL_CACHE)
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
+$(VENV)/.installed: pyproject.toml | $(WHEEL_CACHE)/.built
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl

@@ -1,0 +1,1 @@
+"""Typed messages: ``fix`` (FIX application messages) and ``rest`` (Kalshi REST wire shapes)."""
