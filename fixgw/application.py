@@ -20,8 +20,11 @@ from typing import Callable
 
 import quickfix as fix
 
-from fixgw import tags
+from fixgw import fields, tags
 from fixgw.config import SessionConfig
+from fixgw.errors import DecodeError
+from fixgw.orders import Registry, group_key
+from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
 from fixgw.state import Event, Lifecycle, State
 
@@ -48,12 +51,17 @@ def guarded(fn: Callable) -> Callable:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """An application message as received, copied out of QuickFIX's buffer."""
+    """One application message from a session, decoded inside the callback.
+
+    ``message`` is the model; when the message could not be decoded it is None,
+    ``error`` says why (naming the MsgType and tag) and ``raw`` keeps the bytes,
+    so nothing is lost.
+    """
 
     session: str
-    msg_type: str
-    raw: str
-    poss_dup: bool
+    message: object | None
+    raw: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -61,10 +69,16 @@ class SessionRuntime:
     config: SessionConfig
     signer: Signer
     lifecycle: Lifecycle
+    registry: Registry | None = None
     inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     counters: Counter = field(default_factory=Counter)
+    unknown_tags: set[int] = field(default_factory=set)
     last_in: float | None = None
     attempt_reject: str | None = None  # a Reject received while logging on
+
+    @property
+    def units(self) -> Units:
+        return Units.DOLLARS if self.config.dollars else Units.CENTS
 
     @property
     def key(self) -> str:
@@ -72,8 +86,8 @@ class SessionRuntime:
         return f"FIXT.1.1:{self.config.api_key_id}->{self.config.target}"
 
 
-def _get(fields: fix.FieldMap, tag: int) -> str | None:
-    return fields.getField(tag) if fields.isSetField(tag) else None
+def _get(fm: fix.FieldMap, tag: int) -> str | None:
+    return fm.getField(tag) if fm.isSetField(tag) else None
 
 
 class GatewayApplication(fix.Application):
@@ -82,6 +96,7 @@ class GatewayApplication(fix.Application):
     def __init__(self, runtimes: list[SessionRuntime]):
         super().__init__()
         self.by_key = {rt.key: rt for rt in runtimes}
+        self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -161,27 +176,51 @@ class GatewayApplication(fix.Application):
             name = tags.SESSION_REJECT_REASONS.get(int(code), "unknown") if code and code.isdigit() else "no 373"
             ref = _get(message, tags.REF_MSG_TYPE)
             reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
-            if rt.lifecycle.state is State.LOGGING_ON:
-                rt.attempt_reject = reason
-                reason = f"Logon refused by {rt.config.target}: {reason}"
-            rt.lifecycle.note_error(reason)
             rt.counters["rejects_in"] += 1
             log.warning("session=%s event=reject reason=%s", rt.config.name, reason)
+            if rt.lifecycle.state is State.LOGGING_ON:
+                rt.attempt_reject = reason
+                rt.lifecycle.note_error(f"Logon refused by {rt.config.target}: {reason}")
+                return
+            rt.lifecycle.note_error(reason)
+            self._app_message(rt, message.toString())  # a reject of one of our requests is data too
 
     @guarded
     def toApp(self, message, session_id):
-        self.runtime(session_id).counters["app_out"] += 1
+        rt = self.runtime(session_id)
+        rt.counters["app_out"] += 1
+        if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
+            key = message.getField(11) if message.isSetField(11) else group_key()
+            rt.registry.sent(int(message.getHeader().getField(tags.MSG_SEQ_NUM)), key)
 
     @guarded
     def fromApp(self, message, session_id):
         rt = self.runtime(session_id)
         rt.counters["app_in"] += 1
         rt.last_in = time.time()
-        header = message.getHeader()
-        self.deliver(rt, Inbound(
-            rt.config.name, header.getField(tags.MSG_TYPE), message.toString(),
-            header.isSetField(tags.POSS_DUP_FLAG) and header.getField(tags.POSS_DUP_FLAG) == "Y",
-        ))
+        self._app_message(rt, message.toString())
+
+    def _app_message(self, rt: SessionRuntime, raw: str) -> None:
+        try:
+            msg_type, poss_dup, pairs = fields.split(raw)
+            model, unknown = fields.decode_with_unknown(msg_type, pairs, rt.units, poss_dup)
+        except DecodeError as e:
+            rt.counters["decode_errors"] += 1
+            reason = f"undecodable message kept as raw: {e}"
+            rt.lifecycle.note_error(reason)
+            log.error("session=%s event=decode-error error=%s", rt.config.name, e)
+            self.deliver(rt, Inbound(rt.config.name, None, raw, reason))
+            return
+        if unknown and not rt.unknown_tags.issuperset(unknown):
+            rt.unknown_tags.update(unknown)
+            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, msg_type,
+                        ",".join(map(str, unknown)))
+        if rt.registry is not None:
+            rt.registry.apply(model)
+        self.deliver(rt, Inbound(rt.config.name, model))
 
     def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
-        rt.inbound.put(item)
+        if self.sink is not None:
+            self.sink(rt, item)
+        else:
+            rt.inbound.put(item)

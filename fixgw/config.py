@@ -186,6 +186,8 @@ class GatewayConfig(BaseModel):
     port_base: dict[Product, int] = Field(default_factory=dict)
     log_messages: bool = True
     reconnect_interval: int = Field(default=5, ge=1, le=300)
+    tier: Literal["basic", "advanced", "premier", "prime"] = "basic"  # Kalshi API tier (write rate)
+    rate_limit_mode: Literal["queue", "refuse"] = "queue"
     session: list[SessionConfig] = Field(default_factory=list, min_length=1)
 
     @model_validator(mode="after")

@@ -3,6 +3,8 @@
     FixgwError
     ├── ConfigError        a config file or option is wrong (names the option)
     ├── KeyError_          a private/public key cannot be used (names the file)
+    ├── DecodeError        a FIX message cannot become a model (names type, tag, value)
+    ├── OrderError         an order request is invalid; nothing was sent (names the field)
     ├── SessionError       a session misbehaved (names the session)
     │   └── LogonError     Kalshi refused or dropped a Logon (carries the reason)
     └── SimulatorError     the local simulator cannot start or was misused
@@ -22,6 +24,19 @@ class ConfigError(FixgwError):
 
 class KeyFileError(FixgwError):
     """A key file is missing, malformed or unsafely readable."""
+
+
+class DecodeError(FixgwError, ValueError):
+    """A FIX field map does not form a valid model of its MsgType."""
+
+    def __init__(self, msg_type: str, message: str, tag: int | None = None):
+        where = f"35={msg_type}" + (f" tag {tag}" if tag is not None else "")
+        super().__init__(f"{where}: {message}")
+        self.msg_type, self.tag = msg_type, tag
+
+
+class OrderError(FixgwError, ValueError):
+    """A request failed local validation before anything was sent."""
 
 
 class SessionError(FixgwError):

@@ -17,10 +17,14 @@ from typing import Iterable
 import quickfix as fix
 
 from fixgw import sessions, tls
-from fixgw.application import GatewayApplication, SessionRuntime
-from fixgw.config import GatewayConfig
+from fixgw.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw.config import GatewayConfig, Kind
+from fixgw.entry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
+from fixgw.events import Dispatcher, Subscription
 from fixgw.logs import RedactingLogFactory
+from fixgw.orders import Registry, SessionCaps
+from fixgw.ratelimit import RateLimiter
 from fixgw.signing import Signer
 from fixgw.state import Event, Lifecycle, State
 
@@ -51,8 +55,9 @@ class SessionStatus:
         return asdict(self)
 
 
-class Gateway:
-    def __init__(self, config: GatewayConfig, *, application: type[GatewayApplication] = GatewayApplication):
+class Gateway(OrderEntry):
+    def __init__(self, config: GatewayConfig, *, application: type[GatewayApplication] = GatewayApplication,
+                 limiter: RateLimiter | None = None):
         self.config = config
         self.runtimes: dict[str, SessionRuntime] = {}
         for s in config.session:
@@ -60,9 +65,52 @@ class Gateway:
                 signer = Signer.from_file(s.private_key)
             except KeyFileError as e:
                 raise SessionError(s.name, str(e)) from None
-            self.runtimes[s.name] = SessionRuntime(s, signer, Lifecycle(s.name))
+            rt = SessionRuntime(s, signer, Lifecycle(s.name))
+            rt.registry = Registry(SessionCaps(
+                s.name, s.product.value, rt.units, order_entry=s.rules.order_entry and not s.listener,
+                mass_cancel=s.type is Kind.NR and not s.listener))
+            self.runtimes[s.name] = rt
+        self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
+        self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()})
         self.app = application(list(self.runtimes.values()))
+        self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
+
+    def _inbound(self, rt: SessionRuntime, item: Inbound) -> None:
+        self.dispatcher.put(item.session, item.message, item.raw, item.error)
+
+    # -- consuming what sessions receive -------------------------------
+    def subscribe(self) -> Subscription:
+        """A blocking iterator of :class:`fixgw.events.Event` (execution reports, rejects, fills)."""
+        return self.dispatcher.subscribe()
+
+    def subscribe_async(self):
+        """Inside a running event loop: ``async for event in gw.subscribe_async()``."""
+        return self.dispatcher.subscribe_async()
+
+    def on_event(self, callback) -> None:
+        """Call ``callback(event)`` for every event, on the gateway's dispatcher thread."""
+        self.dispatcher.on_event(callback)
+
+    def positions(self, subaccount: int = 0) -> dict:
+        """``GET /portfolio/positions``-shaped: {"market_positions": [...], "event_positions": [...]}."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            led = self.dispatcher.ledger
+            return {"market_positions": led.market_positions(subaccount),
+                    "event_positions": led.event_positions(subaccount)}
+
+    def margin_positions(self, subaccount: int = 0, marks: dict | None = None) -> list:
+        """``GET /margin/positions``-shaped MarginPosition models."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.ledger.margin_positions(subaccount, marks)
+
+    def orders(self, status: str | None = None) -> list:
+        """REST ``Order`` models of every event-contract order seen (``resting``/``canceled``/``executed``)."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.orders.orders(status)
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":
@@ -93,6 +141,7 @@ class Gateway:
         self._initiator = None
         for rt in self.runtimes.values():
             rt.lifecycle.fire(Event.STOP)
+        self.dispatcher.flush()
 
     def __enter__(self) -> "Gateway":
         return self.start()
@@ -101,9 +150,12 @@ class Gateway:
         self.stop()
 
     # -- operations -----------------------------------------------------
-    def _session(self, name: str) -> fix.Session | None:
+    def _session_id(self, name: str) -> fix.SessionID:
         rt = self.runtime(name)
-        return fix.Session.lookupSession(fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target))
+        return fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
+
+    def _session(self, name: str) -> fix.Session | None:
+        return fix.Session.lookupSession(self._session_id(name))
 
     def runtime(self, name: str) -> SessionRuntime:
         try:

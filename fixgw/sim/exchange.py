@@ -1,7 +1,9 @@
 """The simulator process: TLS acceptor, registered keys, Kalshi's session rules.
 
-Keys are registered by dropping public keys into ``<keys>/<product>/<api-key-id>.pub.pem``
-(Kalshi says not to share keys between the event-contract and margin gateways).
+Keys are registered by dropping public keys into ``<keys>/<product>/<account>/<api-key-id>.pub.pem``
+(several keys of one account share its orders, fills and positions; a key directly under
+``<keys>/<product>/`` is an account of its own). Kalshi says not to share keys between
+the event-contract and margin gateways.
 For every registered key the simulator defines KalshiNR, KalshiDC and KalshiRT
 sessions on the product's ports; the port a client connects to must match its
 TargetCompID (QuickFIX drops a Logon for a session that is not on that port).
@@ -23,6 +25,7 @@ from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC
 from fixgw.errors import SimulatorError
 from fixgw.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
+from fixgw.sim.router import Router
 from fixgw.sim.rules import Refusal, SimSession, check_logon
 
 log = logging.getLogger("fixgw.sim")
@@ -63,6 +66,8 @@ class SimApplication(fix.Application):
         super().__init__()
         self.sessions = sessions
         self.public_keys = public_keys
+        self.router = Router(sessions)
+        self._logon_body: dict[str, dict[int, str]] = {}
         self.logged_on: dict[str, str] = {}  # api key id -> SessionID string
         self.refusals: list[tuple[str, str]] = []
         self._answer: dict[str, Answer] = {}  # how to word the Logout QuickFIX is about to send
@@ -83,11 +88,14 @@ class SimApplication(fix.Application):
         fix.Session.lookupSession(session_id).setCheckLatency(True)
         with self._lock:
             self.logged_on[self.sessions[sid].api_key_id] = sid
+            body = self._logon_body.pop(sid, {})
+        self.router.logon(sid, body)
 
     @guarded
     def onLogout(self, session_id):
         sid = session_id.toString()
         fix.Session.lookupSession(session_id).setCheckLatency(False)
+        self.router.logout(sid)
         with self._lock:
             key = self.sessions[sid].api_key_id
             if self.logged_on.get(key) == sid:
@@ -131,7 +139,8 @@ class SimApplication(fix.Application):
         sid = session_id.toString()
         s = self.sessions[sid]
         header = {t: message.getHeader().getField(t) for t in (34, 35, 49, 52, 56)}
-        body = {t: message.getField(t) for t in (96, 108, 141, 8013, 20126, 20127, 20200, 21011)
+        body = {t: message.getField(t) for t in (96, 108, 141, 8013, 20126, 20127, 20200, 21005, 21007,
+                                                 21008, 21011, 21012, 21026, 21027)
                 if message.isSetField(t)}
         with self._lock:
             other = self.logged_on.get(s.api_key_id)
@@ -140,30 +149,34 @@ class SimApplication(fix.Application):
             if refusal is not None:
                 self.refusals.append((sid, refusal.text))
                 self._answer[sid] = Answer(refusal.text, refusal.reject_reason, header[34])
+            else:
+                self._logon_body[sid] = body
         if refusal is not None:
             log.info("refused logon session=%s reason=%s", sid, refusal.text)
             raise fix.RejectLogon(refusal.text)
 
     @guarded
     def fromApp(self, message, session_id):
+        raw = message.toString()
         with self._lock:
-            self.received.append((session_id.toString(), message.toString()))
-        raise fix.UnsupportedMessageType()
+            self.received.append((session_id.toString(), raw))
+        self.router.request(session_id.toString(), raw)
 
 
-def register_keys(keys_dir: Path) -> dict[tuple[Product, str], Path]:
-    found: dict[tuple[Product, str], Path] = {}
+def register_keys(keys_dir: Path) -> dict[tuple[Product, str], tuple[Path, str]]:
+    """(product, key id) -> (public key file, account)."""
+    found: dict[tuple[Product, str], tuple[Path, str]] = {}
     for product in Product:
         d = keys_dir / product.value
         if not d.is_dir():
             continue
-        for p in sorted(d.glob("*.pub.pem")):
+        for p in sorted(d.glob("*.pub.pem")) + sorted(d.glob("*/*.pub.pem")):
             key_id = p.name.removesuffix(".pub.pem")
             try:
                 uuid.UUID(key_id)
             except ValueError:
                 raise SimulatorError(f"{p}: file name must be <api-key-uuid>.pub.pem") from None
-            found[(product, key_id)] = p
+            found[(product, key_id)] = (p, key_id if p.parent == d else p.parent.name)
     if not found:
         raise SimulatorError(f"no public keys registered under {keys_dir}/event or {keys_dir}/margin")
     return found
@@ -173,12 +186,12 @@ class Simulator:
     def __init__(self, opts: SimOptions):
         self.opts = opts
         keys = register_keys(opts.keys_dir)
-        self.public_keys = {key_id: load_public_key(p) for (_, key_id), p in keys.items()}
+        self.public_keys = {key_id: load_public_key(p) for (_, key_id), (p, _) in keys.items()}
         self.sessions: dict[str, SimSession] = {}
-        for (product, key_id) in keys:
+        for (product, key_id), (_, account) in keys.items():
             for kind in Kind:
                 port = opts.port_base[product] + RULES[kind].port_offset
-                s = SimSession(product, kind, key_id, port)
+                s = SimSession(product, kind, key_id, port, account)
                 self.sessions[f"FIXT.1.1:{s.target}->{key_id}"] = s
         self.app = SimApplication(self.sessions, self.public_keys)
         self._acceptor = None

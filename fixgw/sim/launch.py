@@ -26,13 +26,16 @@ class Account:
     public_key: Path
 
 
-def make_account(directory: Path, sim_keys: Path | None, product: str = "event") -> Account:
-    """A fresh key pair under a new API key id, registered with the simulator when ``sim_keys`` is given."""
+def make_account(directory: Path, sim_keys: Path | None, product: str = "event",
+                 account: str | None = None) -> Account:
+    """A fresh key pair under a new API key id, registered with the simulator when ``sim_keys``
+    is given: under ``account`` when named (keys of one account share orders and positions)."""
     key_id = str(uuid.uuid4())
     priv, pub = generate_keypair(directory / f"{key_id}.pem")
     if sim_keys is not None:
-        (sim_keys / product).mkdir(parents=True, exist_ok=True)
-        (sim_keys / product / f"{key_id}.pub.pem").write_bytes(pub.read_bytes())
+        d = sim_keys / product / account if account else sim_keys / product
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{key_id}.pub.pem").write_bytes(pub.read_bytes())
     return Account(key_id, priv, pub)
 
 

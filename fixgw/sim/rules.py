@@ -23,6 +23,7 @@ class SimSession:
     kind: Kind
     api_key_id: str
     port: int
+    account: str = ""  # the trading account the key belongs to (defaults to the key id)
 
     @property
     def target(self) -> str:

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from fixgw.config import Product
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
 
@@ -20,9 +21,22 @@ def handler(sim: Simulator):
         if cmd == "send":
             fields = [(int(t), str(v)) for t, v in req["fields"]]
             return {"seq": sim.send(req["target"], req["api_key_id"], str(req["msg_type"]), fields)}
+        if cmd == "received":
+            return {"count": len(sim.app.received)}
         if cmd == "refusals":
             return {"refusals": [list(r) for r in sim.app.refusals]}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, refusals")
+        router = sim.app.router
+        if cmd == "ledger":
+            engine = router.engines[Product(req["product"])]
+            with router.lock:
+                return {"fills": engine.ledger.fills(req["account"]),
+                        "positions": engine.ledger.positions(req["account"])}
+        if cmd == "settle":
+            product = Product(req.get("product", "event"))
+            with router.lock:
+                router.route(product, router.engines[product].settle(req["symbol"], req["result"]))
+            return {}
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle")
     return handle
 
 

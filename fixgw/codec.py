@@ -1,0 +1,70 @@
+"""quickfix.Message <-> field pairs (adapter).
+
+:mod:`fixgw.fields` turns models into ``(tag, value)`` pairs in wire order and
+back; this module is the only place that builds ``quickfix.Message`` objects.
+Repeating groups need real ``quickfix.Group`` instances (a FieldMap holds one
+value per tag), so the group layout comes from the project's dictionaries.
+Inbound messages are never kept: callers pass ``message.toString()`` to
+:func:`fixgw.fields.split` inside the callback.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterator, Sequence
+
+import quickfix as fix
+
+from fixgw import dictionary
+
+Pairs = Sequence[tuple[int, str]]
+
+
+@lru_cache(maxsize=None)
+def _layouts(product: str) -> dict[str, dict[int, tuple[int, frozenset[int], dict]]]:
+    """msg_type -> {count tag: (delimiter, member tags, nested layout)}."""
+    def groups(entries) -> dict:
+        out = {}
+        for e in entries:
+            if e.is_group:
+                out[e.tag] = (e.members[0].tag, frozenset(m.tag for m in e.members), groups(e.members))
+        return out
+    return {m.msgtype: groups(m.entries) for m in dictionary.application(product).messages}
+
+
+def _fill(target: fix.FieldMap, pairs: Iterator[tuple[int, str]], layout: dict,
+          members: frozenset[int] | None, pending: list) -> None:
+    """Set fields on ``target`` until a tag outside ``members`` (a group's end) appears."""
+    while True:
+        if pending:
+            tag, value = pending.pop()
+        else:
+            try:
+                tag, value = next(pairs)
+            except StopIteration:
+                return
+        if members is not None and tag not in members:
+            pending.append((tag, value))
+            return
+        if tag in layout:
+            delim, member_tags, nested = layout[tag]
+            for _ in range(int(value)):
+                group = fix.Group(tag, delim)
+                first = next(pairs) if not pending else pending.pop()
+                group.setField(fix.StringField(first[0], first[1]))
+                _fill(group, pairs, nested, member_tags - {delim}, pending)
+                target.addGroup(group)
+            continue
+        target.setField(fix.StringField(tag, value))
+
+
+def to_message(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Message:
+    message = fix.Message()
+    message.getHeader().setField(fix.StringField(35, msg_type))
+    layout = _layouts(product).get(msg_type, {})
+    if not layout:
+        for tag, value in pairs:
+            message.setField(fix.StringField(tag, value))
+        return message
+    _fill(message, iter(pairs), layout, None, [])
+    return message

@@ -1,0 +1,147 @@
+"""Order entry for a colocated trading process (adapter).
+
+Every call validates locally (:mod:`fixgw.orders`), passes the client-side rate
+limiter, encodes, and sends through QuickFIX; it returns an :class:`~fixgw.orders.Ack`
+at once. Nothing reaches the wire when validation fails, the limiter refuses,
+or the session is not logged on; in each case the caller gets a precise error
+and the ClOrdID stays unused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import quickfix as fix
+
+from fixgw import codec, fields
+from fixgw.errors import OrderError, SessionError
+from fixgw.models.fix import (NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
+                              OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
+                              SelfTradePrevention, Side, TimeInForce)
+from fixgw.orders import Ack, group_key, new_cl_ord_id
+from fixgw.ratelimit import RateLimiter
+
+_SIDES = {"buy": Side.BUY, "yes": Side.BUY, "bid": Side.BUY, "1": Side.BUY,
+          "sell": Side.SELL, "no": Side.SELL, "ask": Side.SELL, "2": Side.SELL}
+_TIF = {t.name.lower(): t for t in TimeInForce}
+
+
+def side_of(value) -> Side:
+    if isinstance(value, Side):
+        return value
+    try:
+        return _SIDES[str(value).lower()]
+    except KeyError:
+        raise OrderError(f"side {value!r} must be one of buy/yes/bid or sell/no/ask") from None
+
+
+def tif_of(value) -> TimeInForce | None:
+    if value is None or isinstance(value, TimeInForce):
+        return value
+    try:
+        return _TIF[str(value).lower()]
+    except KeyError:
+        raise OrderError(f"time_in_force {value!r} must be one of {', '.join(_TIF)}") from None
+
+
+def decimal_of(name: str, value) -> Decimal:
+    if isinstance(value, float):
+        raise OrderError(f"{name} {value!r} is a float; pass a Decimal or a string (money is never binary)")
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise OrderError(f"{name} {value!r} is not a number") from None
+
+
+class OrderEntry:
+    """Mixed into :class:`fixgw.gateway.Gateway`."""
+
+    limiter: RateLimiter
+
+    # -- the public calls -------------------------------------------------
+    def new_order(self, session: str, symbol: str, side, price, quantity, *, time_in_force=None,
+                  expire_time: dt.datetime | None = None, post_only: bool = False, stp=None,
+                  subaccount: int | None = None, order_group_id: str | None = None,
+                  cancel_on_pause: bool = False, max_cost=None, exchange_index: int | None = None,
+                  cl_ord_id: str | None = None) -> Ack:
+        """Send a limit order; ``price`` in dollars (event contracts: the YES price)."""
+        req = self._build(NewOrderSingle, cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol,
+                          side=side_of(side), order_qty=decimal_of("quantity", quantity),
+                          price=decimal_of("price", price), time_in_force=tif_of(time_in_force),
+                          expire_time=expire_time, post_only=post_only,
+                          stp_type=SelfTradePrevention(stp) if stp is not None else None,
+                          alloc_account=subaccount, order_group_id=order_group_id,
+                          cancel_order_on_pause=cancel_on_pause,
+                          max_execution_cost=decimal_of("max_cost", max_cost) if max_cost is not None else None,
+                          ex_destination=exchange_index)
+        return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req))
+
+    def cancel(self, session: str, cl_ord_id: str, *, new_cl_ord_id_: str | None = None) -> Ack:
+        reg = self._registry(session)
+        order = reg.resolve_order(cl_ord_id, "cancel")
+        req = self._build(OrderCancelRequest, cl_ord_id=new_cl_ord_id_ or new_cl_ord_id(),
+                          orig_cl_ord_id=order.cl_ord_id, symbol=order.symbol, side=order.side,
+                          order_id=order.order_id, alloc_account=order.alloc_account)
+        return self._submit(session, req, req.cl_ord_id, lambda r: r.check_cancel(req))
+
+    def replace(self, session: str, cl_ord_id: str, *, quantity, price=None, time_in_force=None,
+                expire_time: dt.datetime | None = None, new_cl_ord_id_: str | None = None) -> Ack:
+        reg = self._registry(session)
+        order = reg.resolve_order(cl_ord_id, "replace")
+        req = self._build(OrderCancelReplaceRequest, cl_ord_id=new_cl_ord_id_ or new_cl_ord_id(),
+                          orig_cl_ord_id=order.cl_ord_id, symbol=order.symbol, side=order.side,
+                          order_qty=decimal_of("quantity", quantity),
+                          price=decimal_of("price", price) if price is not None else None,
+                          order_id=order.order_id, time_in_force=tif_of(time_in_force),
+                          expire_time=expire_time, alloc_account=order.alloc_account)
+        return self._submit(session, req, req.cl_ord_id, lambda r: r.check_replace(req))
+
+    def mass_cancel(self, session: str, *, subaccount: int | None = None) -> Ack:
+        req = OrderMassCancelRequest(cl_ord_id=new_cl_ord_id(), alloc_account=subaccount)
+        return self._submit(session, req, req.cl_ord_id, lambda r: r.check_mass_cancel(req), mass=True)
+
+    def order_group(self, session: str, action, *, order_group_id: str | None = None,
+                    contracts_limit: int | None = None, subaccount: int | None = None) -> Ack:
+        """Create/reset/delete/trigger/update an order group; the ack is the OrderGroupResponse."""
+        try:
+            act = action if isinstance(action, OrderGroupAction) else OrderGroupAction[str(action).upper()]
+        except KeyError:
+            raise OrderError(f"order group action {action!r} must be one of "
+                             f"{', '.join(a.name.lower() for a in OrderGroupAction)}") from None
+        req = self._build(OrderGroupRequest, action=act, order_group_id=order_group_id,
+                          contracts_limit=contracts_limit, alloc_account=subaccount)
+        return self._submit(session, req, group_key(), lambda r: r.check_group(req))
+
+    # -- plumbing ---------------------------------------------------------
+    @staticmethod
+    def _build(cls, **values):
+        try:
+            return cls(**values)
+        except ValueError as e:  # pydantic names the field
+            raise OrderError(f"{cls.__name__}: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
+                             if hasattr(e, "errors") else str(e)) from None
+
+    def _registry(self, session: str):
+        rt = self.runtime(session)
+        if rt.registry is None:
+            raise OrderError(f"{session}: not an order-entry session")
+        return rt.registry
+
+    def _submit(self, session: str, req, key: str, check, mass: bool = False) -> Ack:
+        rt = self.runtime(session)
+        reg = self._registry(session)
+        check(reg)
+        msg_type, pairs = fields.encode(req, rt.units)
+        if key == group_key() and reg.has_pending(key):
+            raise OrderError(f"{session}: an order group request is still waiting for its answer")
+        fix_session = self._session(session)
+        if fix_session is None or not fix_session.isLoggedOn():
+            raise SessionError(session, "not logged on; nothing was sent")
+        self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
+        message = codec.to_message(msg_type, pairs, rt.config.product.value)
+        ack = reg.register(key, req)
+        if not fix.Session.sendToTarget(message, self._session_id(session)):
+            reg.unregister(key)
+            raise SessionError(session, f"QuickFIX did not send 35={msg_type}; nothing was sent")
+        return ack

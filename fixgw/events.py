@@ -1,0 +1,172 @@
+"""From decoded FIX messages to what callers consume (adapter-side, no quickfix import needed).
+
+QuickFIX's thread only decodes and resolves acks; it then drops each message on
+one queue. A single dispatcher thread turns ExecutionReports into the REST
+shapes (Fill / MarginFill, Order) and feeds the position ledger, then fans the
+:class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
+callbacks. Callback exceptions are logged and never reach QuickFIX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from fixgw import translate
+from fixgw.models.fix import ExecType, ExecutionReport
+from fixgw.positions import Ledger
+
+log = logging.getLogger("fixgw.events")
+_CLOSED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    session: str
+    message: object | None  # a fixgw.models.fix model; None when undecodable
+    fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
+    order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
+    raw: str | None = None  # kept when the message could not be decoded
+    error: str | None = None
+
+
+class Subscription:
+    """A blocking iterator of events; ``close()`` ends it."""
+
+    def __init__(self, owner: "Dispatcher"):
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._owner = owner
+
+    def put(self, event: Event) -> None:
+        self._q.put(event)
+
+    def get(self, timeout: float | None = None) -> Event:
+        item = self._q.get(timeout=timeout)
+        if item is _CLOSED:
+            self._q.put(_CLOSED)
+            raise StopIteration
+        return item
+
+    def __iter__(self):
+        while True:
+            try:
+                yield self.get()
+            except StopIteration:
+                return
+
+    def close(self) -> None:
+        self._owner.unsubscribe(self)
+        self._q.put(_CLOSED)
+
+
+class AsyncSubscription:
+    """``async for event in sub`` on the caller's event loop."""
+
+    def __init__(self, owner: "Dispatcher", loop: asyncio.AbstractEventLoop):
+        self._owner, self._loop = owner, loop
+        self._q: asyncio.Queue = asyncio.Queue()
+
+    def put(self, event: Event) -> None:
+        self._loop.call_soon_threadsafe(self._q.put_nowait, event)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> Event:
+        item = await self._q.get()
+        if item is _CLOSED:
+            raise StopAsyncIteration
+        return item
+
+    def close(self) -> None:
+        self._owner.unsubscribe(self)
+        self._loop.call_soon_threadsafe(self._q.put_nowait, _CLOSED)
+
+
+class Dispatcher:
+    def __init__(self, products: dict[str, str]):
+        self.products = products  # session name -> "event" | "margin"
+        self.ledger = Ledger()  # de-duplicates fills seen on several sessions (e.g. a listener)
+        self.orders = translate.Orders()
+        self._subs: list = []
+        self._callbacks: list[Callable[[Event], None]] = []
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self.state_lock = threading.Lock()  # guards ledger and orders against readers
+        self._thread = threading.Thread(target=self._run, name="fixgw-dispatch", daemon=True)
+        self._thread.start()
+
+    # producers (QuickFIX's thread)
+    def put(self, session: str, message: object | None, raw: str | None = None, error: str | None = None) -> None:
+        self._q.put((session, message, raw, error))
+
+    # consumers
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def subscribe_async(self) -> AsyncSubscription:
+        sub = AsyncSubscription(self, asyncio.get_running_loop())
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def on_event(self, callback: Callable[[Event], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far has been dispatched."""
+        done = threading.Event()
+        self._q.put(done)
+        done.wait(timeout)
+
+    def stop(self) -> None:
+        self._q.put(None)
+
+    # the dispatcher thread
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                with self.state_lock:
+                    event = self._translate(*item)
+            except Exception as exc:  # noqa: BLE001 - keep dispatching
+                log.exception("session=%s event=translate-error error=%s", item[0], exc)
+                event = Event(item[0], item[1], error=f"translation failed: {exc}")
+            with self._lock:
+                subs, callbacks = list(self._subs), list(self._callbacks)
+            for sub in subs:
+                sub.put(event)
+            for cb in callbacks:
+                try:
+                    cb(event)
+                except Exception as exc:  # noqa: BLE001 - a caller's bug must not stop the gateway
+                    log.exception("session=%s event=callback-error error=%s", event.session, exc)
+
+    def _translate(self, session: str, message, raw, error) -> Event:
+        if not isinstance(message, ExecutionReport):
+            return Event(session, message, raw=raw, error=error)
+        if self.products[session] == "margin":
+            return Event(session, message, fill=translate.margin_fill_from_report(message, self.ledger))
+        order = self.orders.apply(message)
+        fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
+        if fill is not None:
+            self.ledger.add(fill)
+        return Event(session, message, fill=fill, order=order)

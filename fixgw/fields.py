@@ -1,0 +1,386 @@
+"""The codec between FIX field lists and :mod:`fixgw.models.fix` (pure core).
+
+A body is a list of ``(tag, value)`` pairs in wire order, because repeating
+groups (and groups inside groups) are only defined by position.  Header and
+trailer fields are not part of a body; :func:`split` strips them.
+
+Decoding runs on QuickFIX's callback thread for every ExecutionReport, so it
+is built for speed:
+
+* A session sends the same *shapes* over and over (a trade report always has
+  the same tags in the same order).  The structure of a shape - which
+  position holds which field, where groups start and end, which tags are
+  unknown, whether required fields are there - is worked out once, field by
+  field, into a :class:`_Plan` that is cached under the tag sequence.  All
+  structural errors are found there.  Running a plan is a few C-level calls
+  plus one conversion per non-string field.
+* Converted values are memoised per converter (prices and quantities repeat
+  a lot); Decimals, enums, bools and datetimes are immutable, so sharing is
+  safe.  Group counts are part of the value, not of the shape, so a plan
+  re-checks them.
+* Models are built the way ``model_construct`` builds them, minus its
+  per-field loop; every value has been checked here, and a test pins the
+  equivalence with ``model_construct``.
+
+Every problem with a message becomes :class:`~fixgw.errors.DecodeError`;
+every problem encoding a model becomes :class:`~fixgw.errors.OrderError`.
+"""
+from __future__ import annotations
+
+import re
+from operator import itemgetter
+from typing import Any, Sequence
+
+from pydantic import BaseModel
+
+from fixgw import fields_tables as T
+from fixgw.errors import DecodeError, OrderError
+from fixgw.models import fix as m
+from fixgw.pricing import Units
+
+SOH = T.SOH
+MODELS, MSG_TYPES = T.MODELS, T.MSG_TYPES
+_PLANS_MAX = 512
+_new = object.__new__
+# BaseModel's own slots, set through their descriptors: what model_construct does, minus
+# the attribute lookups.
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
+    BaseModel.__dict__[a].__set__
+    for a in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
+
+
+def _level(msg_type: str, units: Units) -> T.Level:
+    try:
+        levels = T.LEVELS[units]
+    except KeyError:
+        raise ValueError(f"units must be a Units member, not {units!r}") from None
+    try:
+        lv = levels.get(msg_type)
+    except TypeError:
+        lv = None
+    if lv is None:
+        raise DecodeError(str(msg_type), "unsupported MsgType", 35)
+    return lv
+
+
+def _tag(key: Any, mt: str) -> int:
+    if isinstance(key, int):
+        return key
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    raise DecodeError(mt, f"malformed field tag {key!r}")
+
+
+# --------------------------------------------------------------------------- plans
+class _Plan:
+    """Where one shape keeps one level's values; see the module docstring."""
+
+    __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
+                 "fields_set", "counts", "unknown", "poss_dup_at")
+
+    def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
+        self.level = lv
+        names = [n for n in at if not n.startswith("_")]
+        texts = [n for n in names if n not in lv.convs]  # string fields: stored as they come
+        where = [at[n] for n in texts]
+        self.texts = tuple(texts)
+        self.get_texts = (itemgetter(*where) if len(where) > 1
+                          else (lambda v, i=where[0]: (v[i],)) if where else (lambda v: ()))
+        convs = [(n, at[n], lv.convs[n][1], lv.convs[n][2]) for n in names if n in lv.convs]
+        self.memo_convs = tuple((n, i, memo) for n, i, _, memo in convs if memo is not None)
+        self.calls = tuple((n, i, conv) for n, i, conv, memo in convs if memo is None)
+        self.limits = tuple((at[n], tag) for n, tag in lv.limits.items() if n in at)
+        self.groups = tuple(groups)
+        self.fields_set = frozenset(names) | {g for g, _ in groups}
+        self.counts: tuple[tuple[int, str], ...] = ()
+        self.unknown: tuple[int, ...] = ()
+        self.poss_dup_at = -1
+
+
+def _plan(lv: T.Level, keys: Sequence, values: Sequence) -> _Plan:
+    """Work out a shape field by field; every structural error is raised here."""
+    unknown: list[int] = []
+    counts: list[tuple[int, str]] = []
+    plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True)
+    plan.counts, plan.unknown = tuple(counts), tuple(unknown)
+    if lv.poss_dup:
+        plan.fields_set |= {"poss_dup"}
+    return plan
+
+
+def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
+                counts: list[tuple[int, str]], top: bool) -> tuple[_Plan, int]:
+    mt, n = lv.msg_type, len(keys)
+    at: dict[str, int] = {}
+    groups: list[tuple[str, tuple]] = []
+    seen: set[T.Level] = set()
+    poss_dup_at = -1
+    while i < n:
+        key = keys[i]
+        name = lv.names.get(key)
+        if name is None or name.__class__ is T.Marker:
+            if not top:
+                break  # not ours: this group entry ends here
+            if name is None:
+                unknown.append(_tag(key, mt))
+            elif name is T.GROUP_MEMBER:
+                raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
+            elif poss_dup_at < 0 and _tag(key, mt) == 43:
+                poss_dup_at = i
+            i += 1
+        elif name.__class__ is T.Level:
+            if name in seen:
+                raise DecodeError(mt, "repeating group appears more than once", name.count)
+            seen.add(name)
+            entries, i = _plan_group(name, keys, values, i, unknown, counts)
+            if name.name is not None:
+                groups.append((name.name, entries))
+        elif name in at:
+            if not top and name == lv.delim:
+                break  # the next entry of the same group starts
+            raise DecodeError(mt, "tag appears more than once", _tag(key, mt))
+        else:
+            at[name] = i
+            i += 1
+    for name, tag in lv.required.items():
+        if name not in at:
+            raise DecodeError(mt, f"required field {name} is missing", tag)
+    plan = _Plan(lv, at, groups)
+    plan.poss_dup_at = poss_dup_at
+    return plan, i
+
+
+def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
+                counts: list[tuple[int, str]]) -> tuple[tuple[_Plan, ...], int]:
+    mt, n, text = g.msg_type, len(keys), values[i]
+    try:
+        count = T.int_from_wire(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise DecodeError(mt, f"NumInGroup {text!r} is not a count", g.count)
+    counts.append((i, text))
+    i += 1
+    entries = []
+    for found in range(count):
+        if i >= n or g.names.get(keys[i]) != g.delim:
+            raise DecodeError(mt, f"NumInGroup is {count} but only {found} entries start with "
+                              f"tag {g.delim_tag}", g.count)
+        entry, i = _plan_entry(g, keys, values, i, unknown, counts, top=False)
+        entries.append(entry)
+    if i < n and g.names.get(keys[i]) == g.delim:
+        raise DecodeError(mt, f"more entries than NumInGroup={count}", g.count)
+    return tuple(entries), i
+
+
+def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
+    """Fill a plan with one message's values (the hot path)."""
+    lv = p.level
+    for i, tag in p.limits:
+        if values[i] != "2":
+            raise DecodeError(lv.msg_type, f"OrdType {values[i]!r} is not 2 (limit)", tag)
+    full = lv.template.copy()
+    full.update(zip(p.texts, p.get_texts(values)))
+    for name, i, memo in p.memo_convs:
+        v = memo.get(values[i])
+        full[name] = _convert(lv, name, values[i], memo) if v is None else v
+    for name, i, conv in p.calls:
+        try:
+            full[name] = conv(values[i])
+        except (ValueError, ArithmeticError):
+            _convert(lv, name, values[i], None)  # raises, naming the field
+    for name, entries in p.groups:
+        full[name] = ((_run(entries[0], values),) if len(entries) == 1
+                      else tuple([_run(e, values) for e in entries]))
+    if lv.poss_dup:
+        full["poss_dup"] = poss_dup
+    obj = _new(lv.model)
+    _SET_DICT(obj, full)
+    _SET_FIELDS_SET(obj, set(p.fields_set))
+    _SET_EXTRA(obj, None)
+    _SET_PRIVATE(obj, None)
+    return obj
+
+
+def _convert(lv: T.Level, name: str, s: str, memo: dict | None) -> Any:
+    """A memo miss: convert, remember, or raise naming the field."""
+    tag, conv, _ = lv.convs[name]
+    try:
+        v = conv(s)
+    except (ValueError, ArithmeticError) as exc:
+        raise DecodeError(lv.msg_type, f"{name} cannot be {s!r} ({exc})", tag) from None
+    if memo is not None:
+        if len(memo) >= T.MEMO_MAX:
+            memo.clear()
+        memo[s] = v
+    return v
+
+
+def _decode(lv: T.Level, shape: Any, keys: Sequence, values: Sequence,
+            poss_dup: bool | None) -> tuple[Any, tuple[int, ...]]:
+    if "" in values:
+        raise DecodeError(lv.msg_type, "tag specified without a value",
+                          _tag(keys[values.index("")], lv.msg_type))
+    plan = lv.plans.get(shape)
+    if plan is None:
+        plan = _plan(lv, keys, values)
+        if len(lv.plans) >= _PLANS_MAX:
+            lv.plans.clear()
+        lv.plans[shape] = plan
+    for i, text in plan.counts:
+        if values[i] != text:  # same tags, different NumInGroup: let the planner say why
+            plan = _plan(lv, keys, values)
+            break
+    if poss_dup is None:
+        poss_dup = plan.poss_dup_at >= 0 and values[plan.poss_dup_at] == "Y"
+    return _run(plan, values, poss_dup), plan.unknown
+
+
+# --------------------------------------------------------------------------- raw strings
+_NO_EQ = re.compile("\x01[^=\x01]*\x01")  # a field without "=": the one way kv split misaligns
+_HEADER_KEYS = frozenset(str(t) for t in T.HEADER_TAGS | T.TRAILER_TAGS)
+_TAG_OF = {str(t): t for lv in T.LEVELS[Units.CENTS].values() for t in lv.names if isinstance(t, int)}
+
+
+def _fields_slowly(raw: str, mt: str) -> tuple[list[str], list[str]]:
+    keys, values = [], []
+    pieces = raw.split(SOH)
+    if raw.endswith(SOH):
+        pieces.pop()
+    for piece in pieces:
+        key, sep, value = piece.partition("=")
+        if not sep:
+            raise DecodeError(mt, f"field {piece!r} is not tag=value")
+        keys.append(key)
+        values.append(value)
+    return keys, values
+
+
+def _edges_have_eq(raw: str, closed: bool) -> bool:
+    """_NO_EQ only sees fields with an SOH on both sides; check the first and last."""
+    first = raw.find(SOH)
+    if first < 0:
+        return "=" in raw
+    return "=" in raw[:first] and (closed or "=" in raw[raw.rfind(SOH) + 1:])
+
+
+def _msg_type(raw: str) -> str:
+    at = 3 if raw.startswith("35=") else raw.find(SOH + "35=") + 4
+    if at < 3:
+        raise DecodeError("?", "no MsgType(35) field", 35)
+    end = raw.find(SOH, at)
+    mt = raw[at:] if end < 0 else raw[at:end]
+    if not mt:
+        raise DecodeError("?", "MsgType(35) is empty", 35)
+    return mt
+
+
+def _parse(raw: str) -> tuple[str, list[str], list[str]]:
+    """-> (MsgType, tag texts, values) of every field, header and trailer included."""
+    try:
+        closed = raw.endswith(SOH)
+    except (AttributeError, TypeError):
+        raise DecodeError("?", f"expected FIX text, got {type(raw).__name__}") from None
+    # Fast path: exactly one "=" in every field, so one split gives tag, value, tag, ...
+    # (the count alone would let a field without "=" pair up with a value holding two).
+    if (raw.count("=") == raw.count(SOH) + (not closed) and not _NO_EQ.search(raw)
+            and _edges_have_eq(raw, closed)):
+        kv = raw.replace(SOH, "=").split("=")
+        if closed:
+            kv.pop()
+        keys, values = kv[0::2], kv[1::2]
+        try:
+            mt = values[keys.index("35")]
+        except ValueError:
+            raise DecodeError("?", "no MsgType(35) field", 35) from None
+    else:
+        mt = _msg_type(raw)
+        keys, values = _fields_slowly(raw, mt)
+    if not mt:
+        raise DecodeError("?", "MsgType(35) is empty", 35)
+    return mt, keys, values
+
+
+def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:
+    """Raw FIX text (SOH separated) -> (MsgType, PossDupFlag, body pairs)."""
+    mt, keys, values = _parse(raw)
+    start, end = 0, len(keys)
+    while start < end and keys[start] in _HEADER_KEYS:  # QuickFIX writes the header first
+        start += 1
+    while end > start and keys[end - 1] in _HEADER_KEYS:
+        end -= 1
+    header = keys[:start]
+    poss_dup = "43" in header and values[header.index("43")] == "Y"
+    keys, values = keys[start:end], values[start:end]
+    if not _HEADER_KEYS.isdisjoint(keys):  # a header field out of place: still not body
+        poss_dup = poss_dup or any(k == "43" and v == "Y" for k, v in zip(keys, values))
+        kept = [(k, v) for k, v in zip(keys, values) if k not in _HEADER_KEYS]
+        keys, values = [k for k, _ in kept], [v for _, v in kept]
+    tags = list(map(_TAG_OF.get, keys))
+    if None in tags:
+        tags = [_tag(k, mt) for k in keys]  # an unknown tag, or a malformed one (raises)
+    return mt, poss_dup, list(zip(tags, values))
+
+
+# --------------------------------------------------------------------------- public decoding
+def decode_with_unknown(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
+                        poss_dup: bool = False) -> tuple[Any, tuple[int, ...]]:
+    """Body pairs -> (model, tags the model has no place for, in wire order)."""
+    lv = _level(msg_type, units)
+    try:
+        keys, values = zip(*pairs) if pairs else ((), ())
+        "".join(values)
+        hash(keys)
+    except (TypeError, ValueError):
+        raise DecodeError(msg_type, "body must be a sequence of (int tag, str value) pairs") from None
+    return _decode(lv, keys, keys, values, bool(poss_dup))
+
+
+def decode(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
+           poss_dup: bool = False) -> Any:
+    return decode_with_unknown(msg_type, pairs, units, poss_dup)[0]
+
+
+def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
+    """Raw FIX text -> (model, unknown tags); header and trailer are skipped."""
+    mt, keys, values = _parse(raw)
+    return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
+
+
+def decode_raw(raw: str, units: Units) -> Any:
+    mt, keys, values = _parse(raw)
+    return _decode(_level(mt, units), SOH.join(keys), keys, values, None)[0]
+
+
+# --------------------------------------------------------------------------- encoding
+def encode(model: m.Model, units: Units) -> tuple[str, list[tuple[int, str]]]:
+    """Model -> (MsgType, body pairs); groups as NumInGroup followed by their entries."""
+    try:
+        lv = T.BY_MODEL[units][type(model)]
+    except KeyError:
+        if units not in T.BY_MODEL:
+            raise ValueError(f"units must be a Units member, not {units!r}") from None
+        raise TypeError(f"{type(model).__name__} is not a FIX message model") from None
+    out: list[tuple[int, str]] = []
+    _encode_into(lv, model, out)
+    return lv.msg_type, out
+
+
+def _encode_into(lv: T.Level, obj: m.Model, out: list[tuple[int, str]]) -> None:
+    d = obj.__dict__
+    for tag, name, enc in lv.enc:
+        if enc.__class__ is T.Level:
+            entries = d[name] if name is not None else ()
+            if entries:
+                out.append((tag, str(len(entries))))
+                for entry in entries:
+                    _encode_into(enc, entry, out)
+        elif name is None:
+            out.append((tag, enc))  # a constant such as OrdType(40)=2
+        elif (v := d[name]) is not None:
+            try:
+                s = enc(v)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise OrderError(f"{type(obj).__name__}.{name} (tag {tag}): {exc}") from None
+            if s is not None:
+                out.append((tag, s))

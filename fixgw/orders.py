@@ -1,0 +1,287 @@
+"""Order requests: local validation, ClOrdID bookkeeping and acknowledgements (pure core).
+
+Everything a request can get wrong is caught here, before a byte is sent:
+prices and quantities (via :mod:`fixgw.pricing`), ClOrdID reuse, time-in-force
+rules, subaccounts, order groups, and cancels/replaces of orders this gateway
+does not know. Each accepted request gets an :class:`Ack` that resolves on the
+first definitive answer: an ExecutionReport that is not a pending report, or a
+reject model (35=9, 35=j, 35=3, 150=8). QuickFIX's thread only resolves acks; it
+never runs caller code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from fixgw.errors import OrderError
+from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
+                              OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
+                              OrderGroupRequest, OrderGroupResponse, OrderMassCancelReport,
+                              OrderMassCancelRequest, SessionReject, TimeInForce)
+from fixgw.pricing import Units, validate_order_price, validate_quantity
+
+CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
+PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
+MAX_SUBACCOUNT = 63
+
+
+class Ack:
+    """A one-shot answer that threads can wait on and asyncio code can await."""
+
+    __slots__ = ("_event", "_value", "_waiters", "_lock", "request")
+
+    def __init__(self, request: object):
+        self.request = request
+        self._event = threading.Event()
+        self._value: object = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def resolve(self, value: object) -> bool:
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self._value = value
+            self._event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_set, fut, value)
+        return True
+
+    def wait(self, timeout: float | None = 10.0):
+        """The ack model (ExecutionReport or a reject model); TimeoutError if none came."""
+        if not self._event.wait(timeout):
+            raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
+        return self._value
+
+    def __await__(self):
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        with self._lock:
+            if self._event.is_set():
+                fut.set_result(self._value)
+            else:
+                self._waiters.append((loop, fut))
+        return fut.__await__()
+
+
+def _set(fut: asyncio.Future, value: object) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+@dataclass
+class Tracked:
+    """What the gateway knows of one of its orders (for cancels, replaces and acks)."""
+
+    symbol: str
+    side: object
+    alloc_account: int | None
+    cl_ord_id: str  # current ClOrdID (changes on replace)
+    order_id: str | None = None
+    open: bool = True
+    aliases: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SessionCaps:
+    name: str
+    product: str
+    units: Units
+    order_entry: bool  # NR/RT and not a listener
+    mass_cancel: bool  # NR only
+
+
+def new_cl_ord_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Registry:
+    """Per-session order bookkeeping. Thread-safe: callers and QuickFIX's thread share it."""
+
+    def __init__(self, caps: SessionCaps):
+        self.caps = caps
+        self._lock = threading.Lock()
+        self._orders: dict[str, Tracked] = {}  # every ClOrdID ever used -> its order
+        self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
+        self._by_seq: dict[int, str] = {}  # MsgSeqNum of a request -> its ack key
+
+    # -- validation -----------------------------------------------------
+    def _writable(self, what: str) -> None:
+        if not self.caps.order_entry:
+            raise OrderError(f"{self.caps.name}: {what} is not possible on this session "
+                             "(drop copy or listener sessions are read-only)")
+
+    def _fresh_id(self, cl_ord_id: str) -> None:
+        if not CL_ORD_ID.match(cl_ord_id):
+            raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
+        if cl_ord_id in self._orders:
+            raise OrderError(f"ClOrdID {cl_ord_id!r} was already used on {self.caps.name}")
+
+    def check_new(self, req: NewOrderSingle) -> None:
+        self._writable("order entry")
+        self._fresh_id(req.cl_ord_id)
+        if not req.symbol or any(c in req.symbol for c in "\x01|= "):
+            raise OrderError(f"symbol {req.symbol!r} is not a market ticker")
+        validate_order_price(req.price, self.caps.product, self.caps.units)
+        validate_quantity(req.order_qty)
+        tif = req.time_in_force
+        if tif is TimeInForce.GTD:
+            if req.expire_time is None:
+                raise OrderError("time_in_force GTD needs expire_time")
+            if req.expire_time <= dt.datetime.now(dt.timezone.utc):
+                raise OrderError(f"expire_time {req.expire_time.isoformat()} is in the past")
+        elif req.expire_time is not None:
+            raise OrderError("expire_time is only valid with time_in_force GTD")
+        if req.post_only and tif in (TimeInForce.IOC, TimeInForce.FOK):
+            raise OrderError(f"post_only orders must rest; time_in_force {tif.name} never rests")
+        self._subaccount(req.alloc_account)
+        if req.order_group_id is not None:
+            _uuid("order_group_id", req.order_group_id)
+        if req.ex_destination is not None and (self.caps.product != "event" or req.ex_destination < -1):
+            raise OrderError("exchange_index (100) is an event-contract option: -1 or a shard number >= 0")
+        if req.max_execution_cost is not None:
+            if self.caps.product != "event":
+                raise OrderError("max_execution_cost is an event-contract option")
+            if req.max_execution_cost <= 0 or req.max_execution_cost.as_tuple().exponent < -4:
+                raise OrderError(f"max_execution_cost {req.max_execution_cost} must be positive dollars (4 dp)")
+
+    @staticmethod
+    def _subaccount(n: int | None) -> None:
+        if n is not None and not 0 <= n <= MAX_SUBACCOUNT:
+            raise OrderError(f"subaccount {n} is outside 0-{MAX_SUBACCOUNT}")
+
+    def resolve_order(self, cl_ord_id: str, what: str) -> Tracked:
+        order = self._orders.get(cl_ord_id)
+        if order is None:
+            raise OrderError(f"{what} of unknown order {cl_ord_id!r}: this gateway never sent it")
+        if not order.open:
+            raise OrderError(f"{what} of order {cl_ord_id!r}: it is no longer open")
+        return order
+
+    def check_replace(self, req: OrderCancelReplaceRequest) -> None:
+        self._writable("cancel/replace")
+        order = self.resolve_order(req.orig_cl_ord_id, "replace")
+        self._fresh_id(req.cl_ord_id)
+        if (req.symbol, req.side) != (order.symbol, order.side):
+            raise OrderError("replace must keep the order's symbol and side")
+        if req.price is not None:
+            validate_order_price(req.price, self.caps.product, self.caps.units)
+        validate_quantity(req.order_qty)
+
+    def check_cancel(self, req: OrderCancelRequest) -> None:
+        self._writable("cancel")
+        self.resolve_order(req.orig_cl_ord_id, "cancel")
+        self._fresh_id(req.cl_ord_id)
+
+    def check_mass_cancel(self, req: OrderMassCancelRequest) -> None:
+        self._writable("mass cancel")
+        if not self.caps.mass_cancel:
+            raise OrderError(f"{self.caps.name}: Kalshi accepts OrderMassCancelRequest on KalshiNR only")
+        self._fresh_id(req.cl_ord_id)
+        self._subaccount(req.alloc_account)
+
+    def check_group(self, req: OrderGroupRequest) -> None:
+        self._writable("order groups")
+        from fixgw.models.fix import OrderGroupAction as A
+        if req.action is A.CREATE:
+            if req.order_group_id is not None:
+                raise OrderError("order group create: the exchange assigns the id; do not pass one")
+        elif req.order_group_id is None:
+            raise OrderError(f"order group {req.action.name.lower()}: order_group_id is required")
+        else:
+            _uuid("order_group_id", req.order_group_id)
+        if req.action in (A.CREATE, A.UPDATE):
+            if req.contracts_limit is None or not 1 <= req.contracts_limit <= 1_000_000:
+                raise OrderError("contracts_limit must be 1-1,000,000 for create/update")
+        self._subaccount(req.alloc_account)
+
+    # -- bookkeeping ----------------------------------------------------
+    def register(self, key: str, request: object) -> Ack:
+        ack = Ack(request)
+        with self._lock:
+            if isinstance(request, NewOrderSingle):
+                self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key)
+            elif isinstance(request, (OrderCancelReplaceRequest, OrderCancelRequest)):
+                order = self._orders[request.orig_cl_ord_id]
+                self._orders[key] = order
+            elif isinstance(request, OrderMassCancelRequest):
+                self._orders[key] = Tracked("", None, request.alloc_account, key, open=False)
+            self._acks[key] = ack
+        return ack
+
+    def unregister(self, key: str) -> None:
+        """Undo register() when the request could not be sent (nothing is lost or reused)."""
+        with self._lock:
+            self._acks.pop(key, None)
+            order = self._orders.get(key)
+            if order is not None and order.cl_ord_id == key:
+                del self._orders[key]
+            elif order is not None:
+                self._orders.pop(key, None)
+
+    def has_pending(self, key: str) -> bool:
+        with self._lock:
+            return key in self._acks
+
+    def sent(self, seq: int, key: str) -> None:
+        with self._lock:
+            self._by_seq[seq] = key
+            if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
+                del self._by_seq[next(iter(self._by_seq))]
+
+    def apply(self, message: object) -> None:
+        """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""
+        key = None
+        if isinstance(message, ExecutionReport):
+            key = message.cl_ord_id
+            with self._lock:
+                order = self._orders.get(key) if key else None
+                if order is not None:
+                    order.order_id = message.order_id
+                    if message.exec_type is ExecType.REPLACED:
+                        order.cl_ord_id = key
+                    if message.leaves_qty == 0 and message.exec_type not in PENDING:
+                        order.open = False
+            if message.exec_type in PENDING:
+                return
+        elif isinstance(message, OrderCancelReject):
+            key = message.cl_ord_id
+        elif isinstance(message, OrderMassCancelReport):
+            key = message.cl_ord_id
+        elif isinstance(message, (BusinessMessageReject, SessionReject)):
+            with self._lock:
+                key = self._by_seq.pop(message.ref_seq_num, None) if message.ref_seq_num else None
+        elif isinstance(message, OrderGroupResponse):
+            key = _GROUP_KEY
+        if key is None:
+            return
+        with self._lock:
+            ack = self._acks.pop(key, None)
+        if ack is not None:
+            ack.resolve(message)
+
+
+_SEQ_MEMORY = 65536
+_GROUP_KEY = "\x00order-group"  # order-group requests carry no ClOrdID; one may be in flight
+
+
+def group_key() -> str:
+    return _GROUP_KEY
+
+
+def _uuid(name: str, value: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise OrderError(f"{name} {value!r} is not a UUID") from None
+

@@ -1,0 +1,236 @@
+"""The simulator's own books: every fill as REST JSON, and positions by Kalshi's rules.
+
+This is the oracle the gateway's position ledger is tested against, so it is
+written from the rules alone and imports nothing from the gateway side. The
+matching engine calls :meth:`Ledger.record` once per side of every trade and
+uses what it returns (netted contracts, realized PnL, the new net position)
+for the trade report's collateral change and 704/705.
+
+Event contracts keep per (subaccount, market): P signed contracts (YES > 0),
+C cost basis of the open contracts, R realized PnL, F fees, T total traded.
+Margin keeps P signed (bid > 0), E average entry price, R and F.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from fixgw.models.fix import Side
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+SIX_DP = Decimal("0.000001")
+
+
+def dollars(x: Decimal) -> str:
+    """REST dollar string: 4 dp, banker's rounding, never ``-0.0000``."""
+    q = x.quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+    return f"{q if q else ZERO.quantize(q):f}"
+
+
+def count(x: Decimal) -> str:
+    """REST fixed-point count (``*_fp``): 2 dp."""
+    q = x.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    return f"{q if q else ZERO.quantize(q):f}"
+
+
+def rfc3339(t: dt.datetime) -> str:
+    """``2026-11-21T12:00:00.123Z``: UTC, milliseconds, Z (Kalshi's created_time)."""
+    t = t.astimezone(dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def event_ticker(market: str) -> str:
+    """A market's event: its ticker minus the last ``-`` segment."""
+    return market.rsplit("-", 1)[0]
+
+
+@dataclass
+class EventPos:
+    P: Decimal = ZERO
+    C: Decimal = ZERO
+    R: Decimal = ZERO
+    F: Decimal = ZERO
+    T: Decimal = ZERO
+    last: dt.datetime | None = None
+
+
+@dataclass
+class MarginPos:
+    P: Decimal = ZERO
+    E: Decimal = ZERO
+    R: Decimal = ZERO
+    F: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one side of a trade did to its account (the engine's trade report needs it)."""
+
+    position: Decimal  # net position after the fill (event: YES - NO)
+    netted: Decimal = ZERO  # event: contracts redeemed against the opposite side ($1 each)
+    realized: Decimal = ZERO  # margin: realized PnL of this fill
+
+
+@dataclass(frozen=True)
+class Payout:
+    """One subaccount's settlement of one market (event contracts)."""
+
+    subaccount: int
+    position: Decimal
+    payout: Decimal  # rounded down to the cent
+    fee: Decimal  # the rounding remainder: payout + fee = settlement value
+
+
+@dataclass
+class Ledger:
+    """Fills and positions per account, for one product and one exchange shard."""
+
+    product: str
+    exchange_index: int = 0
+    _fills: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)
+
+    # ------------------------------------------------------------ writing
+    def record(self, account: str, subaccount: int, symbol: str, *, order_id: str, trade_id: str,
+               side: Side, qty: Decimal, price: Decimal, fee: Decimal, is_taker: bool,
+               when: dt.datetime) -> Applied:
+        """Book one side of a trade. ``price`` is the trade's YES price (event) or its price (margin)."""
+        key = (account, subaccount, symbol)
+        if self.product == "event":
+            pos = self._pos.setdefault(key, EventPos())
+            applied = _apply_event(pos, side, qty, price, fee)
+            pos.last = when
+            fill = self._event_fill(symbol, order_id, trade_id, side, qty, price, fee, is_taker, when,
+                                    subaccount)
+        else:
+            pos = self._pos.setdefault(key, MarginPos())
+            applied = _apply_margin(pos, side, qty, price, fee)
+            fill = {
+                "fill_id": trade_id, "order_id": order_id, "is_taker": is_taker,
+                "side": "bid" if side is Side.BUY else "ask", "count": count(qty),
+                "created_time": rfc3339(when), "ticker": symbol, "price": dollars(price),
+                "entry_price": dollars(pos.E), "fees": dollars(fee),
+                "realized_pnl": dollars(applied.realized),
+            }
+        self._fills.setdefault(account, []).append((subaccount, fill))
+        return applied
+
+    def _event_fill(self, symbol, order_id, trade_id, side, qty, price, fee, is_taker, when, sub):
+        yes = side is Side.BUY
+        return {
+            "fill_id": trade_id, "trade_id": trade_id, "order_id": order_id,
+            "ticker": symbol, "market_ticker": symbol, "exchange_index": self.exchange_index,
+            "side": "yes" if yes else "no", "action": "buy",  # deprecated, still in the schema
+            "outcome_side": "yes" if yes else "no", "book_side": "bid" if yes else "ask",
+            "count_fp": count(qty), "yes_price_dollars": dollars(price),
+            "no_price_dollars": dollars(ONE - price), "is_taker": is_taker,
+            "created_time": rfc3339(when), "fee_cost": dollars(fee),
+            "subaccount_number": sub, "ts": int(when.timestamp()),
+        }
+
+    def settle(self, symbol: str, result: str, value: Decimal | None = None) -> dict[str, list[Payout]]:
+        """Close every position in ``symbol``; return the payouts of accounts that held contracts.
+
+        ``value`` is what one YES contract pays (1 for ``yes``, 0 for ``no``, given for
+        ``scalar``); a NO contract pays ``1 - value``. Settled markets leave
+        :meth:`positions` (Kalshi's default ``settlement_status=unsettled``).
+        """
+        if value is None:
+            value = {"yes": ONE, "no": ZERO}[result]
+        out: dict[str, list[Payout]] = {}
+        for (account, sub, sym), pos in sorted(self._pos.items(), key=lambda kv: kv[0]):
+            if sym != symbol or not isinstance(pos, EventPos) or pos.P == 0:
+                continue
+            worth = pos.P * value if pos.P > 0 else -pos.P * (ONE - value)
+            paid = worth.quantize(Decimal("0.01"), ROUND_DOWN)
+            out.setdefault(account, []).append(Payout(sub, pos.P, paid, worth - paid))
+            pos.R += worth - pos.C
+            pos.P, pos.C = ZERO, ZERO
+        self.settled.add(symbol)
+        return out
+
+    # ------------------------------------------------------------ reading
+    def fills(self, account: str, subaccount: int | None = None) -> list[dict]:
+        """The account's fills, oldest first; ``subaccount=None`` means all (as REST)."""
+        return [dict(row) for sub, row in self._fills.get(account, [])
+                if subaccount is None or sub == subaccount]
+
+    def net_position(self, account: str, subaccount: int, symbol: str) -> Decimal:
+        pos = self._pos.get((account, subaccount, symbol))
+        return pos.P if pos else ZERO
+
+    def positions(self, account: str, subaccount: int = 0) -> dict:
+        """REST ``/portfolio/positions`` (event) or ``/margin/positions`` (margin) for one subaccount.
+
+        Every market the subaccount has traded and that is not settled is listed, flat or not.
+        """
+        mine = sorted((sym, pos) for (acc, sub, sym), pos in self._pos.items()
+                      if acc == account and sub == subaccount and sym not in self.settled)
+        if self.product != "event":
+            return {"positions": [{
+                "subaccount": subaccount, "market_ticker": sym, "position": count(p.P),
+                "entry_price": dollars(p.E), "unrealized_pnl": "0.0000", "fees": dollars(p.F),
+                "is_portfolio": False, "margin_used": None, "roe": None} for sym, p in mine]}
+        markets = [{
+            "ticker": sym, "exchange_index": self.exchange_index, "total_traded_dollars": dollars(p.T),
+            "position_fp": count(p.P), "market_exposure_dollars": dollars(p.C),
+            "realized_pnl_dollars": dollars(p.R), "fees_paid_dollars": dollars(p.F),
+            "last_updated_ts": rfc3339(p.last) if p.last else None} for sym, p in mine]
+        events: dict[str, list[EventPos]] = {}
+        for sym, p in mine:
+            events.setdefault(event_ticker(sym), []).append(p)
+        return {"market_positions": markets, "event_positions": [{
+            "event_ticker": ev,
+            "total_cost_dollars": dollars(sum((p.C for p in ps), ZERO)),
+            "total_cost_shares_fp": count(sum((abs(p.P) for p in ps), ZERO)),
+            "event_exposure_dollars": dollars(sum((p.C for p in ps), ZERO)),
+            "realized_pnl_dollars": dollars(sum((p.R for p in ps), ZERO)),
+            "fees_paid_dollars": dollars(sum((p.F for p in ps), ZERO)),
+        } for ev, ps in sorted(events.items())]}
+
+
+def _apply_event(pos: EventPos, side: Side, q: Decimal, yes_price: Decimal, fee: Decimal) -> Applied:
+    """YES and NO are one position: buying the side you are short of redeems pairs for $1."""
+    sign = 1 if side is Side.BUY else -1
+    px = yes_price if sign > 0 else ONE - yes_price
+    pos.T += q * px
+    pos.F += fee
+    if pos.P == 0 or (pos.P > 0) == (sign > 0):
+        pos.P += sign * q
+        pos.C += q * px
+        return Applied(pos.P)
+    held = abs(pos.P)
+    k = min(q, held)
+    removed = (pos.C * k / held).quantize(SIX_DP, ROUND_HALF_EVEN)
+    pos.C -= removed
+    pos.R += k - removed - k * px
+    pos.P += sign * k
+    if q > k:
+        pos.P = sign * (q - k)
+        pos.C = (q - k) * px
+    return Applied(pos.P, netted=k)
+
+
+def _apply_margin(pos: MarginPos, side: Side, q: Decimal, x: Decimal, fee: Decimal) -> Applied:
+    """Average-price position: adding re-averages the entry, reducing realizes against it."""
+    sign = 1 if side is Side.BUY else -1
+    realized = ZERO
+    if pos.P == 0 or (pos.P > 0) == (sign > 0):
+        held = abs(pos.P)
+        pos.E = ((held * pos.E + q * x) / (held + q)).quantize(SIX_DP, ROUND_HALF_EVEN)
+        pos.P += sign * q
+    else:
+        k = min(q, abs(pos.P))
+        realized = k * (x - pos.E) if pos.P > 0 else k * (pos.E - x)
+        pos.R += realized
+        pos.P += sign * k
+        if q > k:
+            pos.P, pos.E = sign * (q - k), x
+    pos.F += fee
+    if pos.P == 0:
+        pos.E, pos.F = ZERO, ZERO
+    return Applied(pos.P, realized=realized)

@@ -1,0 +1,96 @@
+"""ExecID allocation and the shapes of the simulator's outbound messages (pure core).
+
+Kept apart from matching so that "what happened" (engine) and "how Kalshi
+words it to a session with these Logon flags" (here) can be read separately.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrdStatus, OrderCancelReject,
+                              OrderCancelReplaceRequest, OrderCancelRequest)
+from fixgw.sim.book import Flags, Order
+
+PENDING = "-1;-1"  # Kalshi's ExecID on pending reports (and on rejects, which have none)
+NO_ORDER = "NONE"  # OrderID(37) when there is no order to name
+
+
+@dataclass(frozen=True)
+class Out:
+    """One message for one session of one account (``session=None``: account-wide)."""
+
+    account: str
+    session: str | None
+    message: object
+
+
+class ExecIds:
+    """``clock;event[;index]``: clock counts matching batches, event counts reports.
+
+    Both only grow, so ExecIDs compared as integer tuples increase strictly in
+    the order reports are produced, which is what drop-copy resend relies on.
+    """
+
+    def __init__(self, exchange_index: int = 0) -> None:
+        self.index = exchange_index
+        self.clock = 0
+        self.event = 0
+
+    def batch(self) -> None:
+        self.clock += 1
+
+    def next(self) -> str:
+        self.event += 1
+        tail = f";{self.index}" if self.index else ""
+        return f"{self.clock};{self.event}{tail}"
+
+
+def order_report(order: Order, flags: Flags, exec_id: str, exec_type: ExecType, status: OrdStatus,
+                 now: dt.datetime, *, last_mkt: int, orig: str | None = None, text: str | None = None,
+                 **trade: object) -> ExecutionReport:
+    """An ExecutionReport from the order's current state, as ``flags`` want it worded."""
+    qty = order.requested_qty if flags.preserve_qty else order.cum + order.leaves
+    return ExecutionReport(
+        order_id=order.order_id, exec_id=exec_id, exec_type=exec_type, ord_status=status,
+        side=order.side, symbol=order.symbol, cum_qty=order.cum, leaves_qty=order.leaves,
+        cl_ord_id=order.cl_ord_id, orig_cl_ord_id=orig, order_qty=qty, price=order.price,
+        avg_px=order.avg_px, last_mkt=None if exec_id == PENDING else last_mkt,
+        time_in_force=order.tif, expire_time=order.expire_at,
+        exec_inst="6" if order.post_only else None, transact_time=now, text=text,
+        alloc_account=order.alloc_account, order_group_id=order.group_id,
+        stp_type=int(order.stp) if order.stp is not None else None, **trade)
+
+
+def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime) -> ExecutionReport:
+    """150=8/39=8: the order never existed, so there is no OrderID and no ExecID."""
+    return ExecutionReport(
+        order_id=NO_ORDER, exec_id=PENDING, exec_type=ExecType.REJECTED, ord_status=OrdStatus.REJECTED,
+        side=req.side, symbol=req.symbol, cum_qty=Decimal(0), leaves_qty=Decimal(0),
+        cl_ord_id=req.cl_ord_id, order_qty=req.order_qty, price=req.price,
+        time_in_force=req.time_in_force, transact_time=now, ord_rej_reason=reason, text=text,
+        alloc_account=req.alloc_account, order_group_id=req.order_group_id,
+        stp_type=int(req.stp_type) if req.stp_type is not None else None)
+
+
+def cancel_reject(req: OrderCancelRequest | OrderCancelReplaceRequest, order: Order | None,
+                  reason: int, text: str) -> OrderCancelReject:
+    """35=9, never an ExecutionReport: 434 says whether a cancel (1) or a replace (2) failed."""
+    return OrderCancelReject(
+        order_id=order.order_id if order else NO_ORDER, cl_ord_id=req.cl_ord_id,
+        ord_status=order.status if order else OrdStatus.REJECTED, orig_cl_ord_id=req.orig_cl_ord_id,
+        response_to=2 if isinstance(req, OrderCancelReplaceRequest) else 1, reason=reason, text=text,
+        alloc_account=req.alloc_account)
+
+
+def fold_cancel(outs: list[Out], order: Order) -> None:
+    """Rewrite the order's last Trade report to show its IOC remainder canceled (sessions without 21007)."""
+    for i in range(len(outs) - 1, -1, -1):
+        m = outs[i].message
+        if isinstance(m, ExecutionReport) and m.order_id == order.order_id and m.exec_type is ExecType.TRADE:
+            qty = order.requested_qty if order.flags.preserve_qty else order.cum
+            outs[i] = Out(outs[i].account, outs[i].session, m.model_copy(update={
+                "leaves_qty": Decimal(0), "ord_status": OrdStatus.CANCELED, "order_qty": qty}))
+            return

@@ -1,0 +1,202 @@
+"""Acceptance: two accounts trade through their own gateways against the simulator over TLS.
+
+The simulator's own ledger is the oracle: every Fill a gateway produces must
+equal, field by field in REST JSON, the simulator's record of that fill, and
+each account's positions must equal the simulator's.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from fixgw.errors import OrderError
+from fixgw.gateway import Gateway
+from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, OrderCancelReject,
+                              OrderGroupResponse, OrderMassCancelReport, OrdStatus, SessionReject)
+from fixgw.models.rest import Fill, MarginFill, MarginPosition, MarketPosition, EventPosition
+from harness import gateway_config, make_account
+
+EV = "KXHIGHNY-26NOV21-T50"
+EV2 = "KXHIGHNY-26NOV21-T60"
+MG = "BTC-PERP"
+
+
+def _start(tmp_path, sim, name, product, kind="NR", **kw):
+    acct = make_account(tmp_path, sim.keys, product, account=name)
+    return acct, dict(name=f"{name}-{product}-{kind.lower()}", product=product, type=kind, account=acct, **kw)
+
+
+@pytest.fixture
+def market(tmp_path, sim):
+    """alice and bob, each with an event NR (alice in cents, bob in dollars) and a margin NR session."""
+    a_ev = _start(tmp_path, sim, "alice", "event")
+    a_mg = _start(tmp_path, sim, "alice", "margin")
+    b_ev = _start(tmp_path, sim, "bob", "event", use_dollars=True)
+    b_mg = _start(tmp_path, sim, "bob", "margin")
+    sim.start()
+    gws = {}
+    for who, sessions in (("alice", [a_ev[1], a_mg[1]]), ("bob", [b_ev[1], b_mg[1]])):
+        gw = Gateway(gateway_config(tmp_path / who, sim, sessions, tier="prime"))
+        gw.sub = gw.subscribe()
+        gws[who] = gw.start()
+    for gw in gws.values():
+        gw.wait_logged_on(timeout=20)
+    yield gws
+    for gw in gws.values():
+        gw.stop()
+
+
+def ack(handle, kind=ExecutionReport):
+    msg = handle.wait(10)
+    assert isinstance(msg, kind), msg
+    return msg
+
+
+def fills_of(gw) -> list:
+    gw.dispatcher.flush()
+    out = []
+    while True:
+        try:
+            ev = gw.sub.get(timeout=0.01)
+        except Exception:
+            return out
+        if ev.fill is not None:
+            out.append(ev.fill)
+
+
+def as_json(model) -> dict:
+    return json.loads(model.model_dump_json())
+
+
+def same(ours: list[dict], theirs: list[dict], what: str) -> None:
+    """Field-by-field equality, naming the first field that differs."""
+    assert len(ours) == len(theirs), f"{what}: {len(ours)} from the gateway, {len(theirs)} at the exchange"
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        diff = {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        assert not diff, f"{what}[{i}] differs (gateway, exchange): {diff}"
+
+
+def test_event_and_margin_accounts_trade_and_match_the_exchange_ledger(market, sim):
+    alice, bob = market["alice"], market["bob"]
+    A, B = "alice-event-nr", "bob-event-nr"
+    # bob offers YES at 0.60 (10); alice lifts 4 of it: a partial fill, alice the taker
+    b1 = bob.new_order(B, EV, "sell", "0.60", 10)
+    assert ack(b1).exec_type is ExecType.NEW
+    t = ack(alice.new_order(A, EV, "buy", "0.60", 4))
+    assert t.exec_type is ExecType.TRADE and t.last_qty == 4 and t.last_px == Decimal("0.60") and t.aggressor
+    # bob improves his remaining 6 to 0.58 (replace), alice sells YES (= buys NO) at 0.55, bob takes all 3
+    r = ack(bob.replace(B, b1.request.cl_ord_id, quantity=10, price="0.58"))
+    assert r.exec_type is ExecType.REPLACED and r.price == Decimal("0.58")
+    a2 = alice.new_order(A, EV, "no", "0.55", 3)
+    ack(a2)
+    ack(bob.new_order(B, EV, "buy", "0.56", 3))  # fills all of alice's NO order at 0.55
+    # alice's IOC for 20 at 0.58 fills bob's 6 and the rest is cancelled
+    ioc = ack(alice.new_order(A, EV, "buy", "0.58", 20, time_in_force="ioc"))
+    assert ioc.exec_type is ExecType.TRADE and ioc.last_qty == 6
+    # a cancel, a mass cancel, an order-group trigger
+    a3 = alice.new_order(A, EV2, "buy", "0.30", 5)
+    ack(a3)
+    c = ack(alice.cancel(A, a3.request.cl_ord_id))
+    assert c.exec_type is ExecType.CANCELED and c.ord_status is OrdStatus.CANCELED
+    ack(bob.new_order(B, EV2, "sell", "0.90", 1))
+    ack(bob.new_order(B, EV2, "sell", "0.91", 1))
+    mc = ack(bob.mass_cancel(B), OrderMassCancelReport)
+    assert mc.response == 6 and mc.total_affected == 2
+    grp = ack(alice.order_group(A, "create", contracts_limit=100), OrderGroupResponse)
+    g1 = alice.new_order(A, EV2, "buy", "0.20", 5, order_group_id=grp.order_group_id)
+    ack(g1)
+    ack(alice.order_group(A, "trigger", order_group_id=grp.order_group_id), OrderGroupResponse)
+    # a trade inside the group's market after the trigger: bob sells into nothing, rests
+    # margin: alice bids 3 @ 101.5, bob hits 2 of it, then bob bids and alice sells 5 (flip)
+    ack(alice.new_order("alice-margin-nr", MG, "bid", "101.5000", 3))
+    ack(bob.new_order("bob-margin-nr", MG, "ask", "101.5000", 2))
+    ack(bob.new_order("bob-margin-nr", MG, "bid", "102.2500", 5))
+    ack(alice.new_order("alice-margin-nr", MG, "ask", "102.2500", 5))
+
+    for who, gw in market.items():
+        fills = fills_of(gw)
+        event_fills = [as_json(f) for f in fills if isinstance(f, Fill)]
+        margin_fills = [as_json(f) for f in fills if isinstance(f, MarginFill)]
+        ledger = sim.cmd(cmd="ledger", product="event", account=who)
+        assert event_fills
+        same(event_fills, [as_json(Fill.model_validate(f)) for f in ledger["fills"]], f"{who} fills")
+        mledger = sim.cmd(cmd="ledger", product="margin", account=who)
+        assert margin_fills
+        same(margin_fills, [as_json(MarginFill.model_validate(f)) for f in mledger["fills"]], f"{who} margin fills")
+        pos = gw.positions()
+        same([as_json(p) for p in pos["market_positions"]],
+             [as_json(MarketPosition.model_validate(p)) for p in ledger["positions"]["market_positions"]],
+             f"{who} market positions")
+        same([as_json(p) for p in pos["event_positions"]],
+             [as_json(EventPosition.model_validate(p)) for p in ledger["positions"]["event_positions"]],
+             f"{who} event positions")
+        same([as_json(p) for p in gw.margin_positions()],
+             [as_json(MarginPosition.model_validate(p)) for p in mledger["positions"]["positions"]],
+             f"{who} margin positions")
+    # the orders view follows the same reports
+    states = {o.client_order_id: o.status for o in alice.orders()}
+    assert states[a3.request.cl_ord_id] == "canceled" and states[g1.request.cl_ord_id] == "canceled"
+
+
+def test_reject_paths_are_models_with_kalshi_reasons(market, sim):
+    alice, bob = market["alice"], market["bob"]
+    A, B = "alice-event-nr", "bob-event-nr"
+    # 103/58: an order for an order group the exchange does not know
+    rej = ack(alice.new_order(A, EV, "buy", "0.40", 1, order_group_id=str(uuid.uuid4())))
+    assert (rej.exec_type, rej.ord_rej_reason, rej.text) == (ExecType.REJECTED, 11, "ORDER_GROUP_NOT_FOUND")
+    # 102: replace below the filled quantity
+    a1 = alice.new_order(A, EV, "buy", "0.45", 10)
+    ack(a1)
+    ack(bob.new_order(B, EV, "sell", "0.45", 6))
+    cxl = ack(alice.replace(A, a1.request.cl_ord_id, quantity=3), OrderCancelReject)
+    assert cxl.reason == 2 and cxl.response_to == 2 and cxl.text == "INVALID_AMEND_QTY_FOR_ORDER"
+    # the order is still live for 4 and can be cancelled
+    assert ack(alice.cancel(A, a1.request.cl_ord_id)).leaves_qty == 0
+    # 380: an order-group request for a group that does not exist
+    bmr = ack(alice.order_group(A, "reset", order_group_id=str(uuid.uuid4())), BusinessMessageReject)
+    assert bmr.reason == 0 and bmr.ref_msg_type == "UOG" and bmr.text == "ORDER_GROUP_NOT_FOUND"
+    # 373: a malformed message (a tag the exchange does not define) comes back as a session Reject model
+    import quickfix as fix
+    m = fix.Message()
+    m.getHeader().setField(fix.StringField(35, "D"))
+    for tag, value in ((11, "raw-1"), (38, "1"), (40, "2"), (44, "40"), (54, "1"), (55, EV), (333333, "x")):
+        m.setField(fix.StringField(tag, value))
+    sub = alice.subscribe()
+    assert fix.Session.sendToTarget(m, alice._session_id(A))
+    for _ in range(20):
+        ev = sub.get(timeout=10)
+        if isinstance(ev.message, SessionReject):
+            break
+    assert ev.message.reason in (0, 3) and ev.message.ref_tag_id == 333333  # QuickFIX says 0, Kalshi's doc 3
+    assert alice.status()[0].state == "logged-on"
+
+
+INVALID = [
+    (dict(price="0.00"), "outside"),
+    (dict(price="1.00"), "outside"),
+    (dict(price="0.12345"), "decimal places"),
+    (dict(quantity="1.5"), "whole number"),
+    (dict(quantity=0), "quantity 0 must be greater than 0"),
+    (dict(side="sideways"), "side 'sideways'"),
+    (dict(price=0.5), "float"),
+]
+
+
+def test_invalid_requests_fail_locally_and_send_nothing(market, sim):
+    bob, alice = market["bob"], market["alice"]
+    before = sim.cmd(cmd="received")["count"]
+    for kwargs, message in INVALID:
+        args = dict(session="bob-event-nr", symbol=EV, side="buy", price="0.50", quantity=1) | kwargs
+        with pytest.raises(OrderError, match=message):
+            bob.new_order(**args)
+    with pytest.raises(OrderError, match="replace of unknown order 'nope'"):
+        bob.replace("bob-event-nr", "nope", quantity=1)
+    with pytest.raises(OrderError, match="not a whole number of cents"):
+        alice.new_order("alice-event-nr", EV, "buy", "0.555", 1)  # alice trades in cents
+    with pytest.raises(OrderError, match="more than 4 decimal places"):
+        bob.new_order("bob-margin-nr", MG, "bid", "101.00001", 1)
+    assert sim.cmd(cmd="received")["count"] == before
