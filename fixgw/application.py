@@ -75,6 +75,7 @@ class SessionRuntime:
     unknown_tags: set[int] = field(default_factory=set)
     last_in: float | None = None
     attempt_reject: str | None = None  # a Reject received while logging on
+    fix_session: object | None = None  # quickfix.Session, looked up once per initiator
 
     @property
     def units(self) -> Units:
@@ -202,8 +203,7 @@ class GatewayApplication(fix.Application):
 
     def _app_message(self, rt: SessionRuntime, raw: str) -> None:
         try:
-            msg_type, poss_dup, pairs = fields.split(raw)
-            model, unknown = fields.decode_with_unknown(msg_type, pairs, rt.units, poss_dup)
+            model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
         except DecodeError as e:
             rt.counters["decode_errors"] += 1
             reason = f"undecodable message kept as raw: {e}"
@@ -213,7 +213,7 @@ class GatewayApplication(fix.Application):
             return
         if unknown and not rt.unknown_tags.issuperset(unknown):
             rt.unknown_tags.update(unknown)
-            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, msg_type,
+            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
                         ",".join(map(str, unknown)))
         if rt.registry is not None:
             rt.registry.apply(model)

@@ -60,11 +60,12 @@ def _fill(target: fix.FieldMap, pairs: Iterator[tuple[int, str]], layout: dict,
 
 def to_message(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Message:
     message = fix.Message()
-    message.getHeader().setField(fix.StringField(35, msg_type))
+    message.getHeader().setField(35, msg_type)
     layout = _layouts(product).get(msg_type, {})
-    if not layout:
+    if not layout or not any(tag in layout for tag, _ in pairs):
+        set_field = message.setField  # the (int, str) overload: no Field object per tag
         for tag, value in pairs:
-            message.setField(fix.StringField(tag, value))
+            set_field(tag, value)
         return message
     _fill(message, iter(pairs), layout, None, [])
     return message

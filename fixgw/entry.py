@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import quickfix as fix
-
 from fixgw import codec, fields
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
@@ -122,6 +120,10 @@ class OrderEntry:
             raise OrderError(f"{cls.__name__}: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
                              if hasattr(e, "errors") else str(e)) from None
 
+    def _bind(self, rt):
+        rt.fix_session = self._session(rt.config.name)
+        return rt.fix_session
+
     def _registry(self, session: str):
         rt = self.runtime(session)
         if rt.registry is None:
@@ -135,13 +137,13 @@ class OrderEntry:
         msg_type, pairs = fields.encode(req, rt.units)
         if key == group_key() and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
-        fix_session = self._session(session)
+        fix_session = rt.fix_session or self._bind(rt)
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
         message = codec.to_message(msg_type, pairs, rt.config.product.value)
         ack = reg.register(key, req)
-        if not fix.Session.sendToTarget(message, self._session_id(session)):
+        if not fix_session.send(message):
             reg.unregister(key)
             raise SessionError(session, f"QuickFIX did not send 35={msg_type}; nothing was sent")
         return ack

@@ -302,7 +302,10 @@ def _parse(raw: str) -> tuple[str, list[str], list[str]]:
 
 
 def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:
-    """Raw FIX text (SOH separated) -> (MsgType, PossDupFlag, body pairs)."""
+    """Raw FIX text -> (MsgType, PossDupFlag, body pairs), for callers that want fields as data.
+
+    To get a model, :func:`decode_raw` is faster: it needs neither ``int()`` per tag nor pairs.
+    """
     mt, keys, values = _parse(raw)
     start, end = 0, len(keys)
     while start < end and keys[start] in _HEADER_KEYS:  # QuickFIX writes the header first
@@ -325,7 +328,11 @@ def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:
 # --------------------------------------------------------------------------- public decoding
 def decode_with_unknown(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
                         poss_dup: bool = False) -> tuple[Any, tuple[int, ...]]:
-    """Body pairs -> (model, tags the model has no place for, in wire order)."""
+    """Body pairs -> (model, tags the model has no place for, in wire order).
+
+    Unknown tags are handed back rather than stored or raised: Kalshi adds tags over
+    time, and whether one is worth a warning is the gateway's call, not the codec's.
+    """
     lv = _level(msg_type, units)
     try:
         keys, values = zip(*pairs) if pairs else ((), ())
@@ -338,23 +345,32 @@ def decode_with_unknown(msg_type: str, pairs: Sequence[tuple[int, str]], units: 
 
 def decode(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
            poss_dup: bool = False) -> Any:
+    """:func:`decode_with_unknown` for callers that do not report unknown tags."""
     return decode_with_unknown(msg_type, pairs, units, poss_dup)[0]
 
 
 def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
-    """Raw FIX text -> (model, unknown tags); header and trailer are skipped."""
+    """The QuickFIX callback path: ``Message.toString()`` straight to a model.
+
+    Header and trailer are skipped; PossDupFlag(43) comes from the header.
+    """
     mt, keys, values = _parse(raw)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
 
 
 def decode_raw(raw: str, units: Units) -> Any:
+    """:func:`decode_raw_with_unknown` without the unknown tags (inlined: this is the hot path)."""
     mt, keys, values = _parse(raw)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)[0]
 
 
 # --------------------------------------------------------------------------- encoding
 def encode(model: m.Model, units: Units) -> tuple[str, list[tuple[int, str]]]:
-    """Model -> (MsgType, body pairs); groups as NumInGroup followed by their entries."""
+    """Model -> (MsgType, body pairs) in the dictionary's order, NumInGroup before its entries.
+
+    None and default-False flags are left out (they say nothing on the wire).  A value the
+    session's units cannot carry raises OrderError here, before anything is sent.
+    """
     try:
         lv = T.BY_MODEL[units][type(model)]
     except KeyError:

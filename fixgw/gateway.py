@@ -121,6 +121,8 @@ class Gateway(OrderEntry):
         names = {rt.key: rt.config.name for rt in self.runtimes.values()}
         self._logs = RedactingLogFactory(state / "log", names, messages=self.config.log_messages,
                                          observer=self._on_log_event)
+        for rt in self.runtimes.values():
+            rt.fix_session = None  # a new initiator makes new Session objects
         try:
             self._initiator = fix.SSLSocketInitiator(self.app, fix.FileStoreFactory(settings), settings, self._logs)
             for rt in self.runtimes.values():
@@ -140,6 +142,7 @@ class Gateway(OrderEntry):
             time.sleep(0.05)
         self._initiator = None
         for rt in self.runtimes.values():
+            rt.fix_session = None
             rt.lifecycle.fire(Event.STOP)
         self.dispatcher.flush()
 

@@ -6,8 +6,17 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
-CORE = ["errors", "tags", "signing", "certs", "config", "state", "dictionary", "dictionary_tables", "sim.rules"]
-ADAPTER = {"logs", "application", "sessions", "gateway", "tls", "sim.exchange", "sim.run", "sim.control"}
+CORE = ["errors", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
+        "pricing", "fields", "fields_tables", "models.fix", "models.rest", "translate", "positions", "orders",
+        "ratelimit", "events", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups", "sim.ledger"]
+ADAPTER = {"logs", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli",
+           "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch"}
+
+
+def test_every_module_is_classified():
+    found = {str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")
+             if p.name not in ("__init__.py", "__main__.py")}
+    assert found == set(CORE) | ADAPTER, found ^ (set(CORE) | ADAPTER)
 
 
 def test_core_imports_with_quickfix_blocked():

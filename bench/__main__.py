@@ -1,0 +1,25 @@
+"""`make bench`: one JSON line per figure, each against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from bench import rtt, translation
+
+
+def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:
+    print(json.dumps({"name": name, "value": round(value, 2), "unit": unit,
+                      "baseline": round(baseline, 2), "ratio": round(ratio, 3)}), flush=True)
+
+
+def main() -> int:
+    for fig in translation.run():
+        emit(*fig)
+    for fig in rtt.run():
+        emit(*fig)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
