@@ -1,11 +1,15 @@
-"""`make demo`: the simulator and a gateway with all six order-entry/drop-copy sessions.
+"""`make demo`: the simulator, a gateway with all six sessions, and a few trades.
 
 Everything runs locally on 127.0.0.1 over TLS with keys and certificates made
-for this run under ``var/demo`` (recreated each time).
+for this run under ``var/demo`` (recreated each time). alice's gateway runs
+NR, RT and DC on both the event-contract and the margin simulator; bob's runs
+one NR session per product and takes the other side of her trades. The fills
+and positions printed at the end are the JSON Kalshi's REST API returns.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -17,30 +21,78 @@ from fixgw.table import render
 
 SIX = [("event", "NR"), ("event", "RT"), ("event", "DC"), ("margin", "NR"), ("margin", "RT"), ("margin", "DC")]
 COLUMNS = ["name", "type", "target", "host", "port", "state", "next_out", "next_in", "last_error"]
+EVENT, MARGIN = "KXHIGHNY-26NOV21-T50", "BTC-PERP"
 
 
 def status_rows(gw: Gateway) -> list[dict]:
     return [s.as_dict() for s in gw.status()]
 
 
+def show(title: str, models) -> None:
+    print(f"\n{title}")
+    for m in models:
+        print("  " + m.model_dump_json())
+
+
+def trade(alice: Gateway, bob: Gateway) -> None:
+    """A few orders: a resting offer, a partial fill, a NO buy, a cancel, and margin both ways."""
+    bob.new_order("bob-event-nr", EVENT, "sell", "0.60", 10).wait()
+    print(f"  alice buys 4 YES @ 0.60: {alice.new_order('alice-event-nr', EVENT, 'buy', '0.60', 4).wait().exec_type.name}")
+    bob.new_order("bob-event-nr", EVENT, "buy", "0.35", 5).wait()
+    print(f"  alice buys 3 NO @ 0.65 (sells YES @ 0.35): "
+          f"{alice.new_order('alice-event-nr', EVENT, 'no', '0.35', 3).wait().exec_type.name}")
+    rest = alice.new_order("alice-event-rt", EVENT, "buy", "0.20", 5)
+    rest.wait()
+    print(f"  alice cancels a resting bid: {alice.cancel('alice-event-rt', rest.request.cl_ord_id).wait().exec_type.name}")
+    bob.new_order("bob-margin-nr", MARGIN, "ask", "101.2500", 2).wait()
+    print(f"  alice bids 3 {MARGIN} @ 101.25: "
+          f"{alice.new_order('alice-margin-nr', MARGIN, 'bid', '101.2500', 3).wait().exec_type.name}")
+    bob.new_order("bob-margin-nr", MARGIN, "bid", "101.5000", 2).wait()
+    print(f"  alice sells 2 @ 101.50: {alice.new_order('alice-margin-nr', MARGIN, 'ask', '101.5000', 2).wait().exec_type.name}")
+
+
 def main(root: Path = Path("var/demo")) -> int:
     shutil.rmtree(root, ignore_errors=True)
     sim = SimProcess(root / "sim")
-    sessions = [dict(name=f"{p}-{k.lower()}", product=p, type=k, account=make_account(root / "keys", sim.keys, p))
-                for p, k in SIX]
+    alice = [dict(name=f"alice-{p}-{k.lower()}", product=p, type=k,
+                  account=make_account(root / "keys", sim.keys, p, account="alice")) for p, k in SIX]
+    bob = [dict(name=f"bob-{p}-nr", product=p, type="NR", use_dollars=True,
+                account=make_account(root / "keys", sim.keys, p, account="bob")) for p in ("event", "margin")]
     print(f"simulator: TLS on 127.0.0.1, event ports {sim.ports['event']}-{sim.ports['event'] + 2}, "
           f"margin ports {sim.ports['margin']}-{sim.ports['margin'] + 2}; CA {sim.ca_file}")
     sim.start()
     try:
         started = time.perf_counter()
-        with Gateway(gateway_config(root / "gateway", sim, sessions)) as gw:
+        with Gateway(gateway_config(root / "alice", sim, alice)) as gw, \
+                Gateway(gateway_config(root / "bob", sim, bob)) as other:
+            sub = gw.subscribe()
             gw.wait_logged_on(timeout=30)
-            print(f"\nall {len(sessions)} sessions logged on with signed Logons in "
+            other.wait_logged_on(timeout=30)
+            print(f"\nall {len(alice)} of alice's sessions logged on with signed Logons in "
                   f"{time.perf_counter() - started:.2f} s\n")
             print(render(status_rows(gw), COLUMNS))
+            print("\ntrading against bob:")
+            trade(gw, other)
+            gw.dispatcher.flush()
+            fills = []
+            while True:
+                try:
+                    event = sub.get(timeout=0.2)
+                except Exception:
+                    break
+                if event.fill is not None:
+                    fills.append(event.fill)
+            show("alice's fills (GET /portfolio/fills and /margin/fills shapes):", fills)
+            positions = gw.positions()
+            show("alice's market_positions (GET /portfolio/positions):", positions["market_positions"])
+            show("alice's event_positions:", positions["event_positions"])
+            show("alice's margin positions (GET /margin/positions):", gw.margin_positions())
+            exchange = sim.cmd(cmd="ledger", product="event", account="alice")["positions"]["market_positions"]
+            same = [json.loads(p.model_dump_json()) for p in positions["market_positions"]] == exchange
+            print(f"\nthe exchange's own ledger agrees with alice's positions: {'yes' if same else 'NO'}")
         still = [x["session"] for x in sim.cmd(cmd="status")["sessions"] if x["logged_on"]]
         print(f"\nlogged out: the simulator now has {len(still)} sessions logged on")
-        if still:
+        if still or not same:
             return 1
     finally:
         sim.stop()
