@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from fixgw import translate
-from fixgw.models.fix import ExecType, ExecutionReport
+from decimal import Decimal
+
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
@@ -30,6 +32,8 @@ class Event:
     message: object | None  # a fixgw.models.fix model; None when undecodable
     fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
     order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
+    position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
+    settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
     raw: str | None = None  # kept when the message could not be decoded
     error: str | None = None
 
@@ -161,12 +165,22 @@ class Dispatcher:
                     log.exception("session=%s event=callback-error error=%s", event.session, exc)
 
     def _translate(self, session: str, message, raw, error) -> Event:
+        if isinstance(message, MarketSettlementReport):
+            return Event(session, message, settlement=self._settle(message))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if self.products[session] == "margin":
             return Event(session, message, fill=translate.margin_fill_from_report(message, self.ledger))
         order = self.orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
-        if fill is not None:
-            self.ledger.add(fill)
-        return Event(session, message, fill=fill, order=order)
+        position = self.ledger.add(fill) if fill is not None else None
+        return Event(session, message, fill=fill, order=order, position=position)
+
+    def _settle(self, ums: MarketSettlementReport):
+        """The account's Settlement (its primary party), and the position closed in the ledger."""
+        yes_cost, no_cost = self.ledger.cost_basis(0, ums.symbol)
+        settlement = translate.settlement_from_report(ums, yes_total_cost=yes_cost, no_total_cost=no_cost)
+        value = ums.settlement_price if ums.settlement_price is not None else \
+            (Decimal(1) if ums.market_result == "yes" else Decimal(0))
+        self.ledger.settle(0, ums.symbol, value)
+        return settlement

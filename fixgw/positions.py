@@ -145,6 +145,7 @@ class Ledger:
         self.events: dict[Key, EventBook] = {}
         self.margins: dict[Key, MarginBook] = {}
         self._seen: set[tuple[str, str, str]] = set()
+        self.settled: set[Key] = set()
 
     # ------------------------------------------------------------ event contracts
     def add(self, fill: Fill) -> MarketPositionUpdate | None:
@@ -186,14 +187,14 @@ class Ledger:
 
     def market_positions(self, subaccount: int = 0) -> list[MarketPosition]:
         """Every market this subaccount has traded, sorted by ticker."""
-        tickers = sorted(t for s, t in self.events if s == subaccount)
+        tickers = sorted(t for s, t in self.events if s == subaccount and (s, t) not in self.settled)
         return [self.market_position(subaccount, t) for t in tickers]  # type: ignore[misc]
 
     def event_positions(self, subaccount: int = 0) -> list[EventPosition]:
         """Roll-ups per event ticker, sorted by event ticker."""
         groups: dict[str, list[EventBook]] = {}
         for (s, t), book in self.events.items():
-            if s == subaccount:
+            if s == subaccount and (s, t) not in self.settled:
                 groups.setdefault(event_ticker(t), []).append(book)
         out = []
         for event in sorted(groups):
@@ -205,6 +206,21 @@ class Ledger:
                 realized_pnl_dollars=sum((b.R for b in books), ZERO),
                 fees_paid_dollars=sum((b.F for b in books), ZERO)))
         return out
+
+    def settle(self, subaccount: int, ticker: str, yes_value: Decimal) -> None:
+        """Close a settled market: R += what the contracts are worth - C; P = C = 0.
+
+        ``yes_value`` is what one YES contract pays (1 or 0; the scalar value in
+        dollars), a NO contract pays 1 - yes_value. A settled market leaves
+        :meth:`market_positions`, as REST's default ``settlement_status=unsettled``.
+        """
+        book = self.events.get((subaccount, ticker))
+        if book is None:
+            return
+        worth = book.P * yes_value if book.P > 0 else -book.P * (ONE - yes_value)
+        book.R += worth - book.C
+        book.P, book.C = ZERO, ZERO
+        self.settled.add((subaccount, ticker))
 
     def cost_basis(self, subaccount: int, ticker: str) -> tuple[Decimal, Decimal]:
         """(YES cost, NO cost) of the open position: what a Settlement reports."""

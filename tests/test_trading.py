@@ -200,3 +200,80 @@ def test_invalid_requests_fail_locally_and_send_nothing(market, sim):
     with pytest.raises(OrderError, match="more than 4 decimal places"):
         bob.new_order("bob-margin-nr", MG, "bid", "101.00001", 1)
     assert sim.cmd(cmd="received")["count"] == before
+
+
+def test_asyncio_programs_await_acks_and_iterate_events(market):
+    import asyncio
+    alice, bob = market["alice"], market["bob"]
+
+    async def main():
+        events = alice.subscribe_async()
+        await bob.new_order("bob-event-nr", EV, "sell", "0.70", 2)
+        report = await alice.new_order("alice-event-nr", EV, "buy", "0.70", 2)
+        assert report.exec_type is ExecType.TRADE
+        async for event in events:
+            if event.fill is not None:
+                events.close()
+                return event
+
+    event = asyncio.run(asyncio.wait_for(main(), 20))
+    assert event.fill.count_fp == 2 and event.fill.yes_price_dollars == Decimal("0.70")
+    assert event.position.position_fp == 2  # the WebSocket market_position shape rides along
+
+
+def test_callbacks_run_on_the_dispatcher_thread_and_cannot_hurt_the_gateway(market):
+    import threading
+    alice, bob = market["alice"], market["bob"]
+    seen = []
+
+    def bad(event):
+        raise RuntimeError("a bug in the caller's callback")
+
+    alice.on_event(bad)
+    alice.on_event(lambda e: seen.append((threading.current_thread().name, e)))
+    ack(bob.new_order("bob-event-nr", EV, "sell", "0.71", 1))
+    ack(alice.new_order("alice-event-nr", EV, "buy", "0.71", 1))
+    alice.dispatcher.flush()
+    assert seen and {name for name, _ in seen} == {"fixgw-dispatch"}
+    assert any(e.fill is not None for _, e in seen)
+    assert ack(alice.new_order("alice-event-nr", EV, "buy", "0.10", 1)).exec_type is ExecType.NEW
+
+
+def test_rate_limiter_refuses_before_kalshi_would(tmp_path, sim):
+    from fixgw.ratelimit import RateLimited
+    acct, s = _start(tmp_path, sim, "carol", "event")
+    sim.start()
+    with Gateway(gateway_config(tmp_path / "carol", sim, [s], tier="basic", rate_limit_mode="refuse")) as gw:
+        gw.wait_logged_on(timeout=15)
+        before = sim.cmd(cmd="received")["count"]
+        sent = []
+        with pytest.raises(RateLimited, match="client-side rate limit reached; retry in"):
+            for i in range(11):
+                sent.append(gw.new_order(s["name"], EV, "buy", "0.05", 1))
+        assert len(sent) == 10  # Basic: 10 writes per second
+        for h in sent:
+            ack(h)
+        assert sim.cmd(cmd="received")["count"] == before + 10
+
+
+def test_settlement_reports_reach_rt_sessions_that_asked(tmp_path, sim):
+    a_rt = _start(tmp_path, sim, "dave", "event", "RT", receive_settlement_reports=True)
+    b_nr = _start(tmp_path, sim, "erin", "event")
+    sim.start()
+    with Gateway(gateway_config(tmp_path / "dave", sim, [a_rt[1]])) as dave, \
+            Gateway(gateway_config(tmp_path / "erin", sim, [b_nr[1]])) as erin:
+        dave.wait_logged_on(timeout=15)
+        erin.wait_logged_on(timeout=15)
+        sub = dave.subscribe()
+        ack(erin.new_order("erin-event-nr", EV, "sell", "0.30", 5))
+        ack(dave.new_order("dave-event-rt", EV, "buy", "0.30", 5))
+        sim.cmd(cmd="settle", product="event", symbol=EV, result="yes")
+        for _ in range(20):
+            event = sub.get(timeout=10)
+            if event.settlement is not None:
+                break
+        st = as_json(event.settlement)
+        assert st["market_result"] == "yes" and st["yes_count_fp"] == "5.00" and st["revenue"] == 500
+        assert st["yes_total_cost_dollars"] == "1.5000"
+        ledger = sim.cmd(cmd="ledger", product="event", account="dave")["positions"]
+        assert [as_json(p) for p in dave.positions()["market_positions"]] == ledger["market_positions"] == []
