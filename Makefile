@@ -35,7 +35,17 @@ $(VENV)/.installed: pyproject.toml | $(WHEEL_CACHE)/.built
 demo: venv
 	$(VPY) -m fixgw.demo
 
-test: venv
+# The recorder's tests start a real PostgreSQL server from Debian's binaries.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "PostgreSQL is needed by the tests: run 'sudo apt-get install postgresql' (or make test as root)" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+
+test: venv postgres
 	$(VPY) -m pytest -q
 
 bench: venv

@@ -23,6 +23,7 @@ import quickfix as fix
 from fixgw import fields, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
+from fixgw.metrics import SessionMetrics, msg_type_of
 from fixgw.orders import Registry, group_key
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
@@ -53,9 +54,9 @@ def guarded(fn: Callable) -> Callable:
 class Inbound:
     """One application message from a session, decoded inside the callback.
 
-    ``message`` is the model; when the message could not be decoded it is None,
-    ``error`` says why (naming the MsgType and tag) and ``raw`` keeps the bytes,
-    so nothing is lost.
+    ``message`` is the model and ``raw`` the message as received (the recorder
+    stores it); when the message could not be decoded ``message`` is None and
+    ``error`` says why (naming the MsgType and tag), so nothing is lost.
     """
 
     session: str
@@ -76,6 +77,7 @@ class SessionRuntime:
     last_in: float | None = None
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
+    metrics: SessionMetrics = field(default_factory=SessionMetrics)  # counters + ack latency
 
     @property
     def units(self) -> Units:
@@ -137,6 +139,7 @@ class GatewayApplication(fix.Application):
     def toAdmin(self, message, session_id):
         rt = self.runtime(session_id)
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
+        rt.metrics.outbound(msg_type)
         if msg_type == "A":
             self.sign_logon(message, rt)
             rt.attempt_reject = None
@@ -162,6 +165,7 @@ class GatewayApplication(fix.Application):
         rt.counters["admin_in"] += 1
         rt.last_in = time.time()
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
+        rt.metrics.inbound(msg_type)
         if msg_type == "5":
             text = _get(message, tags.TEXT)
             if rt.lifecycle.state is State.LOGGING_ON:
@@ -190,6 +194,7 @@ class GatewayApplication(fix.Application):
     def toApp(self, message, session_id):
         rt = self.runtime(session_id)
         rt.counters["app_out"] += 1
+        rt.metrics.outbound(message.getHeader().getField(tags.MSG_TYPE), _get(message, 11))
         if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
             key = message.getField(11) if message.isSetField(11) else group_key()
             rt.registry.sent(int(message.getHeader().getField(tags.MSG_SEQ_NUM)), key)
@@ -199,13 +204,16 @@ class GatewayApplication(fix.Application):
         rt = self.runtime(session_id)
         rt.counters["app_in"] += 1
         rt.last_in = time.time()
-        self._app_message(rt, message.toString())
+        raw = message.toString()
+        rt.metrics.inbound(msg_type_of(raw))
+        self._app_message(rt, raw)
 
     def _app_message(self, rt: SessionRuntime, raw: str) -> None:
         try:
             model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
         except DecodeError as e:
             rt.counters["decode_errors"] += 1
+            rt.metrics.decode_error()
             reason = f"undecodable message kept as raw: {e}"
             rt.lifecycle.note_error(reason)
             log.error("session=%s event=decode-error error=%s", rt.config.name, e)
@@ -215,9 +223,10 @@ class GatewayApplication(fix.Application):
             rt.unknown_tags.update(unknown)
             log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
                         ",".join(map(str, unknown)))
+        rt.metrics.answered(model)
         if rt.registry is not None:
             rt.registry.apply(model)
-        self.deliver(rt, Inbound(rt.config.name, model))
+        self.deliver(rt, Inbound(rt.config.name, model, raw))
 
     def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:

@@ -28,6 +28,7 @@ import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -84,6 +85,14 @@ HOSTS: dict[tuple[str, Product], str] = {
 # margin gateway needs its own ports: it listens 1000 above the event ones.
 LOCAL_MARGIN_PORT_BASE = BASE_PORT + 1000
 
+# Kalshi's weekly maintenance: Thursday 03:00-05:00 ET. Logged on from Thursday 05:00 to the
+# next Thursday 03:00 (QuickFIX: LogonDay/LogonTime .. LogoutDay/LogoutTime).
+MAINTENANCE_ZONE = "America/New_York"
+MAINTENANCE_SCHEDULE = ("thursday", "05:00:00", "thursday", "03:00:00")
+WEEKDAYS = {d[:n]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+            for n in (3, len(d))}
+_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -112,6 +121,36 @@ class SessionConfig(BaseModel):
     split_collateral_return: bool = False  # 21027
     receive_settlement_reports: bool = False  # 20127, event RT only
     retention_hours: int | None = Field(default=None, ge=1, le=72)  # 20200, RT only
+    # When the session may be logged on, in GatewayConfig.time_zone (rendered as QuickFIX
+    # LogonTime/LogoutTime/LogonDay/LogoutDay; see fixgw.sessions for why not StartTime).
+    start_time: str | None = Field(default=None, pattern=_TIME)  # HH:MM:SS
+    end_time: str | None = Field(default=None, pattern=_TIME)
+    start_day: str | None = None  # monday..sunday; with end_day, a weekly window
+    end_day: str | None = None
+
+    @field_validator("start_day", "end_day")
+    @classmethod
+    def _weekday(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        day = WEEKDAYS.get(v.strip().lower())
+        if day is None:
+            raise ValueError(f"{v!r} is not a day of the week (monday..sunday or mon..sun)")
+        return day
+
+    @model_validator(mode="after")
+    def _schedule(self) -> "SessionConfig":
+        where = f"session {self.name!r}"
+        if (self.start_time is None) != (self.end_time is None):
+            raise ValueError(f"{where}: start_time and end_time: give both or neither")
+        if (self.start_day is None) != (self.end_day is None):
+            raise ValueError(f"{where}: start_day and end_day: give both or neither")
+        if self.start_day is not None and self.start_time is None:
+            raise ValueError(f"{where}: start_day/end_day need start_time and end_time")
+        if self.start_day is not None and self.start_day == self.end_day and self.end_time > self.start_time:
+            raise ValueError(f"{where}: start_day = end_day with end_time after start_time is a whole week "
+                             "to QuickFIX; to pause for part of a day give end_time before start_time")
+        return self
 
     @field_validator("api_key_id")
     @classmethod
@@ -177,6 +216,18 @@ class SessionConfig(BaseModel):
         return sorted(out)
 
 
+class RecorderConfig(BaseModel):
+    """``[recorder]``: where ``fixgw record`` stores the drop copy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str = "sqlite:///dropcopy.db"  # relative paths resolve against state_dir
+    account: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+    batch: int = Field(default=500, ge=1, le=100_000)  # reports per durable transaction
+    flush_ms: int = Field(default=50, ge=1, le=10_000)  # longest a report waits to be written
+    page_clocks: int = Field(default=20_000, ge=1)  # ExecID clock ticks per EventResendRequest page
+
+
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -188,7 +239,49 @@ class GatewayConfig(BaseModel):
     reconnect_interval: int = Field(default=5, ge=1, le=300)
     tier: Literal["basic", "advanced", "premier", "prime"] = "basic"  # Kalshi API tier (write rate)
     rate_limit_mode: Literal["queue", "refuse"] = "queue"
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     session: list[SessionConfig] = Field(default_factory=list, min_length=1)
+    dictionary_dir: Path | None = None  # kalshi-fixt11.xml + kalshi-{event,margin}.xml; default spec/
+    time_zone: str = "America/New_York"  # IANA zone of every session's start/end time
+    maintenance_window: bool | None = None  # no Logon Thursday 03:00-05:00 ET; default: on unless local
+    reconnect_backoff_max: int = Field(default=60, ge=1, le=3600)  # fixgw run: doubling backoff cap (s)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. America/New_York, UTC)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _windows(self) -> "GatewayConfig":
+        if self.reconnect_backoff_max < self.reconnect_interval:
+            raise ValueError(f"reconnect_backoff_max: {self.reconnect_backoff_max} is below "
+                             f"reconnect_interval {self.reconnect_interval}")
+        uses_kalshi = [s.name for s in self.session if s.start_time is None and self.maintenance_paused]
+        if uses_kalshi and self.time_zone != MAINTENANCE_ZONE:
+            raise ValueError(f"time_zone: Kalshi's maintenance window is Thursday 03:00-05:00 {MAINTENANCE_ZONE}, "
+                             f"which sessions {', '.join(uses_kalshi)} follow; keep time_zone = "
+                             f"\"{MAINTENANCE_ZONE}\" or give them start_time/end_time")
+        return self
+
+    @property
+    def maintenance_paused(self) -> bool:
+        return self.environment != "local" if self.maintenance_window is None else self.maintenance_window
+
+    def schedule(self, s: SessionConfig) -> tuple[str | None, str, str | None, str] | None:
+        """(start_day, start_time, end_day, end_time) in time_zone, or None: logged on around the clock."""
+        if s.start_time is not None:
+            return s.start_day, s.start_time, s.end_day, s.end_time
+        if self.maintenance_paused:
+            return MAINTENANCE_SCHEDULE
+        return None
+
+    @property
+    def spec_dir(self) -> Path:
+        return self.dictionary_dir if self.dictionary_dir is not None else SPEC_DIR
 
     @model_validator(mode="after")
     def _distinct(self) -> "GatewayConfig":
@@ -256,6 +349,8 @@ def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
             cfg.ca_file = base / cfg.ca_file.expanduser()
         for s in cfg.session:
             s.private_key = base / s.private_key.expanduser()
+        if cfg.dictionary_dir is not None:
+            cfg.dictionary_dir = base / cfg.dictionary_dir.expanduser()
     return cfg
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from fixgw import codec, fields
 from fixgw.errors import OrderError, SessionError
-from fixgw.models.fix import (NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
+from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
                               SelfTradePrevention, Side, TimeInForce)
 from fixgw.orders import Ack, group_key, new_cl_ord_id
@@ -110,6 +110,19 @@ class OrderEntry:
         req = self._build(OrderGroupRequest, action=act, order_group_id=order_group_id,
                           contracts_limit=contracts_limit, alloc_account=subaccount)
         return self._submit(session, req, group_key(), lambda r: r.check_group(req))
+
+    def event_resend(self, session: str, begin_exec_id: str, end_exec_id: str | None = None) -> None:
+        """Send EventResendRequest (U1) on a KalshiDC session; answers arrive as events."""
+        rt = self.runtime(session)
+        if rt.config.type.value != "DC":
+            raise OrderError(f"{session}: EventResendRequest goes to a KalshiDC session")
+        msg_type, pairs = fields.encode(EventResendRequest(begin_exec_id=begin_exec_id, end_exec_id=end_exec_id),
+                                        rt.units)
+        fix_session = rt.fix_session or self._bind(rt)
+        if fix_session is None or not fix_session.isLoggedOn():
+            raise SessionError(session, "not logged on; nothing was sent")
+        if not fix_session.send(codec.to_message(msg_type, pairs, rt.config.product.value)):
+            raise SessionError(session, "QuickFIX did not send 35=U1")
 
     # -- plumbing ---------------------------------------------------------
     @staticmethod

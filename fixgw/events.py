@@ -34,7 +34,7 @@ class Event:
     order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
     position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
     settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
-    raw: str | None = None  # kept when the message could not be decoded
+    raw: str | None = None  # the FIX message as received (SOH-separated)
     error: str | None = None
 
 
@@ -92,8 +92,9 @@ class AsyncSubscription:
 
 
 class Dispatcher:
-    def __init__(self, products: dict[str, str]):
+    def __init__(self, products: dict[str, str], translating: bool = True):
         self.products = products  # session name -> "event" | "margin"
+        self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger()  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders()
         self._subs: list = []
@@ -153,7 +154,7 @@ class Dispatcher:
                     event = self._translate(*item)
             except Exception as exc:  # noqa: BLE001 - keep dispatching
                 log.exception("session=%s event=translate-error error=%s", item[0], exc)
-                event = Event(item[0], item[1], error=f"translation failed: {exc}")
+                event = Event(item[0], item[1], raw=item[2], error=f"translation failed: {exc}")
             with self._lock:
                 subs, callbacks = list(self._subs), list(self._callbacks)
             for sub in subs:
@@ -165,16 +166,18 @@ class Dispatcher:
                     log.exception("session=%s event=callback-error error=%s", event.session, exc)
 
     def _translate(self, session: str, message, raw, error) -> Event:
+        if not self.translating:
+            return Event(session, message, raw=raw, error=error)
         if isinstance(message, MarketSettlementReport):
-            return Event(session, message, settlement=self._settle(message))
+            return Event(session, message, raw=raw, settlement=self._settle(message))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if self.products[session] == "margin":
-            return Event(session, message, fill=translate.margin_fill_from_report(message, self.ledger))
+            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger))
         order = self.orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = self.ledger.add(fill) if fill is not None else None
-        return Event(session, message, fill=fill, order=order, position=position)
+        return Event(session, message, raw=raw, fill=fill, order=order, position=position)
 
     def _settle(self, ums: MarketSettlementReport):
         """The account's Settlement (its primary party), and the position closed in the ledger."""

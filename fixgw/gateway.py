@@ -50,6 +50,11 @@ class SessionStatus:
     next_in: int | None
     logons: int
     last_error: str | None
+    last_in: float | None = None  # wall clock of the last message received
+    last_out: float | None = None
+    enabled: bool | None = None  # False after logout(): QuickFIX will not reconnect it
+    in_schedule: bool | None = None  # inside its logon window (start/end time and day)
+    metrics: dict | None = None  # fixgw.metrics.SessionMetrics.summary()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -57,7 +62,7 @@ class SessionStatus:
 
 class Gateway(OrderEntry):
     def __init__(self, config: GatewayConfig, *, application: type[GatewayApplication] = GatewayApplication,
-                 limiter: RateLimiter | None = None):
+                 limiter: RateLimiter | None = None, translate: bool = True):
         self.config = config
         self.runtimes: dict[str, SessionRuntime] = {}
         for s in config.session:
@@ -71,7 +76,8 @@ class Gateway(OrderEntry):
                 mass_cancel=s.type is Kind.NR and not s.listener))
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
-        self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()})
+        self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
+                                     translating=translate)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -209,11 +215,26 @@ class Gateway(OrderEntry):
                 next_out=session.getExpectedSenderNum() if session else None,
                 next_in=session.getExpectedTargetNum() if session else None,
                 logons=lc.logons, last_error=lc.last_error,
+                last_in=rt.metrics.last_in, last_out=rt.metrics.last_out,
+                enabled=session.isEnabled() if session else None,
+                in_schedule=session.isLogonTime(fix.UtcTimeStamp.now()) if session else None,
+                metrics=rt.metrics.summary(),
             ))
         return out
 
     def _on_log_event(self, session_name: str, text: str) -> None:
         rt = self.runtimes.get(session_name)
-        if rt is not None and rt.lifecycle.state in (State.CONNECTING, State.DISCONNECTED):
+        if rt is None:
+            return
+        rt.metrics.on_event(text)
+        log.info("session=%s event=quickfix text=%r", session_name, text)
+        if text.startswith("Message ") and " Rejected: " in text:
+            # QuickFIX refused an inbound message (e.g. a value outside the dictionary's enum)
+            # and answered with a session Reject; the session stays up, the message is not lost
+            # from view: it is in the messages log and named here.
+            rt.counters["inbound_rejected"] += 1
+            rt.lifecycle.note_error(f"inbound message refused by validation: {text}")
+            log.error("session=%s event=inbound-rejected detail=%s", session_name, text)
+        elif rt.lifecycle.state in (State.CONNECTING, State.DISCONNECTED):
             if any(marker in text for marker in _CONNECT_FAILURES):
                 rt.lifecycle.note_error(text)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 import quickfix as fix
 
 from fixgw import codec, fields
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError
-from fixgw.models.fix import (BusinessMessageReject, ExecutionReport, MarketSettlementReport, NewOrderSingle,
-                              OrderCancelReplaceRequest, OrderCancelRequest, OrderGroupRequest,
-                              OrderMassCancelRequest)
+from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
+                              MarketSettlementReport, NewOrderSingle, OrderCancelReplaceRequest,
+                              OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Side, TimeInForce)
 from fixgw.pricing import Units
+from fixgw.sim.dropcopy import DropCopy, Refused
 from fixgw.sim.engine import Engine, Flags, Out
 from fixgw.sim.rules import SimSession
 
@@ -56,12 +60,19 @@ class Router:
     def __init__(self, sessions: dict[str, SimSession]):
         self.sessions = sessions
         self.engines = {p: Engine(p.value) for p in Product}
+        self.dropcopy = DropCopy(clock=lambda: time.time() + self.clock_offset)
+        self.clock_offset = 0.0  # the control socket can move the drop-copy clock forward
         self.live: dict[str, Live] = {}
+        self.withheld: set[tuple[str, Product]] = set()  # until their next listener logon, these get nothing
+        self.duplicate_replays = False
         self.lock = threading.RLock()  # the acceptor thread and the control socket both drive engines
 
     def logon(self, sid: str, body: dict[int, str]) -> None:
         with self.lock:
-            self.live[sid] = live_from_logon(self.sessions[sid], body)
+            live = self.live[sid] = live_from_logon(self.sessions[sid], body)
+            if live.listener:  # reports are withheld while an account's listener is away
+                s = self.sessions[sid]
+                self.withheld.discard((s.account, s.product))
 
     def logout(self, sid: str) -> None:
         with self.lock:
@@ -76,6 +87,9 @@ class Router:
         with self.lock:
             live = self.live.get(sid)
             msg_type, _, pairs = fields.split(raw)
+            if msg_type == "U1" and s.kind is Kind.DC and live is not None:
+                self._replay(sid, s, live, pairs, _seq(raw))
+                return
             refusal = self._refuse(s, live, msg_type)
             if refusal is not None:
                 self.send(sid, BusinessMessageReject(ref_msg_type=msg_type, reason=refusal[0], text=refusal[1],
@@ -107,8 +121,28 @@ class Router:
             return 3, "OrderMassCancelRequest is accepted on KalshiNR only"
         return None
 
+    def _replay(self, sid: str, s: SimSession, live: Live, pairs, seq: int | None) -> None:
+        """EventResendRequest: the account's retained reports, then U2 (or U3)."""
+        try:
+            req = fields.decode("U1", pairs, live.units)
+        except DecodeError as e:
+            self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
+            return
+        result = self.dropcopy.replay(s.account, s.product.value, req.begin_exec_id, req.end_exec_id)
+        if isinstance(result, Refused):
+            self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=result.reason, text=result.text))
+            return
+        for report in result:
+            self.send(sid, report)
+            if self.duplicate_replays:
+                self.send(sid, report)
+        self.send(sid, EventResendComplete(ref_seq_num=seq or 0, count=len(result)))
+
     def route(self, product: Product, outs: list[Out]) -> None:
         for out in outs:
+            if isinstance(out.message, ExecutionReport):
+                self.dropcopy.record(out.account, product.value, out.message)
+            withheld = (out.account, product) in self.withheld
             targets = []
             if out.session is not None:
                 targets.append(out.session)
@@ -116,7 +150,8 @@ class Router:
                 s = self.sessions[sid]
                 if s.account != out.account or s.product is not product or sid == out.session:
                     continue
-                if isinstance(out.message, ExecutionReport) and live.listener and not out.message.is_pending:
+                if isinstance(out.message, ExecutionReport) and live.listener and not out.message.is_pending \
+                        and not withheld:
                     targets.append(sid)
                 elif isinstance(out.message, MarketSettlementReport) and live.settlements and s.kind is Kind.RT:
                     targets.append(sid)
@@ -131,6 +166,25 @@ class Router:
         message = codec.to_message(msg_type, pairs, s.product.value)
         if not fix.Session.sendToTarget(message, fix.SessionID("FIXT.1.1", s.target, s.api_key_id)):
             log.warning("session=%s event=not-sent msg_type=%s", sid, msg_type)
+
+
+    def burst(self, product: Product, account: str, count: int, rate: float, symbol: str) -> None:
+        """Load: ``count`` trades in which ``account`` takes 1 contract from a market maker."""
+        engine = self.engines[product]
+        flags = Flags(skip_pending=True)
+        price = Decimal("0.50") if product is Product.EVENT else Decimal("100.0000")
+        started = time.monotonic()
+        for i in range(count):
+            tag = uuid.uuid4().hex[:12]
+            with self.lock:
+                self.route(product, engine.new_order("sim-mm", None, NewOrderSingle(
+                    cl_ord_id=f"mm-{tag}", symbol=symbol, side=Side.SELL, order_qty=Decimal(1), price=price), flags))
+                self.route(product, engine.new_order(account, None, NewOrderSingle(
+                    cl_ord_id=f"burst-{tag}", symbol=symbol, side=Side.BUY, order_qty=Decimal(1), price=price,
+                    time_in_force=TimeInForce.IOC), flags))
+            ahead = (i + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
 
 
 def _seq(raw: str) -> int | None:

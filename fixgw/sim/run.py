@@ -31,12 +31,39 @@ def handler(sim: Simulator):
             with router.lock:
                 return {"fills": engine.ledger.fills(req["account"]),
                         "positions": engine.ledger.positions(req["account"])}
+        if cmd == "dropcopy":
+            with router.lock:
+                return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
+        if cmd == "burst":
+            product = Product(req.get("product", "event"))
+            threading.Thread(target=router.burst, daemon=True, name="sim-burst", args=(
+                product, req["account"], int(req["count"]), float(req.get("rate", 1000)),
+                req.get("symbol", "KXBURST-26NOV21-T50"))).start()
+            return {}
+        if cmd == "withhold":
+            key = (req["account"], Product(req.get("product", "event")))
+            with router.lock:
+                (router.withheld.add if req.get("on", True) else router.withheld.discard)(key)
+            return {}
+        if cmd == "duplicate":
+            router.duplicate_replays = bool(req.get("on", True))
+            return {}
+        if cmd == "advance":
+            router.clock_offset += float(req["seconds"])
+            return {"offset": router.clock_offset}
+        if cmd == "drop":
+            sim.session(req["target"], req["api_key_id"]).disconnect()
+            return {}
+        if cmd == "corrupt":  # a report whose OrdStatus is not a valid value
+            return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
+                (37, "corrupt"), (17, "1;1"), (150, "F"), (39, "Z"), (54, "1"), (55, "KXCORRUPT"),
+                (14, "0"), (151, "0")])}
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.lock:
                 router.route(product, router.engines[product].settle(req["symbol"], req["result"]))
             return {}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle")
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
     return handle
 
 

@@ -1,0 +1,305 @@
+"""The PostgreSQL backend (psycopg 3): the same schema and semantics as SQLite.
+
+* A batch is ``COPY`` into a per-connection temporary table and one
+  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: one round trip for the data,
+  duplicates (within the batch, already stored, or written concurrently by another
+  recorder) skipped by the unique key, and the rowcount is what was new.
+* Durable on return: the commit waits for the WAL flush.  ``synchronous_commit``
+  is forced back to ``on`` if the server default turned it off.
+* The connection runs in autocommit; writes open explicit transactions, reads
+  don't, so a slow ``reports()`` consumer never leaves the session idle in a
+  transaction.  A lost connection is reopened on the next call; a ``put()`` that
+  raised may or may not have committed, and repeating it is always safe.
+* Migrations are numbered steps, each in its own transaction that first takes a
+  transaction-scoped advisory lock, so recorders starting together migrate once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Iterator, Sequence
+
+import psycopg
+
+from fixgw.recorder.store import (
+    PAGE_SIZE, UTC, Gap, StoredReport, check_version, utc, watermark_key)
+
+# pg_advisory_xact_lock key: any constant shared by every fixgw process ("fixgwREC").
+_MIGRATION_LOCK = 0x6669786777524543
+
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (1, (
+        """CREATE TABLE reports (
+            account text NOT NULL,
+            product text NOT NULL,
+            exec_id text NOT NULL,
+            exchange_index bigint NOT NULL,
+            clock bigint NOT NULL,
+            event bigint NOT NULL,
+            symbol text NOT NULL,
+            subaccount bigint NOT NULL,
+            transact_time timestamptz,
+            raw text NOT NULL,
+            received_at timestamptz NOT NULL)""",
+        """CREATE UNIQUE INDEX reports_key
+            ON reports (account, product, exchange_index, clock, event)""",
+        """CREATE INDEX reports_symbol
+            ON reports (account, product, symbol, exchange_index, clock, event)""",
+        """CREATE TABLE gaps (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            account text NOT NULL,
+            product text NOT NULL,
+            begin_exec_id text NOT NULL,
+            end_exec_id text,
+            reason text NOT NULL,
+            recorded_at timestamptz NOT NULL)""",
+        "CREATE INDEX gaps_account ON gaps (account, product, id)",
+    )),
+    # The recorder's promise: every report at or below this ExecID is stored.
+    (2, (
+        """CREATE TABLE watermarks (
+            account text NOT NULL,
+            product text NOT NULL,
+            exchange_index bigint NOT NULL,
+            exec_id text NOT NULL,
+            clock bigint NOT NULL,
+            event bigint NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (account, product, exchange_index))""",
+    )),
+]
+
+_COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
+            "transact_time, raw, received_at")
+
+# Upsert that only ever moves forward, so a late or repeated call cannot lower it.
+_SET_WATERMARK = (
+    "INSERT INTO watermarks (account, product, exchange_index, exec_id, clock, event, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, now()) "
+    "ON CONFLICT (account, product, exchange_index) DO UPDATE SET exec_id=excluded.exec_id, "
+    "clock=excluded.clock, event=excluded.event, updated_at=excluded.updated_at "
+    "WHERE (excluded.clock, excluded.event) > (watermarks.clock, watermarks.event)")
+
+
+def _row(r: StoredReport) -> tuple:
+    if not isinstance(r, StoredReport):
+        raise TypeError(f"put() takes StoredReports, not {type(r).__name__}")
+    return (r.account, r.product, r.exec_id, r.exchange_index, r.clock, r.event, r.symbol,
+            r.subaccount, None if r.transact_time is None else utc(r.transact_time), r.raw,
+            utc(r.received_at))
+
+
+def _report(row: tuple) -> StoredReport:
+    (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received) = row
+    return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
+                        None if tt is None else tt.astimezone(UTC), raw,
+                        received.astimezone(UTC))
+
+
+class PostgresStore:
+    """A :class:`~fixgw.recorder.store.Store` in a PostgreSQL database."""
+
+    migrations = MIGRATIONS
+
+    def __init__(self, url: str, *, connect_timeout: int = 10):
+        self.url = url
+        self._timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._db: psycopg.Connection | None = None
+        self._closed = False
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ connection
+    def _conn(self) -> psycopg.Connection:
+        """The live connection, (re)opened as needed. Call with the lock held."""
+        if self._closed:
+            raise psycopg.InterfaceError("the store is closed")
+        db = self._db
+        if db is None or db.closed or db.broken:
+            if db is not None:
+                db.close()
+            self._db = None
+            db = psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
+            try:
+                db.execute("SET TIME ZONE 'UTC'")
+                if db.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+                    db.execute("SET synchronous_commit TO on")
+                db.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming ({_TEMP_COLUMNS}) "
+                           "ON COMMIT DELETE ROWS")
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return db
+
+    # ------------------------------------------------------------------ migrations
+    def _migrate(self) -> None:
+        known = max(v for v, _ in self.migrations)
+        with self._lock:
+            db = self._conn()
+            for version, statements in self.migrations:
+                with db.transaction():
+                    db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                    db.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                               "version integer PRIMARY KEY, applied_at timestamptz NOT NULL)")
+                    current = self._version(db)
+                    check_version(current, known, _where(db))
+                    if current >= version:
+                        continue
+                    for sql in statements:
+                        db.execute(sql)
+                    db.execute("INSERT INTO schema_version (version, applied_at) "
+                               "VALUES (%s, now())", (version,))
+
+    @staticmethod
+    def _version(db: psycopg.Connection) -> int:
+        return db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._version(self._conn())
+
+    # ------------------------------------------------------------------ writing
+    def put(self, reports: Sequence[StoredReport]) -> int:
+        rows = [_row(r) for r in reports]
+        if not rows:
+            return 0
+        with self._lock:
+            db = self._conn()
+            with db.transaction(), db.cursor() as cur:
+                with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO reports ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming "
+                            "ON CONFLICT DO NOTHING")
+                return cur.rowcount
+
+    def add_gap(self, gap: Gap) -> None:
+        with self._lock:
+            db = self._conn()
+            with db.transaction():
+                db.execute(
+                    "INSERT INTO gaps (account, product, begin_exec_id, end_exec_id, reason, "
+                    "recorded_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (gap.account, gap.product, gap.begin_exec_id, gap.end_exec_id, gap.reason,
+                     utc(gap.recorded_at)))
+
+    def set_watermark(self, account: str, product: str, exchange_index: int,
+                      exec_id: str) -> None:
+        clock, event = watermark_key(exchange_index, exec_id)
+        args = [account, product, exchange_index, exec_id, clock, event]
+        with self._lock:
+            db = self._conn()
+            with db.transaction():
+                db.execute(_SET_WATERMARK, args)
+
+    def watermark(self, account: str, product: str, exchange_index: int = 0) -> str | None:
+        with self._lock:
+            row = self._conn().execute(
+                "SELECT exec_id FROM watermarks WHERE account=%s AND product=%s "
+                "AND exchange_index=%s", (account, product, exchange_index)).fetchone()
+        return None if row is None else row[0]
+
+    # ------------------------------------------------------------------ reading
+    def last_exec_id(self, account: str, product: str, exchange_index: int = 0) -> str | None:
+        with self._lock:
+            row = self._conn().execute(
+                "SELECT exec_id FROM reports WHERE account=%s AND product=%s "
+                "AND exchange_index=%s ORDER BY clock DESC, event DESC LIMIT 1",
+                (account, product, exchange_index)).fetchone()
+        return None if row is None else row[0]
+
+    def reports(self, account: str, product: str, *, ticker: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                subaccount: int | None = None) -> Iterator[StoredReport]:
+        where, args = ["account=%s", "product=%s"], [account, product]
+        if ticker is not None:
+            where.append("symbol=%s")
+            args.append(ticker)
+        if since is not None:
+            where.append("transact_time>=%s")
+            args.append(utc(since))
+        if until is not None:
+            where.append("transact_time<%s")
+            args.append(utc(until))
+        if subaccount is not None:
+            where.append("subaccount=%s")
+            args.append(subaccount)
+        return self._pages(" AND ".join(where), args)
+
+    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
+        first = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
+                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
+        after = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
+                 "AND (exchange_index, clock, event) > (%s, %s, %s) "
+                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
+        sql, page_args = first, args
+        while True:
+            with self._lock:
+                rows = self._conn().execute(sql, page_args).fetchall()
+            for row in rows:
+                yield _report(row)
+            if len(rows) < PAGE_SIZE:
+                return
+            sql, page_args = after, [*args, *rows[-1][3:6]]
+
+    def count(self, account: str | None = None, product: str | None = None) -> int:
+        where, args = _optional(account=account, product=product)
+        with self._lock:
+            return self._conn().execute(f"SELECT count(*) FROM reports{where}", args).fetchone()[0]
+
+    def exec_ids(self, account: str, product: str) -> set[str]:
+        with self._lock:
+            cur = self._conn().execute(
+                "SELECT exec_id FROM reports WHERE account=%s AND product=%s", (account, product))
+            return {row[0] for row in cur}
+
+    def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
+        where, args = _optional(account=account, product=product)
+        with self._lock:
+            rows = self._conn().execute(
+                "SELECT account, product, begin_exec_id, end_exec_id, reason, recorded_at "
+                f"FROM gaps{where} ORDER BY id", args).fetchall()
+        return [Gap(a, p, b, e, r, t.astimezone(UTC)) for a, p, b, e, r, t in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        info = psycopg.conninfo.conninfo_to_dict(self.url)
+        info.pop("password", None)
+        return f"PostgresStore({info!r})"
+
+
+# The temp table repeats the columns rather than LIKE reports, so it can exist
+# before the first migration has created reports.
+_TEMP_COLUMNS = ("account text, product text, exec_id text, exchange_index bigint, "
+                 "clock bigint, event bigint, symbol text, subaccount bigint, "
+                 "transact_time timestamptz, raw text, received_at timestamptz")
+
+
+def _optional(**cols: object) -> tuple[str, list]:
+    given = {k: v for k, v in cols.items() if v is not None}
+    if not given:
+        return "", []
+    return " WHERE " + " AND ".join(f"{k}=%s" for k in given), list(given.values())
+
+
+def _where(db: psycopg.Connection) -> str:
+    """Names the database in errors, never the password."""
+    i = db.info
+    return f"postgresql database {i.dbname!r} on {i.host}:{i.port}"

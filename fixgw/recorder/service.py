@@ -1,0 +1,291 @@
+"""The drop-copy recorder: listener sessions for the live stream, KalshiDC for the holes.
+
+Every ExecutionReport with a real ExecID is stored once per (account, product,
+ExecID). Correctness rests on a durable **watermark** per exchange index: every
+report at or below it is in the store. It only moves forward when that is
+provably true — after a backfill page answered by EventResendComplete (U2) has
+been written, or for live reports received while the listener has been
+connected since the last complete backfill. Whatever happens (SIGKILL, a
+dropped connection, a hole in the live stream), the next backfill starts at
+the watermark, so nothing is skipped; duplicates are ignored by the store.
+
+Order of operations on every (re)connect: the listener logs on first, then the
+recorder asks KalshiDC for everything from the watermark to the latest, so any
+report is either live (after the logon) or in the replay (before the request).
+EventResendReject (U3) is recorded as a visible gap with its range and reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from fixgw.config import GatewayConfig, Kind
+from fixgw.errors import FixgwError
+from fixgw.events import Event
+from fixgw.gateway import Gateway
+from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
+                              exec_id_key)
+from fixgw.recorder.store import Gap, Store, StoredReport
+from fixgw.state import State
+
+log = logging.getLogger("fixgw.recorder")
+REASONS = {1: "too many requests", 2: "server error", 3: "BeginExecID outside the 3-hour window",
+           4: "EndExecID too large"}
+
+
+@dataclass
+class _Product:
+    """Backfill state of one product: its listener sessions and its KalshiDC session."""
+
+    name: str
+    listeners: list[str]
+    dc: str
+    watermark: dict[int, str] = field(default_factory=dict)  # exchange index -> ExecID
+    live_ok: bool = False  # live reports are contiguous with the watermark...
+    live_gen: int = -1  # ...if they arrive on this listener connection (its logon count)
+    req_gen: int = -1  # the listener connection a running backfill was started for
+    wanted: bool = True  # a backfill is needed
+    pending: tuple[str, str | None] | None = None  # the U1 in flight
+    page_top: dict[int, str] = field(default_factory=dict)
+    received: int = 0
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """After the reports queued before it are durable, move the watermark to ``exec_id``
+    (None: to the highest ExecID received so far, when a backfill reached the latest)."""
+
+    product: str
+    index: int
+    exec_id: str | None
+
+
+class Recorder:
+    def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
+                 flush_s: float = 0.05, page_clocks: int = 20_000, out: TextIO = sys.stderr):
+        self.config, self.store, self.account = config, store, account
+        self.batch, self.flush_s, self.page_clocks, self.out = batch, flush_s, page_clocks, out
+        self.products: dict[str, _Product] = {}
+        for s in config.session:
+            p = self.products.setdefault(s.product.value, _Product(s.product.value, [], ""))
+            if s.type is Kind.DC:
+                p.dc = s.name
+            elif s.listener:
+                p.listeners.append(s.name)
+        for p in self.products.values():
+            if not p.dc or len(p.listeners) != 1:
+                raise FixgwError(f"recorder: product {p.name} needs exactly one listener session "
+                                 f"(listener = true, NR or RT) and one KalshiDC session")
+            for index in (0,):
+                w = store.watermark(account, p.name, index)
+                if w is None:  # killed before the first watermark: re-fetch from the first report
+                    first = next(iter(store.reports(account, p.name)), None)
+                    w = first.exec_id if first is not None else None
+                if w is not None:
+                    p.watermark[index] = w
+        self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
+        self.gateway.on_event(self._on_event)
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._errors: dict[str, str] = {}
+        self.stored = 0
+        self._writer = threading.Thread(target=self._write_loop, name="recorder-writer", daemon=True)
+
+    # -- lifecycle ------------------------------------------------------
+    def start(self) -> "Recorder":
+        self._writer.start()
+        self.gateway.start()
+        threading.Thread(target=self._watch, name="recorder-watch", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.gateway.stop()
+        done = threading.Event()
+        self._q.put(done)
+        done.wait(10)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until everything received so far is durable."""
+        self.gateway.dispatcher.flush(timeout)
+        done = threading.Event()
+        self._q.put(done)
+        done.wait(timeout)
+
+    # -- events (the gateway's dispatcher thread) -----------------------
+    def _product_of(self, session: str) -> _Product | None:
+        for p in self.products.values():
+            if session == p.dc or session in p.listeners:
+                return p
+        return None
+
+    def _on_event(self, event: Event) -> None:
+        p = self._product_of(event.session)
+        if p is None:
+            return
+        msg = event.message
+        if msg is None:
+            self._say(f"{event.session}: {event.error}")
+            return
+        if isinstance(msg, ExecutionReport):
+            if msg.is_pending or msg.exec_type is ExecType.REJECTED:
+                return
+            report = StoredReport.from_model(self.account, p.name, msg, event.raw)
+            live = event.session in p.listeners
+            # A report is contiguous with the watermark only on the connection whose backfill
+            # completed: after a drop, nothing counts until the next backfill has run.
+            gen = self.gateway.runtime(event.session).lifecycle.logons if live else -2
+            with self._lock:
+                contiguous = live and p.live_ok and gen == p.live_gen
+                if event.session == p.dc:
+                    p.received += 1
+                    if p.received % 10_000 == 0:
+                        self._say(f"backfill {p.name}: {p.received} reports so far, at {msg.exec_id}")
+            self._q.put((report, contiguous))
+        elif isinstance(msg, EventResendComplete) and event.session == p.dc:
+            self._page_done(p, msg.count)
+        elif isinstance(msg, EventResendReject) and event.session == p.dc:
+            self._rejected(p, msg)
+
+    def _page_done(self, p: _Product, count: int) -> None:
+        with self._lock:
+            begin, end = p.pending or ("", None)
+            p.pending = None
+        self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
+        if end is None:
+            self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))
+            with self._lock:
+                p.live_ok, p.live_gen = True, p.req_gen
+            return
+        self._q.put(_Mark(p.name, exec_id_key(end)[0], end))
+        self._send_page(p, end)
+
+    def _rejected(self, p: _Product, msg: EventResendReject) -> None:
+        with self._lock:
+            begin, end = p.pending or ("?", None)
+            p.pending = None
+        reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
+        if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
+            self._send_page(p, begin, final=True)
+            return
+        self.store.add_gap(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
+        self._say(f"GAP {p.name}: drop copy refused {begin}..{end or 'latest'} ({reason}); recorded as a gap")
+        with self._lock:
+            p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
+
+    # -- backfill -------------------------------------------------------
+    def _send_page(self, p: _Product, begin: str, final: bool = False) -> None:
+        """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end."""
+        index, clock, _ = exec_id_key(begin)
+        end = None if final else f"{clock + self.page_clocks};0" + (f";{index}" if index else "")
+        with self._lock:
+            p.pending = (begin, end)
+        try:
+            self.gateway.event_resend(p.dc, begin, end)
+        except FixgwError as e:
+            with self._lock:
+                p.pending, p.wanted = None, True
+            self._say(f"backfill {p.name}: {e}; will retry")
+
+    def _watch(self) -> None:
+        """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
+        seen_logons: dict[str, int] = {}
+        while not self._stop.wait(0.2):
+            for p in self.products.values():
+                for name in p.listeners + [p.dc]:
+                    lc = self.gateway.runtime(name).lifecycle
+                    if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
+                        if name in p.listeners and lc.logons != seen_logons.get(name, 0):
+                            with self._lock:
+                                p.wanted, p.live_ok = True, False
+                        seen_logons[name] = lc.logons
+                    if lc.last_error and self._errors.get(name) != lc.last_error:
+                        self._errors[name] = lc.last_error
+                        self._say(f"{name}: {lc.last_error}")
+                up = all(self.gateway.runtime(n).lifecycle.state is State.LOGGED_ON for n in p.listeners + [p.dc])
+                with self._lock:
+                    go = up and p.wanted and p.pending is None
+                    if go:
+                        p.wanted, p.received = False, 0
+                        p.req_gen = self.gateway.runtime(p.listeners[0]).lifecycle.logons
+                        start = p.watermark.get(0)
+                if go:
+                    if start is None:
+                        self._say(f"{p.name}: empty store; recording from the live stream "
+                                  "(give a starting ExecID to backfill earlier reports)")
+                        with self._lock:
+                            p.live_ok, p.live_gen = True, p.req_gen
+                    else:
+                        self._say(f"backfill {p.name}: from {start}")
+                        self._send_page(p, start)
+
+    # -- the writer ------------------------------------------------------
+    def _write_loop(self) -> None:
+        batch: list[StoredReport] = []
+        live_top: dict[tuple[str, int], str] = {}
+        marks: list[_Mark] = []
+        waiters: list[threading.Event] = []
+        while True:
+            deadline = time.monotonic() + self.flush_s
+            while len(batch) < self.batch:
+                try:
+                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if isinstance(item, threading.Event):
+                    waiters.append(item)
+                    break
+                if isinstance(item, _Mark):
+                    marks.append(item)
+                    break
+                report, contiguous = item
+                batch.append(report)
+                self._note_top(report)
+                if contiguous:
+                    key = (report.product, report.exchange_index)
+                    if key not in live_top or exec_id_key(report.exec_id) > exec_id_key(live_top[key]):
+                        live_top[key] = report.exec_id
+            if batch:
+                self.stored += self.store.put(batch)
+                batch = []
+            for (product, index), exec_id in live_top.items():
+                self._advance(product, index, exec_id)
+            for m in marks:
+                with self._lock:
+                    top = m.exec_id or self.products[m.product].page_top.get(m.index)
+                if top is not None:
+                    self._advance(m.product, m.index, top)
+            live_top, marks = {}, []
+            for w in waiters:
+                w.set()
+            waiters = []
+
+    def _note_top(self, r: StoredReport) -> None:
+        p = self.products[r.product]
+        with self._lock:
+            top = p.page_top.get(r.exchange_index)
+            if top is None or exec_id_key(r.exec_id) > exec_id_key(top):
+                p.page_top[r.exchange_index] = r.exec_id
+
+    def _advance(self, product: str, index: int, exec_id: str) -> None:
+        p = self.products[product]
+        with self._lock:
+            current = p.watermark.get(index)
+            if current is not None and exec_id_key(exec_id) <= exec_id_key(current):
+                return
+            p.watermark[index] = exec_id
+        self.store.set_watermark(self.account, product, index, exec_id)
+
+    def _say(self, text: str) -> None:
+        log.warning("recorder account=%s %s", self.account, text)
+        try:
+            print(f"fixgw record: {text}", file=self.out, flush=True)
+        except Exception:  # noqa: BLE001 - a closed terminal must not stop recording
+            pass

@@ -1,0 +1,206 @@
+"""Acceptance: the drop-copy recorder against the simulator, through crashes, drops and refusals.
+
+The recorder runs as a real ``fixgw record`` process with a listener session
+and a KalshiDC session over TLS; the simulator's drop-copy window is the
+oracle: in the end the stored ExecIDs equal the exchange's, with none missing
+and none twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixgw.recorder.store import open_store
+from harness import make_account
+
+ACCOUNT = "alice"
+
+
+def write_config(tmp_path, sim, store_url: str) -> Path:
+    listener = make_account(tmp_path, sim.keys, "event", account=ACCOUNT)
+    dc = make_account(tmp_path, sim.keys, "event", account=ACCOUNT)
+    cfg = tmp_path / "record.toml"
+    cfg.write_text(f"""
+environment = "local"
+state_dir = "{tmp_path / 'rec'}"
+ca_file = "{sim.ca_file}"
+reconnect_interval = 1
+port_base = {{ event = {sim.ports['event']}, margin = {sim.ports['margin']} }}
+
+[recorder]
+store = "{store_url}"
+account = "{ACCOUNT}"
+flush_ms = 20
+page_clocks = 2000
+
+[[session]]
+name = "listener"
+product = "event"
+type = "NR"
+listener = true
+api_key_id = "{listener.api_key_id}"
+private_key = "{listener.private_key}"
+
+[[session]]
+name = "dc"
+product = "event"
+type = "DC"
+api_key_id = "{dc.api_key_id}"
+private_key = "{dc.private_key}"
+""")
+    return cfg
+
+
+class RecorderProcess:
+    def __init__(self, cfg: Path, log: Path):
+        self.cfg, self.log, self.proc = cfg, log, None
+
+    def start(self) -> "RecorderProcess":
+        self.proc = subprocess.Popen([sys.executable, "-m", "fixgw", "record", str(self.cfg)],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
+        return self
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(30)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stored_ids(url: str) -> tuple[int, set[str]]:
+    store = open_store(url)
+    try:
+        return store.count(ACCOUNT, "event"), store.exec_ids(ACCOUNT, "event")
+    finally:
+        store.close()
+
+
+def exchange_ids(sim) -> list[str]:
+    return sim.cmd(cmd="dropcopy", account=ACCOUNT, product="event")["exec_ids"]
+
+
+def crash_run(tmp_path, sim, url: str, reports: int = 10_000, kills: int = 20) -> None:
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "the recorder to log on")
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=reports, rate=400)
+    wait_for(lambda: stored_ids(url)[0] > 0, 30, "a first stored report")
+    rng = random.Random(20261121)
+    for _ in range(kills):
+        time.sleep(rng.uniform(0.2, 1.6))
+        rec.kill()
+        rec.start()
+    wait_for(lambda: len(exchange_ids(sim)) >= reports, 120, "the burst to finish")
+    final = exchange_ids(sim)
+    wait_for(lambda: stored_ids(url)[1] >= set(final), 180, "the recorder to catch up")
+    assert rec.stop() == 0
+    count, ids = stored_ids(url)
+    assert len(final) == reports
+    assert ids == set(final), f"missing {len(set(final) - ids)}, unexpected {len(ids - set(final))}"
+    assert count == len(ids)  # nothing stored twice
+    out = rec.output()
+    assert out.count("backfill event: from") >= kills // 2
+
+
+def test_sigkill_20_times_during_a_10000_report_burst_sqlite(tmp_path, sim):
+    crash_run(tmp_path, sim, f"sqlite:///{tmp_path / 'dropcopy.db'}")
+
+
+def test_sigkill_20_times_during_a_10000_report_burst_postgres(tmp_path, sim, postgres_db):
+    crash_run(tmp_path, sim, postgres_db)
+
+
+def test_dropped_listener_and_withheld_reports_are_backfilled(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    try:
+        wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=2000, rate=500)
+        wait_for(lambda: stored_ids(url)[0] > 200, 30, "live reports")
+        listener = [s for s in sim.cmd(cmd="status")["sessions"]
+                    if s["logged_on"] and s["target"] == "KalshiNR"][0]
+        # reports are withheld from the listener until it logs on again
+        sim.cmd(cmd="withhold", account=ACCOUNT, product="event", on=True)
+        sim.cmd(cmd="drop", target="KalshiNR", api_key_id=listener["api_key_id"])
+        wait_for(lambda: len(exchange_ids(sim)) >= 2000, 60, "the burst")
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 60, "the backfill")
+        count, ids = stored_ids(url)
+        assert ids == final and count == len(final)
+        assert "backfill event: from" in rec.output()
+    finally:
+        rec.stop()
+
+
+def test_u3_outside_the_window_is_a_recorded_visible_gap(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=50, rate=500)
+    wait_for(lambda: stored_ids(url)[0] >= 50, 30, "50 reports")
+    assert rec.stop() == 0
+    sim.cmd(cmd="advance", seconds=3 * 3600 + 60)  # what we stored has left the 3-hour window
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=30, rate=500)
+    wait_for(lambda: len(exchange_ids(sim)) >= 30, 30, "new reports")
+    rec.start()
+    try:
+        wait_for(lambda: "GAP event" in rec.output(), 30, "the gap to be reported")
+        assert "BeginExecID outside the 3-hour window" in rec.output()
+        store = open_store(url)
+        gaps = store.gaps(ACCOUNT, "event")
+        store.close()
+        assert len(gaps) == 1 and gaps[0].reason.startswith("U3 3")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
+        wait_for(lambda: stored_ids(url)[0] >= 70, 30, "recording to go on after the gap")
+    finally:
+        rec.stop()
+
+
+def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    try:
+        wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
+        wait_for(lambda: stored_ids(url)[0] >= 20, 30, "20 reports")
+        listener = [s for s in sim.cmd(cmd="status")["sessions"]
+                    if s["logged_on"] and s["target"] == "KalshiNR"][0]
+        sim.cmd(cmd="corrupt", target="KalshiNR", api_key_id=listener["api_key_id"])
+        wait_for(lambda: "listener:" in rec.output() and "39" in rec.output(), 15, "the error to name the session")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
+        wait_for(lambda: stored_ids(url)[0] >= 40, 30, "recording to go on")
+        assert sim.session("KalshiNR", listener["api_key_id"])["logged_on"]
+        count, ids = stored_ids(url)
+        assert count == 40 and ids == set(exchange_ids(sim))
+    finally:
+        assert rec.stop() == 0
