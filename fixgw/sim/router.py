@@ -10,6 +10,7 @@ the next Logon; NR, like Kalshi, has nothing to resend.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -66,16 +67,38 @@ class Router:
         self.withheld: set[tuple[str, Product]] = set()  # until their next listener logon, these get nothing
         self.duplicate_replays = False
         self.lock = threading.RLock()  # the acceptor thread and the control socket both drive engines
+        self._depth = 0
+        self._outbox: list[tuple[str, object]] = []
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the engines' lock; messages produced meanwhile are sent after it is released.
+
+        QuickFIX's acceptor thread holds a session's mutex while it calls us; sending
+        (which takes the target session's mutex) while holding our lock could deadlock
+        against another thread doing the reverse.
+        """
+        with self.lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                outbox = []
+                if self._depth == 0:
+                    outbox, self._outbox = self._outbox, []
+        for sid, model in outbox:
+            self._send_now(sid, model)
 
     def logon(self, sid: str, body: dict[int, str]) -> None:
-        with self.lock:
+        with self.locked():
             live = self.live[sid] = live_from_logon(self.sessions[sid], body)
             if live.listener:  # reports are withheld while an account's listener is away
                 s = self.sessions[sid]
                 self.withheld.discard((s.account, s.product))
 
     def logout(self, sid: str) -> None:
-        with self.lock:
+        with self.locked():
             live = self.live.pop(sid, None)
             s = self.sessions[sid]
             if live is not None and live.flags.cancel_on_disconnect:
@@ -84,7 +107,7 @@ class Router:
     def request(self, sid: str, raw: str) -> None:
         """An application message from a client session (acceptor thread)."""
         s = self.sessions[sid]
-        with self.lock:
+        with self.locked():
             live = self.live.get(sid)
             msg_type, _, pairs = fields.split(raw)
             if msg_type == "U1" and s.kind is Kind.DC and live is not None:
@@ -159,6 +182,12 @@ class Router:
                 self.send(sid, out.message)
 
     def send(self, sid: str, model) -> None:
+        if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released
+            self._outbox.append((sid, model))
+            return
+        self._send_now(sid, model)
+
+    def _send_now(self, sid: str, model) -> None:
         s = self.sessions[sid]
         live = self.live.get(sid)
         units = live.units if live else (Units.DOLLARS if s.product is Product.MARGIN else Units.CENTS)
@@ -176,7 +205,7 @@ class Router:
         started = time.monotonic()
         for i in range(count):
             tag = uuid.uuid4().hex[:12]
-            with self.lock:
+            with self.locked():
                 self.route(product, engine.new_order("sim-mm", None, NewOrderSingle(
                     cl_ord_id=f"mm-{tag}", symbol=symbol, side=Side.SELL, order_qty=Decimal(1), price=price), flags))
                 self.route(product, engine.new_order(account, None, NewOrderSingle(

@@ -28,11 +28,11 @@ def handler(sim: Simulator):
         router = sim.app.router
         if cmd == "ledger":
             engine = router.engines[Product(req["product"])]
-            with router.lock:
+            with router.locked():
                 return {"fills": engine.ledger.fills(req["account"]),
                         "positions": engine.ledger.positions(req["account"])}
         if cmd == "dropcopy":
-            with router.lock:
+            with router.locked():
                 return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
         if cmd == "burst":
             product = Product(req.get("product", "event"))
@@ -42,7 +42,7 @@ def handler(sim: Simulator):
             return {}
         if cmd == "withhold":
             key = (req["account"], Product(req.get("product", "event")))
-            with router.lock:
+            with router.locked():
                 (router.withheld.add if req.get("on", True) else router.withheld.discard)(key)
             return {}
         if cmd == "duplicate":
@@ -60,7 +60,7 @@ def handler(sim: Simulator):
                 (14, "0"), (151, "0")])}
         if cmd == "settle":
             product = Product(req.get("product", "event"))
-            with router.lock:
+            with router.locked():
                 router.route(product, router.engines[product].settle(req["symbol"], req["result"]))
             return {}
         raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
