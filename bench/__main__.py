@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import rtt, translation
+from bench import record, rtt, translation
 
 
 def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:
@@ -17,6 +17,8 @@ def main() -> int:
     for fig in translation.run():
         emit(*fig)
     for fig in rtt.run():
+        emit(*fig)
+    for fig in record.run():
         emit(*fig)
     return 0
 

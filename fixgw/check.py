@@ -25,7 +25,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fixgw.config import HOSTS, SPEC_DIR, GatewayConfig, Product, SessionConfig
+from fixgw.config import (BASE_PORT, HOSTS, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, GatewayConfig, Kind, Product,
+                          SessionConfig)
 from fixgw.signing import KEY_BITS
 
 PIN_HINT = ("save the certificate Kalshi's host presents: openssl s_client -showcerts -connect "
@@ -206,8 +207,12 @@ def _first_endpoint(data: dict, sessions: list[dict]) -> tuple[str, int]:
             product = Product(s.get("product"))
         except ValueError:
             continue
-        return s.get("host") or HOSTS.get((env, product), "HOST"), s.get("port") or 8228
-    return "HOST", 8228
+        bases = data.get("port_base") if isinstance(data.get("port_base"), dict) else {}
+        base = bases.get(product.value, LOCAL_MARGIN_PORT_BASE if (env, product) == ("local", Product.MARGIN)
+                         else BASE_PORT)
+        offset = RULES[Kind(s["type"])].port_offset if s.get("type") in {k.value for k in Kind} else 0
+        return s.get("host") or HOSTS.get((env, product), "HOST"), s.get("port") or base + offset
+    return "HOST", BASE_PORT
 
 
 def _ca_file(data: dict, base: Path, sessions: list[dict]) -> list[Problem]:

@@ -228,7 +228,7 @@ def _ack_text(answer: dict) -> str:
     names = {"exec_type": ExecType, "ord_status": OrdStatus, "side": Side, "time_in_force": TimeInForce}
     parts = []
     for key, value in answer["ack"].items():
-        if value is None or value == [] or value == "":
+        if value is None or value == [] or value == "" or (key == "poss_dup" and not value):
             continue
         if key in names:
             value = f"{value}({names[key](value).name})"

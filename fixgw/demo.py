@@ -1,10 +1,12 @@
-"""`make demo`: the simulator, a gateway with all six sessions, and a few trades.
+"""`make demo`: the simulator, a gateway with all six sessions, a few trades, the drop copy.
 
 Everything runs locally on 127.0.0.1 over TLS with keys and certificates made
 for this run under ``var/demo`` (recreated each time). alice's gateway runs
 NR, RT and DC on both the event-contract and the margin simulator; bob's runs
-one NR session per product and takes the other side of her trades. The fills
-and positions printed at the end are the JSON Kalshi's REST API returns.
+one NR session per product and takes the other side of her trades; alice's
+recorder (a listener and a KalshiDC session per product, keys of their own)
+writes her drop copy to SQLite. The fills and positions printed at the end
+are the JSON Kalshi's REST API returns.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import time
 from pathlib import Path
 
 from fixgw.gateway import Gateway
+from fixgw.recorder.service import Recorder
+from fixgw.recorder.store import open_store
+from fixgw.recorder.views import Query
 from fixgw.sim.launch import SimProcess, gateway_config, make_account
 from fixgw.table import render
 
@@ -58,10 +63,18 @@ def main(root: Path = Path("var/demo")) -> int:
                   account=make_account(root / "keys", sim.keys, p, account="alice")) for p, k in SIX]
     bob = [dict(name=f"bob-{p}-nr", product=p, type="NR", use_dollars=True,
                 account=make_account(root / "keys", sim.keys, p, account="bob")) for p in ("event", "margin")]
+    recording = [dict(name=f"rec-{p}-{k.lower()}", product=p, type=k, listener=(k == "NR"),
+                      account=make_account(root / "keys", sim.keys, p, account="alice"))
+                 for p in ("event", "margin") for k in ("NR", "DC")]
     print(f"simulator: TLS on 127.0.0.1, event ports {sim.ports['event']}-{sim.ports['event'] + 2}, "
           f"margin ports {sim.ports['margin']}-{sim.ports['margin'] + 2}; CA {sim.ca_file}")
     sim.start()
+    store = open_store(f"sqlite:///{root / 'dropcopy.db'}")
+    recorder = Recorder(gateway_config(root / "recorder", sim, recording), store, account="alice",
+                        out=open(root / "recorder.log", "w"))
     try:
+        recorder.start()
+        recorder.gateway.wait_logged_on(timeout=30)
         started = time.perf_counter()
         with Gateway(gateway_config(root / "alice", sim, alice)) as gw, \
                 Gateway(gateway_config(root / "bob", sim, bob)) as other:
@@ -90,13 +103,30 @@ def main(root: Path = Path("var/demo")) -> int:
             exchange = sim.cmd(cmd="ledger", product="event", account="alice")["positions"]["market_positions"]
             same = [json.loads(p.model_dump_json()) for p in positions["market_positions"]] == exchange
             print(f"\nthe exchange's own ledger agrees with alice's positions: {'yes' if same else 'NO'}")
+            recorder.flush()
+            recorded = Query(store, "alice", "event").positions()
+            show(f"positions derived from the drop copy recorded in {root / 'dropcopy.db'} "
+                 f"({store.count('alice')} reports):", recorded["market_positions"])
+            margin = Query(store, "alice", "margin").positions()["positions"]
+            agree = (dump(recorded["market_positions"]) == dump(positions["market_positions"])
+                     and dump(recorded["event_positions"]) == dump(positions["event_positions"])
+                     and dump(margin) == dump(gw.margin_positions()))
+            print(f"\nthe recorder's positions equal the order-entry gateway's: {'yes' if agree else 'NO'}")
+            same = same and agree
+        recorder.stop()
         still = [x["session"] for x in sim.cmd(cmd="status")["sessions"] if x["logged_on"]]
         print(f"\nlogged out: the simulator now has {len(still)} sessions logged on")
         if still or not same:
             return 1
     finally:
+        recorder.stop()
+        store.close()
         sim.stop()
     return 0
+
+
+def dump(models) -> list:
+    return [json.loads(m.model_dump_json()) for m in models]
 
 
 if __name__ == "__main__":

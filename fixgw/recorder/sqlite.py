@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
+import time
 from typing import Iterator, Sequence
 
 from fixgw.recorder.store import (
@@ -100,6 +101,21 @@ class SqliteStore:
 
     migrations = MIGRATIONS
 
+    def _wal(self, timeout: float) -> str:
+        """Switch to WAL. SQLite answers "locked" at once (no busy wait) while another
+        connection is making the same switch on a new file, so retry until the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                mode = ""
+            if mode.lower() == "wal" or self.path == ":memory:" or time.monotonic() > deadline:
+                return mode
+            time.sleep(0.02)
+
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0):
         self.path = os.fspath(path)
         self._lock = threading.RLock()
@@ -107,7 +123,7 @@ class SqliteStore:
         self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                    check_same_thread=False)
         try:
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._wal(busy_timeout)
             if mode.lower() != "wal" and self.path != ":memory:":
                 raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL (got {mode})")
             self._db.execute("PRAGMA synchronous=FULL")

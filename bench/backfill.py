@@ -1,0 +1,136 @@
+"""KalshiDC backfill time and recorder memory growth (see bench/record.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import quickfix as fix
+
+from bench.record import rss_mb
+from bench.translation import sample_reports
+from fixgw import sessions, tls
+from fixgw.events import Event
+from fixgw.fields import decode_raw
+from fixgw.pricing import Units
+from fixgw.recorder.service import Recorder
+from fixgw.recorder.store import open_store
+from fixgw.signing import Signer, pre_hash
+from fixgw.sim.launch import SimProcess, gateway_config, make_account
+
+N_BACKFILL = 100_000
+N_RSS, RSS_AT = 1_000_000, 100_000
+
+
+class BareDC(fix.Application):
+    """Signs its Logon, sends one U1, counts ExecutionReports until U2."""
+
+    def __init__(self, signer: Signer):
+        super().__init__()
+        self.signer, self.count = signer, 0
+        self.logged_on, self.done = threading.Event(), threading.Event()
+
+    def onCreate(self, sid): pass
+    def onLogon(self, sid): self.logged_on.set()
+    def onLogout(self, sid): pass
+    def fromAdmin(self, msg, sid): pass
+    def toApp(self, msg, sid): pass
+
+    def toAdmin(self, msg, sid):
+        h = msg.getHeader()
+        if h.getField(35) == "A":
+            sig = self.signer.sign(pre_hash(h.getField(52), "A", h.getField(34), h.getField(49), h.getField(56)))
+            msg.setField(fix.IntField(95, len(sig)))
+            msg.setField(fix.StringField(96, sig))
+
+    def fromApp(self, msg, sid):
+        t = msg.getHeader().getField(35)
+        if t == "8":
+            self.count += 1
+        elif t in ("U2", "U3"):
+            self.done.set()
+
+
+def _wait(predicate, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise TimeoutError("benchmark setup timed out")
+        time.sleep(0.5)
+
+
+def figure(tmp: Path):
+    sim = SimProcess(tmp / "sim")
+    listener = make_account(tmp / "keys", sim.keys, "event", account="bench")
+    dc = make_account(tmp / "keys", sim.keys, "event", account="bench")
+    bare_dc = make_account(tmp / "keys", sim.keys, "event", account="bench")
+    sim.start()
+    try:
+        sim.cmd(cmd="burst", account="bench", product="event", count=N_BACKFILL, rate=1e9)
+        _wait(lambda: len(sim.cmd(cmd="dropcopy", account="bench")["exec_ids"]) >= N_BACKFILL, 600)
+        first = sim.cmd(cmd="dropcopy", account="bench")["exec_ids"][0]
+
+        # baseline: bare QuickFIX receives the same replay and stores nothing
+        cfg = gateway_config(tmp / "bare", sim, [dict(name="dc", product="event", type="DC", account=bare_dc)])
+        tls.pin_only()
+        settings = sessions.settings(cfg, tmp / "bare" / "q.cfg")
+        app = BareDC(Signer.from_file(bare_dc.private_key))
+        ini = fix.SSLSocketInitiator(app, fix.FileStoreFactory(settings), settings)
+        t = time.perf_counter()
+        ini.start()
+        app.logged_on.wait(30)
+        m = fix.Message()
+        m.getHeader().setField(35, "U1")
+        m.setField(21001, first)
+        fix.Session.sendToTarget(m, fix.SessionID("FIXT.1.1", bare_dc.api_key_id, "KalshiDC"))
+        app.done.wait(600)
+        base = time.perf_counter() - t
+        ini.stop()
+
+        # fixgw: a recorder whose watermark is the first report backfills everything into SQLite
+        cfg = gateway_config(tmp / "rec", sim, [
+            dict(name="listener", product="event", type="NR", listener=True, account=listener),
+            dict(name="dc", product="event", type="DC", account=dc)], log_messages=False)
+        store = open_store(f"sqlite:///{tmp / 'backfill.db'}")
+        store.set_watermark("bench", "event", 0, first)
+        rec = Recorder(cfg, store, account="bench", out=open("/dev/null", "w"))
+        t = time.perf_counter()
+        rec.start()
+        _wait(lambda: store.count("bench", "event") >= N_BACKFILL, 600)
+        ours = time.perf_counter() - t
+        rec.stop()
+        store.close()
+    finally:
+        sim.stop()
+    return ("backfill_100k_s", ours, "s", base, ours / base)
+
+
+def rss_figure(tmp: Path):
+    """Feed the recorder's handler directly: no network, just its bookkeeping and the store."""
+    sim = SimProcess(tmp / "sim-rss")
+    listener = make_account(tmp / "keys", sim.keys, "event", account="bench")
+    dc = make_account(tmp / "keys", sim.keys, "event", account="bench")
+    cfg = gateway_config(tmp / "rss", sim, [
+        dict(name="listener", product="event", type="NR", listener=True, account=listener),
+        dict(name="dc", product="event", type="DC", account=dc)], log_messages=False)
+    store = open_store(f"sqlite:///{tmp / 'rss.db'}")
+    rec = Recorder(cfg, store, account="bench", out=open("/dev/null", "w"))
+    rec._writer.start()
+    p = rec.products["event"]
+    p.live_ok, p.live_gen = True, 0
+    template = sample_reports(1)[0].replace("1000;5000", "{c};{e}")
+    at = 0.0
+    for i in range(N_RSS):
+        raw = template.format(c=10_000 + i, e=50_000 + i)
+        rec._on_event(Event("listener", decode_raw(raw, Units.CENTS), raw=raw))
+        while rec._q.qsize() > 20_000:  # like a socket: the sender waits when the writer lags
+            time.sleep(0.001)
+        if i + 1 == RSS_AT:
+            rec.flush()
+            at = rss_mb()
+    rec.flush(600)
+    end = rss_mb()
+    assert store.count("bench", "event") == N_RSS
+    store.close()
+    return ("record_rss_growth_mb", end - at, "MB", at, end / at)

@@ -1,0 +1,104 @@
+"""Recorder figures: durable store throughput, KalshiDC backfill time, memory growth.
+
+* ``record_sqlite_reports_per_s`` / ``record_postgres_reports_per_s``: StoredReports
+  put() in batches of 500, each batch durable on return; baseline: the same rows
+  inserted by hand (sqlite3 executemany / psycopg COPY) into a bare two-column
+  table with the same durability settings, in the same run.
+* ``backfill_100k_s``: the simulator holds 100,000 reports in its drop copy; a
+  recorder starting from the first one asks KalshiDC and writes them all to
+  SQLite. Baseline: a bare QuickFIX initiator sending the same U1 and counting
+  the reports until U2, storing nothing.
+* ``record_rss_growth_mb``: the recorder's event handler and writer fed 1,000,000
+  reports; resident memory at 1,000,000 minus at 100,000 (baseline: the RSS at
+  100,000).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench.translation import sample_reports
+from fixgw.pricing import Units
+from fixgw.recorder.store import StoredReport, open_store
+
+N_STORE = 50_000
+BATCH = 500
+
+
+def _reports(n: int, account: str = "bench") -> list[StoredReport]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return [StoredReport.from_raw(account, "event", raw, now, Units.CENTS) for raw in sample_reports(n)]
+
+
+def _rate(put, rows) -> float:
+    t = time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        put(rows[i:i + BATCH])
+    return len(rows) / (time.perf_counter() - t)
+
+
+def sqlite_figure(rows: list[StoredReport], tmp: Path):
+    store = open_store(f"sqlite:///{tmp / 'fixgw.db'}")
+    ours = _rate(store.put, rows)
+    store.close()
+    db = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE r (exec_id TEXT PRIMARY KEY, raw TEXT)")
+
+    def bare(batch):
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO r VALUES (?, ?)", [(r.exec_id, r.raw) for r in batch])
+        db.execute("COMMIT")
+
+    base = _rate(bare, rows)
+    db.close()
+    return ("record_sqlite_reports_per_s", ours, "reports/s", base, ours / base)
+
+
+def postgres_figure(rows: list[StoredReport]):
+    import psycopg
+
+    from fixgw.recorder.pgserver import private_server
+
+    with private_server() as url:
+        store = open_store(url)
+        ours = _rate(store.put, rows)
+        store.close()
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("CREATE TABLE r (exec_id TEXT PRIMARY KEY, raw TEXT)")
+
+            def bare(batch):
+                with db.transaction(), db.cursor() as cur:
+                    with cur.copy("COPY r (exec_id, raw) FROM STDIN") as copy:
+                        for r in batch:
+                            copy.write_row((r.exec_id, r.raw))
+
+            base = _rate(bare, rows)
+    return ("record_postgres_reports_per_s", ours, "reports/s", base, ours / base)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run():
+    tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-rec-"))
+    try:
+        rows = _reports(N_STORE)
+        yield sqlite_figure(rows, tmp)
+        yield postgres_figure(rows)
+        from bench import backfill
+        yield backfill.figure(tmp)
+        yield backfill.rss_figure(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
