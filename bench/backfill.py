@@ -61,7 +61,7 @@ def _wait(predicate, timeout: float) -> None:
 
 
 def figure(tmp: Path):
-    sim = SimProcess(tmp / "sim")
+    sim = SimProcess(tmp / "sim", log_messages=False)
     listener = make_account(tmp / "keys", sim.keys, "event", account="bench")
     dc = make_account(tmp / "keys", sim.keys, "event", account="bench")
     bare_dc = make_account(tmp / "keys", sim.keys, "event", account="bench")

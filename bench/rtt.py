@@ -33,7 +33,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def run():
     root = Path(tempfile.mkdtemp(prefix="fixgw-bench-"))
-    sim = SimProcess(root / "sim")
+    sim = SimProcess(root / "sim", log_messages=False)
     a = make_account(root / "keys", sim.keys, "event", account="bench")
     b = make_account(root / "keys", sim.keys, "event", account="bench-bare")
     sim.start()

@@ -194,10 +194,11 @@ class GatewayApplication(fix.Application):
     def toApp(self, message, session_id):
         rt = self.runtime(session_id)
         rt.counters["app_out"] += 1
-        rt.metrics.outbound(message.getHeader().getField(tags.MSG_TYPE), _get(message, 11))
+        header, cl_ord_id = message.getHeader(), _get(message, 11)  # each SWIG call costs ~1 us: once
+        rt.metrics.outbound(header.getField(tags.MSG_TYPE), cl_ord_id)
         if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
-            key = message.getField(11) if message.isSetField(11) else group_key()
-            rt.registry.sent(int(message.getHeader().getField(tags.MSG_SEQ_NUM)), key)
+            key = cl_ord_id if cl_ord_id is not None else group_key()
+            rt.registry.sent(int(header.getField(tags.MSG_SEQ_NUM)), key)
 
     @guarded
     def fromApp(self, message, session_id):

@@ -49,7 +49,9 @@ def keygen(private_key: Path) -> None:
 @click.option("--event-port-base", type=int, default=8228, show_default=True,
               help="KalshiNR port; DC and RT follow at +1 and +2.")
 @click.option("--margin-port-base", type=int, default=9228, show_default=True)
-def sim(state_dir, keys_dir, tls_dir, cert_file, key_file, event_port_base, margin_port_base) -> None:
+@click.option("--no-message-log", is_flag=True, help="Log session events only, not every message.")
+def sim(state_dir, keys_dir, tls_dir, cert_file, key_file, event_port_base, margin_port_base,
+        no_message_log) -> None:
     from fixgw.certs import make_tls
     from fixgw.config import Product
     from fixgw.sim.exchange import SimOptions
@@ -61,7 +63,8 @@ def sim(state_dir, keys_dir, tls_dir, cert_file, key_file, event_port_base, marg
         tls = make_tls(tls_dir)
         cert_file, key_file = tls.cert_file, tls.key_file
     opts = SimOptions(state_dir=state_dir, keys_dir=keys_dir, cert_file=cert_file, key_file=key_file,
-                      port_base={Product.EVENT: event_port_base, Product.MARGIN: margin_port_base})
+                      port_base={Product.EVENT: event_port_base, Product.MARGIN: margin_port_base},
+                      log_messages=not no_message_log)
     sys.exit(run(opts, state_dir / "sim.sock"))
 
 

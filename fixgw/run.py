@@ -245,14 +245,14 @@ class Commands:
         session = self.gw._session(name)
         if session is None:
             raise SessionError(name, "not started")
-        if rt.config.type is Kind.RT and not rt.config.resets:
-            with self.sup.lock:
-                self.sup.reset_pending.add(name)
-            session.setResetOnLogon(True)  # the next Logon resets and says so (141=Y)
         log.warning("session=%s event=reset-seqnum before_out=%s before_in=%s force=%s", name,
                     session.getExpectedSenderNum(), session.getExpectedTargetNum(), bool(req.get("force")))
         logons = rt.lifecycle.logons
-        session.reset()  # Logout, disconnect, both sequence numbers to 1, store cleared
+        with self.sup.lock:  # the supervisor restores ResetOnLogon after the next Logon, not before it
+            if rt.config.type is Kind.RT and not rt.config.resets:
+                self.sup.reset_pending.add(name)
+                session.setResetOnLogon(True)  # the next Logon resets and says so (141=Y)
+            session.reset()  # Logout, disconnect, both sequence numbers to 1, store cleared
         if self.sup.holds.get(name) is not None:  # held: it resets now and logs on when released
             return self._wait_state(name, set(State), 0)
         return self._wait_state(name, {State.LOGGED_ON}, float(req.get("wait", 15)), logons_above=logons)
@@ -289,7 +289,8 @@ class Commands:
 
 
 # -- the process ------------------------------------------------------------------
-def run(config_path: Path, socket_path: Path | None = None, ready_out=sys.stdout) -> int:
+def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> int:
+    """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown."""
     config = load(config_path)
     state = config.state_dir
     if not state.exists():
@@ -312,7 +313,7 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=sys.stdout
         raise
     log.info("event=started pid=%d control=%s sessions=%s", os.getpid(), socket_path, ",".join(gw.runtimes))
     print(json.dumps({"ready": True, "pid": os.getpid(), "control": str(socket_path),
-                      "sessions": list(gw.runtimes)}), file=ready_out, flush=True)
+                      "sessions": list(gw.runtimes)}), file=ready_out or sys.stdout, flush=True)
     stop.wait()
     control.close(server)
     sup.stop()

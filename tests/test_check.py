@@ -87,10 +87,8 @@ def test_unset_variables_unresolvable_hosts_and_a_ca_without_certificates(tmp_pa
     monkeypatch.delenv("FIXGW_TEST_UNSET_KEY", raising=False)
     generate_keypair(tmp_path / "nr.pem")
     (tmp_path / "ca.pem").write_text("hello")
-    body = session("event-nr", "nr.pem", host='"no-such-host.invalid"').replace(
-        'api_key_id = "', 'api_key_id = "${FIXGW_TEST_UNSET_KEY}', 1)
-    body = body.replace('${FIXGW_TEST_UNSET_KEY}' + body.split("${FIXGW_TEST_UNSET_KEY}")[1].split('"')[0],
-                        "${FIXGW_TEST_UNSET_KEY}")
+    body = ('\n[[session]]\nname = "event-nr"\nproduct = "event"\ntype = "NR"\n'
+            'api_key_id = "${FIXGW_TEST_UNSET_KEY}"\nprivate_key = "nr.pem"\nhost = "no-such-host.invalid"\n')
     cfg = write_config(tmp_path, body, ca_file='"ca.pem"')
     problems = {p.option: p for p in check(cfg, resolve_timeout=5)}
     assert set(problems) == {"session.0.api_key_id", "session.0.host", "ca_file"}, problems

@@ -57,7 +57,23 @@ def test_sessions_may_not_share_a_key():
         parse({"ca_file": "c", "session": [{**s, "name": "a"}, {**s, "name": "b", "type": "DC"}]})
 
 
-@pytest.mark.parametrize("path", sorted(CFG_DIR.glob("*.toml")), ids=lambda p: p.name)
+def _env_vars(path, monkeypatch):
+    import re
+    for var in re.findall(r"\$\{(\w+)\}", path.read_text()):
+        monkeypatch.setenv(var, str(uuid.uuid4()))
+
+
+def test_shipped_recorder_config_has_a_listener_and_dc_per_product(monkeypatch):
+    path = CFG_DIR / "demo-recorder.toml"
+    _env_vars(path, monkeypatch)
+    c = load(path)
+    assert sorted((s.product.value, s.type.value, s.listener) for s in c.session) == [
+        ("event", "DC", False), ("event", "NR", True), ("margin", "DC", False), ("margin", "NR", True)]
+    assert c.recorder.store == "sqlite:///dropcopy.db" and c.recorder.account == "main"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in CFG_DIR.glob("*.toml") if "recorder" not in p.name),
+                         ids=lambda p: p.name)
 def test_shipped_configs_load_with_real_hosts(path, monkeypatch):
     import re
     for var in re.findall(r"\$\{(\w+)\}", path.read_text()):

@@ -59,6 +59,7 @@ class SimOptions:
     key_file: Path
     port_base: dict[Product, int] = field(default_factory=lambda: {
         Product.EVENT: BASE_PORT, Product.MARGIN: LOCAL_MARGIN_PORT_BASE})
+    log_messages: bool = True  # every message in STATE/log/*.messages.log (costs time under load)
 
 
 class SimApplication(fix.Application):
@@ -218,7 +219,7 @@ class Simulator:
         path.write_text(self.render())
         settings = fix.SessionSettings(str(path))
         names = {sid: f"{s.product.value}-{s.target}-{s.api_key_id}" for sid, s in self.sessions.items()}
-        self._logs = RedactingLogFactory(o.state_dir / "log", names)
+        self._logs = RedactingLogFactory(o.state_dir / "log", names, messages=o.log_messages)
         try:
             self._acceptor = fix.SSLSocketAcceptor(self.app, fix.FileStoreFactory(settings), settings, self._logs)
             self._acceptor.start()

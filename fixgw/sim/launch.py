@@ -62,8 +62,8 @@ def free_port_base(span: int = 3) -> int:
 class SimProcess:
     """A ``fixgw sim`` child with its own keys, state, throw-away TLS and free ports."""
 
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root: Path, log_messages: bool = True):
+        self.root, self.log_messages = root, log_messages
         self.keys = root / "keys"
         self.keys.mkdir(parents=True, exist_ok=True)
         self.state = root / "state"
@@ -78,7 +78,7 @@ class SimProcess:
     def start(self, timeout: float = 30.0) -> "SimProcess":
         cmd = [sys.executable, "-m", "fixgw", "sim", "--state", str(self.state), "--keys", str(self.keys),
                "--tls-dir", str(self.tls_dir), "--event-port-base", str(self.ports["event"]),
-               "--margin-port-base", str(self.ports["margin"])]
+               "--margin-port-base", str(self.ports["margin"])] + ([] if self.log_messages else ["--no-message-log"])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(self.root / "sim.stderr", "ab"),
                                      text=True)
         deadline = time.time() + timeout
