@@ -90,7 +90,10 @@ class Recorder:
                 if w is not None:
                     p.watermark[index] = w
         self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
-        self.gateway.on_event(self._on_event)
+        # Take messages straight from QuickFIX's thread (no dispatcher hop): the handler only
+        # files the report for the writer thread, and answers U2/U3 by sending the next U1.
+        self.gateway.app.sink = lambda rt, item: self._on_event(
+            Event(item.session, item.message, raw=item.raw, error=item.error))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
