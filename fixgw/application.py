@@ -10,7 +10,6 @@ copied to strings and handed to a queue.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import time
@@ -23,6 +22,7 @@ import quickfix as fix
 from fixgw import fields, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
+from fixgw.guard import guarded
 from fixgw.metrics import SessionMetrics, msg_type_of
 from fixgw.orders import Registry, group_key
 from fixgw.pricing import Units
@@ -31,23 +31,6 @@ from fixgw.state import Event, Lifecycle, State
 
 log = logging.getLogger("fixgw.application")
 
-# Exceptions QuickFIX's directors translate into C++ control flow: let them through.
-PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat,
-                fix.IncorrectTagValue, fix.UnsupportedMessageType)
-
-
-def guarded(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(self, *args):
-        try:
-            return fn(self, *args)
-        except PASS_THROUGH:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the process must survive
-            self.callback_failed(fn.__name__, args, exc)
-        return None
-
-    return wrapper
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ TargetCompID (QuickFIX drops a Logon for a session that is not on that port).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import uuid
@@ -23,27 +22,13 @@ import quickfix as fix
 
 from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, Kind, Product
 from fixgw.errors import SimulatorError
+from fixgw.guard import PASS_THROUGH, guarded
 from fixgw.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
 from fixgw.sim.router import Router
 from fixgw.sim.rules import Refusal, SimSession, check_logon
 
 log = logging.getLogger("fixgw.sim")
-PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat,
-                fix.IncorrectTagValue, fix.UnsupportedMessageType)
-
-
-def guarded(fn):
-    @functools.wraps(fn)
-    def wrapper(self, *args):
-        try:
-            return fn(self, *args)
-        except PASS_THROUGH:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the acceptor must survive
-            log.error("simulator callback %s failed: %s: %s", fn.__name__, type(exc).__name__, exc)
-        return None
-    return wrapper
 
 
 @dataclass(frozen=True)
@@ -74,6 +59,9 @@ class SimApplication(fix.Application):
         self._answer: dict[str, Answer] = {}  # how to word the Logout QuickFIX is about to send
         self.received: list[tuple[str, str]] = []  # (SessionID, raw) of application messages
         self._lock = threading.Lock()
+
+    def callback_failed(self, callback: str, args: tuple, exc: BaseException) -> None:
+        log.error("simulator callback %s failed: %s: %s", callback, type(exc).__name__, exc)
 
     # QuickFIX checks SendingTime before fromAdmin sees a Logon, and it will not send a
     # Reject before logon; Kalshi answers a skewed Logon with Reject 373=10. So latency
