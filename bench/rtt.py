@@ -5,7 +5,7 @@ and send the same NewOrderSingle: an IOC that finds nothing to trade, so the
 exchange answers with one Canceled report and the book never grows. fixgw's
 path includes validation, the rate limiter, encoding, decoding a typed
 ExecutionReport and resolving the ack; the bare one builds the message by hand
-and wakes on the raw ClOrdID. Runs alternate in rounds so drift hits both.
+and wakes on the raw ClOrdID. The two alternate order by order so drift hits both.
 """
 
 from __future__ import annotations
@@ -64,9 +64,13 @@ def run():
         for _ in range(WARMUP):
             ours(), theirs()
         fx, bx = [], []
-        for _ in range(ROUNDS):
-            fx += [ours() for _ in range(PER_ROUND)]
-            bx += [theirs() for _ in range(PER_ROUND)]
+        for i in range(ROUNDS * PER_ROUND):  # alternate order by order so drift hits both alike
+            if i % 2:
+                fx.append(ours())
+                bx.append(theirs())
+            else:
+                bx.append(theirs())
+                fx.append(ours())
         gw.stop()
         bare.stop()
     finally:
