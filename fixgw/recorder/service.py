@@ -54,6 +54,7 @@ class _Product:
     pending: tuple[str, str | None] | None = None  # the U1 in flight
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
+    retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,11 @@ class Recorder:
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
             self._send_page(p, begin, final=True)
             return
+        if msg.reason in (1, 2):  # too many requests / server error: not a gap, ask again shortly
+            self._say(f"backfill {p.name}: drop copy answered '{reason}'; retrying in 1 s")
+            with self._lock:
+                p.wanted, p.retry_at = True, time.monotonic() + 1.0
+            return
         self.store.add_gap(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
         self._say(f"GAP {p.name}: drop copy refused {begin}..{end or 'latest'} ({reason}); recorded as a gap")
         with self._lock:
@@ -208,13 +214,18 @@ class Recorder:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:
                                 p.wanted, p.live_ok = True, False
+                        if name == p.dc:  # a request in flight died with its connection: ask again
+                            with self._lock:
+                                if p.pending is not None and (lc.state is not State.LOGGED_ON
+                                                              or lc.logons != seen_logons.get(name, 0)):
+                                    p.pending, p.wanted = None, True
                         seen_logons[name] = lc.logons
                     if lc.last_error and self._errors.get(name) != lc.last_error:
                         self._errors[name] = lc.last_error
                         self._say(f"{name}: {lc.last_error}")
                 up = all(self.gateway.runtime(n).lifecycle.state is State.LOGGED_ON for n in p.listeners + [p.dc])
                 with self._lock:
-                    go = up and p.wanted and p.pending is None
+                    go = up and p.wanted and p.pending is None and time.monotonic() >= p.retry_at
                     if go:
                         p.wanted, p.received = False, 0
                         p.req_gen = self.gateway.runtime(p.listeners[0]).lifecycle.logons

@@ -204,3 +204,27 @@ def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
         assert count == 40 and ids == set(exchange_ids(sim))
     finally:
         assert rec.stop() == 0
+
+
+def test_a_drop_copy_session_lost_mid_backfill_is_asked_again(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+    wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
+    assert rec.stop() == 0
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=4000, rate=1e9)  # while it is away
+    wait_for(lambda: len(exchange_ids(sim)) >= 4010, 60, "the burst")
+    rec.start()
+    try:
+        wait_for(lambda: rec.output().count("backfill event: from") >= 1, 30, "the backfill to start")
+        dc = [s for s in sim.cmd(cmd="status")["sessions"] if s["logged_on"] and s["target"] == "KalshiDC"][0]
+        sim.cmd(cmd="drop", target="KalshiDC", api_key_id=dc["api_key_id"])
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 90, "the backfill to finish after the drop")
+        count, ids = stored_ids(url)
+        assert ids == final and count == len(final)
+    finally:
+        assert rec.stop() == 0
