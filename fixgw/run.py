@@ -35,7 +35,7 @@ import quickfix as fix
 
 from fixgw import control
 from fixgw.config import Kind, load
-from fixgw.errors import SessionError
+from fixgw.errors import ConfigError, SessionError
 from fixgw.gateway import Gateway
 from fixgw.logs import redact
 from fixgw.metrics import backoff_delay
@@ -289,6 +289,30 @@ class Commands:
 
 
 # -- the process ------------------------------------------------------------------
+def _split_recorder(config):
+    """With a ``[recorder]`` table, listener and KalshiDC sessions feed a drop-copy recorder in
+    this process; the other sessions form the gateway the control socket drives."""
+    if "recorder" not in config.model_fields_set:
+        return config, None, None
+    feeds = [s for s in config.session if s.listener or s.type is Kind.DC]
+    trading = [s for s in config.session if s not in feeds]
+    if not feeds:
+        return config, None, None
+    if not trading:
+        raise ConfigError("session: every session here feeds the recorder; run this config with "
+                          "`fixgw record`, or add an order-entry session")
+    from fixgw.recorder.commands import store_url
+    from fixgw.recorder.service import Recorder
+    from fixgw.recorder.store import open_store
+
+    rc = config.recorder
+    store = open_store(store_url(config))
+    recorder = Recorder(config.model_copy(update={"session": feeds}), store, account=rc.account,
+                        batch=rc.batch, flush_s=rc.flush_ms / 1000, page_clocks=rc.page_clocks)
+    return config.model_copy(update={"session": trading}), recorder, store
+
+
+
 def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> int:
     """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown."""
     config = load(config_path)
@@ -297,12 +321,15 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> i
         state.mkdir(mode=0o700, parents=True)
     setup_logging(state)
     socket_path = socket_path or state / control.SOCKET_NAME
+    config, recorder, store = _split_recorder(config)
     gw = Gateway(config)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: (log.info("event=signal signal=%s", signal.Signals(signum).name),
                                                    stop.set()))
     gw.start()
+    if recorder is not None:
+        recorder.start()
     sup = Supervisor(gw).start()
     try:
         server = control.serve(socket_path, Commands(gw, sup, Path(config_path)), name="gateway",
@@ -318,6 +345,10 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> i
     control.close(server)
     sup.stop()
     gw.stop()
+    if recorder is not None:  # log its sessions out and make everything received durable
+        recorder.stop()
+        store.close()
+        log.info("event=recorder-stopped stored=%d", recorder.stored)
     log.info("event=stopped sessions=%s", ",".join(gw.runtimes))
     logging.shutdown()
     return 0

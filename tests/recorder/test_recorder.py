@@ -228,3 +228,31 @@ def test_a_drop_copy_session_lost_mid_backfill_is_asked_again(tmp_path, sim):
         assert ids == final and count == len(final)
     finally:
         assert rec.stop() == 0
+
+
+def test_fixgw_run_hosts_the_recorder_next_to_order_entry(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    trader = make_account(tmp_path, sim.keys, "event", account=ACCOUNT)
+    cfg.write_text(cfg.read_text() + f"""
+[[session]]
+name = "orders"
+product = "event"
+type = "NR"
+api_key_id = "{trader.api_key_id}"
+private_key = "{trader.private_key}"
+""")
+    sim.start()
+    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "run.log", "ab"), text=True)
+    try:
+        assert '"sessions": ["orders"]' in proc.stdout.readline()  # the control socket drives order entry
+        wait_for(lambda: "recording from the live stream" in (tmp_path / "run.log").read_text(), 30, "the recorder")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=100, rate=500)
+        wait_for(lambda: len(exchange_ids(sim)) >= 100, 30, "the burst")
+        wait_for(lambda: stored_ids(url)[1] >= set(exchange_ids(sim)), 30, "the recorder to store it")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert not any(s["logged_on"] for s in sim.cmd(cmd="status")["sessions"])
+    assert stored_ids(url)[0] == 100
