@@ -182,7 +182,10 @@ def request(path: Path, payload: dict, timeout: float = 10.0, *, error: type[Exc
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
-            s.sendall(json.dumps(payload).encode() + b"\n")
+            try:
+                s.sendall(json.dumps(payload).encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a refusing server answers and hangs up before reading: its answer is still there
             buf = b""
             while not buf.endswith(b"\n"):
                 chunk = s.recv(65536)
