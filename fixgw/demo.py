@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from fixgw.gateway import Gateway
+from fixgw.models.rest import MarketPosition
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.recorder.views import Query
@@ -101,7 +102,9 @@ def main(root: Path = Path("var/demo")) -> int:
             show("alice's event_positions:", positions["event_positions"])
             show("alice's margin positions (GET /margin/positions):", gw.margin_positions())
             exchange = sim.cmd(cmd="ledger", product="event", account="alice")["positions"]["market_positions"]
-            same = [json.loads(p.model_dump_json()) for p in positions["market_positions"]] == exchange
+            # compare as REST models: the exchange writes times with 3 fractional digits, fixgw like
+            # Kalshi's REST API (trailing zeros trimmed); the values must be equal either way
+            same = dump(positions["market_positions"]) == dump(MarketPosition.model_validate(p) for p in exchange)
             print(f"\nthe exchange's own ledger agrees with alice's positions: {'yes' if same else 'NO'}")
             recorder.flush()
             recorded = Query(store, "alice", "event").positions()
