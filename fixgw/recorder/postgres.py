@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import psycopg
 
+from fixgw.recorder.sqlbase import COLUMNS, SqlReads
 from fixgw.recorder.store import (
-    PAGE_SIZE, UTC, Gap, StoredReport, check_version, utc, watermark_key)
+    UTC, Gap, StoredReport, check_version, utc, watermark_key)
 
 # pg_advisory_xact_lock key: any constant shared by every fixgw process ("fixgwREC").
 _MIGRATION_LOCK = 0x6669786777524543
@@ -69,8 +70,6 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
 ]
 
-_COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
-            "transact_time, raw, received_at")
 
 # Upsert that only ever moves forward, so a late or repeated call cannot lower it.
 _SET_WATERMARK = (
@@ -89,17 +88,21 @@ def _row(r: StoredReport) -> tuple:
             utc(r.received_at))
 
 
-def _report(row: tuple) -> StoredReport:
-    (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received) = row
-    return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
-                        None if tt is None else tt.astimezone(UTC), raw,
-                        received.astimezone(UTC))
-
-
-class PostgresStore:
+class PostgresStore(SqlReads):
     """A :class:`~fixgw.recorder.store.Store` in a PostgreSQL database."""
 
     migrations = MIGRATIONS
+    P = "%s"
+
+    def _query(self, sql: str, args) -> list[tuple]:
+        with self._lock:
+            return self._conn().execute(sql, args).fetchall()
+
+    def _time_arg(self, t: dt.datetime) -> dt.datetime:
+        return utc(t)
+
+    def _time_of(self, value: dt.datetime | None) -> dt.datetime | None:
+        return None if value is None else value.astimezone(UTC)
 
     def __init__(self, url: str, *, connect_timeout: int = 10):
         self.url = url
@@ -128,7 +131,7 @@ class PostgresStore:
                 db.execute("SET TIME ZONE 'UTC'")
                 if db.execute("SHOW synchronous_commit").fetchone()[0] == "off":
                     db.execute("SET synchronous_commit TO on")
-                db.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming ({_TEMP_COLUMNS}) "
+                db.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming ({_TEMPCOLUMNS}) "
                            "ON COMMIT DELETE ROWS")
             except BaseException:
                 db.close()
@@ -171,10 +174,10 @@ class PostgresStore:
         with self._lock:
             db = self._conn()
             with db.transaction(), db.cursor() as cur:
-                with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN") as copy:
+                with cur.copy(f"COPY incoming ({COLUMNS}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
-                cur.execute(f"INSERT INTO reports ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming "
+                cur.execute(f"INSERT INTO reports ({COLUMNS}) SELECT {COLUMNS} FROM incoming "
                             "ON CONFLICT DO NOTHING")
                 return cur.rowcount
 
@@ -205,67 +208,6 @@ class PostgresStore:
         return None if row is None else row[0]
 
     # ------------------------------------------------------------------ reading
-    def last_exec_id(self, account: str, product: str, exchange_index: int = 0) -> str | None:
-        with self._lock:
-            row = self._conn().execute(
-                "SELECT exec_id FROM reports WHERE account=%s AND product=%s "
-                "AND exchange_index=%s ORDER BY clock DESC, event DESC LIMIT 1",
-                (account, product, exchange_index)).fetchone()
-        return None if row is None else row[0]
-
-    def reports(self, account: str, product: str, *, ticker: str | None = None,
-                since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
-        where, args = ["account=%s", "product=%s"], [account, product]
-        if ticker is not None:
-            where.append("symbol=%s")
-            args.append(ticker)
-        if since is not None:
-            where.append("transact_time>=%s")
-            args.append(utc(since))
-        if until is not None:
-            where.append("transact_time<%s")
-            args.append(utc(until))
-        if subaccount is not None:
-            where.append("subaccount=%s")
-            args.append(subaccount)
-        return self._pages(" AND ".join(where), args)
-
-    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
-        first = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        after = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
-                 "AND (exchange_index, clock, event) > (%s, %s, %s) "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        sql, page_args = first, args
-        while True:
-            with self._lock:
-                rows = self._conn().execute(sql, page_args).fetchall()
-            for row in rows:
-                yield _report(row)
-            if len(rows) < PAGE_SIZE:
-                return
-            sql, page_args = after, [*args, *rows[-1][3:6]]
-
-    def count(self, account: str | None = None, product: str | None = None) -> int:
-        where, args = _optional(account=account, product=product)
-        with self._lock:
-            return self._conn().execute(f"SELECT count(*) FROM reports{where}", args).fetchone()[0]
-
-    def exec_ids(self, account: str, product: str) -> set[str]:
-        with self._lock:
-            cur = self._conn().execute(
-                "SELECT exec_id FROM reports WHERE account=%s AND product=%s", (account, product))
-            return {row[0] for row in cur}
-
-    def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
-        where, args = _optional(account=account, product=product)
-        with self._lock:
-            rows = self._conn().execute(
-                "SELECT account, product, begin_exec_id, end_exec_id, reason, recorded_at "
-                f"FROM gaps{where} ORDER BY id", args).fetchall()
-        return [Gap(a, p, b, e, r, t.astimezone(UTC)) for a, p, b, e, r, t in rows]
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -287,16 +229,9 @@ class PostgresStore:
 
 # The temp table repeats the columns rather than LIKE reports, so it can exist
 # before the first migration has created reports.
-_TEMP_COLUMNS = ("account text, product text, exec_id text, exchange_index bigint, "
+_TEMPCOLUMNS = ("account text, product text, exec_id text, exchange_index bigint, "
                  "clock bigint, event bigint, symbol text, subaccount bigint, "
                  "transact_time timestamptz, raw text, received_at timestamptz")
-
-
-def _optional(**cols: object) -> tuple[str, list]:
-    given = {k: v for k, v in cols.items() if v is not None}
-    if not given:
-        return "", []
-    return " WHERE " + " AND ".join(f"{k}=%s" for k in given), list(given.values())
 
 
 def _where(db: psycopg.Connection) -> str:

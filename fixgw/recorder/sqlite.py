@@ -20,10 +20,11 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from fixgw.recorder.sqlbase import COLUMNS, SqlReads
 from fixgw.recorder.store import (
-    PAGE_SIZE, Gap, StoredReport, check_version, from_micros, to_micros, utc, watermark_key)
+    Gap, StoredReport, check_version, from_micros, to_micros, utc, watermark_key)
 
 # (version, statements). Append only: a released step is never edited.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
@@ -70,9 +71,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
 ]
 
-_COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
-            "transact_time, raw, received_at")
-_INSERT = f"INSERT OR IGNORE INTO reports ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT OR IGNORE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 
 # Upsert that only ever moves forward, so a late or repeated call cannot lower it.
 _SET_WATERMARK = (
@@ -90,16 +89,21 @@ def _row(r: StoredReport) -> tuple:
             r.subaccount, to_micros(r.transact_time), r.raw, to_micros(r.received_at))
 
 
-def _report(row: tuple) -> StoredReport:
-    (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received) = row
-    return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
-                        from_micros(tt), raw, from_micros(received))
-
-
-class SqliteStore:
+class SqliteStore(SqlReads):
     """A :class:`~fixgw.recorder.store.Store` in one SQLite file."""
 
     migrations = MIGRATIONS
+    P = "?"
+
+    def _query(self, sql: str, args) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _time_arg(self, t: dt.datetime) -> int:
+        return to_micros(utc(t))
+
+    def _time_of(self, value: int | None) -> dt.datetime | None:
+        return from_micros(value)
 
     def _wal(self, timeout: float) -> str:
         """Switch to WAL. SQLite answers "locked" at once (no busy wait) while another
@@ -194,67 +198,6 @@ class SqliteStore:
         return None if row is None else row[0]
 
     # ------------------------------------------------------------------ reading
-    def last_exec_id(self, account: str, product: str, exchange_index: int = 0) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT exec_id FROM reports WHERE account=? AND product=? AND exchange_index=? "
-                "ORDER BY clock DESC, event DESC LIMIT 1",
-                (account, product, exchange_index)).fetchone()
-        return None if row is None else row[0]
-
-    def reports(self, account: str, product: str, *, ticker: str | None = None,
-                since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
-        where, args = ["account=?", "product=?"], [account, product]
-        if ticker is not None:
-            where.append("symbol=?")
-            args.append(ticker)
-        if since is not None:
-            where.append("transact_time>=?")
-            args.append(to_micros(utc(since)))
-        if until is not None:
-            where.append("transact_time<?")
-            args.append(to_micros(utc(until)))
-        if subaccount is not None:
-            where.append("subaccount=?")
-            args.append(subaccount)
-        return self._pages(" AND ".join(where), args)
-
-    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
-        first = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        after = (f"SELECT {_COLUMNS} FROM reports WHERE {where} "
-                 "AND (exchange_index, clock, event) > (?, ?, ?) "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        sql, page_args = first, args
-        while True:
-            with self._lock:
-                rows = self._db.execute(sql, page_args).fetchall()
-            for row in rows:
-                yield _report(row)
-            if len(rows) < PAGE_SIZE:
-                return
-            sql, page_args = after, [*args, *rows[-1][3:6]]
-
-    def count(self, account: str | None = None, product: str | None = None) -> int:
-        where, args = _optional(account=account, product=product)
-        with self._lock:
-            return self._db.execute(f"SELECT count(*) FROM reports{where}", args).fetchone()[0]
-
-    def exec_ids(self, account: str, product: str) -> set[str]:
-        with self._lock:
-            cur = self._db.execute("SELECT exec_id FROM reports WHERE account=? AND product=?",
-                                   (account, product))
-            return {row[0] for row in cur}
-
-    def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
-        where, args = _optional(account=account, product=product)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT account, product, begin_exec_id, end_exec_id, reason, recorded_at "
-                f"FROM gaps{where} ORDER BY id", args).fetchall()
-        return [Gap(a, p, b, e, r, from_micros(t)) for a, p, b, e, r, t in rows]
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -267,13 +210,6 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
-
-
-def _optional(**cols: object) -> tuple[str, list]:
-    given = {k: v for k, v in cols.items() if v is not None}
-    if not given:
-        return "", []
-    return " WHERE " + " AND ".join(f"{k}=?" for k in given), list(given.values())
 
 
 class _Transaction:

@@ -1,0 +1,91 @@
+"""The reading half of a SQL store, shared by the SQLite and PostgreSQL backends (pure core).
+
+Both backends keep the same tables and answer the same queries; they differ in
+the parameter placeholder, how times are stored (microseconds vs timestamptz)
+and how a query reaches the database. Subclasses supply those three things.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator
+
+from fixgw.recorder.store import PAGE_SIZE, Gap, StoredReport
+
+COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
+           "transact_time, raw, received_at")
+
+
+class SqlReads:
+    P = "?"  # the driver's parameter placeholder
+
+    def _query(self, sql: str, args) -> list[tuple]:  # all rows, under the store's lock
+        raise NotImplementedError
+
+    def _time_arg(self, t: dt.datetime):  # a datetime as the tables store it
+        raise NotImplementedError
+
+    def _time_of(self, value) -> dt.datetime | None:  # back from the tables
+        raise NotImplementedError
+
+    def _report(self, row: tuple) -> StoredReport:
+        (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received) = row
+        return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
+                            self._time_of(tt), raw, self._time_of(received))
+
+    def _optional(self, **cols: object) -> tuple[str, list]:
+        given = {k: v for k, v in cols.items() if v is not None}
+        if not given:
+            return "", []
+        return " WHERE " + " AND ".join(f"{k}={self.P}" for k in given), list(given.values())
+
+    def last_exec_id(self, account: str, product: str, exchange_index: int = 0) -> str | None:
+        p = self.P
+        rows = self._query(f"SELECT exec_id FROM reports WHERE account={p} AND product={p} "
+                           f"AND exchange_index={p} ORDER BY clock DESC, event DESC LIMIT 1",
+                           (account, product, exchange_index))
+        return rows[0][0] if rows else None
+
+    def reports(self, account: str, product: str, *, ticker: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                subaccount: int | None = None) -> Iterator[StoredReport]:
+        p = self.P
+        where, args = [f"account={p}", f"product={p}"], [account, product]
+        for clause, value in ((f"symbol={p}", ticker), (f"transact_time>={p}", since),
+                              (f"transact_time<{p}", until), (f"subaccount={p}", subaccount)):
+            if value is not None:
+                where.append(clause)
+                args.append(self._time_arg(value) if isinstance(value, dt.datetime) else value)
+        return self._pages(" AND ".join(where), args)
+
+    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
+        """Keyset pages: a slow reader holds no lock or transaction between pages."""
+        p = self.P
+        first = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
+                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
+        after = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
+                 f"AND (exchange_index, clock, event) > ({p}, {p}, {p}) "
+                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
+        sql, page_args = first, args
+        while True:
+            rows = self._query(sql, page_args)
+            for row in rows:
+                yield self._report(row)
+            if len(rows) < PAGE_SIZE:
+                return
+            sql, page_args = after, [*args, *rows[-1][3:6]]
+
+    def count(self, account: str | None = None, product: str | None = None) -> int:
+        where, args = self._optional(account=account, product=product)
+        return self._query(f"SELECT count(*) FROM reports{where}", args)[0][0]
+
+    def exec_ids(self, account: str, product: str) -> set[str]:
+        p = self.P
+        rows = self._query(f"SELECT exec_id FROM reports WHERE account={p} AND product={p}", (account, product))
+        return {row[0] for row in rows}
+
+    def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
+        where, args = self._optional(account=account, product=product)
+        rows = self._query("SELECT account, product, begin_exec_id, end_exec_id, reason, recorded_at "
+                           f"FROM gaps{where} ORDER BY id", args)
+        return [Gap(a, pr, b, e, r, self._time_of(t)) for a, pr, b, e, r, t in rows]
