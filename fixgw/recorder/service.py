@@ -117,13 +117,13 @@ class Recorder:
         done.wait(10)
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Block until everything received so far is durable."""
-        self.gateway.dispatcher.flush(timeout)
+        """Block until everything received so far is durable (reports reach the writer's queue
+        straight from QuickFIX's thread, so a marker behind them is enough)."""
         done = threading.Event()
         self._q.put(done)
         done.wait(timeout)
 
-    # -- events (the gateway's dispatcher thread) -----------------------
+    # -- events (QuickFIX's thread) ---------------------------------------
     def _product_of(self, session: str) -> _Product | None:
         for p in self.products.values():
             if session == p.dc or session in p.listeners:

@@ -8,7 +8,6 @@ and none twice.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -16,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from fixgw.recorder.store import open_store
 from harness import make_account
@@ -80,6 +78,19 @@ class RecorderProcess:
         return self.log.read_text(errors="replace")
 
 
+def recording(tmp_path, sim, url: str) -> "RecorderProcess":
+    """The simulator up and a `fixgw record` process logged on with an empty store."""
+    cfg = write_config(tmp_path, sim, url)
+    sim.start()
+    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    try:
+        wait_for(lambda: "recording from the live stream" in rec.output(), 30, "the recorder to log on")
+    except AssertionError:
+        rec.kill()
+        raise
+    return rec
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -103,10 +114,7 @@ def exchange_ids(sim) -> list[str]:
 
 
 def crash_run(tmp_path, sim, url: str, reports: int = 10_000, kills: int = 20) -> None:
-    cfg = write_config(tmp_path, sim, url)
-    sim.start()
-    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
-    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "the recorder to log on")
+    rec = recording(tmp_path, sim, url)
     sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=reports, rate=400)
     wait_for(lambda: stored_ids(url)[0] > 0, 30, "a first stored report")
     rng = random.Random(20261121)
@@ -136,11 +144,8 @@ def test_sigkill_20_times_during_a_10000_report_burst_postgres(tmp_path, sim, pg
 
 def test_dropped_listener_and_withheld_reports_are_backfilled(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
-    cfg = write_config(tmp_path, sim, url)
-    sim.start()
-    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    rec = recording(tmp_path, sim, url)
     try:
-        wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
         sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=2000, rate=500)
         wait_for(lambda: stored_ids(url)[0] > 200, 30, "live reports")
         listener = [s for s in sim.cmd(cmd="status")["sessions"]
@@ -160,10 +165,7 @@ def test_dropped_listener_and_withheld_reports_are_backfilled(tmp_path, sim):
 
 def test_u3_outside_the_window_is_a_recorded_visible_gap(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
-    cfg = write_config(tmp_path, sim, url)
-    sim.start()
-    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
-    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+    rec = recording(tmp_path, sim, url)
     sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=50, rate=500)
     wait_for(lambda: stored_ids(url)[0] >= 50, 30, "50 reports")
     assert rec.stop() == 0
@@ -186,11 +188,8 @@ def test_u3_outside_the_window_is_a_recorded_visible_gap(tmp_path, sim):
 
 def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
-    cfg = write_config(tmp_path, sim, url)
-    sim.start()
-    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
+    rec = recording(tmp_path, sim, url)
     try:
-        wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
         sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
         wait_for(lambda: stored_ids(url)[0] >= 20, 30, "20 reports")
         listener = [s for s in sim.cmd(cmd="status")["sessions"]
@@ -208,10 +207,7 @@ def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
 
 def test_a_drop_copy_session_lost_mid_backfill_is_asked_again(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
-    cfg = write_config(tmp_path, sim, url)
-    sim.start()
-    rec = RecorderProcess(cfg, tmp_path / "recorder.log").start()
-    wait_for(lambda: "recording from the live stream" in rec.output(), 30, "logon")
+    rec = recording(tmp_path, sim, url)
     sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
     wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
     assert rec.stop() == 0
