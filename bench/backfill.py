@@ -8,6 +8,7 @@ from pathlib import Path
 
 import quickfix as fix
 
+from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
 from fixgw import sessions, tls
@@ -16,7 +17,7 @@ from fixgw.fields import decode_raw
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
-from fixgw.signing import Signer, pre_hash
+from fixgw.signing import Signer
 from fixgw.sim.launch import SimProcess, gateway_config, make_account
 
 N_BACKFILL = 100_000
@@ -38,11 +39,8 @@ class BareDC(fix.Application):
     def toApp(self, msg, sid): pass
 
     def toAdmin(self, msg, sid):
-        h = msg.getHeader()
-        if h.getField(35) == "A":
-            sig = self.signer.sign(pre_hash(h.getField(52), "A", h.getField(34), h.getField(49), h.getField(56)))
-            msg.setField(fix.IntField(95, len(sig)))
-            msg.setField(fix.StringField(96, sig))
+        if msg.getHeader().getField(35) == "A":
+            sign_logon(msg, self.signer)
 
     def fromApp(self, msg, sid):
         t = msg.getHeader().getField(35)

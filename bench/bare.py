@@ -18,6 +18,14 @@ from fixgw.config import GatewayConfig
 from fixgw.signing import Signer, pre_hash
 
 
+def sign_logon(msg: fix.Message, signer: Signer) -> None:
+    """The least a Kalshi client must do: RawData(96) over the header QuickFIX filled."""
+    h = msg.getHeader()
+    sig = signer.sign(pre_hash(h.getField(52), "A", h.getField(34), h.getField(49), h.getField(56)))
+    msg.setField(fix.IntField(95, len(sig)))
+    msg.setField(fix.StringField(96, sig))
+
+
 class BareApp(fix.Application):
     def __init__(self, signer: Signer, dollars: bool):
         super().__init__()
@@ -36,14 +44,11 @@ class BareApp(fix.Application):
         self.logged_on.clear()
 
     def toAdmin(self, msg, sid):
-        h = msg.getHeader()
-        if h.getField(35) == "A":
-            sig = self.signer.sign(pre_hash(h.getField(52), "A", h.getField(34), h.getField(49), h.getField(56)))
+        if msg.getHeader().getField(35) == "A":
             if self.dollars:
                 msg.setField(fix.StringField(21005, "Y"))
             msg.setField(fix.StringField(21011, "Y"))
-            msg.setField(fix.IntField(95, len(sig)))
-            msg.setField(fix.StringField(96, sig))
+            sign_logon(msg, self.signer)
 
     def fromAdmin(self, msg, sid):
         pass
