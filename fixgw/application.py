@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,6 +71,19 @@ class SessionRuntime:
     def key(self) -> str:
         """QuickFIX's SessionID string for this session."""
         return f"FIXT.1.1:{self.config.api_key_id}->{self.config.target}"
+
+
+# What the order path on this thread is about to send: (runtime, MsgType, ack key).
+# QuickFIX calls toApp synchronously inside Session.send on the sending thread.
+_sending = threading.local()
+
+
+def sending(rt: "SessionRuntime", msg_type: str, key: str) -> None:
+    _sending.request = (rt, msg_type, key)
+
+
+def sent() -> None:
+    _sending.request = None
 
 
 def _get(fm: fix.FieldMap, tag: int) -> str | None:
@@ -175,12 +189,20 @@ class GatewayApplication(fix.Application):
 
     @guarded
     def toApp(self, message, session_id):
-        rt = self.runtime(session_id)
-        rt.counters["app_out"] += 1
-        header, cl_ord_id = message.getHeader(), _get(message, 11)  # each SWIG call costs ~1 us: once
-        rt.metrics.outbound(header.getField(tags.MSG_TYPE), cl_ord_id)
-        if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
+        sending = getattr(_sending, "request", None)
+        if sending is not None:  # our own order path on this thread: it told us what it sends
+            _sending.request = None
+            rt, msg_type, key = sending
+            cl_ord_id = None if key == group_key() else key
+            header = message.getHeader()
+        else:  # a resend, or a message sent some other way: read it (each SWIG call costs ~1 us)
+            rt = self.runtime(session_id)
+            header, cl_ord_id = message.getHeader(), _get(message, 11)
+            msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else group_key()
+        rt.counters["app_out"] += 1
+        rt.metrics.outbound(msg_type, cl_ord_id)
+        if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
             rt.registry.sent(int(header.getField(tags.MSG_SEQ_NUM)), key)
 
     @guarded

@@ -75,7 +75,11 @@ def to_message(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Messa
         return message
     # With groups, letting QuickFIX parse the text against the dictionary is twice as fast
     # as building Group objects field by field (BodyLength and CheckSum are recomputed on send).
-    body = "".join([f"{tag}={value}\x01" for tag, value in pairs])
+    return from_body(msg_type, "".join([f"{tag}={value}\x01" for tag, value in pairs]), product)
+
+
+def from_body(msg_type: str, body: str, product: str = "event") -> fix.Message:
+    """A message from body text (``tag=value`` SOH-terminated, no header), groups and all."""
     transport, app = _dictionaries(product)
     return fix.Message(f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01", transport, app, False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fixgw import codec, fields
+from fixgw import application, codec, fields
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
@@ -156,7 +156,12 @@ class OrderEntry:
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
         message = codec.to_message(msg_type, pairs, rt.config.product.value)
         ack = reg.register(key, req)
-        if not fix_session.send(message):
+        application.sending(rt, msg_type, key)
+        try:
+            ok = fix_session.send(message)
+        finally:
+            application.sent()
+        if not ok:
             reg.unregister(key)
             raise SessionError(session, f"QuickFIX did not send 35={msg_type}; nothing was sent")
         return ack

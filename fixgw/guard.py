@@ -9,7 +9,9 @@ exceptions through and hands everything else to the application's
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import threading
 from typing import Callable
 
 import quickfix as fix
@@ -19,9 +21,28 @@ PASS_THROUGH = (fix.RejectLogon, fix.DoNotSend, fix.FieldNotFound, fix.Incorrect
                 fix.IncorrectTagValue, fix.UnsupportedMessageType)
 
 
+_thread = threading.local()
+
+
+def pin_thread_state() -> None:
+    """Keep this thread's Python thread state alive between callbacks.
+
+    QuickFIX's own threads are not Python threads: each director call wraps
+    itself in PyGILState_Ensure/Release, and when the count drops to zero
+    CPython destroys the thread state, so every callback built a new one
+    (with a fresh mmap'd frame stack) and threading.local values vanished.
+    One unmatched Ensure keeps the count above zero for the thread's life.
+    """
+    if not getattr(_thread, "pinned", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _thread.pinned = True
+
+
 def guarded(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(self, *args):
+        if not getattr(_thread, "pinned", False):
+            pin_thread_state()
         try:
             return fn(self, *args)
         except PASS_THROUGH:

@@ -248,13 +248,22 @@ class Commands:
         log.warning("session=%s event=reset-seqnum before_out=%s before_in=%s force=%s", name,
                     session.getExpectedSenderNum(), session.getExpectedTargetNum(), bool(req.get("force")))
         logons = rt.lifecycle.logons
+        # Only QuickFIX's own thread may close the connection: Session.reset() here would close
+        # the socket under its feet, and the reused descriptor number (the control socket's, a
+        # store's file) would receive the dead TLS connection's close_notify. So log out on
+        # QuickFIX's thread first; reset() then finds no connection and only clears the store
+        # and both sequence numbers; logon() re-enables the session.
+        if rt.lifecycle.state not in (State.DISCONNECTED, State.STOPPED):
+            session.logout("sequence numbers reset by the operator")
+            rt.lifecycle.wait(lambda st: st.state in (State.DISCONNECTED, State.STOPPED), 10)
         with self.sup.lock:  # the supervisor restores ResetOnLogon after the next Logon, not before it
             if rt.config.type is Kind.RT and not rt.config.resets:
                 self.sup.reset_pending.add(name)
                 session.setResetOnLogon(True)  # the next Logon resets and says so (141=Y)
-            session.reset()  # Logout, disconnect, both sequence numbers to 1, store cleared
+            session.reset()
         if self.sup.holds.get(name) is not None:  # held: it resets now and logs on when released
             return self._wait_state(name, set(State), 0)
+        session.logon()
         return self._wait_state(name, {State.LOGGED_ON}, float(req.get("wait", 15)), logons_above=logons)
 
     # -- manual trading ---------------------------------------------------------

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from fixgw import fields
 from fixgw.models.fix import ExecType, ExecutionReport, exec_id_key
+from fixgw.pricing import Units
 
 WINDOW_S = 3 * 3600
 MAX_REQUESTS_PER_S = 5
@@ -26,7 +28,7 @@ RATE_LIMITED, SERVER_ERROR, BEGIN_TOO_SMALL, END_TOO_LARGE = 1, 2, 3, 4
 @dataclass
 class _Stream:
     keys: list[tuple[int, int, int]] = field(default_factory=list)
-    reports: list[tuple[float, ExecutionReport]] = field(default_factory=list)
+    reports: list[tuple[float, ExecutionReport, dict]] = field(default_factory=list)  # (time, report, wire)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class DropCopy:
         if i < len(stream.keys) and stream.keys[i] == key:
             return  # the same report routed to several sessions
         stream.keys.insert(i, key)
-        stream.reports.insert(i, (self.clock(), report))
+        stream.reports.insert(i, (self.clock(), report, {}))
 
     def _expire(self, stream: _Stream) -> None:
         horizon = self.clock() - self.window_s
@@ -65,9 +67,31 @@ class DropCopy:
         if stream is None:
             return []
         self._expire(stream)
-        return [r.exec_id for _, r in stream.reports]
+        return [r.exec_id for _, r, _ in stream.reports]
 
     def replay(self, account: str, product: str, begin: str, end: str | None) -> list[ExecutionReport] | Refused:
+        found = self._range(account, product, begin, end)
+        return found if isinstance(found, Refused) else [r for _, r, _ in found]
+
+    def replay_wire(self, account: str, product: str, begin: str, end: str | None,
+                    units: Units) -> list[str] | Refused:
+        """The same range as FIX body text (tag=value SOH ..., no header).
+
+        Like an exchange serving its journal, each report is serialised once per
+        price unit and kept: a replay costs no encoding after the first.
+        """
+        found = self._range(account, product, begin, end)
+        if isinstance(found, Refused):
+            return found
+        out = []
+        for _, report, wire in found:
+            body = wire.get(units)
+            if body is None:
+                body = wire[units] = "".join([f"{t}={v}\x01" for t, v in fields.encode(report, units)[1]])
+            out.append(body)
+        return out
+
+    def _range(self, account: str, product: str, begin: str, end: str | None) -> list[tuple] | Refused:
         now = self.clock()
         recent = [t for t in self._requests.get((account, product), []) if now - t < 1.0]
         if len(recent) >= MAX_REQUESTS_PER_S:
@@ -92,4 +116,4 @@ class DropCopy:
         top = hi if hi is not None else index[-1]
         i = bisect.bisect_left(stream.keys, lo)
         j = bisect.bisect_right(stream.keys, top)
-        return [r for _, r in stream.reports[i:j]]
+        return stream.reports[i:j]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,33 @@ class SimApplication(fix.Application):
         self.refusals: list[tuple[str, str]] = []
         self._answer: dict[str, Answer] = {}  # how to word the Logout QuickFIX is about to send
         self.received: list[tuple[str, str]] = []  # (SessionID, raw) of application messages
+        self._drop: set[str] = set()  # sessions to disconnect from the acceptor's own thread
         self._lock = threading.Lock()
+
+    def drop(self, session_id: fix.SessionID) -> None:
+        """Cut a connection abruptly, but on QuickFIX's thread.
+
+        Session.disconnect() from another thread closes the socket while the
+        acceptor may still use it; the descriptor number is then reused (by the
+        control socket, say) and the dead TLS connection's close_notify lands in
+        a stranger's stream. So ask for a Heartbeat and disconnect when anything
+        from that session next arrives on the acceptor's thread.
+        """
+        with self._lock:
+            self._drop.add(session_id.toString())
+        probe = fix.Message()
+        probe.getHeader().setField(35, "1")
+        probe.setField(112, f"drop-{time.time_ns()}")
+        fix.Session.sendToTarget(probe, session_id)
+
+    def _dropping(self, session_id) -> bool:
+        sid = session_id.toString()
+        with self._lock:
+            if sid not in self._drop:
+                return False
+            self._drop.discard(sid)
+        fix.Session.lookupSession(session_id).disconnect()
+        return True
 
     def callback_failed(self, callback: str, args: tuple, exc: BaseException) -> None:
         log.error("simulator callback %s failed: %s: %s", callback, type(exc).__name__, exc)
@@ -116,6 +143,8 @@ class SimApplication(fix.Application):
     def fromAdmin(self, message, session_id):
         # Not behind the guard's swallow: RejectLogon must reach QuickFIX.
         try:
+            if self._drop and self._dropping(session_id):
+                return
             if message.getHeader().getField(35) == "A":
                 self._check_logon(message, session_id)
         except PASS_THROUGH:
@@ -146,6 +175,8 @@ class SimApplication(fix.Application):
 
     @guarded
     def fromApp(self, message, session_id):
+        if self._drop and self._dropping(session_id):
+            return
         raw = message.toString()
         with self._lock:
             self.received.append((session_id.toString(), raw))

@@ -53,6 +53,14 @@ def live_from_logon(s: SimSession, body: dict[int, str]) -> Live:
         Units.DOLLARS if dollars else Units.CENTS, listener=yes(20126), settlements=yes(20127))
 
 
+@dataclass(frozen=True)
+class Replay:
+    """ExecutionReports for a KalshiDC session as body text, each sent ``copies`` times."""
+
+    bodies: tuple[str, ...]
+    copies: int = 1
+
+
 _HANDLERS = {NewOrderSingle: "new_order", OrderCancelRequest: "cancel", OrderCancelReplaceRequest: "replace",
              OrderMassCancelRequest: "mass_cancel", OrderGroupRequest: "order_group"}
 
@@ -151,14 +159,12 @@ class Router:
         except DecodeError as e:
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
             return
-        result = self.dropcopy.replay(s.account, s.product.value, req.begin_exec_id, req.end_exec_id)
+        result = self.dropcopy.replay_wire(s.account, s.product.value, req.begin_exec_id, req.end_exec_id,
+                                           live.units)
         if isinstance(result, Refused):
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=result.reason, text=result.text))
             return
-        for report in result:
-            self.send(sid, report)
-            if self.duplicate_replays:
-                self.send(sid, report)
+        self.send(sid, Replay(tuple(result), 2 if self.duplicate_replays else 1))
         self.send(sid, EventResendComplete(ref_seq_num=seq or 0, count=len(result)))
 
     def route(self, product: Product, outs: list[Out]) -> None:
@@ -188,6 +194,9 @@ class Router:
         self._send_now(sid, model)
 
     def _send_now(self, sid: str, model) -> None:
+        if isinstance(model, Replay):
+            self._send_replay(sid, model)
+            return
         s = self.sessions[sid]
         live = self.live.get(sid)
         units = live.units if live else (Units.DOLLARS if s.product is Product.MARGIN else Units.CENTS)
@@ -196,6 +205,20 @@ class Router:
         if not fix.Session.sendToTarget(message, fix.SessionID("FIXT.1.1", s.target, s.api_key_id)):
             log.warning("session=%s event=not-sent msg_type=%s", sid, msg_type)
 
+
+    def _send_replay(self, sid: str, replay: "Replay") -> None:
+        """Drop-copy replay: journal text straight into QuickFIX, one session lookup for all."""
+        s = self.sessions[sid]
+        session = fix.Session.lookupSession(fix.SessionID("FIXT.1.1", s.target, s.api_key_id))
+        if session is None:
+            log.warning("session=%s event=not-sent msg_type=8 count=%d", sid, len(replay.bodies))
+            return
+        product, send = s.product.value, session.send
+        for body in replay.bodies:
+            for _ in range(replay.copies):
+                if not send(codec.from_body("8", body, product)):
+                    log.warning("session=%s event=not-sent msg_type=8", sid)
+                    return
 
     def burst(self, product: Product, account: str, count: int, rate: float, symbol: str) -> None:
         """Load: ``count`` trades in which ``account`` takes 1 contract from a market maker."""

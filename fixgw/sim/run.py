@@ -52,7 +52,7 @@ def handler(sim: Simulator):
             router.clock_offset += float(req["seconds"])
             return {"offset": router.clock_offset}
         if cmd == "drop":
-            sim.session(req["target"], req["api_key_id"]).disconnect()
+            sim.app.drop(sim.session(req["target"], req["api_key_id"]).getSessionID())
             return {}
         if cmd == "corrupt":  # a report whose OrdStatus is not a valid value
             return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
