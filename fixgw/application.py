@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import quickfix as fix
 
@@ -34,13 +34,14 @@ log = logging.getLogger("fixgw.application")
 
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(NamedTuple):
     """One application message from a session, decoded inside the callback.
 
     ``message`` is the model and ``raw`` the message as received (the recorder
     stores it); when the message could not be decoded ``message`` is None and
-    ``error`` says why (naming the MsgType and tag), so nothing is lost.
+    ``error`` says why (naming the MsgType and tag), so nothing is lost. A
+    NamedTuple: immutable like a frozen dataclass, and built several times faster
+    on QuickFIX's thread.
     """
 
     session: str

@@ -46,6 +46,8 @@ def tif_of(value) -> TimeInForce | None:
 def decimal_of(name: str, value) -> Decimal:
     if isinstance(value, float):
         raise OrderError(f"{name} {value!r} is a float; pass a Decimal or a string (money is never binary)")
+    if value.__class__ is Decimal:
+        return value
     try:
         return Decimal(str(value))
     except ArithmeticError:
@@ -64,15 +66,37 @@ class OrderEntry:
                   cancel_on_pause: bool = False, max_cost=None, exchange_index: int | None = None,
                   cl_ord_id: str | None = None) -> Ack:
         """Send a limit order; ``price`` in dollars (event contracts: the YES price)."""
-        req = self._build(NewOrderSingle, cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol,
-                          side=side_of(side), order_qty=decimal_of("quantity", quantity),
-                          price=decimal_of("price", price), time_in_force=tif_of(time_in_force),
-                          expire_time=expire_time, post_only=post_only,
-                          stp_type=SelfTradePrevention(stp) if stp is not None else None,
-                          alloc_account=subaccount, order_group_id=order_group_id,
-                          cancel_order_on_pause=cancel_on_pause,
-                          max_execution_cost=decimal_of("max_cost", max_cost) if max_cost is not None else None,
-                          ex_destination=exchange_index)
+        values = dict(cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol, side=side_of(side),
+                      order_qty=decimal_of("quantity", quantity), price=decimal_of("price", price))
+        if time_in_force is not None:
+            values["time_in_force"] = tif_of(time_in_force)
+        if (expire_time is None and not post_only and stp is None and subaccount is None
+                and order_group_id is None and not cancel_on_pause and max_cost is None
+                and exchange_index is None and isinstance(values["cl_ord_id"], str)
+                and isinstance(symbol, str)):
+            # The common order: every value already has its field's exact type (the converters
+            # above made them), so pydantic's validator, the costliest step of a cold order
+            # path, has nothing to add. Registry.check_new still checks every value.
+            req = fields.trusted(NewOrderSingle, values)
+            return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req))
+        # Options left at their defaults are not passed: the model fills them without validating.
+        if expire_time is not None:
+            values["expire_time"] = expire_time
+        if post_only:
+            values["post_only"] = post_only
+        if stp is not None:
+            values["stp_type"] = SelfTradePrevention(stp)
+        if subaccount is not None:
+            values["alloc_account"] = subaccount
+        if order_group_id is not None:
+            values["order_group_id"] = order_group_id
+        if cancel_on_pause:
+            values["cancel_order_on_pause"] = cancel_on_pause
+        if max_cost is not None:
+            values["max_execution_cost"] = decimal_of("max_cost", max_cost)
+        if exchange_index is not None:
+            values["ex_destination"] = exchange_index
+        req = self._build(NewOrderSingle, **values)
         return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req))
 
     def cancel(self, session: str, cl_ord_id: str, *, new_cl_ord_id_: str | None = None) -> Ack:

@@ -28,32 +28,39 @@ from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, 
 from fixgw.pricing import Units, validate_order_price, validate_quantity
 
 CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
+_BAD_SYMBOL = re.compile("[\x01|= ]")  # SOH, and what would break a FIX or log line
 PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
 MAX_SUBACCOUNT = 63
 
 
 class Ack:
-    """A one-shot answer that threads can wait on and asyncio code can await."""
+    """A one-shot answer that threads can wait on and asyncio code can await.
 
-    __slots__ = ("_event", "_value", "_waiters", "_lock", "request")
+    The latch is a plain lock held until the answer comes: cheaper than an Event
+    (no Condition, no waiter lock per wait) on the path every order takes.
+    """
+
+    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request")
 
     def __init__(self, request: object):
         self.request = request
-        self._event = threading.Event()
+        self._latch = threading.Lock()
+        self._latch.acquire()
+        self._done = False
         self._value: object = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._lock = threading.Lock()
 
     @property
     def done(self) -> bool:
-        return self._event.is_set()
+        return self._done
 
     def resolve(self, value: object) -> bool:
         with self._lock:
-            if self._event.is_set():
+            if self._done:
                 return False
-            self._value = value
-            self._event.set()
+            self._value, self._done = value, True
+            self._latch.release()
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
             loop.call_soon_threadsafe(_set, fut, value)
@@ -61,15 +68,17 @@ class Ack:
 
     def wait(self, timeout: float | None = 10.0):
         """The ack model (ExecutionReport or a reject model); TimeoutError if none came."""
-        if not self._event.wait(timeout):
-            raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
+        if not self._done:
+            if not self._latch.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+                raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
+            self._latch.release()  # open for every other waiter too
         return self._value
 
     def __await__(self):
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         with self._lock:
-            if self._event.is_set():
+            if self._done:
                 fut.set_result(self._value)
             else:
                 self._waiters.append((loop, fut))
@@ -143,7 +152,7 @@ class Registry:
     def check_new(self, req: NewOrderSingle) -> None:
         self._writable("order entry")
         self._fresh_id(req.cl_ord_id)
-        if not req.symbol or any(c in req.symbol for c in "\x01|= "):
+        if not req.symbol or _BAD_SYMBOL.search(req.symbol):
             raise OrderError(f"symbol {req.symbol!r} is not a market ticker")
         validate_order_price(req.price, self.caps.product, self.caps.units)
         validate_quantity(req.order_qty)
@@ -157,7 +166,8 @@ class Registry:
             raise OrderError("expire_time is only valid with time_in_force GTD")
         if req.post_only and tif in (TimeInForce.IOC, TimeInForce.FOK):
             raise OrderError(f"post_only orders must rest; time_in_force {tif.name} never rests")
-        self._subaccount(req.alloc_account)
+        if req.alloc_account is not None:
+            self._subaccount(req.alloc_account)
         if req.order_group_id is not None:
             _uuid("order_group_id", req.order_group_id)
         if req.ex_destination is not None and (self.caps.product != "event" or req.ex_destination < -1):
@@ -255,18 +265,20 @@ class Registry:
     def apply(self, message: object) -> None:
         """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""
         key = None
-        if isinstance(message, ExecutionReport):
-            key = message.cl_ord_id
+        if isinstance(message, ExecutionReport):  # the common case: one lock, then the answer
+            key, pending = message.cl_ord_id, message.exec_type in PENDING
             with self._lock:
                 order = self._orders.get(key) if key else None
                 if order is not None:
                     order.order_id = message.order_id
                     if message.exec_type is ExecType.REPLACED:
                         order.cl_ord_id = key
-                    if message.leaves_qty == 0 and message.exec_type not in PENDING:
+                    if not pending and message.leaves_qty == 0:
                         order.open = False
-            if message.exec_type in PENDING:
-                return
+                ack = None if pending or key is None else self._acks.pop(key, None)
+            if ack is not None:
+                ack.resolve(message)
+            return
         elif isinstance(message, OrderCancelReject):
             key = message.cl_ord_id
         elif isinstance(message, OrderMassCancelReport):

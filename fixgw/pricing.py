@@ -13,6 +13,7 @@ FIX peer may send.
 """
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from enum import StrEnum
@@ -41,6 +42,37 @@ def decimal_from_wire(s: str) -> Decimal:
     if not (s.isascii() and _FLOAT.match(s)):
         raise ValueError(f"{s!r} is not a decimal number")
     return Decimal(s)
+
+
+_MEMO_MAX = 4096
+
+
+def _memo(fn):
+    """Remember a pure function's answers for nonzero finite Decimal inputs.
+
+    Orders repeat the same few prices and sizes, and Decimal arithmetic is the
+    slow part of checking and encoding them. Only a ``Decimal`` (never a float
+    or int that compares equal) is looked up, zero is left out (``-0`` formats
+    differently), and only answers are kept: a bad value raises every time.
+    """
+    memo: dict = {}
+
+    @functools.wraps(fn)
+    def wrapper(d, *args, **kwargs):
+        if d.__class__ is not Decimal or not d.is_finite() or not d:
+            return fn(d, *args, **kwargs)
+        key = (d, *args, *kwargs.values())
+        hit = memo.get(key)
+        if hit is None:
+            hit = fn(d, *args, **kwargs)
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = hit
+        # A check that hands its input back returns this input, not an equal one seen
+        # earlier with other trailing zeros (0.5 vs 0.50): the answer is the same value.
+        return d if hit.__class__ is Decimal else hit
+
+    return wrapper
 
 
 def places(d: Decimal) -> int:
@@ -74,6 +106,7 @@ def _plain(d: Decimal) -> str:
 
 
 # --------------------------------------------------------------------------- prices
+@_memo
 def price_to_wire(d: Decimal, units: Units, *, whole_cents: bool = False) -> str:
     """Dollars -> the session's price text.
 
@@ -130,6 +163,7 @@ money_from_wire = decimal_from_wire
 
 
 # --------------------------------------------------------------------------- quantities
+@_memo
 def qty_to_wire(d: Decimal) -> str:
     d = _finite(d, "quantity")
     if places(d) > 2:
@@ -141,6 +175,7 @@ qty_from_wire = decimal_from_wire
 
 
 # --------------------------------------------------------------------------- order checks
+@_memo
 def validate_order_price(price: Decimal, product: str, units: Units) -> Decimal:
     """Reject a limit price Kalshi would reject anyway, before anything is sent."""
     price = _finite(price, "price")
@@ -166,6 +201,7 @@ def validate_order_price(price: Decimal, product: str, units: Units) -> Decimal:
     return price
 
 
+@_memo
 def validate_quantity(q: Decimal) -> Decimal:
     q = _finite(q, "quantity")
     if places(q):

@@ -137,6 +137,19 @@ def test_fast_construction_matches_model_construct(unit_msg):
     assert got.model_copy(update={}) == got and hash(got.model_dump_json())
 
 
+@settings(max_examples=100, deadline=None)
+@given(messages, st.data())
+def test_trusted_construction_equals_validation(unit_msg, data):
+    """fields.trusted (new_order's fast path) builds exactly what pydantic validation builds."""
+    _, msg = unit_msg
+    given_ = data.draw(st.sets(st.sampled_from(sorted(msg.model_fields_set) or ["-"])))
+    required = {n for n, f in type(msg).model_fields.items() if f.is_required()}
+    values = {n: getattr(msg, n) for n in (given_ | required) - {"-"}}
+    got, ref = fields.trusted(type(msg), values), type(msg)(**values)
+    assert got == ref and repr(got) == repr(ref) and got.model_dump_json() == ref.model_dump_json()
+    assert got.model_fields_set == ref.model_fields_set
+
+
 # ================================================================== decoding never raises anything else
 ALL_TAGS = sorted(dictionary_tables.FIELDS)
 

@@ -196,3 +196,42 @@ def test_rest_text_refuses_floats_and_non_finite():
         dollars(0.1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         fp(D("NaN"))
+
+
+# ------------------------------------------------------------------ the memo on hot-path functions
+MEMOISED = [  # (the memoised function, the same function without its memo, extra arguments)
+    (price_to_wire, (Units.CENTS,), {"whole_cents": True}), (price_to_wire, (Units.DOLLARS,), {}),
+    (qty_to_wire, (), {}), (validate_order_price, ("event", Units.CENTS), {}),
+    (validate_order_price, ("margin", Units.DOLLARS), {}), (validate_quantity, (), {}),
+]
+
+
+def _outcome(fn, d, args, kwargs):
+    try:
+        return ("ok", str(fn(d, *args, **kwargs)))
+    except OrderError as e:
+        return ("error", str(e))
+
+
+@given(st.lists(st.decimals(allow_nan=False, allow_infinity=False, places=5, min_value=-2, max_value=200),
+                min_size=1, max_size=6), st.sampled_from(MEMOISED))
+def test_memoised_answers_equal_fresh_ones(ds, case):
+    fn, args, kwargs = case
+    for d in ds + ds:  # the second pass is answered from the memo where it can be
+        assert _outcome(fn, d, args, kwargs) == _outcome(fn.__wrapped__, d, args, kwargs)
+
+
+def test_memo_keeps_the_callers_trailing_zeros():
+    assert str(validate_order_price(D("0.5"), "event", Units.DOLLARS)) == "0.5"
+    assert str(validate_order_price(D("0.50"), "event", Units.DOLLARS)) == "0.50"
+
+
+def test_memo_never_answers_for_a_float_or_negative_zero():
+    assert price_to_wire(D("0.5"), Units.DOLLARS) == "0.5000"
+    with pytest.raises(OrderError, match="float"):
+        price_to_wire(0.5, Units.DOLLARS)  # equal and same hash as D("0.5"), still refused
+    assert qty_to_wire(D("-0")) == "-0.00" and qty_to_wire(D("0")) == "0.00"
+    with pytest.raises(OrderError):
+        validate_quantity(D("1.5"))
+    with pytest.raises(OrderError):
+        validate_quantity(D("1.5"))  # errors are never remembered as answers
