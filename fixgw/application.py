@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, NamedTuple
 
 import quickfix as fix
@@ -25,7 +26,7 @@ from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded
 from fixgw.metrics import SessionMetrics, msg_type_of
-from fixgw.orders import Registry, group_key
+from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
 from fixgw.state import Event, Lifecycle, State
@@ -59,12 +60,11 @@ class SessionRuntime:
     inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     counters: Counter = field(default_factory=Counter)
     unknown_tags: set[int] = field(default_factory=set)
-    last_in: float | None = None
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
     metrics: SessionMetrics = field(default_factory=SessionMetrics)  # counters + ack latency
 
-    @property
+    @cached_property  # a session's units never change: every order and report asks
     def units(self) -> Units:
         return Units.DOLLARS if self.config.dollars else Units.CENTS
 
@@ -161,7 +161,6 @@ class GatewayApplication(fix.Application):
     def fromAdmin(self, message, session_id):
         rt = self.runtime(session_id)
         rt.counters["admin_in"] += 1
-        rt.last_in = time.time()
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
         rt.metrics.inbound(msg_type)
         if msg_type == "5":
@@ -194,14 +193,13 @@ class GatewayApplication(fix.Application):
         if sending is not None:  # our own order path on this thread: it told us what it sends
             _sending.request = None
             rt, msg_type, key = sending
-            cl_ord_id = None if key == group_key() else key
+            cl_ord_id = None if key == GROUP_KEY else key
             header = message.getHeader()
         else:  # a resend, or a message sent some other way: read it (each SWIG call costs ~1 us)
             rt = self.runtime(session_id)
             header, cl_ord_id = message.getHeader(), _get(message, 11)
             msg_type = header.getField(tags.MSG_TYPE)
-            key = cl_ord_id if cl_ord_id is not None else group_key()
-        rt.counters["app_out"] += 1
+            key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
         rt.metrics.outbound(msg_type, cl_ord_id)
         if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
             rt.registry.sent(int(header.getField(tags.MSG_SEQ_NUM)), key)
@@ -209,8 +207,6 @@ class GatewayApplication(fix.Application):
     @guarded
     def fromApp(self, message, session_id):
         rt = self.runtime(session_id)
-        rt.counters["app_in"] += 1
-        rt.last_in = time.time()
         raw = message.toString()
         rt.metrics.inbound(msg_type_of(raw))
         self._app_message(rt, raw)

@@ -17,7 +17,7 @@ from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
                               SelfTradePrevention, Side, TimeInForce)
-from fixgw.orders import Ack, group_key, new_cl_ord_id
+from fixgw.orders import GROUP_KEY, Ack, new_cl_ord_id
 from fixgw.ratelimit import RateLimiter
 
 _SIDES = {"buy": Side.BUY, "yes": Side.BUY, "bid": Side.BUY, "1": Side.BUY,
@@ -133,7 +133,7 @@ class OrderEntry:
                              f"{', '.join(a.name.lower() for a in OrderGroupAction)}") from None
         req = self._build(OrderGroupRequest, action=act, order_group_id=order_group_id,
                           contracts_limit=contracts_limit, alloc_account=subaccount)
-        return self._submit(session, req, group_key(), lambda r: r.check_group(req))
+        return self._submit(session, req, GROUP_KEY, lambda r: r.check_group(req))
 
     def event_resend(self, session: str, begin_exec_id: str, end_exec_id: str | None = None) -> None:
         """Send EventResendRequest (U1) on a KalshiDC session; answers arrive as events."""
@@ -169,10 +169,12 @@ class OrderEntry:
 
     def _submit(self, session: str, req, key: str, check, mass: bool = False) -> Ack:
         rt = self.runtime(session)
-        reg = self._registry(session)
+        reg = rt.registry
+        if reg is None:
+            raise OrderError(f"{session}: not an order-entry session")
         check(reg)
         msg_type, pairs = fields.encode(req, rt.units)
-        if key == group_key() and reg.has_pending(key):
+        if key == GROUP_KEY and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
         fix_session = rt.fix_session or self._bind(rt)
         if fix_session is None or not fix_session.isLoggedOn():

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -144,6 +145,10 @@ class Dispatcher:
     def _run(self) -> None:
         while True:
             item = self._q.get()
+            # Step aside once: the report that woke us usually also woke a caller blocked on
+            # its ack, and both want the GIL the moment QuickFIX's thread lets go of it. The
+            # caller is on the latency path; translating for subscribers can wait a moment.
+            time.sleep(0)
             if item is None:
                 return
             if isinstance(item, threading.Event):

@@ -287,7 +287,7 @@ class Registry:
             with self._lock:
                 key = self._by_seq.pop(message.ref_seq_num, None) if message.ref_seq_num else None
         elif isinstance(message, OrderGroupResponse):
-            key = _GROUP_KEY
+            key = GROUP_KEY
         if key is None:
             return
         with self._lock:
@@ -297,11 +297,7 @@ class Registry:
 
 
 _SEQ_MEMORY = 65536
-_GROUP_KEY = "\x00order-group"  # order-group requests carry no ClOrdID; one may be in flight
-
-
-def group_key() -> str:
-    return _GROUP_KEY
+GROUP_KEY = "\x00order-group"  # order-group requests carry no ClOrdID; one may be in flight
 
 
 def _uuid(name: str, value: str) -> None:
