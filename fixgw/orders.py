@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fixgw.errors import OrderError
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
@@ -90,7 +90,7 @@ def _set(fut: asyncio.Future, value: object) -> None:
         fut.set_result(value)
 
 
-@dataclass
+@dataclass(slots=True)  # one per ClOrdID, kept: no per-instance dict for the collector to walk
 class Tracked:
     """What the gateway knows of one of its orders (for cancels, replaces and acks)."""
 
@@ -99,8 +99,7 @@ class Tracked:
     alloc_account: int | None
     cl_ord_id: str  # current ClOrdID (changes on replace)
     order_id: str | None = None
-    open: bool = True
-    aliases: set[str] = field(default_factory=set)
+    keys: tuple[str, ...] = ()  # every ClOrdID that refers to it (new, replaces, cancels)
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,10 @@ class Registry:
     def __init__(self, caps: SessionCaps):
         self.caps = caps
         self._lock = threading.Lock()
-        self._orders: dict[str, Tracked] = {}  # every ClOrdID ever used -> its order
+        self._orders: dict[str, Tracked] = {}  # ClOrdIDs of open orders -> the order
+        # ClOrdIDs of finished orders and mass cancels: kept only to refuse their reuse, as
+        # strings, so a long session holds no object per past order for the collector to walk.
+        self._used: set[str] = set()
         self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
         self._by_seq: dict[int, str] = {}  # MsgSeqNum of a request -> its ack key
 
@@ -146,7 +148,7 @@ class Registry:
     def _fresh_id(self, cl_ord_id: str) -> None:
         if not CL_ORD_ID.match(cl_ord_id):
             raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
-        if cl_ord_id in self._orders:
+        if cl_ord_id in self._orders or cl_ord_id in self._used:
             raise OrderError(f"ClOrdID {cl_ord_id!r} was already used on {self.caps.name}")
 
     def check_new(self, req: NewOrderSingle) -> None:
@@ -186,9 +188,9 @@ class Registry:
     def resolve_order(self, cl_ord_id: str, what: str) -> Tracked:
         order = self._orders.get(cl_ord_id)
         if order is None:
+            if cl_ord_id in self._used:
+                raise OrderError(f"{what} of order {cl_ord_id!r}: it is no longer open")
             raise OrderError(f"{what} of unknown order {cl_ord_id!r}: this gateway never sent it")
-        if not order.open:
-            raise OrderError(f"{what} of order {cl_ord_id!r}: it is no longer open")
         return order
 
     def check_replace(self, req: OrderCancelReplaceRequest) -> None:
@@ -233,12 +235,15 @@ class Registry:
         ack = Ack(request)
         with self._lock:
             if isinstance(request, NewOrderSingle):
-                self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key)
+                self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key, keys=(key,))
             elif isinstance(request, (OrderCancelReplaceRequest, OrderCancelRequest)):
-                order = self._orders[request.orig_cl_ord_id]
+                order = self._orders.get(request.orig_cl_ord_id)
+                if order is None:  # it finished since the request was checked: nothing is sent
+                    raise OrderError(f"order {request.orig_cl_ord_id!r}: it is no longer open")
+                order.keys += (key,)
                 self._orders[key] = order
             elif isinstance(request, OrderMassCancelRequest):
-                self._orders[key] = Tracked("", None, request.alloc_account, key, open=False)
+                self._used.add(key)
             self._acks[key] = ack
         return ack
 
@@ -246,11 +251,17 @@ class Registry:
         """Undo register() when the request could not be sent (nothing is lost or reused)."""
         with self._lock:
             self._acks.pop(key, None)
-            order = self._orders.get(key)
-            if order is not None and order.cl_ord_id == key:
-                del self._orders[key]
-            elif order is not None:
-                self._orders.pop(key, None)
+            self._used.discard(key)
+            order = self._orders.pop(key, None)
+            if order is not None:
+                order.keys = tuple(k for k in order.keys if k != key)
+
+    def _retire(self, order: Tracked) -> None:
+        """A finished order: forget the object, remember its ClOrdIDs (under the lock)."""
+        for k in order.keys:
+            if self._orders.get(k) is order:
+                del self._orders[k]
+            self._used.add(k)
 
     def has_pending(self, key: str) -> bool:
         with self._lock:
@@ -274,7 +285,7 @@ class Registry:
                     if message.exec_type is ExecType.REPLACED:
                         order.cl_ord_id = key
                     if not pending and message.leaves_qty == 0:
-                        order.open = False
+                        self._retire(order)
                 ack = None if pending or key is None else self._acks.pop(key, None)
             if ack is not None:
                 ack.resolve(message)

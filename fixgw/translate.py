@@ -138,7 +138,7 @@ def order_status(ord_status: OrdStatus, leaves: Decimal) -> str:
     return "resting"
 
 
-@dataclass
+@dataclass(slots=True)  # one per order, kept: no per-instance dict for the collector to walk
 class _Live:
     """Mutable running state of one order; :meth:`Orders.apply` snapshots it into an Order."""
 

@@ -1,13 +1,18 @@
-"""Ack: the one-shot answer the order path hands back (fixgw/orders.py)."""
+"""Ack (the one-shot answer the order path hands back) and the Registry (fixgw/orders.py)."""
 
 import asyncio
 import threading
 import time
 import uuid
+from decimal import Decimal as D
 
 import pytest
 
-from fixgw.orders import Ack, new_cl_ord_id
+from fixgw.errors import OrderError
+from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrderCancelRequest, OrdStatus,
+                              Side)
+from fixgw.orders import Ack, Registry, SessionCaps, new_cl_ord_id
+from fixgw.pricing import Units
 
 
 def test_every_waiter_gets_the_answer_once_it_is_resolved():
@@ -43,3 +48,46 @@ def test_cl_ord_ids_are_unique_version_4_uuids():
     ids = [new_cl_ord_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
     assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids[:100])
+
+
+# ------------------------------------------------------------------ Registry: finished orders
+def _registry() -> Registry:
+    return Registry(SessionCaps("nr", "event", Units.CENTS, order_entry=True, mass_cancel=True))
+
+
+def _report(cl_ord_id: str, exec_type: ExecType, leaves: int) -> ExecutionReport:
+    status = {ExecType.NEW: OrdStatus.NEW, ExecType.CANCELED: OrdStatus.CANCELED}[exec_type]
+    return ExecutionReport(order_id="o-1", exec_id="5;1", exec_type=exec_type, ord_status=status, side=Side.BUY,
+                           symbol="KXT", cl_ord_id=cl_ord_id, cum_qty=D(0), leaves_qty=D(leaves))
+
+
+def test_a_finished_order_leaves_only_its_ids_behind():
+    reg = _registry()
+    new = NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(2), price=D("0.5"))
+    ack = reg.register("a", new)
+    reg.apply(_report("a", ExecType.NEW, 2))
+    assert ack.wait(0).exec_type is ExecType.NEW and reg.resolve_order("a", "cancel").order_id == "o-1"
+    cancel = OrderCancelRequest(cl_ord_id="b", orig_cl_ord_id="a", symbol="KXT", side=Side.BUY)
+    reg.check_cancel(cancel)
+    cancel_ack = reg.register("b", cancel)
+    reg.apply(_report("b", ExecType.CANCELED, 0))
+    assert cancel_ack.wait(0).exec_type is ExecType.CANCELED
+    assert reg._orders == {}  # nothing per past order but its ClOrdIDs
+    for used in ("a", "b"):
+        with pytest.raises(OrderError, match="already used"):
+            reg.check_new(new.model_copy(update={"cl_ord_id": used}))
+        with pytest.raises(OrderError, match="no longer open"):
+            reg.resolve_order(used, "cancel")
+    with pytest.raises(OrderError, match="never sent"):
+        reg.resolve_order("zzz", "cancel")
+
+
+def test_a_cancel_for_an_order_that_finished_meanwhile_is_refused_before_sending():
+    reg = _registry()
+    reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5")))
+    cancel = OrderCancelRequest(cl_ord_id="b", orig_cl_ord_id="a", symbol="KXT", side=Side.BUY)
+    reg.check_cancel(cancel)
+    reg.apply(_report("a", ExecType.CANCELED, 0))  # QuickFIX's thread, between check and send
+    with pytest.raises(OrderError, match="no longer open"):
+        reg.register("b", cancel)
+    assert not reg.has_pending("b")
