@@ -68,12 +68,19 @@ def to_message(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Messa
     body = "".join([f"{tag}={value}\x01" for tag, value in pairs])
     layout = _layouts(product).get(msg_type, {})
     if not layout or not any(tag in layout for tag, _ in pairs):
-        # No groups: QuickFIX parses the text without a dictionary in one call, instead of
-        # one SWIG call per field (BodyLength and CheckSum are recomputed on send).
-        return fix.Message(f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01", False)
+        return from_flat_body(msg_type, body)
     # With groups, letting QuickFIX parse the text against the dictionary is twice as fast
     # as building Group objects field by field.
     return from_body(msg_type, body, product)
+
+
+def from_flat_body(msg_type: str, body: str) -> fix.Message:
+    """A message without repeating groups from its body text.
+
+    QuickFIX parses the text without a dictionary in one call, instead of one SWIG
+    call per field (BodyLength and CheckSum are recomputed on send).
+    """
+    return fix.Message(f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01", False)
 
 
 def from_body(msg_type: str, body: str, product: str = "event") -> fix.Message:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fixgw import application, codec, fields
+from fixgw import application, codec, express, fields
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
@@ -78,7 +78,8 @@ class OrderEntry:
             # above made them), so pydantic's validator, the costliest step of a cold order
             # path, has nothing to add. Registry.check_new still checks every value.
             req = fields.trusted(NewOrderSingle, values)
-            return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req))
+            return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req),
+                                lane=express.new_order_body)
         # Options left at their defaults are not passed: the model fills them without validating.
         if expire_time is not None:
             values["expire_time"] = expire_time
@@ -167,20 +168,25 @@ class OrderEntry:
             raise OrderError(f"{session}: not an order-entry session")
         return rt.registry
 
-    def _submit(self, session: str, req, key: str, check, mass: bool = False) -> Ack:
+    def _submit(self, session: str, req, key: str, check, mass: bool = False, lane=None) -> Ack:
         rt = self.runtime(session)
         reg = rt.registry
         if reg is None:
             raise OrderError(f"{session}: not an order-entry session")
         check(reg)
-        msg_type, pairs = fields.encode(req, rt.units)
+        body = lane(req, rt.units) if lane is not None else None  # a plain order's text, written directly
+        if body is None:
+            msg_type, pairs = fields.encode(req, rt.units)
+        else:
+            msg_type, pairs = "D", ()
         if key == GROUP_KEY and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
         fix_session = rt.fix_session or self._bind(rt)
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
-        message = codec.to_message(msg_type, pairs, rt.config.product.value)
+        message = (codec.to_message(msg_type, pairs, rt.config.product.value) if body is None
+                   else codec.from_flat_body(msg_type, body))
         ack = reg.register(key, req)
         application.sending(rt, msg_type, key)
         try:

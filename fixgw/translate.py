@@ -163,7 +163,9 @@ class _Live:
     subaccount: int | None = None
     exchange_index: int = 0
     last_key: tuple[int, int, int] | None = None
-    seen: set[str] = field(default_factory=set)
+    # ExecIDs already folded in. A dict of str -> None: CPython leaves a dict of atomic
+    # values untracked by the cyclic collector (a set is always tracked), and there is one per order.
+    seen: dict[str, None] = field(default_factory=dict)
 
 
 class Orders:
@@ -198,7 +200,7 @@ class Orders:
         if not pending:
             if er.exec_id in live.seen:
                 return self._snapshot(live)
-            live.seen.add(er.exec_id)
+            live.seen[er.exec_id] = None
         if er.exec_type == TRADE and er.last_qty is not None and er.last_px is not None:
             px = er.last_px if live.yes else ONE - er.last_px
             cost, fees = er.last_qty * px, _fees(er)
