@@ -24,10 +24,10 @@ $(WHEEL_CACHE)/.built:
 	PYTHON=$(PYTHON) .ci/quickfix-wheel.sh $(WHEEL_CACHE)
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml | $(WHEEL_CACHE)/.built
+$(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl
+	$(VPY) -m pip install -q --force-reinstall --no-deps $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl
 	$(VPY) -m pip install -q -e '.[test]'
 	$(VPY) -c 'import quickfix, fixgw.tls; fixgw.tls.require_ssl_build()'
 	@touch $@

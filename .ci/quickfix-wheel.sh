@@ -8,6 +8,11 @@
 #     calls back to release-on-unlock, free-on-destroy.
 #  3. The TLS verify callback printf()s every certificate it checks to stdout; those
 #     lines go to stderr instead so a program's stdout stays its own.
+#  4. SSLSocketConnection's destructor runs SSL_shutdown() after the socket monitor has
+#     already closed the descriptor, so the close_notify went to whatever file or socket
+#     reused that number meanwhile (a test caught it arriving on the simulator's control
+#     socket; in a recorder it could be a database file). The destructor's shutdown is
+#     made quiet: it updates the TLS state and writes nothing.
 set -euo pipefail
 out=${1:?usage: quickfix-wheel.sh OUTDIR}
 py=${PYTHON:-python3}
@@ -34,6 +39,13 @@ if t.count('printf(\n      "Certificate Verification: depth') != 1 or t.count('p
 t = t.replace('printf(\n      "Certificate Verification: depth', 'fprintf(stderr,\n      "Certificate Verification: depth')
 t = t.replace('printf("Certificate Verification: Error', 'fprintf(stderr, "Certificate Verification: Error')
 open(u, "w").write(t)
+c = p.replace("QuickfixPython.cpp", "SSLSocketConnection.cpp")
+x = open(c).read()
+close = "  ssl_socket_close(m_socket, m_ssl);\n\n  SSL_free(m_ssl);"
+if x.count(close) != 1:
+    sys.exit("quickfix-wheel.sh: SSLSocketConnection destructor not found; review the patch")
+x = x.replace(close, "  if (m_ssl) {\n    SSL_set_quiet_shutdown(m_ssl, 1);  // the fd is closed: write nothing\n  }\n" + close)
+open(c, "w").write(x)
 PY
 mkdir -p "$out"
 CFLAGS=-DHAVE_SSL=1 CXXFLAGS=-DHAVE_SSL=1 LDFLAGS='-Wl,--no-as-needed -lssl -lcrypto' \

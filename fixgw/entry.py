@@ -23,6 +23,7 @@ from fixgw.ratelimit import RateLimiter
 _SIDES = {"buy": Side.BUY, "yes": Side.BUY, "bid": Side.BUY, "1": Side.BUY,
           "sell": Side.SELL, "no": Side.SELL, "ask": Side.SELL, "2": Side.SELL}
 _TIF = {t.name.lower(): t for t in TimeInForce}
+_PLAIN = frozenset({"cl_ord_id", "symbol", "side", "order_qty", "price", "time_in_force"})  # typed by us
 
 
 def side_of(value) -> Side:
@@ -68,19 +69,9 @@ class OrderEntry:
         """Send a limit order; ``price`` in dollars (event contracts: the YES price)."""
         values = dict(cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol, side=side_of(side),
                       order_qty=decimal_of("quantity", quantity), price=decimal_of("price", price))
+        # Options left at their defaults are not passed: the model fills them.
         if time_in_force is not None:
             values["time_in_force"] = tif_of(time_in_force)
-        if (expire_time is None and not post_only and stp is None and subaccount is None
-                and order_group_id is None and not cancel_on_pause and max_cost is None
-                and exchange_index is None and isinstance(values["cl_ord_id"], str)
-                and isinstance(symbol, str)):
-            # The common order: every value already has its field's exact type (the converters
-            # above made them), so pydantic's validator, the costliest step of a cold order
-            # path, has nothing to add. Registry.check_new still checks every value.
-            req = fields.trusted(NewOrderSingle, values)
-            return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req),
-                                lane=express.new_order_body)
-        # Options left at their defaults are not passed: the model fills them without validating.
         if expire_time is not None:
             values["expire_time"] = expire_time
         if post_only:
@@ -97,8 +88,15 @@ class OrderEntry:
             values["max_execution_cost"] = decimal_of("max_cost", max_cost)
         if exchange_index is not None:
             values["ex_destination"] = exchange_index
-        req = self._build(NewOrderSingle, **values)
-        return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req))
+        if _PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
+            # The common order: every value already has its field's exact type (the converters
+            # above made them), so pydantic's validator, the costliest step of a cold order
+            # path, has nothing to add. Registry.check_new still checks every value.
+            req = fields.trusted(NewOrderSingle, values)
+        else:
+            req = self._build(NewOrderSingle, **values)
+        return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req),
+                            lane=express.new_order_body)
 
     def cancel(self, session: str, cl_ord_id: str, *, new_cl_ord_id_: str | None = None) -> Ack:
         reg = self._registry(session)
@@ -170,9 +168,7 @@ class OrderEntry:
 
     def _submit(self, session: str, req, key: str, check, mass: bool = False, lane=None) -> Ack:
         rt = self.runtime(session)
-        reg = rt.registry
-        if reg is None:
-            raise OrderError(f"{session}: not an order-entry session")
+        reg = self._registry(session)
         check(reg)
         body = lane(req, rt.units) if lane is not None else None  # a plain order's text, written directly
         if body is None:

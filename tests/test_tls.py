@@ -40,3 +40,40 @@ print("ok")
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr
+
+
+def test_a_closed_connection_writes_nothing_into_a_reused_descriptor(tmp_path, sim):
+    """QuickFIX closes the socket, calls onLogout, and only later tears the TLS state down.
+
+    The descriptor is free during onLogout, so a file opened there takes its number;
+    before the wheel's patch the teardown's close_notify (an encrypted TLS record)
+    was written into that file.
+    """
+    import re
+
+    from harness import gateway_config, make_account
+
+    from fixgw.application import GatewayApplication
+    from fixgw.gateway import Gateway
+
+    opened: list = []
+
+    class Probe(GatewayApplication):
+        def onLogout(self, session_id):
+            super().onLogout(session_id)
+            for _ in range(64):  # take descriptors until one has the socket's old number
+                opened.append(open(tmp_path / f"probe-{len(opened)}", "wb"))
+
+    acct = make_account(tmp_path, sim.keys, "event")
+    sim.start()
+    cfg = gateway_config(tmp_path / "gw", sim, [dict(name="nr", product="event", type="NR", account=acct)])
+    with Gateway(cfg, application=Probe) as gw:
+        gw.wait_logged_on(timeout=10)
+    events = (tmp_path / "gw" / "log" / "nr.event.log").read_text()
+    handle = int(re.findall(r"Socket created with handle:(\d+)", events)[-1])
+    reused = [f for f in opened if f.fileno() == handle]
+    assert reused, f"no probe file took descriptor {handle}: the test did not exercise the reuse"
+    for f in opened:
+        f.close()
+    written = {Path(f.name).name: Path(f.name).read_bytes()[:8].hex() for f in opened if Path(f.name).stat().st_size}
+    assert not written, f"TLS bytes landed in files that reused the socket's descriptor: {written}"
