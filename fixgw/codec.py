@@ -80,13 +80,18 @@ def from_flat_body(msg_type: str, body: str) -> fix.Message:
     QuickFIX parses the text without a dictionary in one call, instead of one SWIG
     call per field (BodyLength and CheckSum are recomputed on send).
     """
-    return fix.Message(f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01", False)
+    return fix.Message(_framed(msg_type, body), False)
 
 
 def from_body(msg_type: str, body: str, product: str = "event") -> fix.Message:
     """A message from body text (``tag=value`` SOH-terminated, no header), groups and all."""
     transport, app = _dictionaries(product)
-    return fix.Message(f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01", transport, app, False)
+    return fix.Message(_framed(msg_type, body), transport, app, False)
+
+
+def _framed(msg_type: str, body: str) -> str:
+    """Body text in a header and trailer QuickFIX parses (it recomputes 9 and 10 on send)."""
+    return f"8=FIXT.1.1\x019=0\x0135={msg_type}\x01{body}10=000\x01"
 
 
 def to_message_fields(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Message:

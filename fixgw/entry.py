@@ -23,7 +23,6 @@ from fixgw.ratelimit import RateLimiter
 _SIDES = {"buy": Side.BUY, "yes": Side.BUY, "bid": Side.BUY, "1": Side.BUY,
           "sell": Side.SELL, "no": Side.SELL, "ask": Side.SELL, "2": Side.SELL}
 _TIF = {t.name.lower(): t for t in TimeInForce}
-_PLAIN = frozenset({"cl_ord_id", "symbol", "side", "order_qty", "price", "time_in_force"})  # typed by us
 
 
 def side_of(value) -> Side:
@@ -88,7 +87,7 @@ class OrderEntry:
             values["max_execution_cost"] = decimal_of("max_cost", max_cost)
         if exchange_index is not None:
             values["ex_destination"] = exchange_index
-        if _PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
+        if express.PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
             # The common order: every value already has its field's exact type (the converters
             # above made them), so pydantic's validator, the costliest step of a cold order
             # path, has nothing to add. Registry.check_new still checks every value.

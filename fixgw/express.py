@@ -19,6 +19,7 @@ from fixgw.pricing import Units
 
 _OPTIONS = ("expire_time", "stp_type", "alloc_account", "order_group_id", "max_execution_cost", "ex_destination")
 _TAGS = {11: "cl_ord_id", 38: "order_qty", 44: "price", 54: "side", 55: "symbol", 59: "time_in_force"}
+PLAIN = frozenset(_TAGS.values())  # the fields a plain order may set; anything else is an option
 
 
 def _encoders(units: Units) -> dict[str, tuple[int, object]]:

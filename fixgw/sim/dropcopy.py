@@ -69,13 +69,9 @@ class DropCopy:
         self._expire(stream)
         return [r.exec_id for _, r, _ in stream.reports]
 
-    def replay(self, account: str, product: str, begin: str, end: str | None) -> list[ExecutionReport] | Refused:
-        found = self._range(account, product, begin, end)
-        return found if isinstance(found, Refused) else [r for _, r, _ in found]
-
-    def replay_wire(self, account: str, product: str, begin: str, end: str | None,
-                    units: Units) -> list[str] | Refused:
-        """The same range as FIX body text (tag=value SOH ..., no header).
+    def replay(self, account: str, product: str, begin: str, end: str | None,
+               units: Units) -> list[str] | Refused:
+        """The range as FIX body text (tag=value SOH ..., no header).
 
         Like an exchange serving its journal, each report is serialised once per
         price unit and kept: a replay costs no encoding after the first.

@@ -159,7 +159,7 @@ class Router:
         except DecodeError as e:
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
             return
-        result = self.dropcopy.replay_wire(s.account, s.product.value, req.begin_exec_id, req.end_exec_id,
+        result = self.dropcopy.replay(s.account, s.product.value, req.begin_exec_id, req.end_exec_id,
                                            live.units)
         if isinstance(result, Refused):
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=result.reason, text=result.text))
