@@ -73,13 +73,13 @@ class SessionRuntime:
         return f"FIXT.1.1:{self.config.api_key_id}->{self.config.target}"
 
 
-# What the order path on this thread is about to send: (runtime, MsgType, ack key).
+# What the order path on this thread is about to send: (runtime, MsgType, ack key, quickfix.Session).
 # QuickFIX calls toApp synchronously inside Session.send on the sending thread.
 _sending = threading.local()
 
 
-def sending(rt: "SessionRuntime", msg_type: str, key: str) -> None:
-    _sending.request = (rt, msg_type, key)
+def sending(rt: "SessionRuntime", msg_type: str, key: str, fix_session) -> None:
+    _sending.request = (rt, msg_type, key, fix_session)
 
 
 def sent() -> None:
@@ -191,17 +191,20 @@ class GatewayApplication(fix.Application):
         sending = getattr(_sending, "request", None)
         if sending is not None:  # our own order path on this thread: it told us what it sends
             _sending.request = None
-            rt, msg_type, key = sending
+            rt, msg_type, key, fix_session = sending
             cl_ord_id = None if key == GROUP_KEY else key
-            header = message.getHeader()
+            # Session::send has just set 34 to the session's next sender number (it holds the
+            # session's lock): one SWIG call returning an int instead of Header proxy + getField.
+            seq = fix_session.getExpectedSenderNum()
         else:  # a resend, or a message sent some other way: read it (each SWIG call costs ~1 us)
             rt = self.runtime(session_id)
             header, cl_ord_id = message.getHeader(), _get(message, 11)
             msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
+            seq = int(header.getField(tags.MSG_SEQ_NUM))
         rt.metrics.outbound(msg_type, cl_ord_id)
         if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
-            rt.registry.sent(int(header.getField(tags.MSG_SEQ_NUM)), key)
+            rt.registry.sent(seq, key)
 
     @guarded
     def fromApp(self, message, session_id):

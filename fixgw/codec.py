@@ -10,6 +10,7 @@ Inbound messages are never kept: callers pass ``message.toString()`` to
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Iterator, Sequence
 
@@ -81,6 +82,24 @@ def from_flat_body(msg_type: str, body: str) -> fix.Message:
     call per field (BodyLength and CheckSum are recomputed on send).
     """
     return fix.Message(_framed(msg_type, body), False)
+
+
+_scratch = threading.local()
+
+
+def scratch_flat_body(msg_type: str, body: str) -> fix.Message:
+    """:func:`from_flat_body` parsed into this thread's one scratch Message.
+
+    For a message that is sent at once: ``Session::send`` writes the header,
+    keeps the text it sends and no reference to the Message, so each sending
+    thread reuses one instead of allocating a Message (and its three field maps)
+    per order. ``setString`` clears whatever the last send left in it.
+    """
+    message = getattr(_scratch, "message", None)
+    if message is None:
+        message = _scratch.message = fix.Message()
+    message.setString(_framed(msg_type, body), False)
+    return message
 
 
 def from_body(msg_type: str, body: str, product: str = "event") -> fix.Message:

@@ -181,9 +181,9 @@ class OrderEntry:
             raise SessionError(session, "not logged on; nothing was sent")
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
         message = (codec.to_message(msg_type, pairs, rt.config.product.value) if body is None
-                   else codec.from_flat_body(msg_type, body))
+                   else codec.scratch_flat_body(msg_type, body))
         ack = reg.register(key, req)
-        application.sending(rt, msg_type, key)
+        application.sending(rt, msg_type, key, fix_session)
         try:
             ok = fix_session.send(message)
         finally:

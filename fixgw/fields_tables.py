@@ -128,10 +128,25 @@ def _int_to_wire(v: object) -> str:
     return str(int(v))
 
 
+def _enum_encoder(enum: type[Enum]) -> Callable[[Any], str]:
+    """Member (or raw value) -> wire text; members are looked up, not rebuilt per message.
+
+    ``enum(v).value`` goes through EnumMeta.__call__ and the ``value`` property on
+    every order; a table of the members answers the same without either. Anything
+    else (a raw value, or something invalid) still goes through ``enum(v)``.
+    """
+    table = {member: str(member.value) for member in enum}
+
+    def encode(v: Any) -> str:
+        text = table.get(v) if v.__class__ is enum else None
+        return text if text is not None else str(enum(v).value)
+
+    return encode
+
+
 def encoder(kind: object, units: Units, default: object) -> Callable[[Any], str | None]:
     if isinstance(kind, type) and issubclass(kind, Enum):
-        enum = kind
-        return lambda v: str(enum(v).value)
+        return _enum_encoder(kind)
     if kind == BOOL:
         omit_false = default is False  # a False that is only the default says nothing
         return lambda v: "Y" if v else (None if omit_false else "N")

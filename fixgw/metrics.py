@@ -21,7 +21,7 @@ attempts and failed attempts; ``fixgw run`` backs off on the failure streak.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from fixgw.models.fix import (ExecType, ExecutionReport, OrderCancelReject, OrderMassCancelReport)
@@ -112,7 +112,8 @@ class SessionMetrics:
         self.last_in: float | None = None  # wall clock of the last message received
         self.last_out: float | None = None
         self.order_ack = Histogram()
-        self.in_flight: dict[str, int] = {}  # ClOrdID -> perf_counter_ns when sent
+        # ClOrdID -> perf_counter_ns when sent, oldest first (O(1) trim, see orders.Registry).
+        self.in_flight: OrderedDict[str, int] = OrderedDict()
         self.attempts = Attempts()
 
     # -- the hot path ---------------------------------------------------
@@ -132,10 +133,7 @@ class SessionMetrics:
             in_flight = self.in_flight
             in_flight[key] = time.perf_counter_ns()
             if len(in_flight) > _MAX_IN_FLIGHT:
-                try:
-                    del in_flight[next(iter(in_flight))]
-                except (KeyError, RuntimeError, StopIteration):
-                    pass
+                in_flight.popitem(last=False)
 
     def answered(self, model: object) -> int | None:
         """Stop the ack timer for a decoded inbound model; the round trip in us, if it was one."""

@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from fixgw.errors import OrderError
@@ -137,7 +138,10 @@ class Registry:
         # strings, so a long session holds no object per past order for the collector to walk.
         self._used: set[str] = set()
         self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
-        self._by_seq: dict[int, str] = {}  # MsgSeqNum of a request -> its ack key
+        # MsgSeqNum of a request -> its ack key, oldest first. An OrderedDict: trimming the
+        # oldest of a plain dict (next(iter(d))) walks the holes left by earlier deletions,
+        # ~20 us per send once a session has sent _SEQ_MEMORY messages.
+        self._by_seq: OrderedDict[int, str] = OrderedDict()
 
     # -- validation -----------------------------------------------------
     def _writable(self, what: str) -> None:
@@ -271,7 +275,7 @@ class Registry:
         with self._lock:
             self._by_seq[seq] = key
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
-                del self._by_seq[next(iter(self._by_seq))]
+                self._by_seq.popitem(last=False)
 
     def apply(self, message: object) -> None:
         """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""

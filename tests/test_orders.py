@@ -91,3 +91,21 @@ def test_a_cancel_for_an_order_that_finished_meanwhile_is_refused_before_sending
     with pytest.raises(OrderError, match="no longer open"):
         reg.register("b", cancel)
     assert not reg.has_pending("b")
+
+
+def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_stays_bounded():
+    from fixgw import orders
+    from fixgw.models.fix import SessionReject
+    reg = _registry()
+    acks = {}
+    for seq in range(1, orders._SEQ_MEMORY + 11):
+        key = f"c{seq}"
+        if seq in (5, orders._SEQ_MEMORY + 10):
+            acks[seq] = reg.register(key, object())  # any request: only its ack is looked up
+        reg.sent(seq, key)
+    assert len(reg._by_seq) == orders._SEQ_MEMORY  # the ten oldest were forgotten
+    reg.apply(SessionReject(ref_seq_num=5, reason=1, text="too old"))
+    assert not acks[5].done  # no longer remembered: nothing to resolve (and no error)
+    reject = SessionReject(ref_seq_num=orders._SEQ_MEMORY + 10, reason=1, text="recent")
+    reg.apply(reject)
+    assert acks[orders._SEQ_MEMORY + 10].wait(0) is reject
