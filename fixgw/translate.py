@@ -21,6 +21,7 @@ canceled; otherwise resting while 151 LeavesQty > 0, else canceled.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -127,6 +128,7 @@ TERMINAL_CANCELED = frozenset({OrdStatus.CANCELED, OrdStatus.EXPIRED, OrdStatus.
 # On these reports 11 names the cancel/replace *request*; the order's own id is 41.
 REQUEST_IDS = frozenset({ExecType.CANCELED, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
 STP = {1: "taker_at_cross", 2: "maker"}
+MAX_FINISHED = 100_000  # finished orders kept for orders()/get(); open ones are always kept
 
 
 def order_status(ord_status: OrdStatus, leaves: Decimal) -> str:
@@ -163,6 +165,7 @@ class _Live:
     subaccount: int | None = None
     exchange_index: int = 0
     last_key: tuple[int, int, int] | None = None
+    client_ids: tuple[str, ...] = ()  # every 11/41 that names it, to forget them with it
     # ExecIDs already folded in. A dict of str -> None: CPython leaves a dict of atomic
     # values untracked by the cyclic collector (a set is always tracked), and there is one per order.
     seen: dict[str, None] = field(default_factory=dict)
@@ -185,12 +188,20 @@ class Orders:
       created_time = earliest 60 seen, last_update_time = 60 of the newest report.
     * exchange_index = 30 LastMkt, else 100 ExDestination, else the ExecID's
       third part, else 0.
+    * Open orders are always kept; of the finished ones (executed or canceled)
+      only the newest ``max_finished`` are, so a gateway that runs for weeks
+      does not grow without end. A report for a forgotten order starts it afresh
+      from that report.
     """
 
-    def __init__(self, *, user_id: str = "") -> None:
+    def __init__(self, *, user_id: str = "", max_finished: int = MAX_FINISHED) -> None:
+        if max_finished < 0:
+            raise ValueError(f"max_finished must be >= 0, not {max_finished}")
         self.user_id = user_id
+        self.max_finished = max_finished
         self._live: dict[str, _Live] = {}
         self._by_client: dict[str, str] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # OrderIDs, in the order they finished
 
     def apply(self, er: ExecutionReport) -> Order:
         """Fold one report and return the order's REST shape after it."""
@@ -216,7 +227,15 @@ class Orders:
             or (pending and live.status == "resting")
         if newest:
             self._take(live, er, key)
-        return self._snapshot(live)
+        order = self._snapshot(live)
+        if live.status == "resting":
+            if self._finished:
+                self._finished.pop(live.order_id, None)
+        elif live.order_id not in self._finished:
+            self._finished[live.order_id] = None
+            while len(self._finished) > self.max_finished:
+                self._forget(self._finished.popitem(last=False)[0])
+        return order
 
     def get(self, order_id: str) -> Order | None:
         live = self._live.get(order_id)
@@ -239,6 +258,7 @@ class Orders:
         live = self._live.get(er.order_id)
         if live is None and er.orig_cl_ord_id in self._by_client:  # a replace that got a new 37
             live = self._live.pop(self._by_client[er.orig_cl_ord_id])  # type: ignore[index]
+            self._finished.pop(live.order_id, None)
             live.order_id = er.order_id
             self._live[er.order_id] = live
         if live is None:
@@ -250,7 +270,16 @@ class Orders:
         for cid in (er.cl_ord_id, er.orig_cl_ord_id):
             if cid:
                 self._by_client[cid] = live.order_id
+                if cid not in live.client_ids:
+                    live.client_ids += (cid,)
         return live
+
+    def _forget(self, order_id: str) -> None:
+        live = self._live.pop(order_id, None)
+        if live is not None:
+            for cid in live.client_ids:
+                if self._by_client.get(cid) == order_id:
+                    del self._by_client[cid]
 
     @staticmethod
     def _take(live: _Live, er: ExecutionReport, key: tuple[int, int, int] | None) -> None:

@@ -181,6 +181,25 @@ def test_a_pending_report_never_reopens_a_finished_order():
     assert (order.status, order.client_order_id) == ("canceled", "c")
 
 
+def test_only_the_newest_finished_orders_are_kept_and_open_ones_always():
+    orders = Orders(max_finished=2)
+    orders.apply(er(order_id="open", exec_id="1;1", cl_ord_id="c-open", order_qty=D(1), leaves_qty=D(1)))
+    for n in range(1, 5):  # four orders that rest, then are cancelled
+        orders.apply(er(order_id=f"o{n}", exec_id=f"{n + 1};1", cl_ord_id=f"c{n}", order_qty=D(1), leaves_qty=D(1)))
+        orders.apply(er(order_id=f"o{n}", exec_id=f"{n + 1};2", exec_type=ExecType.CANCELED,
+                        ord_status=OrdStatus.CANCELED, cl_ord_id=f"x{n}", orig_cl_ord_id=f"c{n}"))
+    assert [o.order_id for o in orders.orders()] == ["open", "o3", "o4"]
+    assert orders.get("o1") is None and orders.by_client_order_id("c2") is None
+    assert orders.by_client_order_id("x2") is None and orders.by_client_order_id("c4").order_id == "o4"
+    # the open order stays however many finish, and a report for a forgotten one starts it afresh
+    late = orders.apply(er(order_id="o1", exec_id="2;3", exec_type=ExecType.CANCELED, ord_status=OrdStatus.CANCELED,
+                           cl_ord_id="y1", orig_cl_ord_id="c1", order_qty=D(1)))
+    assert late.status == "canceled" and [o.order_id for o in orders.orders()] == ["open", "o4", "o1"]
+    assert orders.get("open").status == "resting"
+    with pytest.raises(ValueError, match="max_finished"):
+        Orders(max_finished=-1)
+
+
 @pytest.mark.parametrize(("status", "leaves", "rest"), [
     (OrdStatus.NEW, "5", "resting"), (OrdStatus.PARTIALLY_FILLED, "1", "resting"),
     (OrdStatus.PENDING_NEW, "5", "resting"), (OrdStatus.PENDING_REPLACE, "5", "resting"),
