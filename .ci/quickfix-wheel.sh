@@ -13,6 +13,12 @@
 #     reused that number meanwhile (a test caught it arriving on the simulator's control
 #     socket; in a recorder it could be a database file). The destructor's shutdown is
 #     made quiet: it updates the TLS state and writes nothing.
+#  5. Session::next() leaves a session that was disabled (Session::logout()) while its
+#     connection had not logged on yet connected for ever: it returns before even the Logon
+#     timeout check. Closing it from another thread (Session::disconnect()) races the socket
+#     loop (item 4's hazard). Now the engine's own thread closes such a connection on its
+#     next tick, after an event line saying why ("Closing the connection of a disabled
+#     session that is not logged on"); a disabled session is not reconnected.
 set -euo pipefail
 out=${1:?usage: quickfix-wheel.sh OUTDIR}
 py=${PYTHON:-python3}
@@ -46,6 +52,16 @@ if x.count(close) != 1:
     sys.exit("quickfix-wheel.sh: SSLSocketConnection destructor not found; review the patch")
 x = x.replace(close, "  if (m_ssl) {\n    SSL_set_quiet_shutdown(m_ssl, 1);  // the fd is closed: write nothing\n  }\n" + close)
 open(c, "w").write(x)
+n = p.replace("QuickfixPython.cpp", "Session.cpp")
+y = open(n).read()
+idle = ("          generateLogout(m_state.logoutReason());\n        }\n      } else {\n        return;\n      }")
+if y.count(idle) != 1:
+    sys.exit("quickfix-wheel.sh: Session::next() logon-time block not found; review the patch")
+y = y.replace(idle, "          generateLogout(m_state.logoutReason());\n        }\n      } else {\n"
+              "        if (!isEnabled() && m_pResponder) {\n"
+              "          m_state.onEvent(\"Closing the connection of a disabled session that is not logged on\");\n"
+              "          disconnect();\n        }\n        return;\n      }")
+open(n, "w").write(y)
 PY
 mkdir -p "$out"
 CFLAGS=-DHAVE_SSL=1 CXXFLAGS=-DHAVE_SSL=1 LDFLAGS='-Wl,--no-as-needed -lssl -lcrypto' \

@@ -33,6 +33,8 @@ _REJECT_TYPES = frozenset({"3", "j", "9"})  # session reject, business reject, c
 # QuickFIX event-log lines that end a connection attempt without a Logon.
 _FAILED = ("Disconnecting", "Socket error", "Socket disconnect", "SSL_connect failed", "Socket deleted",
            "Connection failed", "Timed out waiting for logon response", "SSL Handshake took too long")
+# The wheel's patch 5: QuickFIX closing a disabled session's connection that had not logged on.
+_CLOSED_DISABLED = "Closing the connection of a disabled session"
 
 
 def msg_type_of(raw: str) -> str:
@@ -166,6 +168,9 @@ class SessionMetrics:
         if text.startswith("Received logon response"):
             a.logged_on, a.streak = True, 0
             return "logon"
+        if text.startswith(_CLOSED_DISABLED):  # a hold closing an idle connection: not a failure
+            a.open = False
+            return None
         if a.open and text.startswith(_FAILED):
             a.open = False
             if not a.logged_on:

@@ -124,11 +124,10 @@ class Supervisor:
             self.holds[name] = reason
             if until is not None:
                 self.release_at[name] = until
+            # Disables the session. A connection that has not logged on (QuickFIX opens one
+            # outside the logon window too) is closed by QuickFIX's own thread on its next
+            # tick (the wheel's patch 5), never from here: that would race its socket loop.
             self.gw.logout(name)
-            session = self.gw._session(name)
-            if reason == "schedule" and session is not None and not session.isLoggedOn():
-                session.disconnect()  # a TLS connection QuickFIX opened but will not log on: close it
-                self.seen_failures[name] = self.gw.runtimes[name].metrics.attempts.failed
         log.info("session=%s event=hold reason=%s%s", name, reason,
                  f" retry_in={until - time.time():.1f}s" if until else "")
 

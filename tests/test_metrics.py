@@ -76,6 +76,10 @@ def test_connection_attempts_classify_quickfix_event_lines():
     assert m.on_event("Received logon response") == "logon"
     assert m.on_event("Disconnecting") is None  # a drop after a Logon is not a failed attempt
     assert (m.attempts.failed, m.attempts.streak) == (2, 0)
+    m.on_event("Connecting to 127.0.0.1 on port 1")  # held (logout()) before its Logon was answered
+    assert m.on_event("Closing the connection of a disabled session that is not logged on") is None
+    assert m.on_event("Disconnecting") is None
+    assert (m.attempts.total, m.attempts.failed, m.attempts.open) == (4, 2, False)
 
 
 @pytest.mark.parametrize("streak, delay", [(0, 1), (1, 1), (2, 2), (3, 4), (4, 8), (7, 60), (80, 60)])

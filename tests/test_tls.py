@@ -77,3 +77,63 @@ def test_a_closed_connection_writes_nothing_into_a_reused_descriptor(tmp_path, s
         f.close()
     written = {Path(f.name).name: Path(f.name).read_bytes()[:8].hex() for f in opened if Path(f.name).stat().st_size}
     assert not written, f"TLS bytes landed in files that reused the socket's descriptor: {written}"
+
+
+def test_a_session_disabled_before_it_logged_on_is_closed_by_quickfix_itself(tmp_path):
+    """logout() on a session whose Logon was never answered: the engine's thread closes it.
+
+    QuickFIX 1.16 returns from Session::next() before its Logon timeout check once a
+    session is disabled, so such a connection stayed open for ever, and closing it from
+    another thread races the socket loop. The wheel's patch 5 closes it on the next tick.
+    """
+    import socket
+    import ssl
+    import threading
+    import types
+
+    from harness import gateway_config, make_account
+
+    from fixgw.certs import make_tls
+    from fixgw.gateway import Gateway
+
+    tls = make_tls(tmp_path / "tls")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(15)
+    port = listener.getsockname()[1]
+    got = {"logon": threading.Event(), "eof": threading.Event()}
+
+    def silent_exchange():  # reads the Logon, never answers, notes when the client closes
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            s.settimeout(20)
+            data = b""
+            while True:
+                try:
+                    chunk = s.recv(4096)
+                except (OSError, ssl.SSLError):
+                    chunk = b""
+                if not chunk:
+                    got["eof"].set()
+                    return
+                data += chunk
+                if b"\x0135=A\x01" in data:
+                    got["logon"].set()
+
+    server = threading.Thread(target=silent_exchange, daemon=True)
+    server.start()
+    acct = make_account(tmp_path, None)
+    fake_sim = types.SimpleNamespace(ca_file=tls.ca_file, ports={"event": port, "margin": port})
+    cfg = gateway_config(tmp_path / "gw", fake_sim, [dict(name="nr", product="event", type="NR", account=acct)])
+    gw = Gateway(cfg).start()
+    try:
+        assert got["logon"].wait(15), "the gateway never sent its Logon"
+        gw.logout("nr")
+        assert got["eof"].wait(5), "the disabled session's connection was left open"
+        events = (tmp_path / "gw" / "log" / "nr.event.log").read_text()
+        assert "Closing the connection of a disabled session that is not logged on" in events
+        assert gw.runtimes["nr"].metrics.attempts.failed == 0  # a hold is not a failed attempt
+    finally:
+        gw.stop()
+        listener.close()
