@@ -5,7 +5,7 @@ back; this module is the only place that builds ``quickfix.Message`` objects.
 Repeating groups need real ``quickfix.Group`` instances (a FieldMap holds one
 value per tag), so the group layout comes from the project's dictionaries.
 Inbound messages are never kept: callers pass ``message.toString()`` to
-:func:`fixgw.fields.split` inside the callback.
+:func:`fixgw.wire.split` inside the callback.
 """
 
 from __future__ import annotations

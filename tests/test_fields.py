@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from fixgw import dictionary, dictionary_tables, fields, fields_tables
 from fixgw.errors import DecodeError, OrderError
-from fixgw.fields import decode, decode_raw, decode_raw_with_unknown, decode_with_unknown, encode, split
+from fixgw.fields import decode, decode_raw, decode_raw_with_unknown, decode_with_unknown, encode
+from fixgw.wire import split
 from fixgw.models import fix as m
 from fixgw.pricing import Units
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from fixgw import codec, fields
+from fixgw import codec, fields, wire
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
@@ -117,7 +117,7 @@ class Router:
         s = self.sessions[sid]
         with self.locked():
             live = self.live.get(sid)
-            msg_type, _, pairs = fields.split(raw)
+            msg_type, _, pairs = wire.split(raw)
             if msg_type == "U1" and s.kind is Kind.DC and live is not None:
                 self._replay(sid, s, live, pairs, _seq(raw))
                 return
