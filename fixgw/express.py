@@ -28,10 +28,9 @@ def _encoders(units: Units) -> dict[str, tuple[int, object]]:
 
 
 _ENC = {units: _encoders(units) for units in Units}
-# The same encoders in body order, for the one-expression text below.
-_IN_ORDER = {units: tuple(enc[name][1] for name in ("cl_ord_id", "order_qty", "price", "side", "symbol",
-                                                      "time_in_force"))
-             for units, enc in _ENC.items()}
+_BODY = ("cl_ord_id", "order_qty", "price", "side", "symbol")  # 40=2 goes between qty and price
+# The same encoders in body order, then TimeInForce's: called directly on the common path.
+_IN_ORDER = {units: tuple(enc[name][1] for name in (*_BODY, "time_in_force")) for units, enc in _ENC.items()}
 
 
 def _wire(enc: dict, d: dict, name: str) -> str:
@@ -50,23 +49,16 @@ def new_order_body(req: NewOrderSingle, units: Units) -> str | None:
     d = req.__dict__
     if d["post_only"] or d["cancel_order_on_pause"] or any(d[name] is not None for name in _OPTIONS):
         return None
-    cl, qty, px, side, sym, tif = _IN_ORDER[units]
-    try:  # one expression, no call per field; a failure is explained field by field below
-        parts = (cl(d["cl_ord_id"]), qty(d["order_qty"]), px(d["price"]), side(d["side"]), sym(d["symbol"]))
-        tif_text = None if d["time_in_force"] is None else tif(d["time_in_force"])
+    tif = d["time_in_force"]
+    cl, qty, px, side, sym, tif_enc = _IN_ORDER[units]
+    try:  # no call per field on the common path...
+        parts = (cl(d["cl_ord_id"]), qty(d["order_qty"]), px(d["price"]), side(d["side"]), sym(d["symbol"]),
+                 None if tif is None else tif_enc(tif))
+        checked = None not in parts[:5]
     except (ValueError, TypeError, ArithmeticError):
-        return _field_by_field(d, units)
-    if None in parts:
-        return _field_by_field(d, units)
+        checked = False
+    if not checked:  # ...and field by field to raise the generic lane's error for the first bad one
+        enc = _ENC[units]
+        parts = (*(_wire(enc, d, name) for name in _BODY), None if tif is None else _wire(enc, d, "time_in_force"))
     body = f"11={parts[0]}\x0138={parts[1]}\x0140=2\x0144={parts[2]}\x0154={parts[3]}\x0155={parts[4]}\x01"
-    return body if tif_text is None else f"{body}59={tif_text}\x01"
-
-
-def _field_by_field(d: dict, units: Units) -> str:
-    """The same text built one checked field at a time: raises naming the first bad field."""
-    enc = _ENC[units]
-    body = (f"11={_wire(enc, d, 'cl_ord_id')}\x0138={_wire(enc, d, 'order_qty')}\x0140=2\x01"
-            f"44={_wire(enc, d, 'price')}\x0154={_wire(enc, d, 'side')}\x0155={_wire(enc, d, 'symbol')}\x01")
-    if d["time_in_force"] is not None:
-        body += f"59={_wire(enc, d, 'time_in_force')}\x01"
-    return body
+    return body if parts[5] is None else f"{body}59={parts[5]}\x01"
