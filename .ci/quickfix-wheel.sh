@@ -6,8 +6,10 @@
 #     director (our LogFactory.create) leaves a freed lock that aborts the process at
 #     exit ("The futex facility returned an unexpected error code"). We swap the two
 #     calls back to release-on-unlock, free-on-destroy.
-#  3. The TLS verify callback printf()s every certificate it checks to stdout; those
-#     lines go to stderr instead so a program's stdout stays its own.
+#  3. The TLS verify callback printf()s every certificate it checks, and its failures,
+#     to stdout, where no program can attribute them to a session. Both printf()s are
+#     removed; the reason of a failed handshake goes to the session's own event log instead
+#     (item 6), where fixgw turns it into the session's last error.
 #  4. SSLSocketConnection's destructor runs SSL_shutdown() after the socket monitor has
 #     already closed the descriptor, so the close_notify went to whatever file or socket
 #     reused that number meanwhile (a test caught it arriving on the simulator's control
@@ -19,6 +21,23 @@
 #     loop (item 4's hazard). Now the engine's own thread closes such a connection on its
 #     next tick, after an event line saying why ("Closing the connection of a disabled
 #     session that is not logged on"); a disabled session is not reconnected.
+#  6. SSLSocketInitiator::handshakeSSL logs a failed handshake as "SSL_connect failed with
+#     SSL error 1" on the initiator's global log: no session, no reason. It now writes one
+#     line on the session's event log: "SSL_connect failed: <certificate verification
+#     result>; <OpenSSL error stack>".
+#  7. Session setting AcceptSeqNumGaps=Y (fixgw sets it on KalshiNR and KalshiDC, which Kalshi
+#     never resends): a MsgSeqNum above the expected one is taken as it is, after an event
+#     line "MsgSeqNum gap accepted ... expecting N but received M", instead of being queued
+#     behind a ResendRequest nobody answers (the session stalled until its heartbeat timeout).
+#  8. Session setting DeliverInvalidAppMessages=Y: an application message that fails the
+#     dictionary's validation (a value the dictionary does not list, a repeated tag, ...) is
+#     still handed to fromApp, after an event line "Invalid application message delivered:
+#     <reason> (MsgSeqNum N)", instead of being answered with a session Reject and dropped:
+#     a fill must never be lost because Kalshi added an enum value. fixgw decodes it
+#     leniently and reports the anomaly.
+# Compiler flags: -O3 -DNDEBUG, the interpreter's own release level (its defaults are *replaced* by CFLAGS/CXXFLAGS,
+# so without them QuickFIX compiles with no optimisation at all), and -frecord-gcc-switches
+# so the installed engine carries its own flags (fixgw.tls.engine_flags reads them back).
 set -euo pipefail
 out=${1:?usage: quickfix-wheel.sh OUTDIR}
 py=${PYTHON:-python3}
@@ -42,8 +61,11 @@ u = p.replace("QuickfixPython.cpp", "UtilitySSL.cpp")
 t = open(u).read()
 if t.count('printf(\n      "Certificate Verification: depth') != 1 or t.count('printf("Certificate Verification: Error') != 1:
     sys.exit("quickfix-wheel.sh: UtilitySSL.cpp verify callback not found; review the patch")
-t = t.replace('printf(\n      "Certificate Verification: depth', 'fprintf(stderr,\n      "Certificate Verification: depth')
-t = t.replace('printf("Certificate Verification: Error', 'fprintf(stderr, "Certificate Verification: Error')
+t = t.replace('printf(\n      "Certificate Verification: depth', 'if (0) printf(\n      "Certificate Verification: depth')
+t = t.replace('printf("Certificate Verification: Error', 'if (0) printf("Certificate Verification: Error')
+if t.count("    ERR_print_errors_fp(stderr);\n  }\n\n  return (ok);") != 1:
+    sys.exit("quickfix-wheel.sh: UtilitySSL.cpp verify error print not found; review the patch")
+t = t.replace("    ERR_print_errors_fp(stderr);\n  }\n\n  return (ok);", "  }\n\n  return (ok);")
 open(u, "w").write(t)
 c = p.replace("QuickfixPython.cpp", "SSLSocketConnection.cpp")
 x = open(c).read()
@@ -62,8 +84,82 @@ y = y.replace(idle, "          generateLogout(m_state.logoutReason());\n        
               "          m_state.onEvent(\"Closing the connection of a disabled session that is not logged on\");\n"
               "          disconnect();\n        }\n        return;\n      }")
 open(n, "w").write(y)
+h = p.replace("QuickfixPython.cpp", "SSLSocketInitiator.cpp")
+z = open(h).read()
+start = z.index("SSLHandshakeStatus SSLSocketInitiator::handshakeSSL(")
+end = z.index("  return SSL_HANDSHAKE_SUCCEDED;\n}", start)
+body = z[start:end]
+fail = body.index("    } else if (err == SSL_ERROR_SYSCALL) {")
+if body.count("return SSL_HANDSHAKE_FAILED;") != 2:
+    sys.exit("quickfix-wheel.sh: SSLSocketInitiator::handshakeSSL changed; review the patch")
+body = body[:fail] + """    }
+    Session *session = connection->getSession();
+    Log *log = session ? session->getLog() : getLog();
+    std::string reason = "SSL_connect failed:";
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      reason += std::string(" certificate verification: ") + X509_verify_cert_error_string(verify)
+          + " (" + IntConvertor::convert((int)verify) + ");";
+    }
+    char errorBuffer[512];
+    unsigned long code;
+    while ((code = ERR_get_error()) != 0) {
+      ERR_error_string_n(code, errorBuffer, sizeof(errorBuffer));
+      reason += std::string(" ") + errorBuffer + ";";
+    }
+    if (err == SSL_ERROR_SYSCALL) {
+      reason += std::string(" ") + socket_get_last_error();
+    }
+    reason += " (SSL error " + IntConvertor::convert(err) + ")";
+    log->onEvent(reason);
+    return SSL_HANDSHAKE_FAILED;
+  }
+
+"""
+z = z[:start] + body + z[end:]
+open(h, "w").write(z)
+hh = p.replace("QuickfixPython.cpp", "Session.h")
+a = open(hh).read()
+setter = "  void setSendNextExpectedMsgSeqNum(bool value) { m_sendNextExpectedMsgSeqNum = value; }\n"
+member = "  bool m_sendNextExpectedMsgSeqNum;\n"
+if a.count(setter) != 1 or a.count(member) != 1:
+    sys.exit("quickfix-wheel.sh: Session.h changed; review the patch")
+a = a.replace(setter, setter + "  void setAcceptSeqNumGaps(bool value) { m_acceptSeqNumGaps = value; }\n"
+              "  void setDeliverInvalidAppMessages(bool value) { m_deliverInvalidAppMessages = value; }\n")
+a = a.replace(member, member + "  bool m_acceptSeqNumGaps = false;\n  bool m_deliverInvalidAppMessages = false;\n")
+open(hh, "w").write(a)
+f = p.replace("QuickfixPython.cpp", "SessionFactory.cpp")
+b = open(f).read()
+anchor = "  if (settings.has(SEND_NEXT_EXPECTED_MSG_SEQ_NUM)) {\n"
+if b.count(anchor) != 1:
+    sys.exit("quickfix-wheel.sh: SessionFactory.cpp changed; review the patch")
+b = b.replace(anchor, '  if (settings.has("AcceptSeqNumGaps")) {\n'
+              '    pSession->setAcceptSeqNumGaps(settings.getBool("AcceptSeqNumGaps"));\n  }\n'
+              '  if (settings.has("DeliverInvalidAppMessages")) {\n'
+              '    pSession->setDeliverInvalidAppMessages(settings.getBool("DeliverInvalidAppMessages"));\n  }\n' + anchor)
+open(f, "w").write(b)
+y = open(n).read()
+high = "    if (checkTooHigh && isTargetTooHigh(*pMsgSeqNum)) {\n      doTargetTooHigh(msg);"
+validate = "      DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n    } else {"
+if y.count(high) != 1 or y.count(validate) != 1:
+    sys.exit("quickfix-wheel.sh: Session.cpp verify/next changed; review the patch")
+y = y.replace(high, "    if (checkTooHigh && m_acceptSeqNumGaps && isTargetTooHigh(*pMsgSeqNum)) {\n"
+              "      m_state.onEvent(\"MsgSeqNum gap accepted (AcceptSeqNumGaps): expecting \"\n"
+              "          + SEQNUM_CONVERTOR::convert(getExpectedTargetNum()) + \" but received \"\n"
+              "          + SEQNUM_CONVERTOR::convert(*pMsgSeqNum));\n"
+              "      m_state.setNextTargetMsgSeqNum(*pMsgSeqNum);\n    }\n" + high)
+y = y.replace(validate, "      if (m_deliverInvalidAppMessages) {\n        try {\n"
+              "          DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n"
+              "        } catch (FIX::Exception &e) {\n"
+              "          m_state.onEvent(\"Invalid application message delivered: \" + std::string(e.what())\n"
+              "              + \" (MsgSeqNum \" + header.getField(FIELD::MsgSeqNum) + \")\");\n"
+              "        }\n      } else {\n"
+              "        DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n"
+              "      }\n    } else {")
+open(n, "w").write(y)
 PY
 mkdir -p "$out"
-CFLAGS=-DHAVE_SSL=1 CXXFLAGS=-DHAVE_SSL=1 LDFLAGS='-Wl,--no-as-needed -lssl -lcrypto' \
+flags='-O3 -DNDEBUG -DHAVE_SSL=1 -frecord-gcc-switches'
+CFLAGS=$flags CXXFLAGS=$flags LDFLAGS='-Wl,--no-as-needed -lssl -lcrypto' \
   "$py" -m pip wheel -q --no-cache-dir --no-deps -w "$out" "$src"
 ls "$out"/quickfix-1.16.0-*.whl
