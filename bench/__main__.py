@@ -6,6 +6,7 @@ import json
 import sys
 
 from bench import record, rtt, translation
+from fixgw import tls
 
 
 def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:
@@ -14,6 +15,10 @@ def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> N
 
 
 def main() -> int:
+    # First, what the baseline is: an engine built without optimisation once made every ratio look good.
+    build = tls.engine_build()
+    print(json.dumps({"name": "engine", "build": build.describe(), "optimised": build.optimisation is not None
+                      and not build.asserts, "quickfix_parse_per_s": round(translation.parse_rate())}), flush=True)
     for fig in translation.run():
         emit(*fig)
     for fig in rtt.run():

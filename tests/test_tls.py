@@ -137,3 +137,37 @@ def test_a_session_disabled_before_it_logged_on_is_closed_by_quickfix_itself(tmp
     finally:
         gw.stop()
         listener.close()
+
+
+def test_the_installed_engine_was_built_optimised_with_ndebug():
+    build = tls.require_optimised_build()
+    assert build.optimisation in ("-O2", "-O3") and not build.asserts
+
+
+def _library(tmp_path, *flags):
+    src = tmp_path / "x.c"
+    src.write_text("#include <assert.h>\nint f(int a) { assert(a > 0); return a + 1; }\n")
+    out = tmp_path / ("lib%d.so" % len(list(tmp_path.glob("*.so"))))
+    subprocess.run(["gcc", "-shared", "-fPIC", *flags, str(src), "-o", str(out)], check=True)
+    return out
+
+
+def test_an_unoptimised_or_asserting_or_unrecorded_engine_is_refused(tmp_path):
+    import pytest
+    from fixgw.errors import ConfigError
+
+    debug = _library(tmp_path, "-frecord-gcc-switches", "-DHAVE_SSL=1")
+    assert tls.engine_build(debug).optimisation is None
+    with pytest.raises(ConfigError, match="unoptimised, assertions on"):
+        tls.require_optimised_build(debug)
+    asserting = _library(tmp_path, "-O3", "-frecord-gcc-switches")
+    built = tls.engine_build(asserting)
+    assert "-O3" in built.switches and built.asserts
+    with pytest.raises(ConfigError, match="-O3, assertions on"):
+        tls.require_optimised_build(asserting)
+    unrecorded = _library(tmp_path, "-O3", "-DNDEBUG")
+    assert tls.engine_build(unrecorded).switches == ()
+    with pytest.raises(ConfigError, match="unoptimised, NDEBUG, switches: not recorded"):
+        tls.require_optimised_build(unrecorded)
+    release = _library(tmp_path, "-O3", "-DNDEBUG", "-frecord-gcc-switches")
+    assert tls.require_optimised_build(release).optimisation == "-O3"
