@@ -2,8 +2,9 @@
 
 * ``record_sqlite_reports_per_s`` / ``record_postgres_reports_per_s``: StoredReports
   put() in batches of 500, each batch durable on return; baseline: the same rows
-  inserted by hand (sqlite3 executemany / psycopg COPY) into a bare two-column
-  table with the same durability settings, in the same run.
+  inserted by hand (sqlite3 executemany INSERT OR IGNORE / psycopg COPY) into the
+  same kind of table (the reports table with its two indexes, created by the
+  store's own first migration) with the same durability settings, in the same run.
 * ``backfill_100k_s``: the simulator holds 100,000 reports in its drop copy; a
   recorder starting from the first one asks KalshiDC and writes them all to
   SQLite. Baseline: a bare QuickFIX initiator sending the same U1 and counting
@@ -46,14 +47,18 @@ def sqlite_figure(rows: list[StoredReport], tmp: Path):
     store = open_store(f"sqlite:///{tmp / 'fixgw.db'}")
     ours = _rate(store.put, rows)
     store.close()
+    from fixgw.recorder import sqlite as backend
+
     db = sqlite3.connect(tmp / "bare.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE r (exec_id TEXT PRIMARY KEY, raw TEXT)")
+    for sql in backend.MIGRATIONS[0][1][:3]:  # reports and its two indexes
+        db.execute(sql)
+    insert = f"INSERT OR IGNORE INTO reports ({backend.COLUMNS}) VALUES ({', '.join('?' * 11)})"
 
     def bare(batch):
         db.execute("BEGIN")
-        db.executemany("INSERT OR IGNORE INTO r VALUES (?, ?)", [(r.exec_id, r.raw) for r in batch])
+        db.executemany(insert, [backend._row(r) for r in batch])
         db.execute("COMMIT")
 
     base = _rate(bare, rows)
@@ -70,14 +75,19 @@ def postgres_figure(rows: list[StoredReport]):
         store = open_store(url)
         ours = _rate(store.put, rows)
         store.close()
+        from fixgw.recorder import postgres as backend
+
         with psycopg.connect(url, autocommit=True) as db:
-            db.execute("CREATE TABLE r (exec_id TEXT PRIMARY KEY, raw TEXT)")
+            db.execute("CREATE SCHEMA bare")
+            db.execute("SET search_path TO bare")
+            for sql in backend.MIGRATIONS[0][1][:3]:  # reports and its two indexes
+                db.execute(sql)
 
             def bare(batch):
                 with db.transaction(), db.cursor() as cur:
-                    with cur.copy("COPY r (exec_id, raw) FROM STDIN") as copy:
+                    with cur.copy(f"COPY reports ({backend.COLUMNS}) FROM STDIN") as copy:
                         for r in batch:
-                            copy.write_row((r.exec_id, r.raw))
+                            copy.write_row(backend._row(r))
 
             base = _rate(bare, rows)
     return ("record_postgres_reports_per_s", ours, "reports/s", base, ours / base)
