@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fixgw.errors import ConfigError
+from fixgw.paths import CFG_DIR, SPEC_DIR
 
 
 class Product(StrEnum):
@@ -67,9 +68,6 @@ RULES: dict[Kind, Rules] = {
                    listener_allowed=True, order_entry=True),
 }
 
-REPO = Path(__file__).resolve().parent.parent
-CFG_DIR = REPO / "cfg"
-SPEC_DIR = REPO / "spec"
 
 BASE_PORT = 8228
 # Order-entry hosts (drop copy shares them). "local" is the bundled simulator.

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from fixgw import dictionary_tables as T
+from fixgw.paths import SPEC_DIR
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 TRANSPORT = "kalshi-fixt11.xml"
 EVENT = "kalshi-event.xml"
 MARGIN = "kalshi-margin.xml"
