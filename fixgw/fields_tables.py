@@ -51,28 +51,40 @@ def int_from_wire(s: str) -> int:
     raise ValueError("not an integer")
 
 
-_SECONDS: dict[str, dt.datetime] = {}
+_MINUTES: dict[str, dt.datetime] = {}
+_SECS = {f"{i:02d}": dt.timedelta(seconds=i) for i in range(60)}
 _MILLIS = {f"{i:03d}": dt.timedelta(milliseconds=i) for i in range(1000)}
+_TIME_FORMAT = "not YYYYMMDD-HH:MM:SS[.sss]"
+
+
+def _minute(s: str) -> dt.datetime:
+    """The aware datetime of ``YYYYMMDD-HH:MM`` (checked strictly), remembered."""
+    if len(s) < 17 or s[8] != "-" or s[11] != ":" or s[14] != ":":
+        raise ValueError(_TIME_FORMAT)
+    digits = s[:8] + s[9:11] + s[12:14]
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(_TIME_FORMAT)
+    base = dt.datetime(int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[9:11]), int(s[12:14]), tzinfo=_UTC)
+    if len(_MINUTES) >= MEMO_MAX:
+        _MINUTES.clear()
+    _MINUTES[s[:14]] = base
+    return base
 
 
 def time_from_wire(s: str) -> dt.datetime:
     """``YYYYMMDD-HH:MM:SS[.sss|.ssssss|.sssssssss]`` -> aware UTC datetime.
 
-    Memoised per second and per millisecond: ``strptime`` and even
-    ``datetime.replace`` cost more than the rest of an ExecutionReport.
+    Memoised per minute, with the seconds and milliseconds from tables:
+    ``strptime`` and even building a datetime cost more than the rest of an
+    ExecutionReport, and a replay's reports are seconds apart.
     """
-    base = _SECONDS.get(s[:17])
-    if base is None:
-        if len(s) < 17 or s[8] != "-" or s[11] != ":" or s[14] != ":":
-            raise ValueError("not YYYYMMDD-HH:MM:SS[.sss]")
-        digits = s[:8] + s[9:11] + s[12:14] + s[15:17]
-        if not (digits.isascii() and digits.isdigit()):
-            raise ValueError("not YYYYMMDD-HH:MM:SS[.sss]")
-        base = dt.datetime(int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[9:11]), int(s[12:14]),
-                           int(s[15:17]), tzinfo=_UTC)
-        if len(_SECONDS) >= MEMO_MAX:
-            _SECONDS.clear()
-        _SECONDS[s[:17]] = base
+    base = _MINUTES.get(s[:14])
+    if base is None or s[14:15] != ":":
+        base = _minute(s)
+    sec = _SECS.get(s[15:17])
+    if sec is None or (len(s) > 17 and s[17] != "."):
+        raise ValueError(_TIME_FORMAT)
+    base = base + sec
     if len(s) == 17:
         return base
     if s[17] == "." and len(s) == 21:

@@ -66,31 +66,43 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
     px, qty = er.last_px, er.last_qty
     if px is None or qty is None:
         raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31)/LastQty(32)")
-    yes = er.side == BUY
-    outcome = "yes" if yes else "no"
-    trade = er.trd_match_id or er.exec_id
     when = er.transact_time
-    if when is not None:
-        when = _utc(when)
     yes_px = px.quantize(Q4, ROUND_HALF_EVEN)
+    return make_fill(
+        trade=er.trd_match_id or er.exec_id, exchange_index=er.last_mkt or 0, order_id=er.order_id,
+        ticker=er.symbol, yes=er.side == BUY, count=qty.quantize(Q2, ROUND_HALF_EVEN), yes_px=yes_px,
+        no_px=ONE - yes_px, taker=bool(er.aggressor), when=None if when is None else _utc(when),
+        fee=_fees(er).quantize(Q4, ROUND_HALF_EVEN), subaccount=er.alloc_account or 0,  # no 79 = primary, 0
+        deprecated=deprecated)
+
+
+def make_fill(trade: str, exchange_index: int, order_id: str, ticker: str, yes: bool, count: Decimal,
+              yes_px: Decimal, no_px: Decimal, taker: bool, when: dt.datetime | None, fee: Decimal,
+              subaccount: int, deprecated: bool) -> Fill:
+    """A Fill from values already in REST precision (Q2 counts, Q4 dollars, aware UTC time).
+
+    Both readers of a Trade report build their Fill here (the typed model's path above and
+    :mod:`fixgw.fastfill`'s raw-text path), so the mapping exists once.
+    """
+    outcome = "yes" if yes else "no"
     values = {
         "fill_id": trade,
-        "exchange_index": er.last_mkt or 0,
+        "exchange_index": exchange_index,
         "trade_id": trade,
-        "order_id": er.order_id,
-        "ticker": er.symbol,
-        "market_ticker": er.symbol,
+        "order_id": order_id,
+        "ticker": ticker,
+        "market_ticker": ticker,
         "side": outcome if deprecated else None,
         "action": "buy" if deprecated else None,
         "outcome_side": outcome,
         "book_side": "bid" if yes else "ask",
-        "count_fp": qty.quantize(Q2, ROUND_HALF_EVEN),
+        "count_fp": count,
         "yes_price_dollars": yes_px,
-        "no_price_dollars": ONE - yes_px,
-        "is_taker": bool(er.aggressor),
+        "no_price_dollars": no_px,
+        "is_taker": taker,
         "created_time": when,
-        "fee_cost": _fees(er).quantize(Q4, ROUND_HALF_EVEN),
-        "subaccount_number": er.alloc_account or 0,  # no 79 = the primary account, 0
+        "fee_cost": fee,
+        "subaccount_number": subaccount,
         "ts": int(when.timestamp()) if when is not None else None,
     }
     # What Fill.model_construct does, minus its per-field default/alias walk.
