@@ -224,6 +224,9 @@ class RecorderConfig(BaseModel):
     batch: int = Field(default=500, ge=1, le=100_000)  # reports per durable transaction
     flush_ms: int = Field(default=50, ge=1, le=10_000)  # longest a report waits to be written
     page_clocks: int = Field(default=20_000, ge=1)  # ExecID clock ticks per EventResendRequest page
+    # How long a write failing for a passing reason (database busy, PostgreSQL connection lost)
+    # is retried before the recorder stops with a non-zero exit status; other failures stop it at once.
+    retry_s: float = Field(default=60.0, ge=0, le=3600)
 
 
 class GatewayConfig(BaseModel):

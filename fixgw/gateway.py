@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterable
 
 import quickfix as fix
 
-from fixgw import sessions, tls
+from fixgw import lock, sessions, tls
 from fixgw.application import GatewayApplication, Inbound, SessionRuntime
 from fixgw.config import GatewayConfig, Kind
 from fixgw.entry import OrderEntry
@@ -81,6 +82,7 @@ class Gateway(OrderEntry):
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
+        self._lock: Path | None = None
 
     def _inbound(self, rt: SessionRuntime, item: Inbound) -> None:
         self.dispatcher.put(item.session, item.message, item.raw, item.error)
@@ -120,9 +122,20 @@ class Gateway(OrderEntry):
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":
+        """Lock the state directory (one process per state directory: StateDirBusy names the
+        holder's pid), then connect every session."""
         tls.pin_only()
         state = self.config.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            self._lock = lock.acquire(state)
+        try:
+            return self._start(state)
+        except BaseException:
+            lock.release(self._lock)
+            self._lock = None
+            raise
+
+    def _start(self, state) -> "Gateway":
         settings = sessions.settings(self.config, state / "quickfix.cfg")
         names = {rt.key: rt.config.name for rt in self.runtimes.values()}
         self._logs = RedactingLogFactory(state / "log", names, messages=self.config.log_messages,
@@ -139,8 +152,11 @@ class Gateway(OrderEntry):
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Log every session out (QuickFIX waits for Logout answers), then stop."""
+        """Log every session out (QuickFIX waits for Logout answers), stop, unlock the state directory."""
         if self._initiator is None:
+            if self._lock is not None:
+                lock.release(self._lock)
+                self._lock = None
             return
         self._initiator.stop()
         deadline = time.time() + timeout
@@ -151,6 +167,9 @@ class Gateway(OrderEntry):
             rt.fix_session = None
             rt.lifecycle.fire(Event.STOP)
         self.dispatcher.flush()
+        if self._lock is not None:
+            lock.release(self._lock)
+            self._lock = None
 
     def __enter__(self) -> "Gateway":
         return self.start()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from fixgw import control
+from fixgw import control, lock
 from fixgw.config import Kind, load
 from fixgw.errors import ConfigError, SessionError
 from fixgw.gateway import Gateway
@@ -316,17 +316,18 @@ def _split_recorder(config):
     rc = config.recorder
     store = open_store(store_url(config))
     recorder = Recorder(config.model_copy(update={"session": feeds}), store, account=rc.account,
-                        batch=rc.batch, flush_s=rc.flush_ms / 1000, page_clocks=rc.page_clocks)
+                        batch=rc.batch, flush_s=rc.flush_ms / 1000, page_clocks=rc.page_clocks,
+                        retry_s=rc.retry_s)
     return config.model_copy(update={"session": trading}), recorder, store
 
 
 
 def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> int:
-    """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown."""
+    """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown, 1 when a hosted
+    recorder's store failed (the process stops: the reason is logged and on stderr)."""
     config = load(config_path)
     state = config.state_dir
-    if not state.exists():
-        state.mkdir(mode=0o700, parents=True)
+    held = lock.acquire(state)  # creates it (0700); refuses a second process before any connection
     setup_logging(state)
     socket_path = socket_path or state / control.SOCKET_NAME
     config, recorder, store = _split_recorder(config)
@@ -337,6 +338,7 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> i
                                                    stop.set()))
     gw.start()
     if recorder is not None:
+        recorder.on_failure = lambda _: stop.set()
         recorder.start()
     sup = Supervisor(gw).start()
     try:
@@ -353,10 +355,14 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> i
     control.close(server)
     sup.stop()
     gw.stop()
+    failed = False
     if recorder is not None:  # log its sessions out and make everything received durable
-        recorder.stop()
+        failed = not recorder.stop() or recorder.failure is not None
         store.close()
         log.info("event=recorder-stopped stored=%d", recorder.stored)
+        if failed:
+            log.error("event=recorder-failed reason=%s", json.dumps(recorder.failure or "writes not durable in time"))
     log.info("event=stopped sessions=%s", ",".join(gw.runtimes))
     logging.shutdown()
-    return 0
+    lock.release(held)
+    return 1 if failed else 0

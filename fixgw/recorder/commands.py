@@ -34,26 +34,34 @@ def _open(config_path: Path | None, store: str | None):
     return open_store(url), (config.recorder.account if config is not None else None)
 
 
-@click.command(help="Record the drop copy (listener + KalshiDC sessions of CONFIG) until SIGTERM/SIGINT.")
+@click.command(help="Record the drop copy (listener + KalshiDC sessions of CONFIG) until SIGTERM/SIGINT. "
+                    "Exits 1 if the store fails (the reason on stderr), 2 if it cannot start.")
 @click.argument("config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--store", help="Override [recorder] store (sqlite:///path or postgresql://...).")
 def record(config_path: Path, store: str | None) -> None:
+    from fixgw import lock
     from fixgw.recorder.service import Recorder
     from fixgw.recorder.store import open_store
 
     config = load(config_path)
     rc = config.recorder
+    held = lock.acquire(config.state_dir)  # creates it like `run`; one process per state directory
     db = open_store(store_url(config, store))
-    recorder = Recorder(config, db, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
-                        page_clocks=rc.page_clocks)
     stop = threading.Event()
+    recorder = Recorder(config, db, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
+                        page_clocks=rc.page_clocks, retry_s=rc.retry_s, on_failure=lambda _: stop.set())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     recorder.start()
-    click.echo(f"fixgw record: account {rc.account} -> {store_url(config, store).split('?')[0]}", err=True)
+    click.echo(f"fixgw record: account {rc.account} -> {db.where}", err=True)
     stop.wait()
-    recorder.stop()
+    durable = recorder.stop()
     db.close()
+    lock.release(held)
+    if recorder.failure is not None or not durable:
+        reason = recorder.failure or "the store did not make the last reports durable in time"
+        click.echo(f"fixgw record: failed: {reason}; {recorder.stored} reports stored this run", err=True)
+        sys.exit(1)
     click.echo(f"fixgw record: stopped; {recorder.stored} reports stored this run", err=True)
 
 

@@ -14,18 +14,27 @@
   raised may or may not have committed, and repeating it is always safe.
 * Migrations are numbered steps, each in its own transaction that first takes a
   transaction-scoped advisory lock, so recorders starting together migrate once.
+* Opening errors are StoreErrors naming the URL (without its password) and the
+  server's or driver's reason.  A write failing because the connection was lost
+  or the server is restarting is :meth:`~PostgresStore.transient`: repeating it
+  reconnects.
 """
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import urllib.parse
 from typing import Sequence
 
 import psycopg
 
 from fixgw.recorder.sqlbase import COLUMNS, SqlReads
 from fixgw.recorder.store import (
-    UTC, Gap, StoredReport, check_version, utc, watermark_key)
+    UTC, Gap, StoredReport, StoreError, check_version, utc, watermark_key)
+
+# SQLSTATEs worth repeating a write for: the connection broke (class 08), the server is
+# shutting down or starting (57P01-57P03), a serialization failure or deadlock (40001, 40P01).
+_TRANSIENT_STATES = {"40001", "40P01", "57P01", "57P02", "57P03"}
 
 # pg_advisory_xact_lock key: any constant shared by every fixgw process ("fixgwREC").
 _MIGRATION_LOCK = 0x6669786777524543
@@ -108,15 +117,27 @@ class PostgresStore(SqlReads):
 
     def __init__(self, url: str, *, connect_timeout: int = 10):
         self.url = url
+        self.where = f"PostgreSQL store {safe_url(url)}"
         self._timeout = connect_timeout
         self._lock = threading.RLock()
         self._db: psycopg.Connection | None = None
         self._closed = False
         try:
             self._migrate()
+        except psycopg.Error as e:
+            self.close()
+            raise StoreError(f"{self.where}: {_cause(e)}") from None
         except BaseException:
             self.close()
             raise
+
+    def transient(self, exc: BaseException) -> bool:
+        if not isinstance(exc, psycopg.Error) or self._closed:
+            return False
+        state = exc.sqlstate
+        if state is None:  # raised by the driver: the connection failed or was lost
+            return isinstance(exc, psycopg.OperationalError)
+        return state.startswith("08") or state in _TRANSIENT_STATES
 
     # ------------------------------------------------------------------ connection
     def _conn(self) -> psycopg.Connection:
@@ -242,6 +263,23 @@ class PostgresStore(SqlReads):
 _TEMPCOLUMNS = ("account text, product text, exec_id text, exchange_index bigint, "
                  "clock bigint, event bigint, symbol text, subaccount bigint, "
                  "transact_time timestamptz, raw text, received_at timestamptz")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _cause(e: BaseException) -> str:
+    """The driver's reason on one line (libpq's messages span several)."""
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _where(db: psycopg.Connection) -> str:

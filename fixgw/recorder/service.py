@@ -13,6 +13,14 @@ Order of operations on every (re)connect: the listener logs on first, then the
 recorder asks KalshiDC for everything from the watermark to the latest, so any
 report is either live (after the logon) or in the replay (before the request).
 EventResendReject (U3) is recorded as a visible gap with its range and reason.
+
+A store failure is loud.  Every write happens on the writer thread; one that
+fails for a passing reason (the store's ``transient()``: database busy, the
+PostgreSQL connection lost) is repeated, reconnecting, for up to ``retry_s``;
+any other failure, or one that outlasts that, stops recording: ``failure``
+holds the reason, ``on_failure`` is called (the commands stop the process with
+a non-zero exit status), and nothing received after it is counted as stored or
+moves a watermark, so the next start backfills it from KalshiDC.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Callable, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
@@ -69,8 +77,11 @@ class _Mark:
 
 class Recorder:
     def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
-                 flush_s: float = 0.05, page_clocks: int = 20_000, out: TextIO = sys.stderr):
+                 flush_s: float = 0.05, page_clocks: int = 20_000, retry_s: float = 60.0,
+                 out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None):
         self.config, self.store, self.account = config, store, account
+        self.retry_s, self.on_failure = retry_s, on_failure
+        self.failure: str | None = None  # why recording stopped, if the store failed
         self.batch, self.flush_s, self.page_clocks, self.out = batch, flush_s, page_clocks, out
         self.products: dict[str, _Product] = {}
         for s in config.session:
@@ -99,7 +110,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: dict[str, str] = {}
-        self.stored = 0
+        self.stored = 0  # reports this run whose write returned (new ones only)
         self._writer = threading.Thread(target=self._write_loop, name="recorder-writer", daemon=True)
 
     # -- lifecycle ------------------------------------------------------
@@ -109,19 +120,25 @@ class Recorder:
         threading.Thread(target=self._watch, name="recorder-watch", daemon=True).start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Log out and write what was received; False if that could not all be made durable."""
         self._stop.set()
         self.gateway.stop()
-        done = threading.Event()
-        self._q.put(done)
-        done.wait(10)
+        return self.flush(timeout)
 
-    def flush(self, timeout: float = 10.0) -> None:
+    def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything received so far is durable (reports reach the writer's queue
-        straight from QuickFIX's thread, so a marker behind them is enough)."""
+        straight from QuickFIX's thread, so a marker behind them is enough). False if the
+        writer has stopped on a failure or did not get there within ``timeout``."""
+        if self.failure is not None or not self._writer.is_alive():
+            return False
         done = threading.Event()
         self._q.put(done)
-        done.wait(timeout)
+        while not done.wait(0.1):
+            timeout -= 0.1
+            if self.failure is not None or timeout <= 0:
+                return False
+        return self.failure is None
 
     # -- events (QuickFIX's thread) ---------------------------------------
     def _product_of(self, session: str) -> _Product | None:
@@ -184,7 +201,7 @@ class Recorder:
             with self._lock:
                 p.wanted, p.retry_at = True, time.monotonic() + 1.0
             return
-        self.store.add_gap(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
+        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
         self._say(f"GAP {p.name}: drop copy refused {begin}..{end or 'latest'} ({reason}); recorded as a gap")
         with self._lock:
             p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
@@ -242,6 +259,33 @@ class Recorder:
 
     # -- the writer ------------------------------------------------------
     def _write_loop(self) -> None:
+        try:
+            self._write_forever()
+        except Exception as e:  # noqa: BLE001 - any failure stops recording, loudly
+            cause = " ".join(str(e).split()) or type(e).__name__
+            self.failure = f"{self.store.where}: {cause}"
+            log.error("recorder account=%s event=store-failed store=%r cause=%r stored=%d",
+                      self.account, self.store.where, cause, self.stored)
+            self._say(f"STORE FAILED: {self.failure}; recording stopped after {self.stored} reports "
+                      "stored this run (what was not stored is backfilled from KalshiDC on the next start)")
+            if self.on_failure is not None:
+                self.on_failure(self.failure)
+
+    def _durably(self, what: str, fn, *args):
+        """``fn(*args)``, repeated while it fails for a passing reason, for up to ``retry_s``."""
+        deadline, delay = time.monotonic() + self.retry_s, 0.1
+        while True:
+            try:
+                return fn(*args)
+            except Exception as e:
+                if not self.store.transient(e) or time.monotonic() + delay > deadline:
+                    raise
+                self._say(f"{self.store.where}: {what} failed ({' '.join(str(e).split())}); "
+                          f"retrying in {delay:g} s")
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _write_forever(self) -> None:
         batch: list[StoredReport] = []
         live_top: dict[tuple[str, int], str] = {}
         marks: list[_Mark] = []
@@ -259,6 +303,9 @@ class Recorder:
                 if isinstance(item, _Mark):
                     marks.append(item)
                     break
+                if isinstance(item, Gap):
+                    self._durably("recording a gap", self.store.add_gap, item)
+                    continue
                 report, contiguous = item
                 batch.append(report)
                 self._note_top(report)
@@ -267,7 +314,7 @@ class Recorder:
                     if key not in live_top or exec_id_key(report.exec_id) > exec_id_key(live_top[key]):
                         live_top[key] = report.exec_id
             if batch:
-                self.stored += self.store.put(batch)
+                self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
                 batch = []
             for (product, index), exec_id in live_top.items():
                 self._advance(product, index, exec_id)
@@ -295,7 +342,7 @@ class Recorder:
             if current is not None and exec_id_key(exec_id) <= exec_id_key(current):
                 return
             p.watermark[index] = exec_id
-        self.store.set_watermark(self.account, product, index, exec_id)
+        self._durably("moving the watermark", self.store.set_watermark, self.account, product, index, exec_id)
 
     def _say(self, text: str) -> None:
         log.warning("recorder account=%s %s", self.account, text)

@@ -12,6 +12,9 @@
 * Times are integer microseconds since the epoch (UTC): exact and index-friendly.
 * Migrations are numbered steps, each applied in its own transaction together with
   its row in ``schema_version``; a database with a newer version is refused.
+* Opening checks the file (``PRAGMA quick_check``) before anything is written to
+  it: a damaged file is refused, never written into.  Every opening error is a
+  StoreError naming the path and SQLite's reason.
 """
 from __future__ import annotations
 
@@ -24,7 +27,11 @@ from typing import Sequence
 
 from fixgw.recorder.sqlbase import COLUMNS, SqlReads
 from fixgw.recorder.store import (
-    Gap, StoredReport, check_version, from_micros, to_micros, utc, watermark_key)
+    Gap, StoredReport, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
+
+# Primary result codes worth repeating the write for: another connection holds the lock.
+_TRANSIENT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 # (version, statements). Append only: a released step is never edited.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
@@ -122,20 +129,49 @@ class SqliteStore(SqlReads):
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0):
         self.path = os.fspath(path)
+        self.where = f"SQLite store {self.path}"
         self._lock = threading.RLock()
-        # isolation_level=None: sqlite3 opens no implicit transactions; we say BEGIN.
-        self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
         try:
+            # isolation_level=None: sqlite3 opens no implicit transactions; we say BEGIN.
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                       check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.where}: {e}{self._hint()}") from None
+        try:
+            self._check()
             mode = self._wal(busy_timeout)
             if mode.lower() != "wal" and self.path != ":memory:":
-                raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL (got {mode})")
+                raise sqlite3.OperationalError(f"cannot switch to WAL (got {mode})")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA fullfsync=ON")  # macOS: fsync() alone does not flush
             self._migrate()
+        except sqlite3.Error as e:
+            self._db.close()
+            raise StoreError(f"{self.where}: {e}{self._hint()}") from None
         except BaseException:
             self._db.close()
             raise
+
+    def _hint(self) -> str:
+        parent = os.path.dirname(os.path.abspath(self.path))
+        return "" if self.path == ":memory:" or os.path.isdir(parent) else f" (directory {parent} does not exist)"
+
+    def _check(self) -> None:
+        """Refuse a damaged file before writing anything into it (quick_check reads every page)."""
+        try:
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF not in _DAMAGED:
+                raise
+            problems = [str(e)]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.where} is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
+                             "refusing to write into it: restore it from a backup or move it aside "
+                             "(a new store is backfilled with what KalshiDC still has, the last 3 hours)")
+
+    def transient(self, exc: BaseException) -> bool:
+        code = getattr(exc, "sqlite_errorcode", None)
+        return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _TRANSIENT
 
     # ------------------------------------------------------------------ migrations
     def _migrate(self) -> None:

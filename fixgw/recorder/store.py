@@ -164,7 +164,16 @@ class Gap:
 # --------------------------------------------------------------------------- interface
 @runtime_checkable
 class Store(Protocol):
-    """Durable, deduplicating storage of ExecutionReports. Backends: sqlite, postgres."""
+    """Durable, deduplicating storage of ExecutionReports. Backends: sqlite, postgres.
+
+    Opening one that cannot be used (unreachable, damaged, a newer schema) raises
+    StoreError naming the path or URL (never a password) and the cause.
+    """
+
+    where: str  # "SQLite store /path" / "PostgreSQL store postgresql://user@host:port/db"
+
+    def transient(self, exc: BaseException) -> bool:
+        """True when the write that raised ``exc`` may succeed if repeated (busy, connection lost)."""
 
     def put(self, reports: Sequence[StoredReport]) -> int:
         """Store a batch in one transaction; known ones are ignored. Durable on return."""

@@ -9,17 +9,23 @@ them. Margin prices are always dollars; an event-contract price is strictly
 between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more
 was written in cents (UseDollars off) and one whose prices stay below 1 in
 dollars.
+
+A stored report that cannot be served (it no longer decodes, or a Trade lacks
+LastPx/LastQty) is skipped and named through ``Query.on_skip`` (stderr by
+default) with its ExecID and the reason; the rest of the view is served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Iterator
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 from decimal import Decimal
 
 from fixgw import fields, translate
+from fixgw.errors import DecodeError
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
@@ -54,6 +60,16 @@ class Query:
     subaccount: int | None = None
     min_ts: int | None = None
     max_ts: int | None = None
+    on_skip: Callable[[str, str], None] = field(default=None, repr=False)  # (ExecID, reason)
+    skipped: int = 0
+
+    def _skip(self, exec_id: str, reason: object) -> None:
+        self.skipped += 1
+        if self.on_skip is not None:
+            self.on_skip(exec_id, str(reason))
+        else:
+            print(f"fixgw: skipped stored report ExecID {exec_id} ({self.account}, {self.product}): {reason}",
+                  file=sys.stderr, flush=True)
 
     def _since(self) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(self.min_ts, dt.timezone.utc) if self.min_ts is not None else None
@@ -65,7 +81,11 @@ class Query:
         kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
             if filtered else {}
         for r in self.store.reports(self.account, self.product, **kw):
-            er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
+            try:
+                er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
+            except (DecodeError, ValueError) as e:
+                self._skip(r.exec_id, e)
+                continue
             if self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             yield er
@@ -75,16 +95,24 @@ class Query:
         for er in self.reports():
             if er.exec_type is not ExecType.TRADE:
                 continue
-            if self.product == "margin":
-                # entry price and realized PnL depend on every earlier fill: replay unfiltered ledger state
-                yield translate.margin_fill_from_report(er, ledger)
-            else:
-                yield translate.fill_from_report(er)
+            try:
+                if self.product == "margin":
+                    # entry price and realized PnL depend on every earlier fill: replay unfiltered ledger state
+                    fill = translate.margin_fill_from_report(er, ledger)
+                else:
+                    fill = translate.fill_from_report(er)
+            except ValueError as e:  # a Trade without LastPx/LastQty: nothing to serve
+                self._skip(er.exec_id, e)
+                continue
+            yield fill
 
     def orders(self) -> list:
         orders = translate.Orders()
         for er in self.reports():
-            orders.apply(er)
+            try:
+                orders.apply(er)
+            except ValueError as e:
+                self._skip(er.exec_id, e)
         return orders.orders()
 
     def positions(self) -> dict:
@@ -93,10 +121,13 @@ class Query:
         for er in self.reports(filtered=False):
             if er.exec_type is not ExecType.TRADE:
                 continue
-            if self.product == "margin":
-                translate.margin_fill_from_report(er, ledger)
-            else:
-                ledger.add(translate.fill_from_report(er))
+            try:
+                if self.product == "margin":
+                    translate.margin_fill_from_report(er, ledger)
+                else:
+                    ledger.add(translate.fill_from_report(er))
+            except ValueError as e:
+                self._skip(er.exec_id, e)
         sub = self.subaccount or 0
         if self.product == "margin":
             return {"positions": [p for p in ledger.margin_positions(sub)

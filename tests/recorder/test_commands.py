@@ -63,3 +63,36 @@ def test_fills_positions_export(tmp_path):
     assert exp.exit_code == 0, exp.output
     rows = list(csv.DictReader(open(target)))
     assert [r["fill_id"] for r in rows] == ["t0", "t1", "t2"] and rows[0]["yes_price_dollars"] == "0.4000"
+
+
+def test_one_malformed_stored_report_is_named_and_skipped(tmp_path):
+    """A Trade report stored without LastPx/LastQty (150=F, no 31/32) and one that no longer decodes
+    do not take the account's fills and positions down: each is named with its ExecID on stderr,
+    and the rest of the view is served."""
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    good = [trade(0, Side.BUY, "0.40", 5, "KXA-26-T1"), trade(2, Side.BUY, "0.55", 1, "KXB-26-T2")]
+    bad = trade(1, Side.SELL, "0.30", 2, "KXA-26-T1").model_copy(update={"last_px": None, "last_qty": None})
+    raw = raw_of(bad, Units.DOLLARS)
+    assert "\x01150=F\x01" in raw and "\x0131=" not in raw and "\x0132=" not in raw
+    garbled = trade(3, Side.BUY, "0.20", 1, "KXA-26-T1")
+    store = open_store(url)
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in good]
+              + [StoredReport.from_model("acct", "event", bad, raw),
+                 StoredReport.from_model("acct", "event", garbled,
+                                         raw_of(garbled, Units.DOLLARS).replace("\x0139=2\x01", "\x0139=?\x01"))])
+    store.close()
+    run = CliRunner()
+    out = run.invoke(cli, ["fills", "--store", url, "--account", "acct"])
+    assert out.exit_code == 0, out.output
+    assert [json.loads(line) for line in out.stdout.splitlines()] == \
+        [json.loads(translate.fill_from_report(er).model_dump_json()) for er in good]
+    assert "ExecID 2;1" in out.stderr and "LastPx(31)/LastQty(32)" in out.stderr
+    assert "ExecID 4;3" in out.stderr and "39" in out.stderr
+    pos = run.invoke(cli, ["positions", "--store", url, "--account", "acct"])
+    assert pos.exit_code == 0, pos.output
+    ledger = Ledger()
+    for er in good:
+        ledger.add(translate.fill_from_report(er))
+    assert json.loads(pos.stdout)["market_positions"] == \
+        [json.loads(p.model_dump_json()) for p in ledger.market_positions()]
+    assert "ExecID 2;1" in pos.stderr
