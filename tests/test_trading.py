@@ -183,6 +183,9 @@ INVALID = [
     (dict(quantity=0), "quantity 0 must be greater than 0"),
     (dict(side="sideways"), "side 'sideways'"),
     (dict(price=0.5), "float"),
+    (dict(quantity="1e30"), r"quantity 1E\+30 is above the limit of 1000000 contracts per order \(limits.max_quantity\)"),
+    (dict(quantity=99_999_999_999), "quantity 99999999999 is above the limit of 1000000 contracts"),
+    (dict(symbol="K" * 10_000), r"symbol is 10000 characters \('KKKKKKKKKKKKKKKKKKKK'...\); the limit is 128"),
 ]
 
 
