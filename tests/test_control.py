@@ -194,3 +194,61 @@ def test_a_request_line_longer_than_the_limit_closes_the_connection_with_the_rea
             pass  # closed while writing: the answer is already there
         assert json.loads(s.makefile().readline()) == {
             "ok": False, "error": f"closed: a request line is longer than {control.MAX_LINE} bytes"}
+
+
+# ------------------------------------------------------------------ the server alone
+@pytest.fixture
+def short_dir():
+    import shutil
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="fixgw-ctl-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _line(s: socket.socket) -> dict:
+    s.settimeout(30)
+    return json.loads(s.makefile().readline())
+
+
+def test_an_idle_connection_is_closed_with_the_reason(short_dir):
+    server = control.serve(short_dir / "c.sock", lambda req: {"pong": True}, idle_timeout=0.2)
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(short_dir / "c.sock"))
+            s.sendall(b'{"cmd": "ping"}\n')
+            f = s.makefile()
+            assert json.loads(f.readline()) == {"ok": True, "pong": True}
+            assert json.loads(f.readline()) == {"ok": False, "error": "closed: no request for 0.2 s (idle timeout)"}
+            assert f.readline() == ""  # and closed
+    finally:
+        control.close(server)
+
+
+def test_beyond_the_client_cap_with_every_request_in_flight_a_newcomer_is_refused(short_dir):
+    release = threading.Event()
+
+    def handle(req: dict) -> dict:
+        release.wait(30)
+        return {"done": req["n"]}
+
+    server = control.serve(short_dir / "c.sock", handle, max_clients=2)
+    busy = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+    try:
+        for n, s in enumerate(busy):
+            s.connect(str(short_dir / "c.sock"))
+            s.sendall(json.dumps({"n": n}).encode() + b"\n")
+        deadline = time.monotonic() + 10
+        while sum(c.busy for c in server.clients.values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.socket(socket.AF_UNIX) as late:
+            late.connect(str(short_dir / "c.sock"))
+            assert _line(late) == {"ok": False, "error": "refused: 2 requests are in flight on this control "
+                                                         "socket (its limit of clients); try again"}
+        release.set()
+        assert [_line(s) for s in busy] == [{"ok": True, "done": 0}, {"ok": True, "done": 1}]
+    finally:
+        release.set()
+        for s in busy:
+            s.close()
+        control.close(server)
