@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from fixgw.errors import FixgwError
+from fixgw.schema import MAX_WAIT
 
 
 def main() -> None:
@@ -84,6 +85,9 @@ class Failed(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"fixgw: error: {self.message}", err=True)
+
+
+_WAIT = click.FloatRange(0, MAX_WAIT)  # seconds a command waits for its answer
 
 
 def _target(f):
@@ -195,7 +199,7 @@ def _session_answer(answer: dict, goal: str) -> None:
 @cli.command(help="Log a session on (again) and wait for Kalshi's answer.")
 @_target
 @click.argument("session")
-@click.option("--wait", default=15.0, show_default=True, help="Seconds to wait for the Logon.")
+@click.option("--wait", type=_WAIT, default=15.0, show_default=True, help="Seconds to wait for the Logon.")
 def logon(config_path, socket_path, session: str, wait: float) -> None:
     _session_answer(_call(socket_path, config_path, {"cmd": "logon", "session": session, "wait": wait},
                           wait + 10), "logged-on")
@@ -204,7 +208,7 @@ def logon(config_path, socket_path, session: str, wait: float) -> None:
 @cli.command(help="Log a session out and keep it out (no reconnect) until `fixgw logon`.")
 @_target
 @click.argument("session")
-@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the Logout.")
+@click.option("--wait", type=_WAIT, default=10.0, show_default=True, help="Seconds to wait for the Logout.")
 def logout(config_path, socket_path, session: str, wait: float) -> None:
     _session_answer(_call(socket_path, config_path, {"cmd": "logout", "session": session, "wait": wait},
                           wait + 10), "logged out")
@@ -215,7 +219,7 @@ def logout(config_path, socket_path, session: str, wait: float) -> None:
 @_target
 @click.argument("session")
 @click.option("--force", is_flag=True, help="Reset an RT session too, giving up resend of everything before.")
-@click.option("--wait", default=15.0, show_default=True, help="Seconds to wait for the new Logon.")
+@click.option("--wait", type=_WAIT, default=15.0, show_default=True, help="Seconds to wait for the new Logon.")
 def reset_seqnum(config_path, socket_path, session: str, force: bool, wait: float) -> None:
     answer = _call(socket_path, config_path, {"cmd": "reset-seqnum", "session": session, "force": force,
                                               "wait": wait}, wait + 10)
@@ -239,22 +243,28 @@ def _ack_text(answer: dict) -> str:
     return f"{answer['ack_type']} " + " ".join(parts)
 
 
+REJECTED = 3  # exit status: the exchange (or the session) rejected the request
+
+
 def _trade(config_path, socket_path, payload: dict, as_json: bool) -> None:
     answer = _call(socket_path, config_path, payload, float(payload.get("wait", 10)) + 10)
     if as_json:
         _echo_json(answer)
     else:
         click.echo(_ack_text(answer))
+    if answer.get("rejected"):
+        sys.exit(REJECTED)
     if answer.get("ack") is None:
         sys.exit(1)
 
 
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-_wait_opt = click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the answer.")
+_wait_opt = click.option("--wait", type=_WAIT, default=10.0, show_default=True,
+                         help="Seconds to wait for the answer.")
 
 
 @cli.command(help="Send a limit order and print Kalshi's answer. PRICE in dollars (event: the YES price); "
-                  "SIDE buy/yes/bid or sell/no/ask.")
+                  "SIDE buy/yes/bid or sell/no/ask. Exit status 3 when the exchange rejects it.")
 @_target
 @click.argument("session")
 @click.argument("symbol")
@@ -283,7 +293,8 @@ def order(config_path, socket_path, session, symbol, side, price, quantity, tif,
         "cl_ord_id": cl_ord_id, "wait": wait}, as_json)
 
 
-@cli.command(help="Cancel an order this gateway sent (by its ClOrdID) and print Kalshi's answer.")
+@cli.command(help="Cancel an order this gateway sent (by its ClOrdID) and print Kalshi's answer. "
+                  "Exit status 3 when the exchange rejects the cancel.")
 @_target
 @click.argument("session")
 @click.argument("cl_ord_id")

@@ -229,6 +229,18 @@ class RecorderConfig(BaseModel):
     retry_s: float = Field(default=60.0, ge=0, le=3600)
 
 
+class LimitsConfig(BaseModel):
+    """``[limits]``: what one order may be (checked before it is sent) and the control socket's bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_quantity: int = Field(default=1_000_000, ge=1)  # contracts per order (new or replace)
+    max_notional: int = Field(default=1_000_000, ge=1)  # dollars one order may cost at its limit price
+    max_symbol_length: int = Field(default=128, ge=1, le=4096)  # characters of a market ticker
+    control_clients: int = Field(default=64, ge=1, le=1024)  # control-socket connections at once
+    control_idle_timeout: int = Field(default=60, ge=1, le=86_400)  # seconds without a request
+
+
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -241,6 +253,7 @@ class GatewayConfig(BaseModel):
     tier: Literal["basic", "advanced", "premier", "prime"] = "basic"  # Kalshi API tier (write rate)
     rate_limit_mode: Literal["queue", "refuse"] = "queue"
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     session: list[SessionConfig] = Field(default_factory=list, min_length=1)
     dictionary_dir: Path | None = None  # kalshi-fixt11.xml + kalshi-{event,margin}.xml; default spec/
     time_zone: str = "America/New_York"  # IANA zone of every session's start/end time

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
@@ -24,7 +25,7 @@ from fixgw.entry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
 from fixgw.events import Dispatcher, Subscription
 from fixgw.logs import RedactingLogFactory
-from fixgw.orders import Registry, SessionCaps
+from fixgw.orders import Limits, Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter
 from fixgw.signing import Signer
 from fixgw.state import Event, Lifecycle, State
@@ -66,6 +67,8 @@ class Gateway(OrderEntry):
                  limiter: RateLimiter | None = None, translate: bool = True):
         self.config = config
         self.runtimes: dict[str, SessionRuntime] = {}
+        lc = config.limits
+        limits = Limits(Decimal(lc.max_quantity), Decimal(lc.max_notional), lc.max_symbol_length)
         for s in config.session:
             try:
                 signer = Signer.from_file(s.private_key)
@@ -74,7 +77,7 @@ class Gateway(OrderEntry):
             rt = SessionRuntime(s, signer, Lifecycle(s.name))
             rt.registry = Registry(SessionCaps(
                 s.name, s.product.value, rt.units, order_entry=s.rules.order_entry and not s.listener,
-                mass_cancel=s.type is Kind.NR and not s.listener))
+                mass_cancel=s.type is Kind.NR and not s.listener, limits=limits))
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},

@@ -20,12 +20,13 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from fixgw.errors import OrderError
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
                               OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupRequest, OrderGroupResponse, OrderMassCancelReport,
-                              OrderMassCancelRequest, SessionReject, TimeInForce)
+                              OrderMassCancelRequest, SessionReject, Side, TimeInForce)
 from fixgw.pricing import Units, validate_order_price, validate_quantity
 
 CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
@@ -104,12 +105,22 @@ class Tracked:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one order may be; ``[limits]`` in the config (:class:`fixgw.config.LimitsConfig`)."""
+
+    max_quantity: Decimal = Decimal(1_000_000)  # contracts
+    max_notional: Decimal = Decimal(1_000_000)  # dollars the order costs at its limit price
+    max_symbol_length: int = 128
+
+
+@dataclass(frozen=True)
 class SessionCaps:
     name: str
     product: str
     units: Units
     order_entry: bool  # NR/RT and not a listener
     mass_cancel: bool  # NR only
+    limits: Limits = Limits()
 
 
 _CL_ORD_PREFIX = str(uuid.uuid4())[:24]  # 74 random bits per process...
@@ -158,10 +169,15 @@ class Registry:
     def check_new(self, req: NewOrderSingle) -> None:
         self._writable("order entry")
         self._fresh_id(req.cl_ord_id)
+        longest = self.caps.limits.max_symbol_length
+        if len(req.symbol) > longest:
+            raise OrderError(f"symbol is {len(req.symbol)} characters ({req.symbol[:20]!r}...); the limit is "
+                             f"{longest} (limits.max_symbol_length)")
         if not req.symbol or _BAD_SYMBOL.search(req.symbol):
             raise OrderError(f"symbol {req.symbol!r} is not a market ticker")
         validate_order_price(req.price, self.caps.product, self.caps.units)
         validate_quantity(req.order_qty)
+        self._within_limits(req.side, req.price, req.order_qty)
         tif = req.time_in_force
         if tif is TimeInForce.GTD:
             if req.expire_time is None:
@@ -183,6 +199,21 @@ class Registry:
                 raise OrderError("max_execution_cost is an event-contract option")
             if req.max_execution_cost <= 0 or req.max_execution_cost.as_tuple().exponent < -4:
                 raise OrderError(f"max_execution_cost {req.max_execution_cost} must be positive dollars (4 dp)")
+
+    def _within_limits(self, side, price: Decimal | None, qty: Decimal) -> None:
+        limits = self.caps.limits
+        if qty > limits.max_quantity:
+            raise OrderError(f"quantity {qty} is above the limit of {limits.max_quantity} contracts per order "
+                             "(limits.max_quantity)")
+        if price is None:
+            return
+        # What the order costs at its limit price: event contracts pay the YES price to buy and
+        # 1 - price (the NO price) to sell; margin contracts are priced in dollars.
+        each = 1 - price if self.caps.product == "event" and side is Side.SELL else price
+        cost = qty * each
+        if cost > limits.max_notional:
+            raise OrderError(f"order notional ${cost} ({qty} x ${each}) is above the limit of "
+                             f"${limits.max_notional} per order (limits.max_notional)")
 
     @staticmethod
     def _subaccount(n: int | None) -> None:
@@ -206,6 +237,7 @@ class Registry:
         if req.price is not None:
             validate_order_price(req.price, self.caps.product, self.caps.units)
         validate_quantity(req.order_qty)
+        self._within_limits(req.side, req.price, req.order_qty)
 
     def check_cancel(self, req: OrderCancelRequest) -> None:
         self._writable("cancel")
@@ -309,6 +341,22 @@ class Registry:
             ack = self._acks.pop(key, None)
         if ack is not None:
             ack.resolve(message)
+
+
+def outcome(answer: object) -> dict:
+    """``state`` (the order's status, lower case, or ``rejected``) and ``rejected`` of an ack's answer.
+
+    Rejected: 150=8, an OrderCancelReject, a 35=j or 35=3 naming the request, and a
+    mass cancel answered 531=0."""
+    if isinstance(answer, ExecutionReport):
+        rejected = answer.exec_type is ExecType.REJECTED
+        state = "rejected" if rejected else str(getattr(answer.ord_status, "name", answer.ord_status)).lower()
+        return {"state": state, "rejected": rejected}
+    if isinstance(answer, OrderMassCancelReport):
+        rejected = answer.response == 0
+    else:
+        rejected = isinstance(answer, (OrderCancelReject, BusinessMessageReject, SessionReject))
+    return {"state": "rejected" if rejected else "answered", "rejected": rejected}
 
 
 _SEQ_MEMORY = 65536

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import quickfix as fix
 
-from fixgw import control, lock
+from fixgw import control, lock, schema
 from fixgw.config import Kind, load
 from fixgw.errors import ConfigError, SessionError
 from fixgw.gateway import Gateway
 from fixgw.logs import redact
 from fixgw.metrics import backoff_delay
+from fixgw.orders import outcome
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.run")
@@ -191,11 +192,9 @@ class Commands:
         self.info = {"pid": os.getpid(), "config": str(config_path.resolve()), "started": time.time()}
 
     def __call__(self, req: dict) -> dict:
-        cmd = str(req.get("cmd", ""))
-        fn = getattr(self, "do_" + cmd.replace("-", "_"), None)
-        if fn is None:
-            raise ValueError(f"unknown command {cmd!r}; known: "
-                             + ", ".join(n[3:].replace("_", "-") for n in dir(self) if n.startswith("do_")))
+        req = schema.check(req)  # every field, before anything is done or sent
+        cmd = req["cmd"]
+        fn = getattr(self, "do_" + cmd.replace("-", "_"))
         if "session" in req:
             self.gw.runtime(str(req["session"]))  # SessionError naming the configured ones
             log.info("session=%s event=control cmd=%s", req["session"], cmd)
@@ -268,23 +267,37 @@ class Commands:
     # -- manual trading ---------------------------------------------------------
     @staticmethod
     def _answer(ack, timeout: float) -> dict:
+        """The answer to a request that was sent: never an error, always its ClOrdID and state."""
         req = ack.request
         out = {"request": type(req).__name__, "cl_ord_id": getattr(req, "cl_ord_id", None)}
         try:
             msg = ack.wait(timeout)
         except TimeoutError:
-            return out | {"ack": None, "note": f"no answer within {timeout:g} s; it may still be working"}
-        return out | {"ack_type": type(msg).__name__, "ack": msg.model_dump(mode="json")}
+            return out | {"state": "sent", "rejected": False, "ack": None,
+                          "note": f"sent; no answer within {timeout:g} s; it may still be working"}
+        try:
+            return out | outcome(msg) | {"ack_type": type(msg).__name__, "ack": msg.model_dump(mode="json")}
+        except Exception as e:  # noqa: BLE001 - it was sent: say so, whatever failed after
+            log.exception("event=answer-error cl_ord_id=%s", out["cl_ord_id"])
+            return out | {"state": "sent", "rejected": False, "ack": None,
+                          "note": f"sent; its answer could not be shown: {type(e).__name__}: {e}"}
 
     def do_order(self, req: dict) -> dict:
         expire = req.get("expire_time")
+        if expire is not None:
+            try:
+                expire = dt.datetime.fromisoformat(expire)
+            except ValueError:
+                expire = None
+            if expire is None or expire.tzinfo is None:
+                raise schema.RequestError(f"order: expire_time {req['expire_time']!r} must be an ISO 8601 "
+                                          "time with a zone (2026-11-21T21:00:00Z)")
         ack = self.gw.new_order(
-            req["session"], req["symbol"], req["side"], str(req["price"]), str(req["quantity"]),
+            req["session"], req["symbol"], req["side"], req["price"], req["quantity"],
             time_in_force=req.get("time_in_force"), post_only=bool(req.get("post_only")),
-            expire_time=dt.datetime.fromisoformat(expire) if expire else None, stp=req.get("stp"),
+            expire_time=expire, stp=req.get("stp"),
             subaccount=req.get("subaccount"), order_group_id=req.get("order_group_id"),
-            cancel_on_pause=bool(req.get("cancel_on_pause")),
-            max_cost=str(req["max_cost"]) if req.get("max_cost") is not None else None,
+            cancel_on_pause=bool(req.get("cancel_on_pause")), max_cost=req.get("max_cost"),
             exchange_index=req.get("exchange_index"), cl_ord_id=req.get("cl_ord_id"))
         return self._answer(ack, float(req.get("wait", 10)))
 
@@ -343,7 +356,9 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> i
     sup = Supervisor(gw).start()
     try:
         server = control.serve(socket_path, Commands(gw, sup, Path(config_path)), name="gateway",
-                               tighten=socket_path.parent.resolve() == state.resolve())
+                               tighten=socket_path.parent.resolve() == state.resolve(),
+                               max_clients=config.limits.control_clients,
+                               idle_timeout=config.limits.control_idle_timeout)
     except BaseException:
         sup.stop()
         gw.stop()

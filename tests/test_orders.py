@@ -109,3 +109,57 @@ def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_sta
     reject = SessionReject(ref_seq_num=orders._SEQ_MEMORY + 10, reason=1, text="recent")
     reg.apply(reject)
     assert acks[orders._SEQ_MEMORY + 10].wait(0) is reject
+
+
+# ------------------------------------------------------------------ Registry: limits
+def test_limits_refuse_an_order_by_quantity_notional_and_symbol_length_naming_the_option():
+    from fixgw.models.fix import OrderCancelReplaceRequest
+    from fixgw.orders import Limits
+    limits = Limits(max_quantity=D(500), max_notional=D(100), max_symbol_length=12)
+    event = Registry(SessionCaps("nr", "event", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))
+    margin = Registry(SessionCaps("mg", "margin", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))
+
+    def new(symbol="KXT", side=Side.BUY, qty="1", price="0.5"):
+        return NewOrderSingle(cl_ord_id=new_cl_ord_id(), symbol=symbol, side=side, order_qty=D(qty), price=D(price))
+
+    event.check_new(new(qty="200", price="0.5"))  # $100: at the limit
+    with pytest.raises(OrderError, match=r"^quantity 501 is above the limit of 500 contracts per order "
+                                         r"\(limits.max_quantity\)$"):
+        event.check_new(new(qty="501", price="0.01"))
+    with pytest.raises(OrderError, match=r"^order notional \$100.2 \(167 x \$0.6\) is above the limit of \$100 "
+                                         r"per order \(limits.max_notional\)$"):
+        event.check_new(new(qty="167", price="0.6"))
+    # selling YES at 0.4 is buying NO at 0.6: it costs 0.6 a contract
+    with pytest.raises(OrderError, match=r"order notional \$100.2 \(167 x \$0.6\)"):
+        event.check_new(new(side=Side.SELL, qty="167", price="0.4"))
+    event.check_new(new(side=Side.SELL, qty="167", price="0.5"))  # $83.5
+    with pytest.raises(OrderError, match=r"order notional \$101.0 \(1 x \$101.0\)"):
+        margin.check_new(new(symbol="BTC-PERP", side=Side.SELL, qty="1", price="101.0"))
+    with pytest.raises(OrderError, match=r"^symbol is 13 characters \('KXTTTTTTTTTTT'...\); the limit is 12 "
+                                         r"\(limits.max_symbol_length\)$"):
+        event.check_new(new(symbol="KXTTTTTTTTTTT"))
+    # a replace is held to the same limits
+    placed = new(qty="10")
+    event.register(placed.cl_ord_id, placed)
+    grow = OrderCancelReplaceRequest(cl_ord_id=new_cl_ord_id(), orig_cl_ord_id=placed.cl_ord_id, symbol="KXT",
+                                     side=Side.BUY, order_qty=D(600), price=D("0.1"))
+    with pytest.raises(OrderError, match="quantity 600 is above the limit of 500"):
+        event.check_replace(grow)
+
+
+def test_the_config_sets_every_session_s_limits(tmp_path):
+    from fixgw.certs import make_tls
+    from fixgw.config import parse
+    from fixgw.gateway import Gateway
+    from fixgw.signing import generate_keypair
+    key, _ = generate_keypair(tmp_path / "k.pem")
+    cfg = parse({"environment": "local", "ca_file": str(make_tls(tmp_path / "tls").ca_file),
+                 "state_dir": str(tmp_path), "limits": {"max_quantity": 7, "max_notional": 3, "max_symbol_length": 9},
+                 "session": [{"name": "nr", "product": "event", "type": "NR", "api_key_id": str(uuid.uuid4()),
+                              "private_key": str(key)}]})
+    defaults = parse({"environment": "local", "ca_file": str(make_tls(tmp_path / "tls").ca_file),
+                      "state_dir": str(tmp_path), "session": cfg.model_dump()["session"]}).limits
+    assert (defaults.max_quantity, defaults.max_notional, defaults.max_symbol_length) == (1_000_000, 1_000_000, 128)
+    assert (defaults.control_clients, defaults.control_idle_timeout) == (64, 60)
+    limits = Gateway(cfg).runtime("nr").registry.caps.limits
+    assert (limits.max_quantity, limits.max_notional, limits.max_symbol_length) == (D(7), D(3), 9)

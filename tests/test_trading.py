@@ -183,6 +183,9 @@ INVALID = [
     (dict(quantity=0), "quantity 0 must be greater than 0"),
     (dict(side="sideways"), "side 'sideways'"),
     (dict(price=0.5), "float"),
+    (dict(quantity="1e30"), r"quantity 1E\+30 is above the limit of 1000000 contracts per order \(limits.max_quantity\)"),
+    (dict(quantity=99_999_999_999), "quantity 99999999999 is above the limit of 1000000 contracts"),
+    (dict(symbol="K" * 10_000), r"symbol is 10000 characters \('KKKKKKKKKKKKKKKKKKKK'...\); the limit is 128"),
 ]
 
 
@@ -278,3 +281,40 @@ def test_settlement_reports_reach_rt_sessions_that_asked(tmp_path, sim):
         assert st["yes_total_cost_dollars"] == "1.5000"
         ledger = sim.cmd(cmd="ledger", product="event", account="dave")["positions"]
         assert [as_json(p) for p in dave.positions()["market_positions"]] == ledger["market_positions"] == []
+
+
+def _raw_order(gw, session: str, symbol: str, price_text: str):
+    """A NewOrderSingle whose Price(44) is ``price_text`` as written, past every local check."""
+    from fixgw import codec, fields
+    from fixgw.models.fix import NewOrderSingle, Side
+    from fixgw.orders import new_cl_ord_id
+    rt = gw.runtime(session)
+    req = NewOrderSingle(cl_ord_id=new_cl_ord_id(), symbol=symbol, side=Side.BUY, order_qty=Decimal(1),
+                         price=Decimal("0.5") if rt.config.product.value == "event" else Decimal("100"))
+    msg_type, pairs = fields.encode(req, rt.units)
+    pairs = [(t, price_text if t == 44 else v) for t, v in pairs]
+    answer = rt.registry.register(req.cl_ord_id, req)
+    assert gw._session(session).send(codec.to_message(msg_type, pairs, rt.config.product.value))
+    return answer
+
+
+@pytest.mark.parametrize("who, session, symbol, price", [
+    ("alice", "alice-event-nr", EV, "55.5"),        # cents session: a sub-cent price is off its tick
+    ("bob", "bob-event-nr", EV, "0.12345"),         # dollars: more than 4 decimals
+    ("bob", "bob-margin-nr", MG, "100.00001"),      # margin: more than 4 decimals
+])
+def test_the_simulator_rejects_an_off_tick_price_with_a_reject_report(market, sim, who, session, symbol, price):
+    rej = ack(_raw_order(market[who], session, symbol, price))
+    assert (rej.exec_type, rej.ord_status, rej.ord_rej_reason, rej.text) == (
+        ExecType.REJECTED, OrdStatus.REJECTED, 11, "INVALID_ORDER")
+    assert rej.avg_px == 0 and rej.cum_qty == 0 and rej.leaves_qty == 0 and rej.price is None
+    assert market[who].status()[0].state == "logged-on"
+
+
+def test_the_simulator_echoes_use_dollars_on_margin_logons(market, tmp_path):
+    def logons_in(who: str, session: str) -> list[str]:
+        log = (tmp_path / who / "log" / f"{session}.messages.log").read_text()
+        return [ln for ln in log.splitlines() if " : IN  " in ln and "|35=A|" in ln]
+
+    margin = logons_in("bob", "bob-margin-nr") + logons_in("alice", "alice-margin-nr")
+    assert margin and all("|21005=Y|" in ln for ln in margin), margin

@@ -30,6 +30,7 @@ class Flags:
     preserve_qty: bool = False  # 21008
     use_expired: bool = False  # 21012
     cancel_on_disconnect: bool = False  # 8013
+    cents: bool = False  # no 21005 on an event session: prices are whole cents
 
 
 @dataclass
@@ -139,6 +140,14 @@ def valid_price(product: str, price: Decimal) -> bool:
     if not price.is_finite() or price % TICK != 0:
         return False
     return ZERO < price < 1 if product == "event" else price > 0
+
+
+CENT = Decimal("0.01")
+
+
+def on_tick(product: str, price: Decimal | None, flags: Flags) -> bool:
+    """A limit price the session's units can carry and the market's grid accepts."""
+    return price is not None and valid_price(product, price) and not (flags.cents and price % CENT)
 
 
 def valid_qty(qty: Decimal) -> bool:

@@ -21,7 +21,7 @@ from fixgw.models.fix import (CollateralChange, ExecType, MarketSettlementReport
                               NewOrderSingle, OrdStatus, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupRequest, OrderMassCancelReport, OrderMassCancelRequest,
                               SelfTradePrevention, SettlementParty, Side, TimeInForce)
-from fixgw.sim.book import ET, Book, Flags, Order, day_end, fillable, taker_fee, valid_price, valid_qty
+from fixgw.sim.book import ET, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
 from fixgw.sim.groups import Group, Groups
 from fixgw.sim.ledger import Applied, Ledger
 from fixgw.sim.reports import PENDING, ExecIds, Out, cancel_reject, fold_cancel, order_report, reject_report
@@ -59,9 +59,10 @@ class Engine:
     # ------------------------------------------------------------ requests
     def new_order(self, account: str, session: str | None, req: NewOrderSingle, flags: Flags) -> list[Out]:
         now = self._begin()
-        rejected = self._check_new(account, req)
-        if rejected:
-            return [Out(account, session, reject_report(req, *rejected, now))]
+        rejected = self._check_new(account, req, flags)
+        if rejected:  # the client's own price is echoed only if the session's units can carry it
+            return [Out(account, session, reject_report(req, *rejected, now,
+                                                        echo_price=on_tick(self.product, req.price, flags)))]
         tif = req.time_in_force
         expire_at = req.expire_time if tif is TimeInForce.GTD else day_end(now) if tif is TimeInForce.DAY else None
         order = Order(order_id=str(uuid.uuid4()), account=account, session=session, flags=flags,
@@ -101,7 +102,7 @@ class Engine:
         problem = None
         if not valid_qty(req.order_qty):
             problem = (99, "INVALID_ORDER")
-        elif not valid_price(self.product, price):
+        elif not on_tick(self.product, price, flags):
             problem = (18, "INVALID_ORDER")
         elif req.order_qty < order.cum:
             problem = (2, "INVALID_AMEND_QTY_FOR_ORDER")
@@ -341,14 +342,14 @@ class Engine:
         self._by_cl[(order.account, cl_ord_id)] = order
         return old
 
-    def _check_new(self, account: str, req: NewOrderSingle) -> tuple[int, str] | None:
+    def _check_new(self, account: str, req: NewOrderSingle, flags: Flags) -> tuple[int, str] | None:
         if self.markets is not None and req.symbol not in self.markets:
             return 1, "MARKET_NOT_FOUND"
         if req.symbol in self.closed:
             return 2, "MARKET_ALREADY_CLOSED"
         if req.alloc_account is not None and not 0 <= req.alloc_account <= MAX_SUBACCOUNT:
             return 15, "CUSTOMER_ACCOUNT_NOT_FOUND"
-        if not valid_price(self.product, req.price):
+        if not on_tick(self.product, req.price, flags):  # off the grid, or sub-cent on a cents session
             return 11, "INVALID_ORDER"
         if not valid_qty(req.order_qty):
             return 13, "INVALID_ORDER"

@@ -120,7 +120,11 @@ class SimApplication(fix.Application):
     @guarded
     def toAdmin(self, message, session_id):
         header = message.getHeader()
-        if header.getField(35) != "5":
+        msg_type = header.getField(35)
+        if msg_type == "A" and self.sessions[session_id.toString()].product is Product.MARGIN:
+            message.setField(fix.StringField(21005, "Y"))  # margin prices are dollars, whatever was asked
+            return
+        if msg_type != "5":
             return
         with self._lock:
             refusal = self._answer.pop(session_id.toString(), None)

@@ -64,12 +64,16 @@ def order_report(order: Order, flags: Flags, exec_id: str, exec_type: ExecType, 
         stp_type=int(order.stp) if order.stp is not None else None, **trade)
 
 
-def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime) -> ExecutionReport:
-    """150=8/39=8: the order never existed, so there is no OrderID and no ExecID."""
+def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime, *,
+                  echo_price: bool = True) -> ExecutionReport:
+    """150=8/39=8: the order never existed, so there is no OrderID and no ExecID; AvgPx(6) is 0.
+
+    ``echo_price``: False when the client's price is off the tick or beyond what the
+    session's units can write; Price(44) is then left out rather than rewritten."""
     return ExecutionReport(
         order_id=NO_ORDER, exec_id=PENDING, exec_type=ExecType.REJECTED, ord_status=OrdStatus.REJECTED,
-        side=req.side, symbol=req.symbol, cum_qty=Decimal(0), leaves_qty=Decimal(0),
-        cl_ord_id=req.cl_ord_id, order_qty=req.order_qty, price=req.price,
+        side=req.side, symbol=req.symbol, cum_qty=Decimal(0), leaves_qty=Decimal(0), avg_px=Decimal(0),
+        cl_ord_id=req.cl_ord_id, order_qty=req.order_qty, price=req.price if echo_price else None,
         time_in_force=req.time_in_force, transact_time=now, ord_rej_reason=reason, text=text,
         alloc_account=req.alloc_account, order_group_id=req.order_group_id,
         stp_type=int(req.stp_type) if req.stp_type is not None else None)

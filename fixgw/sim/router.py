@@ -22,7 +22,7 @@ import quickfix as fix
 
 from fixgw import codec, fields, wire
 from fixgw.config import Kind, Product
-from fixgw.errors import DecodeError
+from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
                               MarketSettlementReport, NewOrderSingle, OrderCancelReplaceRequest,
                               OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Side, TimeInForce)
@@ -49,7 +49,7 @@ def live_from_logon(s: SimSession, body: dict[int, str]) -> Live:
     dollars = s.product is Product.MARGIN or yes(21005)
     return Live(
         Flags(skip_pending=yes(21011), always_new=yes(21026), ioc_cancel_report=yes(21007),
-              preserve_qty=yes(21008), use_expired=yes(21012), cancel_on_disconnect=yes(8013)),
+              preserve_qty=yes(21008), use_expired=yes(21012), cancel_on_disconnect=yes(8013), cents=not dollars),
         Units.DOLLARS if dollars else Units.CENTS, listener=yes(20126), settlements=yes(20127))
 
 
@@ -200,7 +200,11 @@ class Router:
         s = self.sessions[sid]
         live = self.live.get(sid)
         units = live.units if live else (Units.DOLLARS if s.product is Product.MARGIN else Units.CENTS)
-        msg_type, pairs = fields.encode(model, units)
+        try:
+            msg_type, pairs = fields.encode(model, units)
+        except OrderError as e:  # a value the session's units cannot carry: say so, never drop silently
+            log.error("session=%s event=not-encodable model=%s error=%s", sid, type(model).__name__, e)
+            return
         message = codec.to_message(msg_type, pairs, s.product.value)
         if not fix.Session.sendToTarget(message, fix.SessionID("FIXT.1.1", s.target, s.api_key_id)):
             log.warning("session=%s event=not-sent msg_type=%s", sid, msg_type)
