@@ -14,6 +14,7 @@ dollars.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -55,42 +56,56 @@ class Query:
     min_ts: int | None = None
     max_ts: int | None = None
 
-    def _since(self) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(self.min_ts, dt.timezone.utc) if self.min_ts is not None else None
+    def within(self, when: dt.datetime | None) -> bool:
+        """Is ``when`` inside ``[min_ts, max_ts]``? Both bounds are inclusive, in whole Unix
+        seconds, as Kalshi's ``min_ts``/``max_ts`` are: a fill at 12:00:00.325 has ``ts`` 12:00:00
+        and is inside ``max_ts`` = that second. Without a time, nothing is inside a bound."""
+        if self.min_ts is None and self.max_ts is None:
+            return True
+        if when is None:
+            return False
+        ts = math.floor(when.timestamp())
+        return (self.min_ts is None or ts >= self.min_ts) and (self.max_ts is None or ts <= self.max_ts)
 
-    def _until(self) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(self.max_ts, dt.timezone.utc) if self.max_ts is not None else None
+    def reports(self, *, narrow: bool = True) -> Iterator[ExecutionReport]:
+        """Every stored report of this ticker / subaccount / event (``narrow=False``: all of
+        them), in ExecID order.
 
-    def reports(self, *, filtered: bool = True) -> Iterator[ExecutionReport]:
-        kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
-            if filtered else {}
+        Time bounds are not applied here: an order's state and a margin fill's entry price
+        and realized PnL depend on every earlier report, so the views compute from the whole
+        history and filter what they computed (:meth:`within`)."""
+        kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw):
             er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
-            if self.event_ticker and event_of(er.symbol) != self.event_ticker:
+            if narrow and self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             yield er
 
     def fills(self) -> Iterator:
+        # A margin book is per (subaccount, ticker), so the store's ticker/subaccount filters
+        # keep every report that moves it; the time bounds are applied to the finished fill.
         ledger = Ledger()
         for er in self.reports():
             if er.exec_type is not ExecType.TRADE:
                 continue
             if self.product == "margin":
-                # entry price and realized PnL depend on every earlier fill: replay unfiltered ledger state
-                yield translate.margin_fill_from_report(er, ledger)
+                fill = translate.margin_fill_from_report(er, ledger)
             else:
-                yield translate.fill_from_report(er)
+                fill = translate.fill_from_report(er)
+            if self.within(fill.created_time):
+                yield fill
 
     def orders(self) -> list:
+        """Orders from every report of theirs; the time bounds apply to ``created_time``."""
         orders = translate.Orders()
         for er in self.reports():
             orders.apply(er)
-        return orders.orders()
+        return [o for o in orders.orders() if self.within(o.created_time)]
 
     def positions(self) -> dict:
         """Positions come from every stored fill (time filters do not apply; REST's do not either)."""
         ledger = Ledger()
-        for er in self.reports(filtered=False):
+        for er in self.reports(narrow=False):
             if er.exec_type is not ExecType.TRADE:
                 continue
             if self.product == "margin":
