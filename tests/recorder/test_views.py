@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw import fields
-from fixgw.models import fix as m
+from fixgw.models import fix as m, rest
 from fixgw.pricing import Units
 from fixgw.recorder import views
 from fixgw.recorder.store import StoredReport, open_store
@@ -83,3 +83,40 @@ def test_ts_bounds_are_inclusive_whole_seconds(store):
     assert count(min_ts=ts) == 2
     assert count(min_ts=ts, max_ts=ts) == 2
     assert count(max_ts=ts - 1) == 0 and count(min_ts=ts + 1) == 0
+
+
+# ------------------------------------------------------------------ defect 6
+def _export(store_url: str, tmp_path, what: str, fmt: str, product: str = "event") -> str:
+    from click.testing import CliRunner
+    from fixgw.cli import cli
+
+    out = tmp_path / f"{what}.{fmt}"
+    res = CliRunner().invoke(cli, ["export", "--store", store_url, "--account", "acct", "--product", product,
+                                    "--what", what, "--format", fmt, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    return out.read_text()
+
+
+def test_export_writes_one_kind_of_row_per_file(store, tmp_path):
+    import csv
+    import io
+
+    put(store, "event", trade("1;1", "o-1", m.Side.BUY, "4", "0.6000", T0, symbol=EV, fee="0.07"),
+        trade("1;2", "o-2", m.Side.SELL, "3", "0.6500", T0, symbol=EV, fee="0.05"))
+    url = f"sqlite:///{store.path}"
+    market = list(csv.DictReader(io.StringIO(_export(url, tmp_path, "positions", "csv"))))
+    assert [(r["ticker"], r["position_fp"], r["realized_pnl_dollars"], r["fees_paid_dollars"]) for r in market] \
+        == [(EV, "1.00", "0.1500", "0.1200")]
+    event = list(csv.DictReader(io.StringIO(_export(url, tmp_path, "event_positions", "csv"))))
+    assert [(r["event_ticker"], r["total_cost_shares_fp"], r["realized_pnl_dollars"], r["fees_paid_dollars"])
+            for r in event] == [("KXHIGHNY-26NOV21", "1.00", "0.1500", "0.1200")]
+    lines = [json.loads(x) for x in _export(url, tmp_path, "positions", "jsonl").splitlines()]
+    assert [set(x) for x in lines] == [set(rest.MarketPosition.model_fields)]
+    lines = [json.loads(x) for x in _export(url, tmp_path, "event_positions", "jsonl").splitlines()]
+    assert [set(x) for x in lines] == [set(rest.EventPosition.model_fields)]
+    from click.testing import CliRunner
+    from fixgw.cli import cli
+
+    res = CliRunner().invoke(cli, ["export", "--store", url, "--product", "margin", "--what", "event_positions",
+                                   "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "event contracts only" in res.output
