@@ -55,6 +55,7 @@ class Query:
     subaccount: int | None = None
     min_ts: int | None = None
     max_ts: int | None = None
+    user_id: str = ""  # Kalshi's user_id for orders (FIX does not carry it)
 
     def within(self, when: dt.datetime | None) -> bool:
         """Is ``when`` inside ``[min_ts, max_ts]``? Both bounds are inclusive, in whole Unix
@@ -97,7 +98,7 @@ class Query:
 
     def orders(self) -> list:
         """Orders from every report of theirs; the time bounds apply to ``created_time``."""
-        orders = translate.Orders()
+        orders = translate.Orders(user_id=self.user_id)
         for er in self.reports():
             orders.apply(er)
         return [o for o in orders.orders() if self.within(o.created_time)]

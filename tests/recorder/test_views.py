@@ -120,3 +120,18 @@ def test_export_writes_one_kind_of_row_per_file(store, tmp_path):
     res = CliRunner().invoke(cli, ["export", "--store", url, "--product", "margin", "--what", "event_positions",
                                    "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "event contracts only" in res.output
+
+
+# ------------------------------------------------------------------ defect 8
+def test_orders_carry_the_configured_user_id(store, tmp_path):
+    from click.testing import CliRunner
+    from fixgw.cli import cli
+
+    user = "3f2a5d4e-8c1b-4a8e-9d6f-0b7c1e2a3b4c"
+    put(store, "event", trade("1;1", "o-1", m.Side.BUY, "4", "0.6000", T0, symbol=EV, fee="0.07"))
+    assert [o.user_id for o in views.Query(store, "acct", "event", user_id=user).orders()] == [user]
+    out = tmp_path / "orders.jsonl"
+    res = CliRunner().invoke(cli, ["export", "--store", f"sqlite:///{store.path}", "--account", "acct",
+                                   "--user-id", user, "--what", "orders", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["user_id"] == user
