@@ -158,10 +158,11 @@ def _status_rows(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
 @click.argument("config", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Serve the control socket here instead of STATE_DIR/control.sock.")
-def run(config: Path, socket_path: Path | None) -> None:
+@click.option("--user-id", help="Kalshi user_id for orders and WebSocket messages (overrides CONFIG's user_id).")
+def run(config: Path, socket_path: Path | None, user_id: str | None) -> None:
     from fixgw.run import run as run_gateway
 
-    sys.exit(run_gateway(config, socket_path))
+    sys.exit(run_gateway(config, socket_path, user_id=user_id))
 
 
 @cli.command(help="Show every session of a running gateway: state, endpoint, TargetCompID, sequence numbers, "

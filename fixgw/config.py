@@ -254,6 +254,9 @@ class GatewayConfig(BaseModel):
     rate_limit_mode: Literal["queue", "refuse"] = "queue"
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # Kalshi's user_id of the account, for Order / MarginOrder and WebSocket messages: FIX never
+    # carries it. Empty (the default) leaves those fields "", which is all fixgw can know.
+    user_id: str = Field(default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})?$")
     session: list[SessionConfig] = Field(default_factory=list, min_length=1)
     dictionary_dir: Path | None = None  # kalshi-fixt11.xml + kalshi-{event,margin}.xml; default spec/
     time_zone: str = "America/New_York"  # IANA zone of every session's start/end time
@@ -349,6 +352,14 @@ def _describe(err: ValidationError) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}")
     return "; ".join(lines)
+
+
+def with_user_id(config: GatewayConfig, user_id: str) -> GatewayConfig:
+    """``config`` with another ``user_id`` (the CLI's ``--user-id``), validated like the file's."""
+    try:
+        return GatewayConfig.model_validate({**config.model_dump(), "user_id": user_id})
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from None
 
 
 def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:

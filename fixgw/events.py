@@ -93,11 +93,11 @@ class AsyncSubscription:
 
 
 class Dispatcher:
-    def __init__(self, products: dict[str, str], translating: bool = True):
+    def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = ""):
         self.products = products  # session name -> "event" | "margin"
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
-        self.ledger = Ledger()  # de-duplicates fills seen on several sessions (e.g. a listener)
-        self.orders = translate.Orders()
+        self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
+        self.orders = translate.Orders(user_id=user_id)
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()

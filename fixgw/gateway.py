@@ -81,7 +81,7 @@ class Gateway(OrderEntry):
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
-                                     translating=translate)
+                                     translating=translate, user_id=config.user_id)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None

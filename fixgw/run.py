@@ -34,7 +34,7 @@ from pathlib import Path
 import quickfix as fix
 
 from fixgw import control, lock, schema
-from fixgw.config import Kind, load
+from fixgw.config import Kind, load, with_user_id
 from fixgw.errors import ConfigError, SessionError
 from fixgw.gateway import Gateway
 from fixgw.logs import redact
@@ -335,10 +335,12 @@ def _split_recorder(config):
 
 
 
-def run(config_path: Path, socket_path: Path | None = None, ready_out=None) -> int:
+def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, user_id: str | None = None) -> int:
     """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown, 1 when a hosted
     recorder's store failed (the process stops: the reason is logged and on stderr)."""
     config = load(config_path)
+    if user_id is not None:
+        config = with_user_id(config, user_id)
     state = config.state_dir
     held = lock.acquire(state)  # creates it (0700); refuses a second process before any connection
     setup_logging(state)

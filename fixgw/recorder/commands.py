@@ -31,7 +31,7 @@ def _open(config_path: Path | None, store: str | None):
         raise click.UsageError("give CONFIG or --store URL")
     config = load(config_path) if config_path is not None else None
     url = store_url(config, store) if config is not None else store
-    return open_store(url), (config.recorder.account if config is not None else None)
+    return open_store(url), config
 
 
 @click.command(help="Record the drop copy (listener + KalshiDC sessions of CONFIG) until SIGTERM/SIGINT. "
@@ -73,24 +73,27 @@ def _filters(f):
                 click.option("--min-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--max-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--store", help="sqlite:///path or postgresql://... instead of CONFIG's."),
+                click.option("--user-id", help="Kalshi user_id for orders (default: CONFIG's user_id)."),
                 click.argument("config_path", required=False,
                                type=click.Path(exists=True, dir_okay=False, path_type=Path))):
         f = opt(f)
     return f
 
 
-def _query(config_path, store, account, product, **filters):
+def _query(config_path, store, account, product, user_id=None, **filters):
     from fixgw.recorder import views
 
-    db, default_account = _open(config_path, store)
-    return db, views.Query(db, account or default_account or "default", product, **filters)
+    db, config = _open(config_path, store)
+    if config is not None:
+        account, user_id = account or config.recorder.account, user_id if user_id is not None else config.user_id
+    return db, views.Query(db, account or "default", product, user_id=user_id or "", **filters)
 
 
 @click.command(help="Recorded fills as REST JSON lines (like GET /portfolio/fills), or a table.")
 @_filters
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
-def fills(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
-    db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
+def fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+    db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
     rows = [json.loads(f.model_dump_json()) for f in q.fills()]
     db.close()
@@ -102,8 +105,8 @@ def fills(config_path, store, account, product, ticker, event_ticker, subaccount
 @click.command(help="Positions derived from the recorded reports (like GET /portfolio/positions).")
 @_filters
 @click.option("--table", is_flag=True)
-def positions(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
-    db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
+def positions(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+    db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
     out = q.positions()
     db.close()
@@ -116,36 +119,55 @@ def positions(config_path, store, account, product, ticker, event_ticker, subacc
         click.echo(json.dumps({k: [json.loads(p.model_dump_json()) for p in v] for k, v in out.items()}))
 
 
-@click.command(help="Write recorded fills, orders or positions to CSV or JSONL.")
+@click.command(help="Write one kind of recorded row (fills, orders, market positions or event positions) "
+                    "to CSV or JSONL.")
 @_filters
-@click.option("--what", type=click.Choice(["fills", "orders", "positions"]), default="fills", show_default=True)
+@click.option("--what", type=click.Choice(["fills", "orders", "positions", "event_positions"]), default="fills",
+              show_default=True, help="positions: market (margin) positions; event_positions: the event roll-ups.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, what, fmt,
+def export(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, what, fmt,
            output) -> None:
-    db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
+    from fixgw.models import rest
+
+    if what == "event_positions" and product != "event":
+        raise click.UsageError("event_positions exist for event contracts only (margin has positions)")
+    shape = {("fills", "event"): rest.Fill, ("fills", "margin"): rest.MarginFill,
+             ("orders", "event"): rest.Order, ("orders", "margin"): rest.Order,
+             ("positions", "event"): rest.MarketPosition, ("positions", "margin"): rest.MarginPosition,
+             ("event_positions", "event"): rest.EventPosition}[(what, product)]
+    db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
-    if what == "fills":
-        rows = (json.loads(f.model_dump_json()) for f in q.fills())
-    elif what == "orders":
-        rows = (json.loads(o.model_dump_json()) for o in q.orders())
-    else:
-        pos = q.positions()
-        rows = (json.loads(p.model_dump_json()) for v in pos.values() for p in v)
+    try:
+        if what == "fills":
+            items = q.fills()
+        elif what == "orders":
+            items = q.orders()
+        else:
+            pos = q.positions()
+            items = pos["event_positions" if what == "event_positions" else
+                        "market_positions" if product == "event" else "positions"]
+        n = _write(output, fmt, list(shape.model_fields), (json.loads(x.model_dump_json()) for x in items))
+    finally:
+        db.close()
+    click.echo(f"wrote {n} {what} to {output}", err=True)
+
+
+def _write(output: Path, fmt: str, columns: list[str], rows) -> int:
+    """One row per line (JSONL) or a CSV whose header is every field of the shape, in the
+    schema's order: an optional field a row leaves out is an empty cell, never a lost column."""
     n = 0
     with open(output, "w", newline="") as f:
-        writer = None
+        writer = csv.DictWriter(f, fieldnames=columns) if fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
         for row in rows:
-            if fmt == "jsonl":
+            if writer is None:
                 f.write(json.dumps(row) + "\n")
             else:
-                if writer is None:
-                    writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
-                    writer.writeheader()
                 writer.writerow(row)
             n += 1
-    db.close()
-    click.echo(f"wrote {n} {what} to {output}", err=True)
+    return n
 
 
 def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:

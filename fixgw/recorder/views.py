@@ -18,6 +18,7 @@ default) with its ExecID and the reason; the rest of the view is served.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -60,6 +61,7 @@ class Query:
     subaccount: int | None = None
     min_ts: int | None = None
     max_ts: int | None = None
+    user_id: str = ""  # Kalshi's user_id for orders (FIX does not carry it)
     on_skip: Callable[[str, str], None] = field(default=None, repr=False)  # (ExecID, reason)
     skipped: int = 0
 
@@ -71,26 +73,38 @@ class Query:
             print(f"fixgw: skipped stored report ExecID {exec_id} ({self.account}, {self.product}): {reason}",
                   file=sys.stderr, flush=True)
 
-    def _since(self) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(self.min_ts, dt.timezone.utc) if self.min_ts is not None else None
+    def within(self, when: dt.datetime | None) -> bool:
+        """Is ``when`` inside ``[min_ts, max_ts]``? Both bounds are inclusive, in whole Unix
+        seconds, as Kalshi's ``min_ts``/``max_ts`` are: a fill at 12:00:00.325 has ``ts`` 12:00:00
+        and is inside ``max_ts`` = that second. Without a time, nothing is inside a bound."""
+        if self.min_ts is None and self.max_ts is None:
+            return True
+        if when is None:
+            return False
+        ts = math.floor(when.timestamp())
+        return (self.min_ts is None or ts >= self.min_ts) and (self.max_ts is None or ts <= self.max_ts)
 
-    def _until(self) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(self.max_ts, dt.timezone.utc) if self.max_ts is not None else None
+    def reports(self, *, narrow: bool = True) -> Iterator[ExecutionReport]:
+        """Every stored report of this ticker / subaccount / event (``narrow=False``: all of
+        them), in ExecID order.
 
-    def reports(self, *, filtered: bool = True) -> Iterator[ExecutionReport]:
-        kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
-            if filtered else {}
+        Time bounds are not applied here: an order's state and a margin fill's entry price
+        and realized PnL depend on every earlier report, so the views compute from the whole
+        history and filter what they computed (:meth:`within`)."""
+        kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw):
             try:
                 er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
             except (DecodeError, ValueError) as e:
                 self._skip(r.exec_id, e)
                 continue
-            if self.event_ticker and event_of(er.symbol) != self.event_ticker:
+            if narrow and self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             yield er
 
     def fills(self) -> Iterator:
+        # A margin book is per (subaccount, ticker), so the store's ticker/subaccount filters
+        # keep every report that moves it; the time bounds are applied to the finished fill.
         ledger = Ledger()
         for er in self.reports():
             if er.exec_type is not ExecType.TRADE:
@@ -104,21 +118,23 @@ class Query:
             except ValueError as e:  # a Trade without LastPx/LastQty: nothing to serve
                 self._skip(er.exec_id, e)
                 continue
-            yield fill
+            if self.within(fill.created_time):
+                yield fill
 
     def orders(self) -> list:
-        orders = translate.Orders()
+        """Orders from every report of theirs; the time bounds apply to ``created_time``."""
+        orders = translate.Orders(user_id=self.user_id)
         for er in self.reports():
             try:
                 orders.apply(er)
             except ValueError as e:
                 self._skip(er.exec_id, e)
-        return orders.orders()
+        return [o for o in orders.orders() if self.within(o.created_time)]
 
     def positions(self) -> dict:
         """Positions come from every stored fill (time filters do not apply; REST's do not either)."""
         ledger = Ledger()
-        for er in self.reports(filtered=False):
+        for er in self.reports(narrow=False):
             if er.exec_type is not ExecType.TRADE:
                 continue
             try:
