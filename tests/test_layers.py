@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
-CORE = ["errors", "paths", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
+CORE = ["errors", "paths", "lock", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
         "pricing", "wire", "fields", "fields_tables", "express", "fastfill", "schema", "models.fix", "models.rest", "translate", "positions", "orders",
         "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
         "sim.ledger", "sim.dropcopy", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
