@@ -20,6 +20,7 @@ from typing import Callable
 from fixgw import translate
 from decimal import Decimal
 
+from fixgw.fcm import Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.positions import Ledger
 
@@ -98,6 +99,7 @@ class Dispatcher:
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger()  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders()
+        self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -177,11 +179,16 @@ class Dispatcher:
             return Event(session, message, raw=raw, settlement=self._settle(message))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        subtrader = message.subtrader
+        books = self.subtraders.of(subtrader) if subtrader is not None else None
+        ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger))
-        order = self.orders.apply(message)
+            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, ledger))
+        order = orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
-        position = self.ledger.add(fill) if fill is not None else None
+        position = ledger.add(fill) if fill is not None else None
+        if fill is not None and subtrader is not None:
+            self.subtraders.add_fill(message, fill, subtrader)
         return Event(session, message, raw=raw, fill=fill, order=order, position=position)
 
     def _settle(self, ums: MarketSettlementReport):

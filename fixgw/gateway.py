@@ -118,6 +118,31 @@ class Gateway(OrderEntry):
         with self.dispatcher.state_lock:
             return self.dispatcher.orders.orders(status)
 
+    # -- FCM sub-traders (GET /fcm/...) ---------------------------------
+    def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,
+                      count_filter: str | None = None, settlement_status: str | None = None,
+                      limit: int | None = None, cursor: str | None = None) -> dict:
+        """The body of ``GET /fcm/positions?subtrader_id=...`` (REST models; see :mod:`fixgw.query`)."""
+        from fixgw.query import positions_body
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return positions_body(self.dispatcher.subtraders.of(subtrader_id).ledger, ticker=ticker,
+                                  event_ticker=event_ticker, count_filter=count_filter,
+                                  settlement_status=settlement_status, limit=limit, cursor=cursor)
+
+    def fcm_orders(self, subtrader_id: str, status: str | None = None) -> list:
+        """``GET /fcm/orders?subtrader_id=...``: REST ``Order`` models of that sub-trader's orders."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.subtraders.of(subtrader_id).orders.orders(status)
+
+    def fcm_fills(self, *, min_ts: int | None = None, max_ts: int | None = None) -> list:
+        """``GET /fcm/fills``: one ``FcmFill`` per trade across the sub-traders (bounds inclusive)."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.subtraders.fills(min_ts, max_ts)
+
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":
         tls.pin_only()

@@ -8,7 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
+from decimal import Decimal
+
 from fixgw.config import Product
+from fixgw.sim.book import owner
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
 
@@ -26,11 +29,12 @@ def handler(sim: Simulator):
         if cmd == "refusals":
             return {"refusals": [list(r) for r in sim.app.refusals]}
         router = sim.app.router
-        if cmd == "ledger":
+        if cmd == "ledger":  # "subtrader": one FCM sub-trader's books
             engine = router.engines[Product(req["product"])]
+            name = owner(req["account"], req.get("subtrader"))
             with router.locked():
-                return {"fills": engine.ledger.fills(req["account"]),
-                        "positions": engine.ledger.positions(req["account"])}
+                return {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
+                        "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0"))))}
         if cmd == "dropcopy":
             with router.locked():
                 return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
