@@ -32,6 +32,7 @@ class Books:
 
     ledger: Ledger = field(default_factory=Ledger)
     orders: Orders = field(default_factory=Orders)
+    settlements: list = field(default_factory=list)  # REST Settlements of this scope
 
 
 class Subtraders:
@@ -43,7 +44,7 @@ class Subtraders:
     def of(self, subtrader: str) -> Books:
         books = self.books.get(subtrader)
         if books is None:
-            books = self.books[subtrader] = Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id))
+            books = self.books[subtrader] = Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id), [])
         return books
 
     def add_fill(self, er: ExecutionReport, fill: Fill, subtrader: str) -> FcmFill:

@@ -77,7 +77,7 @@ class Gateway(OrderEntry):
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
-                                     translating=translate)
+                                     translating=translate, party_id=config.party_id)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -117,6 +117,14 @@ class Gateway(OrderEntry):
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             return self.dispatcher.orders.orders(status)
+
+    def settlements(self, *, subtrader_id: str | None = None) -> list:
+        """``GET /portfolio/settlements``: REST ``Settlement`` models in arrival order (FCM: one sub-trader's)."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            if subtrader_id is not None:
+                return list(self.dispatcher.subtraders.of(subtrader_id).settlements)
+            return list(self.dispatcher.settlements)
 
     # -- FCM sub-traders (GET /fcm/...) ---------------------------------
     def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,

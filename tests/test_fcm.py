@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -123,3 +124,45 @@ def test_orders_without_the_right_party_are_refused_as_the_documents_say(fcm, si
     not_fcm = ack(mm.new_order("mm-nr", EV, "buy", "0.20", 1, subtrader_id=A))
     assert (not_fcm.ord_rej_reason, not_fcm.text) == (15, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")
     assert gw.fcm_fills() == [] and sim.cmd(cmd="ledger", product="event", account="fcm", subtrader=A)["fills"] == []
+
+
+def test_settlement_reports_settle_each_subtrader_at_the_reports_own_time(tmp_path, sim):
+    """Defect 4: each entry of the UMS is this account's sub-trader's own; the time is the report's."""
+    from fixgw.models.fix import MarketSettlementReport
+    from fixgw.models.rest import Settlement
+    from fixgw.settlements import sending_time
+
+    f = make_account(tmp_path, sim.keys, "event", account="fcm", subtraders=SUBS)
+    m = make_account(tmp_path, sim.keys, "event", account="mm")
+    sim.start()
+    with Gateway(gateway_config(tmp_path / "fcm", sim, [dict(name="fcm-rt", product="event", type="RT", account=f,
+                                                             receive_settlement_reports=True)])) as gw, \
+            Gateway(gateway_config(tmp_path / "mm", sim, [dict(name="mm-nr", product="event", type="NR",
+                                                               account=m)])) as mm:
+        gw.wait_logged_on(timeout=20)
+        mm.wait_logged_on(timeout=20)
+        sub = gw.subscribe()
+        ack(mm.new_order("mm-nr", EV, "sell", "0.60", 10))
+        ack(mm.new_order("mm-nr", EV, "buy", "0.40", 10))
+        ack(gw.new_order("fcm-rt", EV, "buy", "0.60", 5, subtrader_id=A))
+        ack(gw.new_order("fcm-rt", EV, "no", "0.40", 3, subtrader_id=B))
+        sim.cmd(cmd="settle", product="event", symbol=EV, result="yes")
+        for _ in range(50):
+            event = sub.get(timeout=10)
+            if isinstance(event.message, MarketSettlementReport):
+                break
+        assert event.error is None and {p.party_id for p in event.message.parties} == {A, B}
+        when = sending_time(event.raw)
+        for who, revenue in ((A, 500), (B, 0)):
+            [ours] = [as_json(s) for s in gw.settlements(subtrader_id=who)]
+            [theirs] = sim.cmd(cmd="ledger", product="event", account="fcm", subtrader=who)["settlements"]
+            # the simulator's row lacks only the time QuickFIX stamped on the report (52)
+            assert ours == as_json(Settlement.model_validate({**theirs, "settled_time": when}))
+            assert ours["revenue"] == revenue
+            assert gw.fcm_positions(who)["market_positions"] == []  # settled: out of the unsettled view
+            [row] = [as_json(p) for p in gw.fcm_positions(who, settlement_status="settled")["market_positions"]]
+            assert row["position_fp"] == "0.00" and row["market_exposure_dollars"] == "0.0000"
+            cost = ours["yes_total_cost_dollars"] if who == A else ours["no_total_cost_dollars"]
+            assert Decimal(row["realized_pnl_dollars"]) == Decimal(revenue) / 100 - Decimal(cost)
+            assert gw.fcm_positions(who, settlement_status="all")["market_positions"][0].ticker == EV
+        assert gw.settlements() == []  # the member itself held nothing

@@ -34,6 +34,7 @@ def handler(sim: Simulator):
             name = owner(req["account"], req.get("subtrader"))
             with router.locked():
                 return {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
+                        "settlements": engine.ledger.settlements(name),
                         "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0"))))}
         if cmd == "dropcopy":
             with router.locked():
@@ -65,7 +66,8 @@ def handler(sim: Simulator):
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.locked():
-                router.route(product, router.engines[product].settle(req["symbol"], req["result"]))
+                router.route(product, router.engines[product].settle(
+                    req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
         raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
     return handle
