@@ -282,16 +282,18 @@ _wait_opt = click.option("--wait", type=_WAIT, default=10.0, show_default=True,
 @click.option("--max-cost", help="Max execution cost in dollars (21009, event contracts).")
 @click.option("--exchange-index", type=int, help="Exchange shard (100), -1 to auto-route.")
 @click.option("--cl-ord-id", help="ClOrdID (default: a new UUID).")
+@click.option("--subtrader", "subtrader_id", help="FCM members: the sub-trader's UUID (453=1, 448, 452=24).")
 @_wait_opt
 @_json_opt
 def order(config_path, socket_path, session, symbol, side, price, quantity, tif, expire_time, post_only, stp,
-          subaccount, order_group_id, cancel_on_pause, max_cost, exchange_index, cl_ord_id, wait, as_json) -> None:
+          subaccount, order_group_id, cancel_on_pause, max_cost, exchange_index, cl_ord_id, subtrader_id, wait,
+          as_json) -> None:
     _trade(config_path, socket_path, {
         "cmd": "order", "session": session, "symbol": symbol, "side": side, "price": price, "quantity": quantity,
         "time_in_force": tif, "expire_time": expire_time, "post_only": post_only,
         "stp": {"taker": 1, "maker": 2}.get(stp), "subaccount": subaccount, "order_group_id": order_group_id,
         "cancel_on_pause": cancel_on_pause, "max_cost": max_cost, "exchange_index": exchange_index,
-        "cl_ord_id": cl_ord_id, "wait": wait}, as_json)
+        "cl_ord_id": cl_ord_id, "subtrader": subtrader_id, "wait": wait}, as_json)
 
 
 @cli.command(help="Cancel an order this gateway sent (by its ClOrdID) and print Kalshi's answer. "

@@ -262,6 +262,7 @@ class GatewayConfig(BaseModel):
     time_zone: str = "America/New_York"  # IANA zone of every session's start/end time
     maintenance_window: bool | None = None  # no Logon Thursday 03:00-05:00 ET; default: on unless local
     reconnect_backoff_max: int = Field(default=60, ge=1, le=3600)  # fixgw run: doubling backoff cap (s)
+    party_id: str | None = None  # this account's MarketSettlementPartyID(20109) in UMS reports
 
     @field_validator("time_zone")
     @classmethod

@@ -16,7 +16,7 @@ from fixgw import application, codec, express, fields
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
-                              SelfTradePrevention, Side, TimeInForce)
+                              SelfTradePrevention, Side, TimeInForce, subtrader_party)
 from fixgw.orders import GROUP_KEY, Ack, new_cl_ord_id
 from fixgw.ratelimit import RateLimiter
 
@@ -64,8 +64,12 @@ class OrderEntry:
                   expire_time: dt.datetime | None = None, post_only: bool = False, stp=None,
                   subaccount: int | None = None, order_group_id: str | None = None,
                   cancel_on_pause: bool = False, max_cost=None, exchange_index: int | None = None,
-                  cl_ord_id: str | None = None) -> Ack:
-        """Send a limit order; ``price`` in dollars (event contracts: the YES price)."""
+                  cl_ord_id: str | None = None, subtrader_id: str | None = None) -> Ack:
+        """Send a limit order; ``price`` in dollars (event contracts: the YES price).
+
+        ``subtrader_id`` (FCM members): the sub-trader the order is for, sent as one
+        party 453=1, 448=<UUID>, 452=24; its cancels and replaces repeat it.
+        """
         values = dict(cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol, side=side_of(side),
                       order_qty=decimal_of("quantity", quantity), price=decimal_of("price", price))
         # Options left at their defaults are not passed: the model fills them.
@@ -87,6 +91,8 @@ class OrderEntry:
             values["max_execution_cost"] = decimal_of("max_cost", max_cost)
         if exchange_index is not None:
             values["ex_destination"] = exchange_index
+        if subtrader_id is not None:
+            values["parties"] = subtrader_party(subtrader_id)
         if express.PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
             # The common order: every value already has its field's exact type (the converters
             # above made them), so pydantic's validator, the costliest step of a cold order
@@ -102,7 +108,7 @@ class OrderEntry:
         order = reg.resolve_order(cl_ord_id, "cancel")
         req = self._build(OrderCancelRequest, cl_ord_id=new_cl_ord_id_ or new_cl_ord_id(),
                           orig_cl_ord_id=order.cl_ord_id, symbol=order.symbol, side=order.side,
-                          order_id=order.order_id, alloc_account=order.alloc_account)
+                          order_id=order.order_id, alloc_account=order.alloc_account, parties=order.parties)
         return self._submit(session, req, req.cl_ord_id, lambda r: r.check_cancel(req))
 
     def replace(self, session: str, cl_ord_id: str, *, quantity, price=None, time_in_force=None,
@@ -114,7 +120,7 @@ class OrderEntry:
                           order_qty=decimal_of("quantity", quantity),
                           price=decimal_of("price", price) if price is not None else None,
                           order_id=order.order_id, time_in_force=tif_of(time_in_force),
-                          expire_time=expire_time, alloc_account=order.alloc_account)
+                          expire_time=expire_time, alloc_account=order.alloc_account, parties=order.parties)
         return self._submit(session, req, req.cl_ord_id, lambda r: r.check_replace(req))
 
     def mass_cancel(self, session: str, *, subaccount: int | None = None) -> Ack:

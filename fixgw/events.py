@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from fixgw import translate
-from decimal import Decimal
+from fixgw import settlements, translate
 
+from fixgw.fcm import Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.positions import Ledger
 
@@ -93,11 +93,15 @@ class AsyncSubscription:
 
 
 class Dispatcher:
-    def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = ""):
+    def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = "",
+                 party_id: str | None = None):
         self.products = products  # session name -> "event" | "margin"
+        self.party_id = party_id  # this account's 20109 in settlement reports (fixgw.settlements)
+        self.settlements: list = []  # this account's REST Settlements, in arrival order
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
+        self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -174,21 +178,35 @@ class Dispatcher:
         if not self.translating:
             return Event(session, message, raw=raw, error=error)
         if isinstance(message, MarketSettlementReport):
-            return Event(session, message, raw=raw, settlement=self._settle(message))
+            return Event(session, message, raw=raw, settlement=self._settle(message, raw))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        subtrader = message.subtrader
+        books = self.subtraders.of(subtrader) if subtrader is not None else None
+        ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger))
-        order = self.orders.apply(message)
+            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, ledger))
+        order = orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
-        position = self.ledger.add(fill) if fill is not None else None
+        position = ledger.add(fill) if fill is not None else None
+        if fill is not None and subtrader is not None:
+            self.subtraders.add_fill(message, fill, subtrader)
         return Event(session, message, raw=raw, fill=fill, order=order, position=position)
 
-    def _settle(self, ums: MarketSettlementReport):
-        """The account's Settlement (its primary party), and the position closed in the ledger."""
-        yes_cost, no_cost = self.ledger.cost_basis(0, ums.symbol)
-        settlement = translate.settlement_from_report(ums, yes_total_cost=yes_cost, no_total_cost=no_cost)
-        value = ums.settlement_price if ums.settlement_price is not None else \
-            (Decimal(1) if ums.market_result == "yes" else Decimal(0))
-        self.ledger.settle(0, ums.symbol, value)
-        return settlement
+    def _settle(self, ums: MarketSettlementReport, raw: str | None):
+        """This account's entries settle their books; returns the account's own Settlement (or None).
+
+        Sub-traders' settlements are kept with their books (:meth:`Subtraders.settlements`).
+        """
+        if raw is None:
+            raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
+        own = None
+        done = settlements.apply(ums, settlements.sending_time(raw), self.party_id, self.subtraders.books,
+                                 lambda who: self.ledger if who is None else self.subtraders.of(who).ledger)
+        for who, settlement in done:
+            if who is None:
+                self.settlements.append(settlement)
+                own = settlement
+            else:
+                self.subtraders.of(who).settlements.append(settlement)
+        return own

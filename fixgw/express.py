@@ -47,7 +47,7 @@ def _wire(enc: dict, d: dict, name: str) -> str:
 def new_order_body(req: NewOrderSingle, units: Units) -> str | None:
     """``11=..|38=..|40=2|44=..|54=..|55=..[|59=..]|`` (SOH-separated), or None if not plain."""
     d = req.__dict__
-    if d["post_only"] or d["cancel_order_on_pause"] or any(d[name] is not None for name in _OPTIONS):
+    if d["post_only"] or d["cancel_order_on_pause"] or d["parties"] or any(d[name] is not None for name in _OPTIONS):
         return None
     tif = d["time_in_force"]
     cl, qty, px, side, sym, tif_enc = _IN_ORDER[units]

@@ -4,7 +4,7 @@ Entries are in wire order (the order of :mod:`fixgw.dictionary_tables`), which
 is also the order :func:`fixgw.fields.encode` writes.  A field with name
 ``None`` is in the Kalshi layout but not in the model: the decoder accepts and
 drops it, so it is never reported as unknown.  A group with model ``None``
-(the parties block) is checked for structure and dropped the same way.
+is checked for structure and dropped the same way.
 
 Each value kind has a decoder (wire text -> model value, ``ValueError`` when
 the text is wrong) and an encoder (model value -> wire text, ``None`` to leave
@@ -198,8 +198,8 @@ FEES = Group(136, "fees", m.MiscFee, (
     F(891, "basis", INT)))
 COLLATERAL = Group(1703, "collateral", m.CollateralChange, (
     F(1704, "amount", MONEY), F(1705, "kind", STR)))
-PARTIES = Group(453, None, None, (
-    F(448, None, IGNORE), F(447, None, IGNORE), F(452, None, IGNORE)))
+PARTIES = Group(453, "parties", m.Party, (
+    F(448, "party_id", STR), F(447, "source", STR), F(452, "role", INT)))
 SETTLEMENT_PARTIES = Group(20108, "parties", m.SettlementParty, (
     F(20109, "party_id", STR), F(20110, "role", INT), F(704, "long_qty", QTY),
     F(705, "short_qty", QTY), COLLATERAL, FEES))

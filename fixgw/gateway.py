@@ -81,7 +81,7 @@ class Gateway(OrderEntry):
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
-                                     translating=translate, user_id=config.user_id)
+                                     translating=translate, user_id=config.user_id, party_id=config.party_id)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -122,6 +122,39 @@ class Gateway(OrderEntry):
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             return self.dispatcher.orders.orders(status)
+
+    def settlements(self, *, subtrader_id: str | None = None) -> list:
+        """``GET /portfolio/settlements``: REST ``Settlement`` models in arrival order (FCM: one sub-trader's)."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            if subtrader_id is not None:
+                return list(self.dispatcher.subtraders.of(subtrader_id).settlements)
+            return list(self.dispatcher.settlements)
+
+    # -- FCM sub-traders (GET /fcm/...) ---------------------------------
+    def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,
+                      count_filter: str | None = None, settlement_status: str | None = None,
+                      limit: int | None = None, cursor: str | None = None) -> dict:
+        """The body of ``GET /fcm/positions?subtrader_id=...`` (REST models; see :mod:`fixgw.query`)."""
+        from fixgw.query import positions_body
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return positions_body(self.dispatcher.subtraders.of(subtrader_id).ledger, ticker=ticker,
+                                  event_ticker=event_ticker, count_filter=count_filter,
+                                  settlement_status=settlement_status, limit=limit, cursor=cursor)
+
+    def fcm_orders(self, subtrader_id: str, status: str | None = None) -> list:
+        """``GET /fcm/orders?subtrader_id=...``: REST ``Order`` models of that sub-trader's orders."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.subtraders.of(subtrader_id).orders.orders(status)
+
+    def fcm_fills(self, *, min_ts: int | None = None, max_ts: int | None = None) -> list:
+        """``GET /fcm/fills``: one ``FcmFill`` per trade across the sub-traders (bounds inclusive)."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.subtraders.fills(min_ts, max_ts)
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":

@@ -102,6 +102,7 @@ class Tracked:
     cl_ord_id: str  # current ClOrdID (changes on replace)
     order_id: str | None = None
     keys: tuple[str, ...] = ()  # every ClOrdID that refers to it (new, replaces, cancels)
+    parties: tuple = ()  # 453 of the new order (FCM sub-trader); cancels and replaces repeat it
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ class Registry:
             self._subaccount(req.alloc_account)
         if req.order_group_id is not None:
             _uuid("order_group_id", req.order_group_id)
+        if req.parties:
+            if len(req.parties) != 1 or req.parties[0].role != 24:
+                raise OrderError("an FCM order carries exactly one party, the sub-trader (452=24)")
+            _uuid("subtrader_id", req.parties[0].party_id)
         if req.ex_destination is not None and (self.caps.product != "event" or req.ex_destination < -1):
             raise OrderError("exchange_index (100) is an event-contract option: -1 or a shard number >= 0")
         if req.max_execution_cost is not None:
@@ -271,7 +276,8 @@ class Registry:
         ack = Ack(request)
         with self._lock:
             if isinstance(request, NewOrderSingle):
-                self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key, keys=(key,))
+                self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key, keys=(key,),
+                                             parties=request.parties)
             elif isinstance(request, (OrderCancelReplaceRequest, OrderCancelRequest)):
                 order = self._orders.get(request.orig_cl_ord_id)
                 if order is None:  # it finished since the request was checked: nothing is sent

@@ -298,7 +298,8 @@ class Commands:
             expire_time=expire, stp=req.get("stp"),
             subaccount=req.get("subaccount"), order_group_id=req.get("order_group_id"),
             cancel_on_pause=bool(req.get("cancel_on_pause")), max_cost=req.get("max_cost"),
-            exchange_index=req.get("exchange_index"), cl_ord_id=req.get("cl_ord_id"))
+            exchange_index=req.get("exchange_index"), cl_ord_id=req.get("cl_ord_id"),
+            subtrader_id=req.get("subtrader"))
         return self._answer(ack, float(req.get("wait", 10)))
 
     def do_cancel(self, req: dict) -> dict:

@@ -79,7 +79,7 @@ FIELDS: dict[str, dict[str, tuple]] = {
         "time_in_force": (_text, False), "expire_time": (_text, False), "post_only": (_flag, False),
         "stp": (_integer, False), "subaccount": (_integer, False), "order_group_id": (_text, False),
         "cancel_on_pause": (_flag, False), "max_cost": (_money, False), "exchange_index": (_integer, False),
-        "cl_ord_id": (_text, False)},
+        "cl_ord_id": (_text, False), "subtrader": (_text, False)},
     "cancel": _SESSION | _WAIT | {"cl_ord_id": (_text, True)},
     "mass-cancel": _SESSION | _WAIT | {"subaccount": (_integer, False)},
 }

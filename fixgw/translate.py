@@ -336,19 +336,21 @@ class Orders:
 
 
 # ---------------------------------------------------------------- settlements
-def settlement_from_report(ums: MarketSettlementReport, *, party_id: str | None = None,
-                           exchange_index: int = 0, yes_total_cost: Decimal = ZERO,
-                           no_total_cost: Decimal = ZERO,
-                           settled_time: dt.datetime | None = None) -> Settlement:
+def settlement_from_report(ums: MarketSettlementReport, *, settled_time: dt.datetime,
+                           party_id: str | None = None, exchange_index: int = 0,
+                           yes_total_cost: Decimal = ZERO, no_total_cost: Decimal = ZERO) -> Settlement:
     """The REST Settlement of one party in a 35=UMS report.
 
-    The report carries neither cost basis nor a time: pass the ledger's
-    (:meth:`fixgw.positions.Ledger.cost_basis`) and the receive time; without a
-    time, 00:00 UTC of 715 ClearingBusinessDate is used. ``party_id`` picks the
-    20109 entry (default: the first). revenue = Σ PAYOUT 1704 in cents (computed
+    The report's body carries neither cost basis nor a time: pass the ledger's
+    (:meth:`fixgw.positions.Ledger.cost_basis`) and the report's own time, its
+    SendingTime(52) (:mod:`fixgw.settlements` picks this account's entries).
+    ``party_id`` picks the 20109 entry (default: the only one; ValueError when
+    there are several). revenue = Σ PAYOUT 1704 in cents (computed
     from the counts and result when there is none); fee_cost = the party's Σ137;
     value = 730 in cents, else 100 / 0 for a yes / no result.
     """
+    if party_id is None and len(ums.parties) > 1:
+        raise ValueError(f"settlement report {ums.report_id} has {len(ums.parties)} parties: name one")
     party = next((p for p in ums.parties if party_id is None or p.party_id == party_id), None)
     if party_id is not None and party is None:
         raise ValueError(f"settlement report {ums.report_id} has no party {party_id!r}")
@@ -365,8 +367,6 @@ def settlement_from_report(ums: MarketSettlementReport, *, party_id: str | None 
         per_yes = Decimal(value if value is not None else 0)
         revenue = yes_n * per_yes + no_n * (HUNDRED - per_yes)
     fee = sum((f.amount for f in (party.fees if party else ())), ZERO)
-    if settled_time is None:
-        settled_time = dt.datetime.strptime(ums.clearing_business_date, "%Y%m%d").replace(tzinfo=UTC)
     return Settlement(
         ticker=ums.symbol, exchange_index=exchange_index, event_ticker=event_ticker(ums.symbol),
         market_result=ums.market_result, yes_count_fp=yes_n, yes_total_cost_dollars=yes_total_cost,

@@ -19,7 +19,7 @@ from fixgw.pricing import Units
 C, USD = Units.CENTS, Units.DOLLARS
 SOH = "\x01"
 UTC = dt.timezone.utc
-GROUP_MODELS = {m.MiscFee, m.CollateralChange, m.SettlementParty}
+GROUP_MODELS = {m.MiscFee, m.CollateralChange, m.SettlementParty, m.Party}
 MESSAGE_MODELS = [c for _, c in inspect.getmembers(m, inspect.isclass)
                   if issubclass(c, m.Model) and c is not m.Model and c not in GROUP_MODELS]
 HEADER = "8=FIXT.1.1|9=999|35={mt}|34=12|49=KalshiNR|52=20260820-14:30:00.123|56=me|"

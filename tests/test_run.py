@@ -146,6 +146,12 @@ def test_an_order_from_the_cli_is_acked(gw):
     assert "exec_type=4(CANCELED)" in cancel and "orig_cl_ord_id=cli-rest-1" in cancel
     assert "OrderMassCancelReport" in gw.cli("mass-cancel", "event-nr")
     assert "KalshiNR only" in gw.cli("mass-cancel", "event-rt", code=1)
+    # --subtrader reaches the wire as one party; carol is no FCM member, so Kalshi's refusal
+    # (103=15) comes back with the party echoed
+    sub = "6f1c2e4a-1b2c-4d3e-8f90-123456789abc"
+    refused = json.loads(gw.cli("order", "event-nr", EV, "buy", "0.05", "1", "--subtrader", sub, "--json"))["ack"]
+    assert (refused["ord_rej_reason"], refused["text"]) == (15, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")
+    assert refused["parties"] == [{"party_id": sub, "source": None, "role": 24}]
     m = gw.status()["event-nr"]["metrics"]
     assert m["acks"] >= 3 and m["ack_p50_us"] > 0 and m["msgs_out"]["D"] >= 2
 

@@ -235,7 +235,7 @@ def test_settlement_reports_become_the_golden_settlements():
         settlement_from_report(won, yes_total_cost=yes50, no_total_cost=no50,
                                settled_time=dt.datetime(2026, 11, 22, 15, tzinfo=UTC)),
         settlement_from_report(scalar, party_id="user-456", exchange_index=1, yes_total_cost=yes52,
-                               no_total_cost=no52),
+                               no_total_cost=no52, settled_time=dt.datetime(2026, 11, 22, tzinfo=UTC)),
     ]
     same(SettlementsResponse(settlements=settlements), "settlements.json")
 
@@ -243,10 +243,10 @@ def test_settlement_reports_become_the_golden_settlements():
 def test_settlement_without_payout_entries_computes_revenue():
     ums = MarketSettlementReport(report_id="s", symbol=T50, clearing_business_date="20261122", market_result="no",
                                  parties=(SettlementParty(party_id="p", long_qty=D(2), short_qty=D(5)),))
-    s = settlement_from_report(ums)
+    s = settlement_from_report(ums, settled_time=dt.datetime(2026, 11, 22, 16, tzinfo=UTC))
     assert (s.revenue, s.value, s.yes_count_fp, s.no_count_fp) == (500, 0, D(2), D(5))
     with pytest.raises(ValueError, match="no party"):
-        settlement_from_report(ums, party_id="missing")
+        settlement_from_report(ums, party_id="missing", settled_time=dt.datetime(2026, 11, 22, tzinfo=UTC))
 
 
 # ---------------------------------------------------------------- margin

@@ -74,6 +74,28 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Party(Model):  # group 453
+    party_id: str  # 448: the FCM sub-trader's UUID (452=24)
+    source: str | None = None  # 447
+    role: int | None = None  # 452: 24 customer account, 12 executing trader (operator)
+
+
+CUSTOMER_ACCOUNT = 24  # 452
+
+
+def subtrader_party(subtrader_id: str) -> tuple[Party, ...]:
+    """The one party an FCM order on behalf of a sub-trader carries: 453=1, 448=UUID, 452=24."""
+    return (Party(party_id=subtrader_id, role=CUSTOMER_ACCOUNT),)
+
+
+def subtrader_of(parties: tuple[Party, ...]) -> str | None:
+    """The customer account (452=24) among the parties, or None."""
+    for p in parties:
+        if p.role == CUSTOMER_ACCOUNT:
+            return p.party_id
+    return None
+
+
 # ---------------------------------------------------------------- requests (client -> exchange)
 class NewOrderSingle(Model):  # 35=D
     cl_ord_id: str  # 11
@@ -90,6 +112,7 @@ class NewOrderSingle(Model):  # 35=D
     cancel_order_on_pause: bool = False  # 21006
     max_execution_cost: Decimal | None = None  # 21009, dollars
     ex_destination: int | None = None  # 100 exchange index
+    parties: tuple[Party, ...] = ()  # 453 (FCM: the sub-trader)
 
 
 class OrderCancelRequest(Model):  # 35=F
@@ -99,6 +122,7 @@ class OrderCancelRequest(Model):  # 35=F
     side: Side  # 54
     order_id: str | None = None  # 37
     alloc_account: int | None = None  # 79
+    parties: tuple[Party, ...] = ()  # 453 (must match the order's)
 
 
 class OrderCancelReplaceRequest(Model):  # 35=G
@@ -112,6 +136,7 @@ class OrderCancelReplaceRequest(Model):  # 35=G
     time_in_force: TimeInForce | None = None  # 59
     expire_time: dt.datetime | None = None  # 126
     alloc_account: int | None = None  # 79
+    parties: tuple[Party, ...] = ()  # 453 (must match the order's)
 
 
 class OrderMassCancelRequest(Model):  # 35=q
@@ -181,7 +206,13 @@ class ExecutionReport(Model):  # 35=8
     ranged_market_collateral_return: Decimal | None = None  # 21031
     clearing_business_date: str | None = None  # 715
     ex_destination: int | None = None  # 100
+    parties: tuple[Party, ...] = ()  # 453, echoed when the order used them (FCM sub-trader)
     poss_dup: bool = False  # header 43: a resend
+
+    @property
+    def subtrader(self) -> str | None:
+        """The FCM sub-trader (party with 452=24) the order was for, or None."""
+        return subtrader_of(self.parties) if self.parties else None
 
     @property
     def fee_total(self) -> Decimal:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
-from fixgw.models.fix import OrdStatus, SelfTradePrevention, Side, TimeInForce
+from fixgw.models.fix import OrdStatus, Party, SelfTradePrevention, Side, TimeInForce, subtrader_of
 
 ZERO = Decimal(0)
 TICK = Decimal("0.0001")  # event subpenny grid and margin tick alike
@@ -59,6 +59,16 @@ class Order:
     notional: Decimal = ZERO  # sum of LastQty * LastPx, for AvgPx
     status: OrdStatus = OrdStatus.NEW
     acked: bool = False  # a 39=0 or a fill has been reported
+    parties: tuple[Party, ...] = ()  # 453 as the order carried it (FCM: the sub-trader), echoed on reports
+
+    @property
+    def subtrader(self) -> str | None:
+        return subtrader_of(self.parties)
+
+    @property
+    def owner(self) -> str:
+        """Whose book a fill lands in: the account, or ``account/sub-trader`` for an FCM order."""
+        return owner(self.account, self.subtrader)
 
     @property
     def live(self) -> bool:
@@ -73,6 +83,11 @@ class Order:
         self.leaves -= qty
         self.notional += qty * price
         self.status = OrdStatus.FILLED if self.leaves == 0 else OrdStatus.PARTIALLY_FILLED
+
+
+def owner(account: str, subtrader: str | None = None) -> str:
+    """The ledger's name for an account, or for one FCM sub-trader of it."""
+    return account if subtrader is None else f"{account}/{subtrader}"
 
 
 def crosses(side: Side, price: Decimal, resting: Decimal) -> bool:

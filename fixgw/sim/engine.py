@@ -21,7 +21,10 @@ from fixgw.models.fix import (CollateralChange, ExecType, MarketSettlementReport
                               NewOrderSingle, OrdStatus, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupRequest, OrderMassCancelReport, OrderMassCancelRequest,
                               SelfTradePrevention, SettlementParty, Side, TimeInForce)
+from fixgw.models.fix import subtrader_of
+from fixgw.sim import fcm
 from fixgw.sim.book import ET, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
+from fixgw.sim.cash import Cash
 from fixgw.sim.groups import Group, Groups
 from fixgw.sim.ledger import Applied, Ledger
 from fixgw.sim.reports import PENDING, ExecIds, Out, cancel_reject, fold_cancel, order_report, reject_report
@@ -44,6 +47,8 @@ class Engine:
         self.markets = markets
         self.exchange_index = exchange_index
         self.ledger = Ledger(self.product, exchange_index)
+        self.cash = Cash()  # every BALANCE/PAYOUT change reported, per owner
+        self.fcm: dict[str, frozenset[str]] = {}  # FCM member account -> its sub-traders
         self.books: dict[str, Book] = {}
         self.orders: dict[str, Order] = {}  # every accepted order, by OrderID
         self.resting: dict[str, Order] = {}  # the orders in a book, by OrderID
@@ -70,7 +75,7 @@ class Engine:
                       requested_qty=req.order_qty, leaves=req.order_qty, seq=next(self._seq), tif=tif,
                       expire_at=expire_at, post_only=req.post_only, stp=req.stp_type,
                       subaccount=req.alloc_account or 0, alloc_account=req.alloc_account,
-                      group_id=req.order_group_id)
+                      group_id=req.order_group_id, parties=req.parties)
         self.orders[order.order_id] = order
         self._by_cl[(account, order.cl_ord_id)] = order
         outs: list[Out] = []
@@ -196,12 +201,19 @@ class Engine:
         self.closed.add(symbol)
         payouts = self.ledger.settle(symbol, result, value)
         price = value if value is not None else (Decimal(1) if result == "yes" else ZERO)
-        for account, rows in payouts.items():
+        accounts: dict[str, list[tuple[str, object]]] = {}
+        for name, rows in payouts.items():  # ledger owners -> (account, party id)
+            account, _, subtrader = name.partition("/")
+            for p in rows:
+                party = subtrader or (account if p.subaccount == 0 else f"{account}:{p.subaccount}")
+                accounts.setdefault(account, []).append((party, p))
+                self.cash.credit(name, p.payout, now)
+        for account, rows in accounts.items():
             parties = tuple(SettlementParty(
-                party_id=account if p.subaccount == 0 else f"{account}:{p.subaccount}", role=24,
+                party_id=party, role=24,
                 long_qty=max(p.position, ZERO), short_qty=max(-p.position, ZERO),
                 collateral=(CollateralChange(amount=p.payout, kind="PAYOUT"),),
-                fees=(MiscFee(amount=p.fee, currency="USD", fee_type="4", basis=0),)) for p in rows)
+                fees=(MiscFee(amount=p.fee, currency="USD", fee_type="4", basis=0),)) for party, p in rows)
             outs.append(Out(account, None, MarketSettlementReport(
                 report_id=str(uuid.uuid4()), symbol=symbol,
                 clearing_business_date=now.astimezone(ET).strftime("%Y%m%d"), market_result=result,
@@ -246,7 +258,7 @@ class Engine:
                 break
             if maker.order_id not in self.resting:  # canceled by a group trigger mid-batch
                 continue
-            if maker.account == order.account:
+            if maker.owner == order.owner:  # an FCM's sub-traders are separate customers
                 if order.stp is SelfTradePrevention.MAKER:
                     self._kill(outs, maker, "MAKER_CANCEL_FOR_SELF_TRADE_PREVENTION")
                     continue
@@ -264,15 +276,15 @@ class Engine:
             self._unrest(maker)
         for o, is_taker in ((taker, True), (maker, False)):
             fee = taker_fee(self.product, qty, px) if is_taker else ZERO
-            applied = self.ledger.record(o.account, o.subaccount, o.symbol, order_id=o.order_id,
+            applied = self.ledger.record(o.owner, o.subaccount, o.symbol, order_id=o.order_id,
                                          trade_id=match_id, side=o.side, qty=qty, price=px, fee=fee,
                                          is_taker=is_taker, when=self._now)
-            pos = applied.position
+            pos, cash = applied.position, self._balance(o.side, qty, px, fee, applied)
+            self.cash.credit(o.owner, cash, self._now)
             self._report(outs, o, ExecType.TRADE, o.status, last_px=px, last_qty=qty, trd_match_id=match_id,
                          aggressor=is_taker, long_qty=max(pos, ZERO), short_qty=max(-pos, ZERO),
                          fees=(MiscFee(amount=fee, currency="USD", fee_type="4", basis=0),),
-                         collateral=(CollateralChange(amount=self._balance(o.side, qty, px, fee, applied),
-                                                      kind="BALANCE"),))
+                         collateral=(CollateralChange(amount=cash, kind="BALANCE"),))
             o.acked = True
         tripped = False
         for o in (maker, taker):
@@ -349,6 +361,9 @@ class Engine:
             return 2, "MARKET_ALREADY_CLOSED"
         if req.alloc_account is not None and not 0 <= req.alloc_account <= MAX_SUBACCOUNT:
             return 15, "CUSTOMER_ACCOUNT_NOT_FOUND"
+        refused = fcm.check(self.fcm, account, req.parties)
+        if refused:
+            return refused
         if not on_tick(self.product, req.price, flags):  # off the grid, or sub-cent on a cents session
             return 11, "INVALID_ORDER"
         if not valid_qty(req.order_qty):
@@ -370,7 +385,7 @@ class Engine:
         order = self._by_cl.get((account, req.orig_cl_ord_id))
         if order is None or order.cl_ord_id != req.orig_cl_ord_id or order.symbol != req.symbol \
                 or order.side != req.side or (req.order_id not in (None, order.order_id)) \
-                or (req.alloc_account or 0) != order.subaccount:
+                or (req.alloc_account or 0) != order.subaccount or subtrader_of(req.parties) != order.subtrader:
             return None, cancel_reject(req, order, 1, "UNKNOWN_ORDER")
         if order.status is OrdStatus.FILLED:
             if isinstance(req, OrderCancelReplaceRequest):

@@ -26,6 +26,7 @@ from fixgw.errors import SimulatorError
 from fixgw.guard import PASS_THROUGH, guarded
 from fixgw.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
+from fixgw.sim import fcm
 from fixgw.sim.router import Router
 from fixgw.sim.rules import Refusal, SimSession, check_logon
 
@@ -218,6 +219,8 @@ class Simulator:
                 s = SimSession(product, kind, key_id, port, account)
                 self.sessions[f"FIXT.1.1:{s.target}->{key_id}"] = s
         self.app = SimApplication(self.sessions, self.public_keys)
+        for product, engine in self.app.router.engines.items():
+            engine.fcm = fcm.load(opts.keys_dir, product.value)
         self._acceptor = None
 
     def render(self) -> str:

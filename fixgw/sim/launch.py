@@ -27,15 +27,20 @@ class Account:
 
 
 def make_account(directory: Path, sim_keys: Path | None, product: str = "event",
-                 account: str | None = None) -> Account:
+                 account: str | None = None, subtraders: list[str] | None = None) -> Account:
     """A fresh key pair under a new API key id, registered with the simulator when ``sim_keys``
-    is given: under ``account`` when named (keys of one account share orders and positions)."""
+    is given: under ``account`` when named (keys of one account share orders and positions);
+    ``subtraders`` (UUIDs) make that account an FCM member (:mod:`fixgw.sim.fcm`)."""
     key_id = str(uuid.uuid4())
     priv, pub = generate_keypair(directory / f"{key_id}.pem")
     if sim_keys is not None:
         d = sim_keys / product / account if account else sim_keys / product
         d.mkdir(parents=True, exist_ok=True)
         (d / f"{key_id}.pub.pem").write_bytes(pub.read_bytes())
+        if subtraders:
+            if not account:
+                raise ValueError("an FCM member needs a named account")
+            (d / "subtraders").write_text("".join(f"{s}\n" for s in subtraders))
     return Account(key_id, priv, pub)
 
 

@@ -93,6 +93,7 @@ class Ledger:
     _fills: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
+    _settlements: dict[str, list[dict]] = field(default_factory=dict)  # account -> REST Settlements
 
     # ------------------------------------------------------------ writing
     def record(self, account: str, subaccount: int, symbol: str, *, order_id: str, trade_id: str,
@@ -148,12 +149,19 @@ class Ledger:
             worth = pos.P * value if pos.P > 0 else -pos.P * (ONE - value)
             paid = worth.quantize(Decimal("0.01"), ROUND_DOWN)
             out.setdefault(account, []).append(Payout(sub, pos.P, paid, worth - paid))
+            self._settlements.setdefault(account, []).append(
+                _settlement_row(symbol, self.exchange_index, result, value, pos, paid, worth - paid))
             pos.R += worth - pos.C
             pos.P, pos.C = ZERO, ZERO
         self.settled.add(symbol)
         return out
 
     # ------------------------------------------------------------ reading
+    def settlements(self, account: str) -> list[dict]:
+        """REST ``/portfolio/settlements`` rows without ``settled_time`` (the report's SendingTime,
+        which QuickFIX stamps when it sends), oldest first."""
+        return [dict(row) for row in self._settlements.get(account, [])]
+
     def fills(self, account: str, subaccount: int | None = None) -> list[dict]:
         """The account's fills, oldest first; ``subaccount=None`` means all (as REST)."""
         return [dict(row) for sub, row in self._fills.get(account, [])
@@ -191,6 +199,18 @@ class Ledger:
             "realized_pnl_dollars": dollars(sum((p.R for p in ps), ZERO)),
             "fees_paid_dollars": dollars(sum((p.F for p in ps), ZERO)),
         } for ev, ps in sorted(events.items())]}
+
+
+def _settlement_row(symbol: str, index: int, result: str, value: Decimal, pos: EventPos, paid: Decimal,
+                    fee: Decimal) -> dict:
+    yes = pos.P > 0
+    return {
+        "ticker": symbol, "exchange_index": index, "event_ticker": event_ticker(symbol), "market_result": result,
+        "yes_count_fp": count(pos.P if yes else ZERO), "yes_total_cost_dollars": dollars(pos.C if yes else ZERO),
+        "no_count_fp": count(ZERO if yes else -pos.P), "no_total_cost_dollars": dollars(ZERO if yes else pos.C),
+        "revenue": int((paid * 100).to_integral_value(ROUND_HALF_EVEN)), "fee_cost": dollars(fee),
+        "value": int((value * 100).to_integral_value(ROUND_HALF_EVEN)),
+    }
 
 
 def _apply_event(pos: EventPos, side: Side, q: Decimal, yes_price: Decimal, fee: Decimal) -> Applied:

@@ -61,7 +61,7 @@ def order_report(order: Order, flags: Flags, exec_id: str, exec_type: ExecType, 
         time_in_force=order.tif, expire_time=order.expire_at,
         exec_inst="6" if order.post_only else None, transact_time=now, text=text,
         alloc_account=order.alloc_account, order_group_id=order.group_id,
-        stp_type=int(order.stp) if order.stp is not None else None, **trade)
+        stp_type=int(order.stp) if order.stp is not None else None, parties=order.parties, **trade)
 
 
 def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime, *,
@@ -76,7 +76,7 @@ def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime,
         cl_ord_id=req.cl_ord_id, order_qty=req.order_qty, price=req.price if echo_price else None,
         time_in_force=req.time_in_force, transact_time=now, ord_rej_reason=reason, text=text,
         alloc_account=req.alloc_account, order_group_id=req.order_group_id,
-        stp_type=int(req.stp_type) if req.stp_type is not None else None)
+        stp_type=int(req.stp_type) if req.stp_type is not None else None, parties=req.parties)
 
 
 def cancel_reject(req: OrderCancelRequest | OrderCancelReplaceRequest, order: Order | None,

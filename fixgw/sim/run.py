@@ -8,7 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
+from decimal import Decimal
+
 from fixgw.config import Product
+from fixgw.sim.book import owner
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
 
@@ -26,11 +29,13 @@ def handler(sim: Simulator):
         if cmd == "refusals":
             return {"refusals": [list(r) for r in sim.app.refusals]}
         router = sim.app.router
-        if cmd == "ledger":
+        if cmd == "ledger":  # "subtrader": one FCM sub-trader's books
             engine = router.engines[Product(req["product"])]
+            name = owner(req["account"], req.get("subtrader"))
             with router.locked():
-                return {"fills": engine.ledger.fills(req["account"]),
-                        "positions": engine.ledger.positions(req["account"])}
+                return {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
+                        "settlements": engine.ledger.settlements(name),
+                        "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0"))))}
         if cmd == "dropcopy":
             with router.locked():
                 return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
@@ -61,7 +66,8 @@ def handler(sim: Simulator):
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.locked():
-                router.route(product, router.engines[product].settle(req["symbol"], req["result"]))
+                router.route(product, router.engines[product].settle(
+                    req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
         raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
     return handle
