@@ -25,8 +25,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fixgw.config import (BASE_PORT, HOSTS, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, GatewayConfig, Kind, Product,
-                          SessionConfig)
+from fixgw.config import (BASE_PORT, HOSTS, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, GatewayConfig, Kind,
+                          LimitsConfig, Product, SessionConfig)
 from fixgw.signing import KEY_BITS
 
 PIN_HINT = ("save the certificate Kalshi's host presents: openssl s_client -showcerts -connect "
@@ -48,6 +48,13 @@ VALID: dict[str, str] = {
     "maintenance_window": "true or false (default: true for demo/prod, false for local)",
     "reconnect_backoff_max": "whole seconds 1-3600, at least reconnect_interval",
     "session": "one or more [[session]] tables",
+    "limits": "a [limits] table: max_quantity, max_notional, max_symbol_length, control_clients, "
+              "control_idle_timeout",
+    "max_quantity": "whole contracts per order, at least 1 (default 1000000)",
+    "max_notional": "whole dollars per order, at least 1 (default 1000000)",
+    "max_symbol_length": "characters, 1-4096 (default 128)",
+    "control_clients": "connections, 1-1024 (default 64)",
+    "control_idle_timeout": "whole seconds, 1-86400 (default 60)",
     "name": "1-64 of letters, digits, _ . - starting with a letter or digit",
     "product": '"event" or "margin"',
     "type": '"NR", "RT" or "DC"',
@@ -143,7 +150,8 @@ def _option_problem(loc: list[str], msg: str, kind: str) -> Problem:
             loc = [*loc, field]
     option = ".".join(loc) or "config"
     if kind == "extra_forbidden":
-        known = list((SessionConfig if in_session else GatewayConfig).model_fields)
+        table = SessionConfig if in_session else {"limits": LimitsConfig}.get(loc[0], GatewayConfig)
+        known = list(table.model_fields)
         close = difflib.get_close_matches(field, known, n=1)
         return Problem(option, f"unknown option {field!r}",
                        f"rename it to {close[0]}" if close else

@@ -71,7 +71,8 @@ class Ack:
     def wait(self, timeout: float | None = 10.0):
         """The ack model (ExecutionReport or a reject model); TimeoutError if none came."""
         if not self._done:
-            if not self._latch.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            forever = timeout is None or timeout >= threading.TIMEOUT_MAX  # 1e308 s: wait, do not overflow
+            if not self._latch.acquire(timeout=-1 if forever else max(0.0, timeout)):
                 raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
             self._latch.release()  # open for every other waiter too
         return self._value

@@ -95,3 +95,14 @@ def test_unset_variables_unresolvable_hosts_and_a_ca_without_certificates(tmp_pa
     assert problems["session.0.api_key_id"].fix == "export FIXGW_TEST_UNSET_KEY=<value> before running fixgw"
     assert "no-such-host.invalid does not resolve" in problems["session.0.host"].message
     assert "holds no PEM certificate" in problems["ca_file"].message
+
+
+def test_the_limits_table_is_checked_option_by_option(tmp_path):
+    generate_keypair(tmp_path / "nr.pem")
+    tls = make_tls(tmp_path / "tls")
+    cfg = write_config(tmp_path, "\n[limits]\nmax_quantity = 0\ncontrol_idle = 5\nmax_notional = 250000\n"
+                       + session("event-nr", "nr.pem"), ca_file=f'"{tls.ca_file}"')
+    problems = {p.option: p for p in check(cfg)}
+    assert set(problems) == {"limits.max_quantity", "limits.control_idle"}, problems
+    assert problems["limits.max_quantity"].fix == "use whole contracts per order, at least 1 (default 1000000)"
+    assert problems["limits.control_idle"].fix == "rename it to control_idle_timeout"

@@ -226,9 +226,10 @@ def test_an_idle_connection_is_closed_with_the_reason(short_dir):
 
 
 def test_beyond_the_client_cap_with_every_request_in_flight_a_newcomer_is_refused(short_dir):
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Semaphore(0)
 
     def handle(req: dict) -> dict:
+        entered.release()
         release.wait(30)
         return {"done": req["n"]}
 
@@ -238,9 +239,7 @@ def test_beyond_the_client_cap_with_every_request_in_flight_a_newcomer_is_refuse
         for n, s in enumerate(busy):
             s.connect(str(short_dir / "c.sock"))
             s.sendall(json.dumps({"n": n}).encode() + b"\n")
-        deadline = time.monotonic() + 10
-        while sum(c.busy for c in server.clients.values()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert entered.acquire(timeout=30) and entered.acquire(timeout=30)  # both requests in flight
         with socket.socket(socket.AF_UNIX) as late:
             late.connect(str(short_dir / "c.sock"))
             assert _line(late) == {"ok": False, "error": "refused: 2 requests are in flight on this control "

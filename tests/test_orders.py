@@ -30,6 +30,12 @@ def test_every_waiter_gets_the_answer_once_it_is_resolved():
     assert ack.wait(0) == "answer" and ack.wait(None) == "answer"  # and again, at once
 
 
+def test_a_wait_beyond_what_the_platform_can_time_is_a_wait_without_limit():
+    ack = Ack("req")
+    threading.Timer(0.02, ack.resolve, args=("answer",)).start()
+    assert ack.wait(1e308) == "answer" and ack.wait(float("inf")) == "answer"
+
+
 def test_wait_times_out_naming_the_request():
     with pytest.raises(TimeoutError, match="no answer to str within 0.01 s"):
         Ack("req").wait(0.01)

@@ -283,8 +283,8 @@ def test_settlement_reports_reach_rt_sessions_that_asked(tmp_path, sim):
         assert [as_json(p) for p in dave.positions()["market_positions"]] == ledger["market_positions"] == []
 
 
-def _raw_order(gw, session: str, symbol: str, price_text: str):
-    """A NewOrderSingle whose Price(44) is ``price_text`` as written, past every local check."""
+def _raw_order(gw, session: str, symbol: str, price_text: str, qty_text: str = "1.00"):
+    """A NewOrderSingle whose Price(44) and OrderQty(38) are written as given, past every local check."""
     from fixgw import codec, fields
     from fixgw.models.fix import NewOrderSingle, Side
     from fixgw.orders import new_cl_ord_id
@@ -292,7 +292,7 @@ def _raw_order(gw, session: str, symbol: str, price_text: str):
     req = NewOrderSingle(cl_ord_id=new_cl_ord_id(), symbol=symbol, side=Side.BUY, order_qty=Decimal(1),
                          price=Decimal("0.5") if rt.config.product.value == "event" else Decimal("100"))
     msg_type, pairs = fields.encode(req, rt.units)
-    pairs = [(t, price_text if t == 44 else v) for t, v in pairs]
+    pairs = [(t, {44: price_text, 38: qty_text}.get(t, v)) for t, v in pairs]
     answer = rt.registry.register(req.cl_ord_id, req)
     assert gw._session(session).send(codec.to_message(msg_type, pairs, rt.config.product.value))
     return answer
@@ -308,6 +308,11 @@ def test_the_simulator_rejects_an_off_tick_price_with_a_reject_report(market, si
     assert (rej.exec_type, rej.ord_status, rej.ord_rej_reason, rej.text) == (
         ExecType.REJECTED, OrdStatus.REJECTED, 11, "INVALID_ORDER")
     assert rej.avg_px == 0 and rej.cum_qty == 0 and rej.leaves_qty == 0 and rej.price is None
+    assert rej.order_qty == 1
+    # a quantity finer than a report can carry is rejected too, and answered without it
+    rej = ack(_raw_order(market[who], session, symbol, "50" if who == "alice" else "0.5000", qty_text="1.234"))
+    assert (rej.exec_type, rej.ord_rej_reason, rej.text, rej.order_qty) == (ExecType.REJECTED, 13, "INVALID_ORDER",
+                                                                            None)
     assert market[who].status()[0].state == "logged-on"
 
 

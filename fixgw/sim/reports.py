@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrdStatus, OrderCancelReject,
                               OrderCancelReplaceRequest, OrderCancelRequest)
+from fixgw.pricing import places
 from fixgw.sim.book import Flags, Order
 
 PENDING = "-1;-1"  # Kalshi's ExecID on pending reports (and on rejects, which have none)
@@ -69,11 +70,13 @@ def reject_report(req: NewOrderSingle, reason: int, text: str, now: dt.datetime,
     """150=8/39=8: the order never existed, so there is no OrderID and no ExecID; AvgPx(6) is 0.
 
     ``echo_price``: False when the client's price is off the tick or beyond what the
-    session's units can write; Price(44) is then left out rather than rewritten."""
+    session's units can write; Price(44) is then left out rather than rewritten, and
+    so is an OrderQty(38) finer than the 0.01 contract a report can carry."""
+    qty = req.order_qty if req.order_qty.is_finite() and places(req.order_qty) <= 2 else None
     return ExecutionReport(
         order_id=NO_ORDER, exec_id=PENDING, exec_type=ExecType.REJECTED, ord_status=OrdStatus.REJECTED,
         side=req.side, symbol=req.symbol, cum_qty=Decimal(0), leaves_qty=Decimal(0), avg_px=Decimal(0),
-        cl_ord_id=req.cl_ord_id, order_qty=req.order_qty, price=req.price if echo_price else None,
+        cl_ord_id=req.cl_ord_id, order_qty=qty, price=req.price if echo_price else None,
         time_in_force=req.time_in_force, transact_time=now, ord_rej_reason=reason, text=text,
         alloc_account=req.alloc_account, order_group_id=req.order_group_id,
         stp_type=int(req.stp_type) if req.stp_type is not None else None, parties=req.parties)
