@@ -77,7 +77,7 @@ BAD_REQUESTS = [  # (request, the exact error)
     (order(subaccount="3"), "RequestError: order: subaccount must be a JSON integer, not a string"),
     (order(tif="ioc"), "RequestError: order: unknown field tif; order takes session, wait, symbol, side, price, "
                        "quantity, time_in_force, expire_time, post_only, stp, subaccount, order_group_id, "
-                       "cancel_on_pause, max_cost, exchange_index, cl_ord_id"),
+                       "cancel_on_pause, max_cost, exchange_index, cl_ord_id, subtrader"),
     (order(symbol=None), "RequestError: order: symbol is required"),
     (order(expire_time="tomorrow", time_in_force="gtd"),
      "RequestError: order: expire_time 'tomorrow' must be an ISO 8601 time with a zone (2026-11-21T21:00:00Z)"),

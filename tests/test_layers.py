@@ -1,4 +1,8 @@
-"""The core never imports quickfix; imports point core-ward only."""
+"""The core never imports quickfix; imports point core-ward only.
+
+ADAPTER lists the modules allowed to import quickfix (and everything else); every other module
+is core.
+"""
 
 import ast
 import subprocess
@@ -6,19 +10,20 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
-CORE = ["errors", "paths", "lock", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
-        "pricing", "wire", "fields", "fields_tables", "express", "fastfill", "schema", "models.fix", "models.rest", "translate", "positions", "orders",
-        "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
-        "sim.ledger", "sim.dropcopy", "sim.fcm", "sim.cash", "models.fcm", "fcm", "query", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
            "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch", "recorder.service",
            "recorder.commands", "recorder.pgserver"}
 
 
-def test_every_module_is_classified():
-    found = {str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")
-             if p.name not in ("__init__.py", "__main__.py")}
-    assert found == set(CORE) | ADAPTER, found ^ (set(CORE) | ADAPTER)
+MODULES = sorted(str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")
+                 if p.name not in ("__init__.py", "__main__.py"))
+# Everything that is not named an adapter is core: a new module is pure until someone decides
+# otherwise here, and the tests below hold it to that.
+CORE = [m for m in MODULES if m not in ADAPTER]
+
+
+def test_every_adapter_module_exists():
+    assert ADAPTER <= set(MODULES), ADAPTER - set(MODULES)
 
 
 def test_core_imports_with_quickfix_blocked():

@@ -149,7 +149,8 @@ def test_an_order_from_the_cli_is_acked(gw):
     # --subtrader reaches the wire as one party; carol is no FCM member, so Kalshi's refusal
     # (103=15) comes back with the party echoed
     sub = "6f1c2e4a-1b2c-4d3e-8f90-123456789abc"
-    refused = json.loads(gw.cli("order", "event-nr", EV, "buy", "0.05", "1", "--subtrader", sub, "--json"))["ack"]
+    refused = json.loads(gw.cli("order", "event-nr", EV, "buy", "0.05", "1", "--subtrader", sub, "--json",
+                                code=3))["ack"]  # an exchange reject: exit 3
     assert (refused["ord_rej_reason"], refused["text"]) == (15, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")
     assert refused["parties"] == [{"party_id": sub, "source": None, "role": 24}]
     m = gw.status()["event-nr"]["metrics"]
