@@ -19,7 +19,7 @@ F fees, T total traded ($), V volume (contracts). For each fill:
 
 MarketPosition: position_fp = P, total_traded = T, market_exposure = C,
 realized_pnl = R, fees_paid = F, last_updated_ts = the last fill's time;
-exchange_index = the last fill's. Dollars print at 4 dp ROUND_HALF_EVEN.
+exchange_index = the last fill's. Dollars print at 4-6 dp ROUND_HALF_EVEN.
 EventPosition per event ticker (market ticker minus its last ``-`` segment):
 total_cost = event_exposure = ΣC, total_cost_shares_fp = Σ|P|, realized = ΣR,
 fees = ΣF. WebSocket market_position: position_cost = C, volume_fp = V and
@@ -50,7 +50,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.rest import (Q4, EventPosition, Fill, MarginFill, MarginPosition, MarketPosition,
+from fixgw.models.rest import (EventPosition, Fill, MarginFill, MarginPosition, MarketPosition,
                                MarketPositionUpdate)
 
 ZERO = Decimal(0)
@@ -239,8 +239,8 @@ class Ledger:
             return fill
         book = self.margins.setdefault((subaccount, fill.ticker), MarginBook())
         realized = book.apply(fill.side == "bid", fill.count, fill.price, fill.fees)
-        return fill.model_copy(update={"entry_price": book.E.quantize(Q4, ROUND_HALF_EVEN),
-                                       "realized_pnl": realized.quantize(Q4, ROUND_HALF_EVEN)})
+        return fill.model_copy(update={"entry_price": book.E.quantize(Q6, ROUND_HALF_EVEN),
+                                       "realized_pnl": realized.quantize(Q6, ROUND_HALF_EVEN)})
 
     def margin_position(self, subaccount: int, ticker: str, mark: Decimal | None = None) -> MarginPosition | None:
         book = self.margins.get((subaccount, ticker))

@@ -7,11 +7,13 @@ converted cents); event-contract prices are the YES price.
 
 Fill mapping (event contracts): fill_id = trade_id = 880 TrdMatchID (ExecID
 when 880 is missing); order_id = 37; ticker = market_ticker = 55;
-exchange_index = 30 LastMkt (0 if absent); outcome_side yes iff 54=1, book_side
+exchange_index = 30 LastMkt, else 100 ExDestination, else the ExecID's index (as
+for orders); outcome_side yes iff 54=1, book_side
 bid iff yes; deprecated side = outcome_side and action = "buy" (FIX only
 buys YES or NO); count_fp = 32; yes_price = 31, no_price = 1 - yes; is_taker =
-1057; fee_cost = Σ137; subaccount_number = 79 (0 when absent); created_time = 60, ts = its
-Unix seconds. :func:`fill_from_report` is the hot path: it builds the model
+1057; fee_cost = Σ137; subaccount_number = 79 (0 when absent); created_time = 60
+(header 52 SendingTime when 60 is missing), ts = its Unix seconds. Money keeps up to
+6 dp (FixedPointDollars). :func:`fill_from_report` is the hot path: it builds the model
 without validation from values already in wire precision.
 
 Order status (see :class:`Orders`): 39=2 → executed; 39 ∈ {4, C, 8} →
@@ -27,7 +29,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from fixgw.models.fix import (ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side,
                               exec_id_key)
-from fixgw.models.rest import Q2, Q4, UTC, Fill, MarginFill, Order, Settlement
+from fixgw.models.rest import Q2, Q4, Q6, UTC, Fill, MarginFill, Order, Settlement
 from fixgw.positions import Ledger, event_ticker
 
 ZERO = Decimal(0)
@@ -43,6 +45,23 @@ _set = object.__setattr__
 
 def _utc(t: dt.datetime) -> dt.datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def when(er: ExecutionReport) -> dt.datetime | None:
+    """The report's time: 60 TransactTime, else header 52 SendingTime (never the epoch)."""
+    t = er.transact_time or er.sending_time
+    return None if t is None else _utc(t)
+
+
+def exchange_index(er: ExecutionReport, key: tuple[int, int, int] | None = None) -> int:
+    """30 LastMkt, else 100 ExDestination, else the ExecID's index (0 for a pending report)."""
+    if er.last_mkt is not None:
+        return er.last_mkt
+    if er.ex_destination is not None:
+        return er.ex_destination
+    if key is None and not er.is_pending:
+        key = exec_id_key(er.exec_id)
+    return key[0] if key is not None else 0
 
 
 def _fees(er: ExecutionReport) -> Decimal:
@@ -69,13 +88,13 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
     yes = er.side == BUY
     outcome = "yes" if yes else "no"
     trade = er.trd_match_id or er.exec_id
-    when = er.transact_time
-    if when is not None:
-        when = _utc(when)
-    yes_px = px.quantize(Q4, ROUND_HALF_EVEN)
+    at = er.transact_time or er.sending_time
+    if at is not None:
+        at = _utc(at)
+    yes_px = px.quantize(Q6, ROUND_HALF_EVEN)
     values = {
         "fill_id": trade,
-        "exchange_index": er.last_mkt or 0,
+        "exchange_index": er.last_mkt if er.last_mkt is not None else exchange_index(er),
         "trade_id": trade,
         "order_id": er.order_id,
         "ticker": er.symbol,
@@ -88,10 +107,10 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
         "yes_price_dollars": yes_px,
         "no_price_dollars": ONE - yes_px,
         "is_taker": bool(er.aggressor),
-        "created_time": when,
-        "fee_cost": _fees(er).quantize(Q4, ROUND_HALF_EVEN),
+        "created_time": at,
+        "fee_cost": _fees(er).quantize(Q6, ROUND_HALF_EVEN),
         "subaccount_number": er.alloc_account or 0,  # no 79 = the primary account, 0
-        "ts": int(when.timestamp()) if when is not None else None,
+        "ts": int(at.timestamp()) if at is not None else None,
     }
     # What Fill.model_construct does, minus its per-field default/alias walk.
     fill = _new(Fill)
@@ -107,16 +126,18 @@ def margin_fill_from_report(er: ExecutionReport, ledger: Ledger | None = None) -
 
     entry_price and realized_pnl are not on the wire: with a ``ledger`` the fill
     is folded into it (subaccount = 79) and carries the ledger's numbers,
-    otherwise both are 0. Raises ValueError without 31, 32 or 60.
+    otherwise both are 0. created_time is 60, else 52 SendingTime. Raises
+    ValueError without 31, 32 or a time.
     """
     if er.exec_type != TRADE:
         return None
-    if er.last_px is None or er.last_qty is None or er.transact_time is None:
+    at = when(er)
+    if er.last_px is None or er.last_qty is None or at is None:
         raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31), "
-                         "LastQty(32) or TransactTime(60)")
+                         "LastQty(32) or TransactTime(60)/SendingTime(52)")
     fill = MarginFill(
         fill_id=er.trd_match_id or er.exec_id, order_id=er.order_id, is_taker=bool(er.aggressor),
-        side="bid" if er.side == BUY else "ask", count=er.last_qty, created_time=er.transact_time,
+        side="bid" if er.side == BUY else "ask", count=er.last_qty, created_time=at,
         ticker=er.symbol, price=er.last_px, entry_price=ZERO, fees=_fees(er), realized_pnl=ZERO)
     if ledger is None:
         return fill
@@ -221,8 +242,9 @@ class Orders:
             else:
                 live.maker_cost += cost
                 live.maker_fees += fees
-        if er.transact_time is not None and (live.created is None or er.transact_time < live.created):
-            live.created = _utc(er.transact_time)
+        at = when(er)
+        if at is not None and (live.created is None or at < live.created):
+            live.created = at
         newest = (not pending and (live.last_key is None or key > live.last_key)) \
             or (pending and live.status == "resting")
         if newest:
@@ -291,8 +313,9 @@ class Orders:
             live.price = er.price
         if er.exec_type == ExecType.REPLACED and er.cl_ord_id:
             live.client_order_id = er.cl_ord_id
-        if er.transact_time is not None:
-            live.updated = _utc(er.transact_time)
+        at = when(er)
+        if at is not None:
+            live.updated = at
         if er.expire_time is not None:
             live.expiration = _utc(er.expire_time)
         if er.stp_type is not None:
@@ -301,12 +324,8 @@ class Orders:
             live.group = er.order_group_id
         if er.alloc_account is not None:
             live.subaccount = er.alloc_account
-        if er.last_mkt is not None:
-            live.exchange_index = er.last_mkt
-        elif er.ex_destination is not None:
-            live.exchange_index = er.ex_destination
-        elif key is not None:
-            live.exchange_index = key[0]
+        if er.last_mkt is not None or er.ex_destination is not None or key is not None:
+            live.exchange_index = exchange_index(er, key)
 
     def _snapshot(self, live: _Live) -> Order:
         outcome = "yes" if live.yes else "no"

@@ -144,9 +144,9 @@ def test_margin_entry_price_is_quantized_to_six_places():
     ledger = Ledger()
     ledger.add_margin(mfill("bid", "1", "100"))
     ledger.add_margin(mfill("bid", "2", "100.01"))
-    # (1*100 + 2*100.01)/3 = 100.006666... -> 100.006667 (printed at 4 dp)
+    # (1*100 + 2*100.01)/3 = 100.006666... -> 100.006667 (printed as is: FixedPointDollars has 6 dp)
     assert ledger.margins[(0, "KXBTCPERP")].E == D("100.006667")
-    assert ledger.margin_positions(0)[0].model_dump(mode="json")["entry_price"] == "100.0067"
+    assert ledger.margin_positions(0)[0].model_dump(mode="json")["entry_price"] == "100.006667"
 
 
 def dollar(d: D) -> str:

@@ -182,6 +182,9 @@ class ExecutionReport(Model):  # 35=8
     clearing_business_date: str | None = None  # 715
     ex_destination: int | None = None  # 100
     poss_dup: bool = False  # header 43: a resend
+    # header 52 SendingTime, decoded from raw text only when 60 is absent: the time of a
+    # report without TransactTime (fixgw.translate falls back to it, never to the epoch).
+    sending_time: dt.datetime | None = None
 
     @property
     def fee_total(self) -> Decimal:

@@ -10,7 +10,8 @@ Wire formats, applied by ``model_dump(mode="json")`` / ``model_dump_json()``
 (python-mode dumps keep ``Decimal`` / ``datetime``):
 
 * money (``*_dollars``, ``fee_cost``, margin ``price``/``entry_price``/``fees``/
-  ``realized_pnl``/``unrealized_pnl``): string, 4 dp, ROUND_HALF_EVEN, no "-0";
+  ``realized_pnl``/``unrealized_pnl``): FixedPointDollars, a string with at least 4
+  and at most 6 dp (``0.5600``, ``19.50005``, ``0.012346``), ROUND_HALF_EVEN, no "-0";
 * counts (``*_fp``, margin ``count``/``position``): string, exactly 2 dp;
 * times: RFC3339 in UTC as Go's ``time.RFC3339Nano`` prints it (Kalshi's backend
   is Go): ``2026-11-21T12:00:00Z``, sub-second digits only when non-zero with
@@ -48,6 +49,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pl
 
 Q2 = Decimal("0.01")
 Q4 = Decimal("0.0001")
+Q6 = Decimal("0.000001")
 UTC = dt.timezone.utc
 CENTI_CENTS = Decimal(10_000)
 
@@ -76,7 +78,9 @@ def fmt(value: Decimal, quantum: Decimal) -> str:
 
 
 def dollars(value: Decimal) -> str:
-    return fmt(value, Q4)
+    """FixedPointDollars as Kalshi emits it: at most 6 dp, at least 4 (``0.5600``, ``0.012346``)."""
+    s = fmt(value, Q6)
+    return s[:-2] if s.endswith("00") else s[:-1] if s.endswith("0") else s
 
 
 def count(value: Decimal) -> str:
@@ -99,7 +103,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Dollars = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q4, ROUND_HALF_EVEN)),
+Dollars = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q6, ROUND_HALF_EVEN)),
                     PlainSerializer(dollars, return_type=str, when_used="json")]
 Count = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q2, ROUND_HALF_EVEN)),
                   PlainSerializer(count, return_type=str, when_used="json")]

@@ -25,9 +25,13 @@ SIX_DP = Decimal("0.000001")
 
 
 def dollars(x: Decimal) -> str:
-    """REST dollar string: 4 dp, banker's rounding, never ``-0.0000``."""
-    q = x.quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
-    return f"{q if q else ZERO.quantize(q):f}"
+    """REST FixedPointDollars: up to 6 dp and at least 4, banker's rounding, never ``-0.0000``."""
+    q = x.quantize(SIX_DP, ROUND_HALF_EVEN)
+    q = q if q else ZERO.quantize(SIX_DP)
+    for shorter in (Decimal("0.0001"), Decimal("0.00001")):
+        if q == q.quantize(shorter):
+            return f"{q.quantize(shorter):f}"
+    return f"{q:f}"
 
 
 def count(x: Decimal) -> str:

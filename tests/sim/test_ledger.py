@@ -25,9 +25,11 @@ def mpos(led, account="u", sub=0):
 
 
 def test_formatting_helpers():
-    assert dollars(D("0.00005")) == "0.0000"  # half-even
-    assert dollars(D("0.00015")) == "0.0002"
-    assert dollars(D("-0.00001")) == "0.0000"  # never -0.0000
+    assert dollars(D("0.0000005")) == "0.0000"  # half-even at 6 dp
+    assert dollars(D("0.0000015")) == "0.000002"
+    assert dollars(D("0.00005")) == "0.00005"  # FixedPointDollars: up to 6 dp
+    assert dollars(D("0.56")) == "0.5600"  # and at least 4
+    assert dollars(D("-0.0000001")) == "0.0000"  # never -0.0000
     assert count(D("3")) == "3.00"
     assert rfc3339(T0) == "2026-11-21T12:00:00.123Z"
     assert event_ticker("KXHIGHNY-26NOV21-B45") == "KXHIGHNY-26NOV21"
@@ -59,11 +61,11 @@ def test_event_cost_removed_is_quantized_half_even():
     rec(led, BUY, 1, "0.10")
     rec(led, BUY, 2, "0.11")  # P 3, C 0.32
     rec(led, SELL, 1, "0.20")  # removed 0.32/3 = 0.106667; R = 1 - 0.106667 - 0.80
-    assert mpos(led)["KXE-26-A"]["market_exposure_dollars"] == "0.2133"
+    assert mpos(led)["KXE-26-A"]["market_exposure_dollars"] == "0.213333"  # up to 6 dp, as FixedPointDollars
     rec(led, SELL, 1, "0.20")  # removed 0.213333/2 = 0.1066665 -> 0.106666 (half even)
     p = mpos(led)["KXE-26-A"]
-    assert p["market_exposure_dollars"] == "0.1067"  # 0.106667
-    assert p["realized_pnl_dollars"] == "0.1867"  # 0.093333 + 0.093334
+    assert p["market_exposure_dollars"] == "0.106667"
+    assert p["realized_pnl_dollars"] == "0.186667"  # 0.093333 + 0.093334
     assert p["position_fp"] == "1.00"
 
 
@@ -156,7 +158,8 @@ def test_margin_entry_price_quantized_to_six_places():
     rec(led, BUY, 1, "100", symbol="X")
     rec(led, BUY, 2, "100.0001", symbol="X")  # 300.0002 / 3 = 100.00006666.. -> 100.000067
     rec(led, SELL, 1, "101", symbol="X")  # realized 1 * (101 - 100.000067)
-    assert led.fills("u")[-1]["realized_pnl"] == "0.9999"  # 0.999933
+    assert led.fills("u")[-1]["realized_pnl"] == "0.999933"
+    assert led.fills("u")[1]["entry_price"] == "100.000067"
     assert led._pos[("u", 0, "X")].E == D("100.000067")
 
 
