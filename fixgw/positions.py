@@ -33,12 +33,17 @@ entry price, R realized, F fees. Fill side bid: d = +q, ask: d = -q; price x, fe
 * Else: k = min(q, |P|); realized_this = k*(x-E) if P > 0 else k*(E-x);
   R += realized_this; P moves toward 0 by k; if q > k: P = sign(d)*(q-k), E = x;
   if P is now 0: E = 0.
-* F += f, then F = 0 if P is 0 (Kalshi: fees reset when flat).
+* F += f, always: the position's fees are every fee paid in this (subaccount,
+  ticker) since its first fill. They never reset on a flip or when flat, so the
+  number is the same however the fills were split (one 8-lot flip or 5 + 3), and
+  a flat position still shows what it cost. (An older note said Kalshi resets
+  fees when flat; that rule makes the answer depend on the split, so fixgw does
+  not follow it.)
 
 MarginFill.entry_price = E after the fill; realized_pnl = realized_this (0 when
 opening). MarginPosition: position = P, entry_price = E, fees = F,
-unrealized_pnl = (mark - E)*P when a mark is given, else 0; is_portfolio false,
-margin_used and roe null.
+unrealized_pnl = (mark - E)*P when a mark is given, else null (FIX carries no
+mark price, and 0 would claim one); is_portfolio false, margin_used and roe null.
 
 A fill already applied (same fill_id and order_id: a PossDup resend) is ignored.
 """
@@ -126,9 +131,7 @@ class MarginBook:
                 self.E = x
             if self.P == 0:
                 self.E = ZERO
-        self.F += fee
-        if self.P == 0:
-            self.F = ZERO
+        self.F += fee  # cumulative: never reset (module docstring)
         return realized
 
 
@@ -246,7 +249,7 @@ class Ledger:
         book = self.margins.get((subaccount, ticker))
         if book is None:
             return None
-        unrealized = (mark - book.E) * book.P if mark is not None else ZERO
+        unrealized = (mark - book.E) * book.P if mark is not None else None
         return MarginPosition(subaccount=subaccount, market_ticker=ticker, position=book.P,
                               entry_price=book.E, unrealized_pnl=unrealized, fees=book.F)
 

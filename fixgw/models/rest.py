@@ -24,8 +24,8 @@ parse gives an equal object. Floats are refused for money and counts.
 Optional fields: a field the schema marks ``x-omitempty`` (or optional without
 ``x-omitempty: false``) is left out of the JSON when it is ``None``; one marked
 ``x-omitempty: false`` (Order ``created_time``, ``self_trade_prevention_type``)
-or that the brief requires as null (MarginPosition ``margin_used``/``roe``) is
-emitted as ``null``. Unknown keys in REST input are ignored (Kalshi adds fields).
+or that the brief requires as null (MarginPosition ``margin_used``/``roe``, and
+``unrealized_pnl`` when no mark price is given) is emitted as ``null``. Unknown keys in REST input are ignored (Kalshi adds fields).
 
 Deprecated fields, kept only where the current schema (OpenAPI 3.28-3.34) still
 lists them: Fill ``trade_id``/``market_ticker`` (required legacy duplicates),
@@ -286,7 +286,7 @@ class MarginPosition(Rest):  # GET /margin/positions item
     market_ticker: str
     position: Count
     entry_price: Dollars
-    unrealized_pnl: Dollars
+    unrealized_pnl: Dollars | None = None  # null without a mark price (FIX has none)
     margin_used: Dollars | None = None
     fees: Dollars
     roe: Ratio | None = None

@@ -8,7 +8,8 @@ for the trade report's collateral change and 704/705.
 
 Event contracts keep per (subaccount, market): P signed contracts (YES > 0),
 C cost basis of the open contracts, R realized PnL, F fees, T total traded.
-Margin keeps P signed (bid > 0), E average entry price, R and F.
+Margin keeps P signed (bid > 0), E average entry price, R and F (all fees ever
+paid in the market, never reset); without a mark price unrealized PnL is null.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class Ledger:
         if self.product != "event":
             return {"positions": [{
                 "subaccount": subaccount, "market_ticker": sym, "position": count(p.P),
-                "entry_price": dollars(p.E), "unrealized_pnl": "0.0000", "fees": dollars(p.F),
+                "entry_price": dollars(p.E), "unrealized_pnl": None, "fees": dollars(p.F),
                 "is_portfolio": False, "margin_used": None, "roe": None} for sym, p in mine]}
         markets = [{
             "ticker": sym, "exchange_index": self.exchange_index, "total_traded_dollars": dollars(p.T),
@@ -234,7 +235,7 @@ def _apply_margin(pos: MarginPos, side: Side, q: Decimal, x: Decimal, fee: Decim
         pos.P += sign * k
         if q > k:
             pos.P, pos.E = sign * (q - k), x
-    pos.F += fee
+    pos.F += fee  # every fee paid in this market, never reset: the same however fills are split
     if pos.P == 0:
-        pos.E, pos.F = ZERO, ZERO
+        pos.E = ZERO
     return Applied(pos.P, realized=realized)

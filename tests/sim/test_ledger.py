@@ -24,6 +24,20 @@ def mpos(led, account="u", sub=0):
     return {p["ticker"]: p for p in led.positions(account, sub)["market_positions"]}
 
 
+def test_margin_fees_are_cumulative_and_unrealized_is_unknown():
+    """Issue 9 defect 5, the oracle's side: the same rule as fixgw.positions."""
+    def run(*steps):
+        led = Ledger("margin")
+        for side, qty, fee in steps:
+            rec(led, side, qty, "100", symbol="X", fee=fee)
+        return led.positions("u")["positions"][0]
+
+    one = run((BUY, 5, "0.05"), (SELL, 8, "0.08"))
+    two = run((BUY, 5, "0.05"), (SELL, 5, "0.05"), (SELL, 3, "0.03"))
+    assert one == two and (one["fees"], one["position"], one["unrealized_pnl"]) == ("0.1300", "-3.00", None)
+    assert run((BUY, 5, "0.05"), (SELL, 5, "0.05"))["fees"] == "0.1000"
+
+
 def test_formatting_helpers():
     assert dollars(D("0.0000005")) == "0.0000"  # half-even at 6 dp
     assert dollars(D("0.0000015")) == "0.000002"
@@ -128,7 +142,7 @@ def test_scalar_settlement_rounds_payout_down_and_charges_the_rest():
     assert (p.payout, p.fee) == (D("0.99"), D("0.0099"))
 
 
-def test_margin_average_entry_realize_flip_and_fee_reset():
+def test_margin_average_entry_realize_flip_and_cumulative_fees():
     led = Ledger("margin")
     sym = "BTC-PERP"
     rec(led, BUY, 10, "100.00", "0.2000", symbol=sym)
@@ -139,12 +153,12 @@ def test_margin_average_entry_realize_flip_and_fee_reset():
     assert (a.position, a.realized) == (D(-5), D(15))
     pos = led.positions("u")["positions"][0]
     assert pos == {"subaccount": 0, "market_ticker": sym, "position": "-5.00", "entry_price": "102.0000",
-                   "unrealized_pnl": "0.0000", "fees": "0.6080", "is_portfolio": False, "margin_used": None,
+                   "unrealized_pnl": None, "fees": "0.6080", "is_portfolio": False, "margin_used": None,
                    "roe": None}
-    b = rec(led, BUY, 5, "100.50", symbol=sym, taker=False)  # short closes: +7.50; flat resets E and fees
+    b = rec(led, BUY, 5, "100.50", symbol=sym, taker=False)  # short closes: +7.50; flat resets E, not fees
     assert (b.position, b.realized) == (0, D("7.50"))
     pos = led.positions("u")["positions"][0]
-    assert (pos["position"], pos["entry_price"], pos["fees"]) == ("0.00", "0.0000", "0.0000")
+    assert (pos["position"], pos["entry_price"], pos["fees"]) == ("0.00", "0.0000", "0.6080")
     fills = led.fills("u")
     assert fills[2] == {"fill_id": fills[2]["fill_id"], "order_id": fills[2]["order_id"], "is_taker": True,
                         "side": "ask", "count": "20.00", "created_time": "2026-11-21T12:00:00.123Z",
