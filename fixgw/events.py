@@ -21,6 +21,7 @@ from fixgw import translate
 from decimal import Decimal
 
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.margin import MarginOrders
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
@@ -32,7 +33,7 @@ class Event:
     session: str
     message: object | None  # a fixgw.models.fix model; None when undecodable
     fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
-    order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
+    order: object | None = None  # fixgw.models.rest.Order (margin: MarginOrder) after this report
     position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
     settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
     raw: str | None = None  # the FIX message as received (SOH-separated)
@@ -98,6 +99,7 @@ class Dispatcher:
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
+        self.margin_orders = MarginOrders(user_id=user_id)
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -178,7 +180,8 @@ class Dispatcher:
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger))
+            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger),
+                         order=self.margin_orders.apply(message))
         order = self.orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = self.ledger.add(fill) if fill is not None else None

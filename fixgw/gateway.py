@@ -118,6 +118,13 @@ class Gateway(OrderEntry):
         with self.dispatcher.state_lock:
             return self.dispatcher.orders.orders(status)
 
+    def margin_orders(self, status: str | None = None, subaccount: int | None = None) -> list:
+        """``GET /margin/orders``-shaped MarginOrder models of every margin order seen, optionally
+        of one status (``resting``/``canceled``/``executed``) and subaccount."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.margin_orders.orders(status, subaccount)
+
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":
         tls.pin_only()

@@ -185,6 +185,7 @@ class _Live:
     group: str | None = None
     subaccount: int | None = None
     exchange_index: int = 0
+    reason: str = ""  # why the newest report changed it (margin's last_update_reason)
     last_key: tuple[int, int, int] | None = None
     client_ids: tuple[str, ...] = ()  # every 11/41 that names it, to forget them with it
     # ExecIDs already folded in. A dict of str -> None: CPython leaves a dict of atomic
@@ -269,8 +270,7 @@ class Orders:
 
     def orders(self, status: str | None = None) -> list[Order]:
         """All tracked orders in first-seen order, optionally one status only."""
-        out = [self._snapshot(live) for live in self._live.values()]
-        return out if status is None else [o for o in out if o.status == status]
+        return [self._snapshot(live) for live in self._live.values() if status is None or live.status == status]
 
     def __len__(self) -> int:
         return len(self._live)

@@ -293,6 +293,34 @@ class MarginPosition(Rest):  # GET /margin/positions item
     is_portfolio: bool = False
 
 
+LastUpdateReason = Literal["", "Decrease", "Amend", "MarginCancel", "SelfTradeCancel", "ExpiryCancel", "Trade",
+                          "PostOnlyCrossCancel", "ReduceOnlyCancel"]
+
+
+class MarginOrder(Rest):  # GET /margin/orders item (perps spec MarginOrder; no status field)
+    OMIT: ClassVar[frozenset[str]] = frozenset({
+        "expiration_time", "created_time", "last_update_time", "self_trade_prevention_type",
+        "cancel_order_on_pause", "order_group_id", "order_source", "order_reason"})
+
+    order_id: str
+    user_id: str
+    client_order_id: str
+    ticker: str
+    side: BookSide
+    last_update_reason: LastUpdateReason
+    price: Dollars
+    fill_count: Count
+    remaining_count: Count
+    expiration_time: Time | None = None
+    created_time: Time | None = None
+    last_update_time: Time | None = None
+    self_trade_prevention_type: Literal["taker_at_cross", "maker"] | None = None
+    cancel_order_on_pause: bool | None = None
+    order_group_id: str | None = None
+    order_source: Literal["user", "system"] | None = None
+    order_reason: Literal["liquidation", "take_profit_stop_loss"] | None = None
+
+
 # ---------------------------------------------------------------- response envelopes
 class FillsResponse(Rest):
     fills: list[Fill]
@@ -324,3 +352,8 @@ class MarginFillsResponse(Rest):
 
 class MarginPositionsResponse(Rest):
     positions: list[MarginPosition]
+
+
+class MarginOrdersResponse(Rest):
+    orders: list[MarginOrder]
+    cursor: str = ""
