@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from fixgw import translate
 from decimal import Decimal
 
+from fixgw import translate
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
+from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.margin import MarginOrders
 from fixgw.positions import Ledger
 
@@ -38,6 +40,35 @@ class Event:
     settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
     raw: str | None = None  # the FIX message as received (SOH-separated)
     error: str | None = None
+    post_position: Decimal | None = None  # on fills: net position after it (704 - 705, else the ledger's)
+
+    def websocket(self) -> list:
+        """The Kalshi WebSocket messages this event stands for, as models with ``.envelope(sid)``:
+        ``fill`` (FillUpdate / MarginFillUpdate), ``user_order`` (UserOrder / MarginUserOrder) and,
+        for event contracts, ``market_position`` (MarketPositionUpdate). Built on demand."""
+        er = self.message
+        sub = er.alloc_account if isinstance(er, ExecutionReport) else None
+        out: list = []
+        own_id = getattr(self.order, "client_order_id", None) or getattr(er, "cl_ord_id", None)
+        if isinstance(self.fill, Fill) and self.post_position is not None:
+            out.append(FillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id))
+        elif isinstance(self.fill, MarginFill) and self.post_position is not None:
+            out.append(MarginFillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id,
+                                                  subaccount=sub))
+        if isinstance(self.order, Order):
+            out.append(UserOrder.from_order(self.order))
+        elif isinstance(self.order, MarginOrder):
+            out.append(MarginUserOrder.from_order(self.order, subaccount=sub))
+        if self.position is not None:
+            out.append(self.position)
+        return out
+
+
+def _post_position(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
+    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
+    if er.long_qty is None and er.short_qty is None:
+        return ledger
+    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
 
 
 class Subscription:
@@ -180,12 +211,19 @@ class Dispatcher:
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger),
-                         order=self.margin_orders.apply(message))
+            fill = translate.margin_fill_from_report(message, self.ledger)
+            post = None
+            if fill is not None:
+                book = self.ledger.margins.get((message.alloc_account or 0, message.symbol))
+                post = _post_position(message, book.P if book is not None else None)
+            return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
+                         post_position=post)
         order = self.orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = self.ledger.add(fill) if fill is not None else None
-        return Event(session, message, raw=raw, fill=fill, order=order, position=position)
+        post = _post_position(message, position.position_fp if position is not None else None) \
+            if fill is not None else None
+        return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 
     def _settle(self, ums: MarketSettlementReport):
         """The account's Settlement (its primary party), and the position closed in the ledger."""

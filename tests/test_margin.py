@@ -146,3 +146,8 @@ def test_margin_orders_fills_and_positions_equal_the_exchange_ledger(margin, sim
     assert {o.last_update_reason for o in alice.margin_orders("canceled")} >= {"MarginCancel", "ExpiryCancel"}
     (pos,) = alice.margin_positions()
     assert (pos.position, pos.unrealized_pnl) == (D(2), None)
+    # the WebSocket shapes of alice's last trade: her position after it, and her order
+    last = [e for e in alice.events if e.fill is not None][-1]
+    fill_msg, order_msg = [msg.envelope(1) for msg in last.websocket()]
+    assert (fill_msg["type"], fill_msg["msg"]["post_position"], fill_msg["msg"]["side"]) == ("fill", "2.00", "bid")
+    assert order_msg["type"] == "user_order" and order_msg["msg"]["user_id"] == SimLedger.user_id("alice")
