@@ -17,10 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from fixgw import settlements, translate
+from decimal import Decimal
 
+from fixgw import settlements, translate
 from fixgw.fcm import Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
+from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
+from fixgw.margin import MarginOrders
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
@@ -32,11 +36,40 @@ class Event:
     session: str
     message: object | None  # a fixgw.models.fix model; None when undecodable
     fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
-    order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
+    order: object | None = None  # fixgw.models.rest.Order (margin: MarginOrder) after this report
     position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
     settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
     raw: str | None = None  # the FIX message as received (SOH-separated)
     error: str | None = None
+    post_position: Decimal | None = None  # on fills: net position after it (704 - 705, else the ledger's)
+
+    def websocket(self) -> list:
+        """The Kalshi WebSocket messages this event stands for, as models with ``.envelope(sid)``:
+        ``fill`` (FillUpdate / MarginFillUpdate), ``user_order`` (UserOrder / MarginUserOrder) and,
+        for event contracts, ``market_position`` (MarketPositionUpdate). Built on demand."""
+        er = self.message
+        sub = er.alloc_account if isinstance(er, ExecutionReport) else None
+        out: list = []
+        own_id = getattr(self.order, "client_order_id", None) or getattr(er, "cl_ord_id", None)
+        if isinstance(self.fill, Fill) and self.post_position is not None:
+            out.append(FillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id))
+        elif isinstance(self.fill, MarginFill) and self.post_position is not None:
+            out.append(MarginFillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id,
+                                                  subaccount=sub))
+        if isinstance(self.order, Order):
+            out.append(UserOrder.from_order(self.order))
+        elif isinstance(self.order, MarginOrder):
+            out.append(MarginUserOrder.from_order(self.order, subaccount=sub))
+        if self.position is not None:
+            out.append(self.position)
+        return out
+
+
+def _post_position(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
+    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
+    if er.long_qty is None and er.short_qty is None:
+        return ledger
+    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
 
 
 class Subscription:
@@ -102,6 +135,7 @@ class Dispatcher:
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
         self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
+        self.margin_orders = MarginOrders(user_id=user_id)
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -185,13 +219,21 @@ class Dispatcher:
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, ledger))
+            fill = translate.margin_fill_from_report(message, ledger)
+            post = None
+            if fill is not None:
+                book = ledger.margins.get((message.alloc_account or 0, message.symbol))
+                post = _post_position(message, book.P if book is not None else None)
+            return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
+                         post_position=post)
         order = orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
             self.subtraders.add_fill(message, fill, subtrader)
-        return Event(session, message, raw=raw, fill=fill, order=order, position=position)
+        post = _post_position(message, position.position_fp if position is not None else None) \
+            if fill is not None else None
+        return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).

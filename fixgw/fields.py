@@ -95,7 +95,7 @@ class _Plan:
     """Where one shape keeps one level's values; see the module docstring."""
 
     __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
-                 "fields_set", "counts", "unknown", "poss_dup_at")
+                 "fields_set", "counts", "unknown", "poss_dup_at", "sending_at")
 
     def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
         self.level = lv
@@ -114,6 +114,7 @@ class _Plan:
         self.counts: tuple[tuple[int, str], ...] = ()
         self.unknown: tuple[int, ...] = ()
         self.poss_dup_at = -1
+        self.sending_at = -1  # where header 52 is, when the model keeps it (no 60 in this shape)
 
 
 def _plan(lv: T.Level, keys: Sequence, values: Sequence) -> _Plan:
@@ -133,7 +134,7 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
     at: dict[str, int] = {}
     groups: list[tuple[str, tuple]] = []
     seen: set[T.Level] = set()
-    poss_dup_at = -1
+    poss_dup_at = sending_at = -1
     while i < n:
         key = keys[i]
         name = lv.names.get(key)
@@ -146,6 +147,8 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
                 raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
             elif poss_dup_at < 0 and _tag(key, mt) == 43:
                 poss_dup_at = i
+            elif sending_at < 0 and _tag(key, mt) == 52:
+                sending_at = i
             i += 1
         elif name.__class__ is T.Level:
             if name in seen:
@@ -166,6 +169,9 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
             raise DecodeError(mt, f"required field {name} is missing", tag)
     plan = _Plan(lv, at, groups)
     plan.poss_dup_at = poss_dup_at
+    if lv.sending and sending_at >= 0 and "transact_time" not in at:
+        plan.sending_at = sending_at
+        plan.fields_set |= {"sending_time"}
     return plan, i
 
 
@@ -213,6 +219,11 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
                       else tuple([_run(e, values) for e in entries]))
     if lv.poss_dup:
         full["poss_dup"] = poss_dup
+    if p.sending_at >= 0:
+        try:
+            full["sending_time"] = T.time_from_wire(values[p.sending_at])
+        except ValueError:
+            raise DecodeError(lv.msg_type, f"SendingTime {values[p.sending_at]!r} is not a UTCTimestamp", 52) from None
     obj = _new(lv.model)
     _SET_DICT(obj, full)
     _SET_FIELDS_SET(obj, set(p.fields_set))

@@ -305,7 +305,7 @@ class Level:
     """One message body or one group entry, compiled for one price unit."""
 
     __slots__ = ("msg_type", "model", "name", "count", "names", "convs", "limits", "required",
-                 "template", "delim", "delim_tag", "enc", "poss_dup", "plans")
+                 "template", "delim", "delim_tag", "enc", "poss_dup", "sending", "plans")
 
     def __init__(self, msg_type: str, model: type[m.Model] | None, entries: tuple, units: Units,
                  *, name: str | None = None, count: int = 0):
@@ -344,6 +344,7 @@ class Level:
         first = entries[0]
         self.delim, self.delim_tag = first.name or f"_{first.tag}", first.tag
         self.poss_dup = "poss_dup" in fields
+        self.sending = "sending_time" in fields  # header 52, kept when 60 is missing
         self.required = {n: tag_of.get(n) for n, f in fields.items() if f.is_required()}
         if None in self.required.values():
             raise AssertionError(f"{model}: a required field has no tag")

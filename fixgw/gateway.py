@@ -155,6 +155,12 @@ class Gateway(OrderEntry):
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             return self.dispatcher.subtraders.fills(min_ts, max_ts)
+    def margin_orders(self, status: str | None = None, subaccount: int | None = None) -> list:
+        """``GET /margin/orders``-shaped MarginOrder models of every margin order seen, optionally
+        of one status (``resting``/``canceled``/``executed``) and subaccount."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.margin_orders.orders(status, subaccount)
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":

@@ -61,7 +61,19 @@ def decimal_strategy(name: str, units: Units) -> st.SearchStrategy[D]:
     return scaled(0, 10**9, 2)  # quantities
 
 
+HEADER_52 = dt.datetime(2026, 8, 20, 14, 30, tzinfo=UTC)  # the SendingTime as_raw writes
+
+
+def from_raw(msg: m.Model) -> m.Model:
+    """What decoding ``msg`` from raw text gives: header 52 stands in for a missing 60."""
+    if isinstance(msg, m.ExecutionReport) and msg.transact_time is None:
+        return msg.model_copy(update={"sending_time": HEADER_52})
+    return msg
+
+
 def value_strategy(name: str, tp: object, units: Units) -> st.SearchStrategy:
+    if name == "sending_time":  # from the header, never encoded in a body
+        return st.none()
     args = typing.get_args(tp)
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         (inner,) = [a for a in args if a is not type(None)]
@@ -106,7 +118,7 @@ def test_round_trip_every_model(model, units, data):
     msg = data.draw(model_strategy(model, units))
     mt, pairs = encode(msg, units)
     assert decode(mt, pairs, units) == msg
-    assert decode_raw(as_raw(mt, pairs), units) == msg
+    assert decode_raw(as_raw(mt, pairs), units) == from_raw(msg)
     assert all(isinstance(t, int) and isinstance(v, str) and v for t, v in pairs)
 
 
@@ -122,7 +134,7 @@ def test_round_trip_through_raw_text_and_split(unit_msg, poss_dup):
     if isinstance(msg, m.ExecutionReport):
         assert model.poss_dup is poss_dup
         msg = msg.model_copy(update={"poss_dup": poss_dup})
-    assert model == msg
+    assert model == from_raw(msg)
 
 
 @settings(max_examples=100, deadline=None)
@@ -517,7 +529,7 @@ def test_unknown_tags_are_reported_not_stored():
     er, unknown = decode_with_unknown("8", BASE + [(9999, "x"), (5000, "y"), (378, "1")], C)
     assert unknown == (9999, 5000) and er == decode("8", BASE, C)
     er2, unknown2 = decode_raw_with_unknown(as_raw("8", BASE + [(9999, "x")]), C)
-    assert unknown2 == (9999,) and er2 == er
+    assert unknown2 == (9999,) and er2 == from_raw(er)
 
 
 def test_header_and_trailer_are_not_body():
@@ -557,4 +569,4 @@ def test_every_model_field_has_a_tag():
     def names(entries):
         return {e.name for e in entries}
     for msg in fields_tables.MESSAGES:
-        assert names(msg.entries) - {None} == set(msg.model.model_fields) - {"poss_dup"}, msg.msg_type
+        assert names(msg.entries) - {None} == set(msg.model.model_fields) - {"poss_dup", "sending_time"}, msg.msg_type

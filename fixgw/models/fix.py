@@ -208,6 +208,9 @@ class ExecutionReport(Model):  # 35=8
     ex_destination: int | None = None  # 100
     parties: tuple[Party, ...] = ()  # 453, echoed when the order used them (FCM sub-trader)
     poss_dup: bool = False  # header 43: a resend
+    # header 52 SendingTime, decoded from raw text only when 60 is absent: the time of a
+    # report without TransactTime (fixgw.translate falls back to it, never to the epoch).
+    sending_time: dt.datetime | None = None
 
     @property
     def subtrader(self) -> str | None:

@@ -1,4 +1,4 @@
-"""``fixgw record``, ``fills``, ``positions``, ``export``: click commands for the drop copy."""
+"""``fixgw record``, ``fills``, ``orders``, ``positions``, ``export``: click commands for the drop copy."""
 
 from __future__ import annotations
 
@@ -102,6 +102,24 @@ def fills(config_path, store, user_id, account, product, ticker, event_ticker, s
           ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"])
 
 
+@click.command(help="Recorded orders as REST JSON lines (GET /portfolio/orders; with --product margin "
+                    "GET /margin/orders), or a table.")
+@_filters
+@click.option("--status", type=click.Choice(["resting", "canceled", "executed"]))
+@click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
+def orders(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, status,
+           table) -> None:
+    db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
+                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+    try:
+        rows = [json.loads(o.model_dump_json()) for o in q.orders(status)]
+    finally:
+        db.close()
+    _emit(rows, table, ["created_time", "ticker", "outcome_side", "status", "yes_price_dollars", "fill_count_fp",
+                        "remaining_count_fp"] if product == "event" else
+          ["created_time", "ticker", "side", "price", "fill_count", "remaining_count", "last_update_reason"])
+
+
 @click.command(help="Positions derived from the recorded reports (like GET /portfolio/positions).")
 @_filters
 @click.option("--table", is_flag=True)
@@ -133,7 +151,7 @@ def export(config_path, store, user_id, account, product, ticker, event_ticker, 
     if what == "event_positions" and product != "event":
         raise click.UsageError("event_positions exist for event contracts only (margin has positions)")
     shape = {("fills", "event"): rest.Fill, ("fills", "margin"): rest.MarginFill,
-             ("orders", "event"): rest.Order, ("orders", "margin"): rest.Order,
+             ("orders", "event"): rest.Order, ("orders", "margin"): rest.MarginOrder,
              ("positions", "event"): rest.MarketPosition, ("positions", "margin"): rest.MarginPosition,
              ("event_positions", "event"): rest.EventPosition}[(what, product)]
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
@@ -179,4 +197,4 @@ def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
 
 
-COMMANDS = [record, fills, positions, export]
+COMMANDS = [record, fills, orders, positions, export]

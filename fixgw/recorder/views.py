@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from fixgw import fields, translate
 from fixgw.errors import DecodeError
+from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
@@ -121,15 +122,17 @@ class Query:
             if self.within(fill.created_time):
                 yield fill
 
-    def orders(self) -> list:
-        """Orders from every report of theirs; the time bounds apply to ``created_time``."""
-        orders = translate.Orders(user_id=self.user_id)
+    def orders(self, status: str | None = None) -> list:
+        """REST Orders (margin: MarginOrders) from every report of theirs, optionally of one
+        status (resting / canceled / executed); the time bounds apply to ``created_time``."""
+        orders = MarginOrders(user_id=self.user_id) if self.product == "margin" else \
+            translate.Orders(user_id=self.user_id)
         for er in self.reports():
             try:
                 orders.apply(er)
             except ValueError as e:
                 self._skip(er.exec_id, e)
-        return [o for o in orders.orders() if self.within(o.created_time)]
+        return [o for o in orders.orders(status) if self.within(o.created_time)]
 
     def positions(self) -> dict:
         """Positions come from every stored fill (time filters do not apply; REST's do not either)."""

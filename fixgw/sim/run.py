@@ -33,9 +33,13 @@ def handler(sim: Simulator):
             engine = router.engines[Product(req["product"])]
             name = owner(req["account"], req.get("subtrader"))
             with router.locked():
-                return {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
-                        "settlements": engine.ledger.settlements(name),
-                        "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0"))))}
+                out = {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
+                       "settlements": engine.ledger.settlements(name),
+                       "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0")))),
+                       "user_id": engine.ledger.user_id(req["account"])}
+                if engine.product == "margin":
+                    out["orders"] = engine.ledger.margin_orders(req["account"])
+                return out
         if cmd == "dropcopy":
             with router.locked():
                 return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
@@ -63,13 +67,18 @@ def handler(sim: Simulator):
             return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
                 (37, "corrupt"), (17, "1;1"), (150, "F"), (39, "Z"), (54, "1"), (55, "KXCORRUPT"),
                 (14, "0"), (151, "0")])}
+        if cmd == "expire":  # GTD/Day orders whose time has come (after "advance", say)
+            product = Product(req.get("product", "event"))
+            with router.locked():
+                router.route(product, router.engines[product].expire())
+            return {}
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.locked():
                 router.route(product, router.engines[product].settle(
                     req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, expire, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
     return handle
 
 
