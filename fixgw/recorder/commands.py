@@ -62,6 +62,7 @@ def _filters(f):
                                                            default="event", show_default=True),
                 click.option("--ticker"), click.option("--event", "event_ticker"),
                 click.option("--subaccount", type=int),
+                click.option("--subtrader", help="FCM: one sub-trader's books (GET /fcm/...); default: the account's own."),
                 click.option("--min-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--max-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--store", help="sqlite:///path or postgresql://... instead of CONFIG's."),
@@ -75,15 +76,17 @@ def _query(config_path, store, account, product, **filters):
     from fixgw.recorder import views
 
     db, default_account = _open(config_path, store)
-    return db, views.Query(db, account or default_account or "default", product, **filters)
+    party = load(config_path).party_id if config_path is not None else None
+    return db, views.Query(db, account or default_account or "default", product, party_id=party, **filters)
 
 
 @click.command(help="Recorded fills as REST JSON lines (like GET /portfolio/fills), or a table.")
 @_filters
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
-def fills(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+def fills(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+          table) -> None:
     db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
     rows = [json.loads(f.model_dump_json()) for f in q.fills()]
     db.close()
     _emit(rows, table, ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
@@ -91,12 +94,19 @@ def fills(config_path, store, account, product, ticker, event_ticker, subaccount
           ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"])
 
 
-@click.command(help="Positions derived from the recorded reports (like GET /portfolio/positions).")
+@click.command(help="Positions derived from the recorded reports and settlements (like GET /portfolio/positions; "
+                    "with --subtrader GET /fcm/positions).")
 @_filters
+@click.option("--settlement-status", type=click.Choice(["unsettled", "settled", "all"]), help="Default unsettled.")
+@click.option("--count-filter", help="position,total_traded: rows where any is non-zero.")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Rows per page (default 100).")
+@click.option("--cursor", help="The cursor of the previous page.")
 @click.option("--table", is_flag=True)
-def positions(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+def positions(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+              settlement_status, count_filter, limit, cursor, table) -> None:
     db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts,
+                   settlement_status=settlement_status, count_filter=count_filter, limit=limit, cursor=cursor)
     out = q.positions()
     db.close()
     if table:
@@ -105,7 +115,8 @@ def positions(config_path, store, account, product, ticker, event_ticker, subacc
               ["ticker", "position_fp", "market_exposure_dollars", "realized_pnl_dollars", "fees_paid_dollars"]
               if product == "event" else ["market_ticker", "position", "entry_price", "fees"])
     else:
-        click.echo(json.dumps({k: [json.loads(p.model_dump_json()) for p in v] for k, v in out.items()}))
+        click.echo(json.dumps({k: v if isinstance(v, str) else [json.loads(p.model_dump_json()) for p in v]
+                               for k, v in out.items()}))
 
 
 @click.command(help="Write recorded fills, orders or positions to CSV or JSONL.")
@@ -113,17 +124,17 @@ def positions(config_path, store, account, product, ticker, event_ticker, subacc
 @click.option("--what", type=click.Choice(["fills", "orders", "positions"]), default="fills", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(config_path, store, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, what, fmt,
-           output) -> None:
+def export(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts, what,
+           fmt, output) -> None:
     db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
     if what == "fills":
         rows = (json.loads(f.model_dump_json()) for f in q.fills())
     elif what == "orders":
         rows = (json.loads(o.model_dump_json()) for o in q.orders())
     else:
         pos = q.positions()
-        rows = (json.loads(p.model_dump_json()) for v in pos.values() for p in v)
+        rows = (json.loads(p.model_dump_json()) for v in pos.values() if not isinstance(v, str) for p in v)
     n = 0
     with open(output, "w", newline="") as f:
         writer = None
@@ -140,6 +151,31 @@ def export(config_path, store, account, product, ticker, event_ticker, subaccoun
     click.echo(f"wrote {n} {what} to {output}", err=True)
 
 
+@click.command(help="Recorded settlements as REST JSON lines (like GET /portfolio/settlements), or a table.")
+@_filters
+@click.option("--table", is_flag=True)
+def settlements(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+                table) -> None:
+    db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    rows = [json.loads(s.model_dump_json()) for s in q.settlements()]
+    db.close()
+    _emit(rows, table, ["settled_time", "ticker", "market_result", "yes_count_fp", "no_count_fp", "revenue",
+                        "fee_cost"])
+
+
+@click.command("fcm-fills", help="FCM members: recorded fills across the sub-traders (like GET /fcm/fills).")
+@_filters
+@click.option("--table", is_flag=True)
+def fcm_fills(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+              table) -> None:
+    db, q = _query(config_path, store, account, product, min_ts=min_ts, max_ts=max_ts)
+    rows = [json.loads(f.model_dump_json()) for f in q.fcm_fills()]
+    db.close()
+    _emit(rows, table, ["created_time", "ticker", "taker_outcome_side", "count_fp", "yes_price_dollars",
+                        "maker_subtrader_id", "taker_subtrader_id"])
+
+
 def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
     if table:
         from fixgw.table import render
@@ -149,4 +185,4 @@ def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
 
 
-COMMANDS = [record, fills, positions, export]
+COMMANDS = [record, fills, positions, export, settlements, fcm_fills]

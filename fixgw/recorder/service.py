@@ -13,6 +13,9 @@ Order of operations on every (re)connect: the listener logs on first, then the
 recorder asks KalshiDC for everything from the watermark to the latest, so any
 report is either live (after the logon) or in the replay (before the request).
 EventResendReject (U3) is recorded as a visible gap with its range and reason.
+MarketSettlementReports (35=UMS, on an RT listener that asked for them with
+``receive_settlement_reports``) are stored once per report id, with their header
+(the SendingTime is the settlement's time); the views apply them.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from fixgw.errors import FixgwError
 from fixgw.events import Event
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
-                              exec_id_key)
-from fixgw.recorder.store import Gap, Store, StoredReport
+                              MarketSettlementReport, exec_id_key)
+from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
@@ -153,6 +156,8 @@ class Recorder:
                     if p.received % 10_000 == 0:
                         self._say(f"backfill {p.name}: {p.received} reports so far, at {msg.exec_id}")
             self._q.put((report, contiguous))
+        elif isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
+            self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
             self._page_done(p, msg.count)
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
@@ -243,6 +248,7 @@ class Recorder:
     # -- the writer ------------------------------------------------------
     def _write_loop(self) -> None:
         batch: list[StoredReport] = []
+        settled: list[StoredSettlement] = []
         live_top: dict[tuple[str, int], str] = {}
         marks: list[_Mark] = []
         waiters: list[threading.Event] = []
@@ -259,6 +265,9 @@ class Recorder:
                 if isinstance(item, _Mark):
                     marks.append(item)
                     break
+                if isinstance(item, StoredSettlement):
+                    settled.append(item)
+                    continue
                 report, contiguous = item
                 batch.append(report)
                 self._note_top(report)
@@ -269,6 +278,9 @@ class Recorder:
             if batch:
                 self.stored += self.store.put(batch)
                 batch = []
+            if settled:  # after the batch: the fills a settlement closes are stored first
+                self.store.put_settlements(settled)
+                settled = []
             for (product, index), exec_id in live_top.items():
                 self._advance(product, index, exec_id)
             for m in marks:

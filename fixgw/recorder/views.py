@@ -27,6 +27,7 @@ from fixgw.recorder.store import Store
 
 
 _PRICE_TAGS = ("\x016=", "\x0131=", "\x0144=")
+TRADE = ExecType.TRADE
 
 
 def units_of(raw: str, product: str) -> Units:
@@ -54,6 +55,12 @@ class Query:
     subaccount: int | None = None
     min_ts: int | None = None
     max_ts: int | None = None
+    subtrader: str | None = None  # FCM: one sub-trader's reports; None: the account's own (no 452=24 party)
+    settlement_status: str | None = None  # positions: unsettled (default) | settled | all
+    count_filter: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+    party_id: str | None = None  # this account's 20109 in settlement reports (config party_id)
 
     def _since(self) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(self.min_ts, dt.timezone.utc) if self.min_ts is not None else None
@@ -67,6 +74,8 @@ class Query:
         for r in self.store.reports(self.account, self.product, **kw):
             er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
             if self.event_ticker and event_of(er.symbol) != self.event_ticker:
+                continue
+            if er.subtrader != self.subtrader:  # sub-traders' books are their own (GET /fcm/...)
                 continue
             yield er
 
@@ -88,21 +97,38 @@ class Query:
         return orders.orders()
 
     def positions(self) -> dict:
-        """Positions come from every stored fill (time filters do not apply; REST's do not either)."""
+        """Positions come from every stored fill and settlement (time filters do not apply; REST's do
+        not either); event contracts: the body of GET /portfolio/positions (or /fcm/positions with a
+        sub-trader) from :func:`fixgw.query.positions_body`."""
+        sub = self.subaccount or 0
+        if self.product == "event":
+            from fixgw.query import positions_body
+            from fixgw.recorder.replay import replay
+
+            books = replay(self.store, self.account, self.product, party_id=self.party_id).books(self.subtrader)
+            return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
+                                  count_filter=self.count_filter, settlement_status=self.settlement_status,
+                                  limit=self.limit, cursor=self.cursor)
         ledger = Ledger()
         for er in self.reports(filtered=False):
-            if er.exec_type is not ExecType.TRADE:
-                continue
-            if self.product == "margin":
+            if er.exec_type is TRADE:
                 translate.margin_fill_from_report(er, ledger)
-            else:
-                ledger.add(translate.fill_from_report(er))
-        sub = self.subaccount or 0
-        if self.product == "margin":
-            return {"positions": [p for p in ledger.margin_positions(sub)
-                                  if self.ticker is None or p.market_ticker == self.ticker]}
-        return {"market_positions": [p for p in ledger.market_positions(sub)
-                                     if (self.ticker is None or p.ticker == self.ticker)
-                                     and (self.event_ticker is None or event_of(p.ticker) == self.event_ticker)],
-                "event_positions": [e for e in ledger.event_positions(sub)
-                                    if self.event_ticker is None or e.event_ticker == self.event_ticker]}
+        return {"positions": [p for p in ledger.margin_positions(sub)
+                              if self.ticker is None or p.market_ticker == self.ticker]}
+
+    def settlements(self) -> list:
+        """GET /portfolio/settlements (a sub-trader's with ``subtrader``), oldest first; ``ticker``,
+        ``event_ticker`` and ``min_ts``/``max_ts`` (inclusive, on settled_time) filter."""
+        from fixgw.recorder.replay import replay
+
+        rows = replay(self.store, self.account, self.product, party_id=self.party_id).settlements_of(self.subtrader)
+        return [s for s in rows if (self.ticker is None or s.ticker == self.ticker)
+                and (self.event_ticker is None or s.event_ticker == self.event_ticker)
+                and (self.min_ts is None or s.settled_time.timestamp() >= self.min_ts)
+                and (self.max_ts is None or s.settled_time.timestamp() < self.max_ts + 1)]
+
+    def fcm_fills(self) -> list:
+        """GET /fcm/fills: one FcmFill per trade across the sub-traders (``min_ts``/``max_ts`` inclusive)."""
+        from fixgw.recorder.replay import replay
+
+        return replay(self.store, self.account, self.product).subtraders.fills(self.min_ts, self.max_ts)

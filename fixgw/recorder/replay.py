@@ -1,0 +1,63 @@
+"""The recorder's books: every stored report and settlement replayed through the gateway's code (pure core).
+
+The order-entry gateway folds reports as they arrive into the account's own
+books and one set per FCM sub-trader (:mod:`fixgw.fcm`), and applies
+settlement reports with :mod:`fixgw.settlements`. The recorder does the same
+with what it stored: every ExecutionReport in ExecID order (never a filtered
+subset: a filter must not change a number), then every settlement report in
+the order it was stored (a market settles after its last fill). Views filter
+the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fixgw import fields, settlements, translate
+from fixgw.fcm import Books, Subtraders
+from fixgw.models.fix import ExecType, MarketSettlementReport
+from fixgw.pricing import Units
+from fixgw.recorder.store import Store
+
+
+@dataclass
+class Replayed:
+    own: Books = field(default_factory=Books)
+    subtraders: Subtraders = field(default_factory=Subtraders)
+    settlements: list = field(default_factory=list)  # the account's own REST Settlements
+
+    def books(self, subtrader: str | None) -> Books:
+        return self.own if subtrader is None else self.subtraders.of(subtrader)
+
+    def settlements_of(self, subtrader: str | None) -> list:
+        return self.settlements if subtrader is None else self.subtraders.of(subtrader).settlements
+
+
+def replay(store: Store, account: str, product: str, *, party_id: str | None = None) -> Replayed:
+    from fixgw.recorder.views import units_of  # the views decide a stored report's units
+
+    out = Replayed()
+    for r in store.reports(account, product):
+        er = fields.decode_raw(r.raw, units_of(r.raw, product))
+        sub = er.subtrader
+        books = out.books(sub)
+        if product == "margin":
+            if er.exec_type is ExecType.TRADE:
+                translate.margin_fill_from_report(er, books.ledger)
+            continue
+        books.orders.apply(er)
+        if er.exec_type is ExecType.TRADE:
+            fill = translate.fill_from_report(er)
+            books.ledger.add(fill)
+            if sub is not None:
+                out.subtraders.add_fill(er, fill, sub)
+    if product != "event":
+        return out
+    for s in store.settlements(account, product):
+        ums = fields.decode_raw(s.raw, Units.DOLLARS)  # UMS prices are cents on every session (730)
+        if not isinstance(ums, MarketSettlementReport):
+            raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
+        for who, settlement in settlements.apply(ums, settlements.sending_time(s.raw), party_id,
+                                                 out.subtraders.books, lambda w: out.books(w).ledger):
+            out.settlements_of(who).append(settlement)
+    return out
