@@ -77,7 +77,8 @@ class Gateway(OrderEntry):
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
-                                     translating=translate, party_id=config.party_id)
+                                     translating=translate, party_id=config.party_id,
+                                     starting_balance=config.starting_balance)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -125,6 +126,17 @@ class Gateway(OrderEntry):
             if subtrader_id is not None:
                 return list(self.dispatcher.subtraders.of(subtrader_id).settlements)
             return list(self.dispatcher.settlements)
+
+    def balance(self, *, product: str = "event", subtrader_id: str | None = None, start=None):
+        """``GET /portfolio/balance``: a ``Balance`` from the starting balance (config ``starting_balance``
+        or ``start`` dollars) plus every BALANCE/PAYOUT change seen; without one, the change since
+        ``gw.dispatcher.cash.since`` (see :mod:`fixgw.cash`)."""
+        from fixgw.entry import decimal_of
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.cash.balance(product, subtrader_id,
+                                                decimal_of("start", start) if start is not None else None)
 
     # -- FCM sub-traders (GET /fcm/...) ---------------------------------
     def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,

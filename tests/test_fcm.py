@@ -165,4 +165,8 @@ def test_settlement_reports_settle_each_subtrader_at_the_reports_own_time(tmp_pa
             cost = ours["yes_total_cost_dollars"] if who == A else ours["no_total_cost_dollars"]
             assert Decimal(row["realized_pnl_dollars"]) == Decimal(revenue) / 100 - Decimal(cost)
             assert gw.fcm_positions(who, settlement_status="all")["market_positions"][0].ticker == EV
+            # cash: every BALANCE change of the fills and the PAYOUT, as the exchange booked it
+            bal = as_json(gw.balance(subtrader_id=who))
+            assert bal == sim.cmd(cmd="ledger", product="event", account="fcm", subtrader=who)["balance"]
+        assert as_json(gw.balance(subtrader_id=A))["balance_dollars"] == "1.9100"  # -3.00, fee -0.09, payout +5.00
         assert gw.settlements() == []  # the member itself held nothing

@@ -164,6 +164,28 @@ def settlements(config_path, store, account, product, ticker, event_ticker, suba
                         "fee_cost"])
 
 
+@click.command(help="Balance from the recorded BALANCE/PAYOUT changes (like GET /portfolio/balance).")
+@_filters
+@click.option("--start", help="Starting balance in dollars (default: CONFIG's starting_balance).")
+def balance(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+            start) -> None:
+    from decimal import Decimal, InvalidOperation
+
+    db, q = _query(config_path, store, account, product, subtrader=subtrader)
+    if start is None and config_path is not None:
+        start = load(config_path).starting_balance
+    try:
+        start = Decimal(start) if start is not None else None
+    except InvalidOperation:
+        raise click.BadParameter(f"{start!r} is not an amount in dollars", param_hint="--start") from None
+    bal, since = q.balance(start)
+    db.close()
+    if start is None:
+        click.echo(f"fixgw balance: no starting balance given (--start or starting_balance): this is the change "
+                   f"since {since.isoformat() if since else 'the first report (none stored)'}", err=True)
+    click.echo(bal.model_dump_json())
+
+
 @click.command("fcm-fills", help="FCM members: recorded fills across the sub-traders (like GET /fcm/fills).")
 @_filters
 @click.option("--table", is_flag=True)
@@ -185,4 +207,4 @@ def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
 
 
-COMMANDS = [record, fills, positions, export, settlements, fcm_fills]
+COMMANDS = [record, fills, positions, export, settlements, fcm_fills, balance]

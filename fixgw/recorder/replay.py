@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fixgw import fields, settlements, translate
+from fixgw.cash import Cash
 from fixgw.fcm import Books, Subtraders
 from fixgw.models.fix import ExecType, MarketSettlementReport
 from fixgw.pricing import Units
@@ -25,6 +26,7 @@ class Replayed:
     own: Books = field(default_factory=Books)
     subtraders: Subtraders = field(default_factory=Subtraders)
     settlements: list = field(default_factory=list)  # the account's own REST Settlements
+    cash: Cash = field(default_factory=Cash)  # GET /portfolio/balance (no starting balance: see fixgw.cash)
 
     def books(self, subtrader: str | None) -> Books:
         return self.own if subtrader is None else self.subtraders.of(subtrader)
@@ -41,6 +43,8 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
         er = fields.decode_raw(r.raw, units_of(r.raw, product))
         sub = er.subtrader
         books = out.books(sub)
+        if er.collateral:
+            out.cash.add(f"{product}:{er.exec_id}", product, sub, er.collateral, er.transact_time)
         if product == "margin":
             if er.exec_type is ExecType.TRADE:
                 translate.margin_fill_from_report(er, books.ledger)
@@ -57,7 +61,9 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
         ums = fields.decode_raw(s.raw, Units.DOLLARS)  # UMS prices are cents on every session (730)
         if not isinstance(ums, MarketSettlementReport):
             raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
-        for who, settlement in settlements.apply(ums, settlements.sending_time(s.raw), party_id,
-                                                 out.subtraders.books, lambda w: out.books(w).ledger):
+        when = settlements.sending_time(s.raw)
+        for who, party, settlement in settlements.apply(ums, when, party_id, out.subtraders.books,
+                                                        lambda w: out.books(w).ledger):
             out.settlements_of(who).append(settlement)
+            out.cash.add(f"UMS:{ums.report_id}:{party.party_id}", product, who, party.collateral, when)
     return out

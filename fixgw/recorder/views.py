@@ -127,6 +127,14 @@ class Query:
                 and (self.min_ts is None or s.settled_time.timestamp() >= self.min_ts)
                 and (self.max_ts is None or s.settled_time.timestamp() < self.max_ts + 1)]
 
+    def balance(self, start=None):
+        """GET /portfolio/balance: ``(Balance, since)`` from ``start`` dollars plus every stored
+        BALANCE/PAYOUT change; ``since`` is the first change (the stated point when there is no start)."""
+        from fixgw.recorder.replay import replay
+
+        cash = replay(self.store, self.account, self.product, party_id=self.party_id).cash
+        return cash.balance(self.product, self.subtrader, start), cash.since
+
     def fcm_fills(self) -> list:
         """GET /fcm/fills: one FcmFill per trade across the sub-traders (``min_ts``/``max_ts`` inclusive)."""
         from fixgw.recorder.replay import replay

@@ -108,7 +108,10 @@ def test_recorder_fcm_views_and_settlements_equal_the_gateway_and_the_exchange(t
             positions = Query(store, "fcm", subtrader=who).positions()["market_positions"]
             assert [p["ticker"] for p in as_json(positions)] == \
                 [p["ticker"] for p in theirs["positions"]["market_positions"]]
-            compared += 3
+            ours_bal, since = Query(store, "fcm", subtrader=who).balance()
+            assert as_json([ours_bal]) == as_json([gw.balance(subtrader_id=who)]) == [theirs["balance"]]
+            assert since is not None
+            compared += 4
         assert as_json(Query(store, "fcm").fcm_fills()) == as_json(gw.fcm_fills())
         assert len(gw.fcm_fills()) == 3
         own = Query(store, "fcm").positions()
@@ -121,9 +124,15 @@ def test_recorder_fcm_views_and_settlements_equal_the_gateway_and_the_exchange(t
         out = CliRunner().invoke(cli, ["positions", "--store", url, "--account", "fcm", "--subtrader", A,
                                        "--settlement-status", "settled"])
         assert json.loads(out.output)["market_positions"][0]["ticker"] == EV
+        out = CliRunner().invoke(cli, ["balance", "--store", url, "--account", "fcm", "--subtrader", A,
+                                       "--start", "100.00"])
+        start100 = sim.cmd(cmd="ledger", product="event", account="fcm", subtrader=A, start="100.00")["balance"]
+        assert out.exit_code == 0 and json.loads(out.stdout) == start100 and "change since" not in out.stderr
+        out = CliRunner().invoke(cli, ["balance", "--store", url, "--account", "fcm", "--subtrader", A])
+        assert "no starting balance given" in out.stderr and "this is the change since 20" in out.stderr
         out = CliRunner().invoke(cli, ["fcm-fills", "--store", url, "--account", "fcm"])
         assert [json.loads(line) for line in out.output.splitlines()] == as_json(gw.fcm_fills())
-        assert compared == 18
+        assert compared == 21
     finally:
         gw.stop(), mm.stop()
         recorder.stop()
