@@ -138,6 +138,23 @@ class Gateway(OrderEntry):
             return self.dispatcher.cash.balance(product, subtrader_id,
                                                 decimal_of("start", start) if start is not None else None)
 
+    def positions_json(self, *, subtrader_id: str | None = None, profile: str | None = None, subaccount: int = 0,
+                       **filters) -> dict:
+        """The JSON body of ``GET /portfolio/positions`` (or, with ``subtrader_id``, ``GET /fcm/positions``)
+        in a schema profile (default: the config's ``profile``; see :mod:`fixgw.profiles`). ``filters``:
+        ticker, event_ticker, count_filter, settlement_status, limit, cursor."""
+        from fixgw import profiles
+        from fixgw.query import positions_body
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            d = self.dispatcher
+            ledger, orders = (d.ledger, d.orders) if subtrader_id is None else \
+                (d.subtraders.of(subtrader_id).ledger, d.subtraders.of(subtrader_id).orders)
+            body = positions_body(ledger, subaccount, **filters)
+            counts = profiles.resting(o for o in orders.orders("resting") if (o.subaccount_number or 0) == subaccount)
+        return profiles.positions(body, profile or self.config.profile, counts, fcm=subtrader_id is not None)
+
     # -- FCM sub-traders (GET /fcm/...) ---------------------------------
     def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,
                       count_filter: str | None = None, settlement_status: str | None = None,

@@ -101,12 +101,20 @@ def fills(config_path, store, account, product, ticker, event_ticker, subaccount
 @click.option("--count-filter", help="position,total_traded: rows where any is non-zero.")
 @click.option("--limit", type=click.IntRange(1, 1000), help="Rows per page (default 100).")
 @click.option("--cursor", help="The cursor of the previous page.")
+@click.option("--profile", type=click.Choice(["default", "seed"]),
+              help="Schema profile of the JSON (default: CONFIG's profile, else default).")
 @click.option("--table", is_flag=True)
 def positions(config_path, store, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
-              settlement_status, count_filter, limit, cursor, table) -> None:
+              settlement_status, count_filter, limit, cursor, profile, table) -> None:
     db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts,
                    settlement_status=settlement_status, count_filter=count_filter, limit=limit, cursor=cursor)
+    if profile is None and config_path is not None:
+        profile = load(config_path).profile
+    if product == "event" and not table:
+        click.echo(json.dumps(q.positions_json(profile)))
+        db.close()
+        return
     out = q.positions()
     db.close()
     if table:

@@ -116,6 +116,20 @@ class Query:
         return {"positions": [p for p in ledger.margin_positions(sub)
                               if self.ticker is None or p.market_ticker == self.ticker]}
 
+    def positions_json(self, profile: str | None = None) -> dict:
+        """:meth:`positions` (event contracts) as the JSON body in a schema profile (:mod:`fixgw.profiles`)."""
+        from fixgw import profiles
+        from fixgw.query import positions_body
+        from fixgw.recorder.replay import replay
+
+        books = replay(self.store, self.account, self.product, party_id=self.party_id).books(self.subtrader)
+        body = positions_body(books.ledger, self.subaccount or 0, ticker=self.ticker, event_ticker=self.event_ticker,
+                              count_filter=self.count_filter, settlement_status=self.settlement_status,
+                              limit=self.limit, cursor=self.cursor)
+        counts = profiles.resting(o for o in books.orders.orders("resting")
+                                  if (o.subaccount_number or 0) == (self.subaccount or 0))
+        return profiles.positions(body, profile, counts, fcm=self.subtrader is not None)
+
     def settlements(self) -> list:
         """GET /portfolio/settlements (a sub-trader's with ``subtrader``), oldest first; ``ticker``,
         ``event_ticker`` and ``min_ts``/``max_ts`` (inclusive, on settled_time) filter."""

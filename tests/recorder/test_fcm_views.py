@@ -130,6 +130,15 @@ def test_recorder_fcm_views_and_settlements_equal_the_gateway_and_the_exchange(t
         assert out.exit_code == 0 and json.loads(out.stdout) == start100 and "change since" not in out.stderr
         out = CliRunner().invoke(cli, ["balance", "--store", url, "--account", "fcm", "--subtrader", A])
         assert "no starting balance given" in out.stderr and "this is the change since 20" in out.stderr
+        import jsonschema
+        from seed_schemas import fcm_positions_schema
+
+        for who in SUBS:  # the recorder's seed-profile bodies: the gateway's, and valid against seed 002
+            out = CliRunner().invoke(cli, ["positions", "--store", url, "--account", "fcm", "--subtrader", who,
+                                           "--settlement-status", "all", "--profile", "seed"])
+            body = json.loads(out.output)
+            jsonschema.validate(body, fcm_positions_schema())
+            assert body == gw.positions_json(subtrader_id=who, profile="seed", settlement_status="all")
         out = CliRunner().invoke(cli, ["fcm-fills", "--store", url, "--account", "fcm"])
         assert [json.loads(line) for line in out.output.splitlines()] == as_json(gw.fcm_fills())
         assert compared == 21
