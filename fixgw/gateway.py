@@ -124,7 +124,7 @@ class Gateway(OrderEntry):
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             if subtrader_id is not None:
-                return list(self.dispatcher.subtraders.of(subtrader_id).settlements)
+                return list(self.dispatcher.subtraders.view(subtrader_id).settlements)
             return list(self.dispatcher.settlements)
 
     def balance(self, *, product: str = "event", subtrader_id: str | None = None, start=None):
@@ -150,7 +150,7 @@ class Gateway(OrderEntry):
         with self.dispatcher.state_lock:
             d = self.dispatcher
             ledger, orders = (d.ledger, d.orders) if subtrader_id is None else \
-                (d.subtraders.of(subtrader_id).ledger, d.subtraders.of(subtrader_id).orders)
+                (d.subtraders.view(subtrader_id).ledger, d.subtraders.view(subtrader_id).orders)
             body = positions_body(ledger, subaccount, **filters)
             counts = profiles.resting(o for o in orders.orders("resting") if (o.subaccount_number or 0) == subaccount)
         return profiles.positions(body, profile or self.config.profile, counts, fcm=subtrader_id is not None)
@@ -164,7 +164,7 @@ class Gateway(OrderEntry):
 
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return positions_body(self.dispatcher.subtraders.of(subtrader_id).ledger, ticker=ticker,
+            return positions_body(self.dispatcher.subtraders.view(subtrader_id).ledger, ticker=ticker,
                                   event_ticker=event_ticker, count_filter=count_filter,
                                   settlement_status=settlement_status, limit=limit, cursor=cursor)
 
@@ -172,7 +172,7 @@ class Gateway(OrderEntry):
         """``GET /fcm/orders?subtrader_id=...``: REST ``Order`` models of that sub-trader's orders."""
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return self.dispatcher.subtraders.of(subtrader_id).orders.orders(status)
+            return self.dispatcher.subtraders.view(subtrader_id).orders.orders(status)
 
     def fcm_fills(self, *, min_ts: int | None = None, max_ts: int | None = None) -> list:
         """``GET /fcm/fills``: one ``FcmFill`` per trade across the sub-traders (bounds inclusive)."""

@@ -25,14 +25,16 @@ from fixgw.recorder.store import Store
 class Replayed:
     own: Books = field(default_factory=Books)
     subtraders: Subtraders = field(default_factory=Subtraders)
-    settlements: list = field(default_factory=list)  # the account's own REST Settlements
     cash: Cash = field(default_factory=Cash)  # GET /portfolio/balance (no starting balance: see fixgw.cash)
 
     def books(self, subtrader: str | None) -> Books:
+        """Books to fold into (a sub-trader's are created on first use)."""
         return self.own if subtrader is None else self.subtraders.of(subtrader)
 
-    def settlements_of(self, subtrader: str | None) -> list:
-        return self.settlements if subtrader is None else self.subtraders.of(subtrader).settlements
+    def view(self, subtrader: str | None) -> Books:
+        """Books to read (a sub-trader never seen has empty ones)."""
+        return self.own if subtrader is None else self.subtraders.view(subtrader)
+
 
 
 def replay(store: Store, account: str, product: str, *, party_id: str | None = None) -> Replayed:
@@ -64,6 +66,6 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
         when = settlements.sending_time(s.raw)
         for who, party, settlement in settlements.apply(ums, when, party_id, out.subtraders.books,
                                                         lambda w: out.books(w).ledger):
-            out.settlements_of(who).append(settlement)
+            out.books(who).settlements.append(settlement)
             out.cash.add(f"UMS:{ums.report_id}:{party.party_id}", product, who, party.collateral, when)
     return out

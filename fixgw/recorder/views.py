@@ -105,7 +105,7 @@ class Query:
             from fixgw.query import positions_body
             from fixgw.recorder.replay import replay
 
-            books = replay(self.store, self.account, self.product, party_id=self.party_id).books(self.subtrader)
+            books = replay(self.store, self.account, self.product, party_id=self.party_id).view(self.subtrader)
             return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
                                   count_filter=self.count_filter, settlement_status=self.settlement_status,
                                   limit=self.limit, cursor=self.cursor)
@@ -122,7 +122,7 @@ class Query:
         from fixgw.query import positions_body
         from fixgw.recorder.replay import replay
 
-        books = replay(self.store, self.account, self.product, party_id=self.party_id).books(self.subtrader)
+        books = replay(self.store, self.account, self.product, party_id=self.party_id).view(self.subtrader)
         body = positions_body(books.ledger, self.subaccount or 0, ticker=self.ticker, event_ticker=self.event_ticker,
                               count_filter=self.count_filter, settlement_status=self.settlement_status,
                               limit=self.limit, cursor=self.cursor)
@@ -135,7 +135,7 @@ class Query:
         ``event_ticker`` and ``min_ts``/``max_ts`` (inclusive, on settled_time) filter."""
         from fixgw.recorder.replay import replay
 
-        rows = replay(self.store, self.account, self.product, party_id=self.party_id).settlements_of(self.subtrader)
+        rows = replay(self.store, self.account, self.product, party_id=self.party_id).view(self.subtrader).settlements
         return [s for s in rows if (self.ticker is None or s.ticker == self.ticker)
                 and (self.event_ticker is None or s.event_ticker == self.event_ticker)
                 and (self.min_ts is None or s.settled_time.timestamp() >= self.min_ts)

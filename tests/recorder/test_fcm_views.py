@@ -147,3 +147,55 @@ def test_recorder_fcm_views_and_settlements_equal_the_gateway_and_the_exchange(t
         recorder.stop()
         store.close()
 
+
+
+def test_recorder_applies_the_accounts_own_settlement_and_its_party(tmp_path, sim):
+    """Defect 4 in the recorder: settlements were never stored, so settled markets stayed open for ever."""
+    keys = {n: make_account(tmp_path, sim.keys, "event", account="dave") for n in ("nr", "rt", "dc")}
+    mm_key = make_account(tmp_path, sim.keys, "event", account="mm")
+    sim.start()
+    url = f"sqlite:///{tmp_path / 'dave.db'}"
+    rec_cfg = gateway_config(tmp_path / "rec", sim, [
+        dict(name="listener", product="event", type="RT", listener=True, receive_settlement_reports=True,
+             account=keys["rt"]),
+        dict(name="dc", product="event", type="DC", account=keys["dc"])],
+        recorder={"store": url, "account": "dave", "flush_ms": 10}, party_id="dave")
+    store = open_store(url)
+    said = io.StringIO()
+    recorder = Recorder(rec_cfg, store, account="dave", flush_s=0.01, out=said).start()
+    gw = Gateway(gateway_config(tmp_path / "dave", sim, [dict(name="dave-nr", product="event", type="NR",
+                                                             account=keys["nr"])]))
+    mm = Gateway(gateway_config(tmp_path / "mm", sim, [dict(name="mm-nr", product="event", type="NR",
+                                                           account=mm_key)]))
+    try:
+        gw.start(), mm.start()
+        for g in (gw, mm, recorder.gateway):
+            g.wait_logged_on(timeout=20)
+        wait_for(lambda: "recording from the live stream" in said.getvalue(), "the live stream")
+        ack(mm.new_order("mm-nr", EV, "buy", "0.45", 10))
+        ack(gw.new_order("dave-nr", EV, "no", "0.45", 6))  # dave: 6 NO at 0.55
+        ack(mm.new_order("mm-nr", EV2, "sell", "0.20", 2))
+        ack(gw.new_order("dave-nr", EV2, "buy", "0.20", 2))  # a market that stays open
+        sim.cmd(cmd="settle", product="event", symbol=EV, result="no")
+        wait_for(lambda: len(store.settlements("dave", "event")) == 1
+                 and store.count("dave", "event") == len(sim.cmd(cmd="dropcopy", account="dave")["exec_ids"]),
+                 "the recorder to store everything")
+        theirs = sim.cmd(cmd="ledger", product="event", account="dave")
+        when = sending_time(store.settlements("dave", "event")[0].raw)
+        ours = Query(store, "dave").settlements()
+        assert as_json(ours) == as_json(Settlement.model_validate({**s, "settled_time": when})
+                                        for s in theirs["settlements"])
+        assert as_json(ours)[0]["revenue"] == 600 and as_json(ours)[0]["no_count_fp"] == "6.00"
+        open_view = Query(store, "dave").positions()
+        assert [p.ticker for p in open_view["market_positions"]] == [EV2] == \
+            [p["ticker"] for p in theirs["positions"]["market_positions"]]
+        assert [p.ticker for p in Query(store, "dave", settlement_status="settled").positions()["market_positions"]] \
+            == [EV]
+        assert [p.ticker for p in Query(store, "dave", settlement_status="all").positions()["market_positions"]] \
+            == [EV, EV2]
+        bal, _ = Query(store, "dave").balance()
+        assert as_json([bal]) == [theirs["balance"]]
+    finally:
+        gw.stop(), mm.stop()
+        recorder.stop()
+        store.close()
