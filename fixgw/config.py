@@ -25,6 +25,7 @@ import os
 import re
 import tomllib
 import uuid
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -263,6 +264,15 @@ class GatewayConfig(BaseModel):
     maintenance_window: bool | None = None  # no Logon Thursday 03:00-05:00 ET; default: on unless local
     reconnect_backoff_max: int = Field(default=60, ge=1, le=3600)  # fixgw run: doubling backoff cap (s)
     party_id: str | None = None  # this account's MarketSettlementPartyID(20109) in UMS reports
+    starting_balance: Decimal | None = None  # dollars: GET /portfolio/balance = this + every change (fixgw.cash)
+    profile: Literal["default", "seed"] = "default"  # REST JSON schema profile (fixgw.profiles)
+
+    @field_validator("starting_balance", mode="before")
+    @classmethod
+    def _money(cls, v):
+        if isinstance(v, float):
+            raise ValueError(f"{v!r}: write money as a string (\"1000.00\"), never a binary float")
+        return v
 
     @field_validator("time_zone")
     @classmethod

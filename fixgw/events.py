@@ -15,11 +15,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable
 
 from decimal import Decimal
 
 from fixgw import settlements, translate
+from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
@@ -127,10 +129,11 @@ class AsyncSubscription:
 
 class Dispatcher:
     def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = "",
-                 party_id: str | None = None):
+                 party_id: str | None = None, starting_balance: Decimal | None = None):
         self.products = products  # session name -> "event" | "margin"
         self.party_id = party_id  # this account's 20109 in settlement reports (fixgw.settlements)
         self.settlements: list = []  # this account's REST Settlements, in arrival order
+        self.cash = Cash(starting_balance)  # BALANCE/PAYOUT changes: GET /portfolio/balance
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
@@ -216,6 +219,9 @@ class Dispatcher:
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         subtrader = message.subtrader
+        if message.collateral:
+            self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
+                          message.collateral, message.transact_time)
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         if self.products[session] == "margin":
@@ -243,9 +249,11 @@ class Dispatcher:
         if raw is None:
             raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
         own = None
-        done = settlements.apply(ums, settlements.sending_time(raw), self.party_id, self.subtraders.books,
+        when = settlements.sending_time(raw)
+        done = settlements.apply(ums, when, self.party_id, self.subtraders.books,
                                  lambda who: self.ledger if who is None else self.subtraders.of(who).ledger)
-        for who, settlement in done:
+        for who, party, settlement in done:
+            self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", "event", who, party.collateral, when)
             if who is None:
                 self.settlements.append(settlement)
                 own = settlement

@@ -47,6 +47,10 @@ class Subtraders:
             books = self.books[subtrader] = Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id), [])
         return books
 
+    def view(self, subtrader: str) -> Books:
+        """A sub-trader's books for reading: empty (and not kept) for one never seen."""
+        return self.books.get(subtrader) or Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id), [])
+
     def add_fill(self, er: ExecutionReport, fill: Fill, subtrader: str) -> FcmFill:
         """Fold one side of a trade into its FcmFill row; returns the row after it."""
         side = "taker" if fill.is_taker else "maker"

@@ -82,9 +82,7 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
     """
     if er.exec_type != TRADE:
         return None
-    px, qty = er.last_px, er.last_qty
-    if px is None or qty is None:
-        raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31)/LastQty(32)")
+    px, qty = check_trade(er)
     at = er.transact_time or er.sending_time
     yes_px = px.quantize(Q6, ROUND_HALF_EVEN)
     return make_fill(
@@ -92,6 +90,14 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
         er.order_id, er.symbol, er.side == BUY, qty.quantize(Q2, ROUND_HALF_EVEN), yes_px, ONE - yes_px,
         bool(er.aggressor), None if at is None else _utc(at), _fees(er).quantize(Q6, ROUND_HALF_EVEN),
         er.alloc_account or 0, deprecated)  # no 79 = the primary account, 0
+
+
+def check_trade(er: ExecutionReport) -> tuple[Decimal, Decimal]:
+    """(LastPx, LastQty) of a Trade report; ValueError when either is missing."""
+    px, qty = er.last_px, er.last_qty
+    if px is None or qty is None:
+        raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31)/LastQty(32)")
+    return px, qty
 
 
 def make_fill(trade: str, exchange_index: int, order_id: str, ticker: str, yes: bool, count: Decimal,

@@ -21,6 +21,10 @@ any other failure, or one that outlasts that, stops recording: ``failure``
 holds the reason, ``on_failure`` is called (the commands stop the process with
 a non-zero exit status), and nothing received after it is counted as stored or
 moves a watermark, so the next start backfills it from KalshiDC.
+
+MarketSettlementReports (35=UMS, on an RT listener that asked for them with
+``receive_settlement_reports``) are stored once per report id, with their header
+(the SendingTime is the settlement's time); the views apply them.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ from fixgw.errors import FixgwError
 from fixgw.events import Event
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
-                              exec_id_key)
-from fixgw.recorder.store import Gap, Store, StoredReport
+                              MarketSettlementReport, exec_id_key)
+from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
@@ -170,6 +174,8 @@ class Recorder:
                     if p.received % 10_000 == 0:
                         self._say(f"backfill {p.name}: {p.received} reports so far, at {msg.exec_id}")
             self._q.put((report, contiguous))
+        elif isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
+            self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
             self._page_done(p, msg.count)
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
@@ -287,6 +293,7 @@ class Recorder:
 
     def _write_forever(self) -> None:
         batch: list[StoredReport] = []
+        settled: list[StoredSettlement] = []
         live_top: dict[tuple[str, int], str] = {}
         marks: list[_Mark] = []
         waiters: list[threading.Event] = []
@@ -306,6 +313,9 @@ class Recorder:
                 if isinstance(item, Gap):
                     self._durably("recording a gap", self.store.add_gap, item)
                     continue
+                if isinstance(item, StoredSettlement):
+                    settled.append(item)
+                    continue
                 report, contiguous = item
                 batch.append(report)
                 self._note_top(report)
@@ -316,6 +326,9 @@ class Recorder:
             if batch:
                 self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
                 batch = []
+            if settled:  # after the batch: the fills a settlement closes are stored first
+                self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
+                settled = []
             for (product, index), exec_id in live_top.items():
                 self._advance(product, index, exec_id)
             for m in marks:

@@ -29,7 +29,7 @@ from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from fixgw import fields
 from fixgw.errors import DecodeError, FixgwError
-from fixgw.models.fix import ExecutionReport
+from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units
 
 PRODUCTS = frozenset({EVENT, MARGIN})
@@ -144,6 +144,26 @@ class StoredReport:
         return fields.decode_raw(self.raw, units)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSettlement:
+    """One MarketSettlementReport (35=UMS) as recorded: raw text, found by its report id (20105)."""
+
+    account: str
+    product: str
+    report_id: str  # 20105, a new id per page: the identity
+    symbol: str  # 55
+    raw: str  # as received, header included (its SendingTime is the settlement's time)
+    received_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, account: str, product: str, msg: MarketSettlementReport, raw: str,
+                   received_at: dt.datetime | None = None) -> StoredSettlement:
+        if not isinstance(raw, str) or "\x00" in raw:
+            raise DecodeError("UMS", "raw must be FIX text without NUL characters")
+        return cls(account, product, msg.report_id, msg.symbol, raw,
+                   dt.datetime.now(UTC) if received_at is None else utc(received_at))
+
+
 @dataclass(frozen=True)
 class Gap:
     """ExecIDs the recorder knows it is missing (e.g. older than the 3-hour replay window)."""
@@ -191,6 +211,12 @@ class Store(Protocol):
         """
 
     def count(self, account: str | None = None, product: str | None = None) -> int: ...
+
+    def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
+        """Store settlement reports in one transaction; known report ids are ignored."""
+
+    def settlements(self, account: str, product: str) -> list[StoredSettlement]:
+        """Settlement reports in the order they were first stored."""
 
     def exec_ids(self, account: str, product: str) -> set[str]: ...
 
