@@ -78,6 +78,16 @@ def _register_recorder() -> None:
 _register_recorder()
 
 
+def _register_api() -> None:
+    from fixgw.api.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_api()
+
+
 # -- the gateway process and its operators --------------------------------------------
 class Failed(click.ClickException):
     """A refused or failed operator command: its reason on stderr, exit status 1."""
