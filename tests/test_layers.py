@@ -10,7 +10,7 @@ CORE = ["errors", "tags", "signing", "certs", "config", "state", "table", "dicti
         "pricing", "wire", "fields", "fields_tables", "express", "models.fix", "models.rest", "translate", "positions", "orders",
         "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
         "sim.ledger", "sim.dropcopy", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views",
-        "api.auth", "api.rest", "api.stream", "api.scrape", "api.app"]
+        "api.auth", "api.rest", "api.stream", "api.scrape", "api.app", "api.reconcile", "sim.rest"]
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
            "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch", "recorder.service",
            "recorder.commands", "recorder.pgserver",

@@ -9,6 +9,7 @@ real gateways for alice and bob. Tests read what the server answers.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,7 @@ ACCOUNT = "alice"
 # fixgw.tls points SSL_CERT_FILE at an empty trust store in a process running QuickFIX (TLS
 # pinning), which httpx would read; these clients only speak plain HTTP to 127.0.0.1.
 http = httpx.Client(trust_env=False)
+ENV = dict(os.environ)  # as it was before a gateway in this process changed it, for child processes
 EV, EV2, EV3 = "KXHIGHNY-26NOV21-T50", "KXHIGHNY-26NOV21-T60", "KXRAIN-26NOV21-T1"
 BURST = "KXBURST-26NOV21-T50"
 FILLS = 3 + 20  # three in trade(), then the burst
@@ -185,6 +187,7 @@ def served(tmp_path_factory):
     cfg = serve_config(root, sim, f"sqlite:///{root / 'dropcopy.db'}", pub)
     a_acct = make_account(root, sim.keys, "event", account=ACCOUNT)
     b_acct = make_account(root, sim.keys, "event", account="bob")
+    rest_key = make_account(root, sim.keys, "event", account=ACCOUNT)  # alice's REST key, for reconcile
     sim.start()
     server = ServeProcess(cfg, root / "serve.log")
     client = Client(server.base, Signer.from_file(priv))
@@ -205,7 +208,7 @@ def served(tmp_path_factory):
         wait_for(lambda: len(sub.of("fill")) >= FILLS, 30, "the WebSocket subscriber's fills")
         time.sleep(0.5)  # any duplicate frame would have arrived by now
         yield dict(sim=sim, server=server, client=client, sub=sub, ledger=ledger, root=root, cfg=cfg,
-                   reader_priv=priv)
+                   reader_priv=priv, rest_key=rest_key)
     finally:
         for gw in gws:
             gw.stop()
