@@ -223,3 +223,28 @@ def test_metrics_for_prometheus(served):
         assert name in text, name
     stored = [line for line in text.splitlines() if line.startswith("fixgw_recorder_reports_stored_total")]
     assert stored and float(stored[0].split()[-1]) >= FILLS
+
+
+def test_fills_follow_prints_new_fills_as_they_are_stored(served):
+    """Last in this module: it trades more, after the other tests have compared the session."""
+    import subprocess
+    import sys
+    import threading
+
+    from conftest import ENV, wait_for
+    store = f"sqlite:///{served['root'] / 'dropcopy.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "fills", "--follow", "--store", store,
+                             "--account", "alice"], stdout=subprocess.PIPE, text=True, env=ENV)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        wait_for(lambda: len(lines) >= FILLS, 30, "the recorded fills")
+        served["sim"].cmd(cmd="burst", account="alice", product="event", count=3, rate=100,
+                          symbol="KXFOLLOW-26NOV21-T1")
+        wait_for(lambda: len(lines) >= FILLS + 3, 30, "three new fills")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    rows = [json.loads(line) for line in lines]
+    assert [r["ticker"] for r in rows[FILLS:]] == ["KXFOLLOW-26NOV21-T1"] * 3
+    assert len({r["fill_id"] for r in rows}) == len(rows) == FILLS + 3
