@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 
-from conftest import ENV, EV2, http
+from apiharness import ENV, EV2, http
 
 
 def reconcile_config(served) -> str:

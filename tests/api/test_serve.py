@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from fixgw.api import auth
 from fixgw.positions import event_ticker
-from conftest import http, BURST, EV, EV2, EV3, FILLS
+from apiharness import http, BURST, EV, EV2, EV3, FILLS
 
 
 def fills(client, **params) -> list[dict]:
@@ -231,7 +231,7 @@ def test_fills_follow_prints_new_fills_as_they_are_stored(served):
     import sys
     import threading
 
-    from conftest import ENV, wait_for
+    from apiharness import ENV, wait_for
     store = f"sqlite:///{served['root'] / 'dropcopy.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "fixgw", "fills", "--follow", "--store", store,
                              "--account", "alice"], stdout=subprocess.PIPE, text=True, env=ENV)
