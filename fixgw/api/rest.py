@@ -18,7 +18,8 @@ import base64
 import binascii
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from itertools import islice
+from typing import Any, Callable, Iterable, Mapping
 
 from fixgw.models.rest import FillsResponse, OrdersResponse, PositionsResponse
 from fixgw.positions import event_ticker as event_of
@@ -136,10 +137,15 @@ class Source:
                      max_ts=p.max_ts + 1 if times and p.max_ts is not None else None)  # max_ts inclusive
 
 
-def page(rows: list, p: Params) -> tuple[list, str]:
-    """One page of ``rows`` and the cursor of the next ('' after the last)."""
+def page(rows: Iterable, p: Params) -> tuple[list, str]:
+    """One page of ``rows`` and the cursor of the next ('' after the last).
+
+    ``rows`` may be a generator: only the rows up to the page's end (and one more, to know
+    whether there is a next page) are produced, so the first pages of a big store are cheap.
+    """
     end = p.offset + p.limit
-    return rows[p.offset:end], (cursor_of(end) if end < len(rows) else "")
+    taken = list(islice(rows, p.offset, end + 1))
+    return taken[:p.limit], (cursor_of(end) if len(taken) > p.limit else "")
 
 
 def _in_window(t: dt.datetime | None, p: Params) -> bool:
@@ -153,7 +159,7 @@ def _in_window(t: dt.datetime | None, p: Params) -> bool:
 
 # ------------------------------------------------------------------ endpoints
 def fills(src: Source, p: Params) -> dict:
-    rows = [f for f in src.query(p).fills() if p.order_id is None or f.order_id == p.order_id]
+    rows = (f for f in src.query(p).fills() if p.order_id is None or f.order_id == p.order_id)
     items, cursor = page(rows, p)
     return FillsResponse(fills=items, cursor=cursor).model_dump(mode="json")
 
