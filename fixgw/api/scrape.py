@@ -17,8 +17,11 @@ from fixgw.state import State
 
 
 class Collector:
-    def __init__(self, recorder, hub=None):
-        self.recorder, self.hub = recorder, hub
+    """Reads ``recorder`` (its gateway's sessions, queue, watermarks), the WebSocket ``hub`` and the
+    sessions of any other ``gateways`` in the process (``fixgw run``'s order-entry sessions)."""
+
+    def __init__(self, recorder, hub=None, gateways=()):
+        self.recorder, self.hub, self.gateways = recorder, hub, list(gateways)
 
     def collect(self):
         rec = self.recorder
@@ -34,7 +37,8 @@ class Collector:
                                      labels=["session"])
         ack = HistogramMetricFamily("fixgw_order_ack_seconds", "Order sent to its first definitive answer",
                                     labels=["session"])
-        for name, rt in rec.gateway.runtimes.items():
+        runtimes = [item for gw in [rec.gateway, *self.gateways] for item in gw.runtimes.items()]
+        for name, rt in runtimes:
             for s in State:
                 state.add_metric([name, s.value], 1.0 if rt.lifecycle.state is s else 0.0)
             m = rt.metrics
@@ -78,7 +82,7 @@ class Collector:
             yield from (clients, pending)
 
 
-def registry(recorder, hub=None) -> CollectorRegistry:
+def registry(recorder, hub=None, gateways=()) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=True)
-    reg.register(Collector(recorder, hub))
+    reg.register(Collector(recorder, hub, gateways))
     return reg

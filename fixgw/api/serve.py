@@ -1,9 +1,9 @@
-"""``fixgw serve``: record the drop copy and answer Kalshi's API from it, in one process.
+"""The API server over a recorder (``fixgw serve``, and ``fixgw run`` with an ``[api]`` table).
 
 The recorder writes through its own store connection and tells the WebSocket
 hub about every durable batch; REST reads go through a second connection, so
 a slow reader never holds the writer. uvicorn serves from a thread; on
-SIGTERM/SIGINT it finishes, then the recorder stops and both stores close.
+SIGTERM/SIGINT it finishes, then the recorder stops and the stores close.
 """
 
 from __future__ import annotations
@@ -24,57 +24,90 @@ from fixgw.config import ApiConfig, GatewayConfig
 from fixgw.errors import ConfigError, FixgwError
 
 
-def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
-    import uvicorn
+class Api:
+    """Kalshi's REST + WebSocket paths and /metrics for one recorder, on ``[api] host:port``.
 
+    Construct before the recorder starts (the hub must be on its ``on_stored`` list from the
+    first batch); ``gateways`` are other gateways whose sessions /metrics should show too.
+    """
+
+    def __init__(self, config: GatewayConfig, url: str, recorder, gateways=(), port: int | None = None):
+        import uvicorn
+
+        from fixgw.recorder.store import open_store
+
+        api = config.api or ApiConfig()
+        if not api.keys:
+            raise ConfigError("[api] keys: list at least one KALSHI-ACCESS-KEY id and its public key "
+                              "(keys = { \"<key id>\" = \"path/to/key.pub.pem\" }); every request is signed")
+        verifier = Verifier.from_files(api.keys, api.max_skew_s)
+        account = config.recorder.account
+        self.reader = open_store(url)
+        self.hub = Hub(self.reader, account, limit=api.ws_buffer)
+        recorder.on_stored.append(self.hub.on_stored)
+        application = appmod.build(Source(self.reader, account), verifier, self.hub,
+                                   registry(recorder, self.hub, gateways))
+        self.sock = socket.socket(socket.AF_INET6 if ":" in api.host else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        want = api.port if port is None else port
+        try:
+            self.sock.bind((api.host, want))
+        except OSError as e:
+            self.reader.close()
+            raise ConfigError(f"[api] cannot listen on {api.host}:{want}: {e.strerror}") from None
+        self.host, self.port = self.sock.getsockname()[:2]
+        self.server = uvicorn.Server(uvicorn.Config(application, log_level="warning", ws="websockets-sansio",
+                                                    lifespan="off"))
+        # in a thread: on the main thread uvicorn re-raises SIGTERM after its own shutdown,
+        # which would kill the process before the recorder has flushed
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       name="api-http", daemon=True)
+
+    def describe(self) -> str:
+        base = f"{self.host}:{self.port}"
+        return (f"listening on http://{base}/trade-api/v2 and ws://{base}{appmod.WS_PATH}, "
+                f"metrics at http://{base}/metrics")
+
+    def start(self) -> "Api":
+        self.hub.start()
+        self.hub.wait_primed()
+        self.thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.hub.stop()
+        self.reader.close()
+
+
+def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     from fixgw.recorder.service import Recorder
     from fixgw.recorder.store import open_store
 
-    api = config.api or ApiConfig()
-    if not api.keys:
-        raise ConfigError("[api] keys: list at least one KALSHI-ACCESS-KEY id and its public key "
-                          "(keys = { \"<key id>\" = \"path/to/key.pub.pem\" }); every request is signed")
-    verifier = Verifier.from_files(api.keys, api.max_skew_s)
     rc = config.recorder
-    writer, reader = open_store(url), open_store(url)
-    hub = Hub(reader, rc.account, limit=api.ws_buffer)
+    writer = open_store(url)
     recorder = Recorder(config, writer, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
-                        page_clocks=rc.page_clocks, on_stored=[hub.on_stored])
-    application = appmod.build(Source(reader, rc.account), verifier, hub, registry(recorder, hub))
-    sock = socket.socket(socket.AF_INET6 if ":" in api.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((api.host, api.port if port is None else port))
-    except OSError as e:
-        raise ConfigError(f"[api] cannot listen on {api.host}:{api.port if port is None else port}: "
-                          f"{e.strerror}") from None
-    host, bound = sock.getsockname()[:2]
-    hub.start()
-    hub.wait_primed()
-    recorder.start()
-    click.echo(f"fixgw serve: account {rc.account} -> {url.split('?')[0]}; "
-               f"listening on http://{host}:{bound}{appmod.WS_PATH.replace('/ws/v2', '/v2')} "
-               f"and ws://{host}:{bound}{appmod.WS_PATH}, metrics at http://{host}:{bound}/metrics", err=True)
-    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", ws="websockets-sansio",
-                                           lifespan="off"))
-    # uvicorn in a thread: on its main thread it would re-raise SIGTERM after its own shutdown,
-    # killing the process before the recorder has flushed
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="api-http", daemon=True)
+                        page_clocks=rc.page_clocks)
+    api = Api(config, url, recorder, port=port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread.start()
+    api.start()
+    recorder.start()
+    click.echo(f"fixgw serve: account {rc.account} -> {url.split('?')[0]}; {api.describe()}", err=True)
     try:
         while not stop.wait(0.5):
-            if not thread.is_alive():
-                raise FixgwError(f"fixgw serve: the HTTP server on {host}:{bound} stopped by itself")
-        server.should_exit = True
-        thread.join(10)
+            if not api.alive:
+                raise FixgwError(f"fixgw serve: the HTTP server on {api.host}:{api.port} stopped by itself")
     finally:
+        api.stop()
         recorder.stop()
-        hub.stop()
         writer.close()
-        reader.close()
     click.echo(f"fixgw serve: stopped; {recorder.stored} reports stored this run", err=True)
     return 0
 
