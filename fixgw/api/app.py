@@ -90,6 +90,8 @@ def _ws_route(hub: Hub, verifier: Verifier) -> WebSocketRoute:
         finally:
             hub.detach(client)
             sending.cancel()
+            if sending.done() and not sending.cancelled() and sending.exception() is not None:
+                log.info("websocket %s: %s", who, sending.exception())  # the peer went away mid-send
     return WebSocketRoute(WS_PATH, handle)
 
 

@@ -57,7 +57,7 @@ def fill_msg(er: ExecutionReport, fill, position) -> dict:
            "purchased_side": fill.outcome_side, "subaccount": fill.subaccount_number or 0}
     if er.cl_ord_id:
         msg["client_order_id"] = er.cl_ord_id
-    return json.loads(json.dumps(msg))
+    return msg
 
 
 def order_msg(order) -> dict:
