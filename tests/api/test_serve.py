@@ -192,6 +192,31 @@ def test_websocket_subscriber_saw_each_fill_once_in_order(served):
     assert statuses == {o["order_id"]: o["status"] for o in orders}
 
 
+# required msg fields of Kalshi's WebSocket channels (shared/reference/kalshi-margin-and-models.md, B.5)
+WS_REQUIRED = {
+    "fill": {"trade_id", "order_id", "market_ticker", "exchange_index", "is_taker", "side", "yes_price_dollars",
+             "count_fp", "fee_cost", "action", "outcome_side", "book_side", "ts", "ts_ms", "post_position_fp",
+             "purchased_side"},
+    "user_order": {"order_id", "user_id", "ticker", "status", "side", "is_yes", "outcome_side", "book_side",
+                   "yes_price_dollars", "fill_count_fp", "remaining_count_fp", "initial_count_fp",
+                   "taker_fill_cost_dollars", "maker_fill_cost_dollars", "taker_fees_dollars",
+                   "maker_fees_dollars", "client_order_id", "created_time", "created_ts_ms"},
+    "market_position": {"user_id", "market_ticker", "position_fp", "position_cost_dollars", "realized_pnl_dollars",
+                        "fees_paid_dollars", "position_fee_cost_dollars", "volume_fp"},
+}
+
+
+def test_websocket_messages_carry_kalshis_required_fields(served):
+    sub = served["sub"]
+    for kind, required in WS_REQUIRED.items():
+        frames = sub.of(kind)
+        assert frames, kind
+        for f in frames:
+            assert set(f) == {"type", "sid", "seq", "msg"}
+            missing = required - set(f["msg"])
+            assert not missing, (kind, missing)
+
+
 def test_websocket_commands(served):
     client = served["client"]
     with client.ws() as ws:
