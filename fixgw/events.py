@@ -67,7 +67,7 @@ class Event:
         return out
 
 
-def _post_position(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
+def post_position_of(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
     """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
     if er.long_qty is None and er.short_qty is None:
         return ledger
@@ -229,7 +229,7 @@ class Dispatcher:
             post = None
             if fill is not None:
                 book = ledger.margins.get((message.alloc_account or 0, message.symbol))
-                post = _post_position(message, book.P if book is not None else None)
+                post = post_position_of(message, book.P if book is not None else None)
             return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
                          post_position=post)
         order = orders.apply(message)
@@ -237,7 +237,7 @@ class Dispatcher:
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
             self.subtraders.add_fill(message, fill, subtrader)
-        post = _post_position(message, position.position_fp if position is not None else None) \
+        post = post_position_of(message, position.position_fp if position is not None else None) \
             if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 

@@ -95,15 +95,43 @@ def _query(config_path, store, account, product, user_id=None, **filters):
 @click.command(help="Recorded fills as REST JSON lines (like GET /portfolio/fills), or a table.")
 @_filters
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
+@click.option("--follow", "-f", is_flag=True, help="Keep running: print each new fill as the recorder "
+              "stores it (another process may be recording), until SIGINT/SIGTERM.")
 def fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
-          table) -> None:
+          table, follow) -> None:
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    columns = ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
+               "fee_cost"] if product == "event" else \
+        ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"]
     rows = [json.loads(f.model_dump_json()) for f in q.fills()]
+    _emit(rows, table, columns)
+    if follow:
+        _follow(db, q, {r["fill_id"] for r in rows}, table, columns)
     db.close()
-    _emit(rows, table, ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
-                        "fee_cost"] if product == "event" else
-          ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"])
+
+
+def _follow(db, q, seen: set[str], table: bool, columns: list[str]) -> None:
+    """Poll the store's report count; when it moves, print the fills not printed yet, in ExecID order.
+
+    Each change re-reads the account's reports (a backfill can fill holes below the newest
+    ExecID, so "after the last one" would miss them): fine for a terminal, not a feed.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sys.stdout.flush()
+    count = db.count(q.account, q.product)
+    while not stop.wait(0.2):
+        now = db.count(q.account, q.product)
+        if now == count:
+            continue
+        count = now
+        new = [json.loads(f.model_dump_json()) for f in q.fills() if f.fill_id not in seen]
+        seen.update(r["fill_id"] for r in new)
+        if new:
+            _emit(new, table, columns)
+            sys.stdout.flush()
 
 
 @click.command(help="Recorded orders as REST JSON lines (GET /portfolio/orders; with --product margin "

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
@@ -67,6 +67,7 @@ class _Product:
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
+    moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,14 @@ class _Mark:
 class Recorder:
     def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
                  flush_s: float = 0.05, page_clocks: int = 20_000, retry_s: float = 60.0,
-                 out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None):
+                 out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None,
+                 on_stored: Sequence[Callable[[list[StoredReport]], None]] = ()):
         self.config, self.store, self.account = config, store, account
         self.retry_s, self.on_failure = retry_s, on_failure
         self.failure: str | None = None  # why recording stopped, if the store failed
+        # called by the writer thread with each batch once it is durable (it may hold reports the
+        # store already had); a callback must return at once, it holds up the next batch
+        self.on_stored = list(on_stored)
         self.batch, self.flush_s, self.page_clocks, self.out = batch, flush_s, page_clocks, out
         self.products: dict[str, _Product] = {}
         for s in config.session:
@@ -325,6 +330,8 @@ class Recorder:
                         live_top[key] = report.exec_id
             if batch:
                 self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
+                for callback in self.on_stored:
+                    callback(batch)
                 batch = []
             if settled:  # after the batch: the fills a settlement closes are stored first
                 self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
@@ -356,6 +363,11 @@ class Recorder:
                 return
             p.watermark[index] = exec_id
         self._durably("moving the watermark", self.store.set_watermark, self.account, product, index, exec_id)
+        p.moved_at = time.time()
+
+    def backlog(self) -> int:
+        """Reports (and markers) received and not yet taken by the writer."""
+        return self._q.qsize()
 
     def _say(self, text: str) -> None:
         log.warning("recorder account=%s %s", self.account, text)

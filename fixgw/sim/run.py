@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from decimal import Decimal
@@ -82,17 +83,46 @@ def handler(sim: Simulator):
     return handle
 
 
-def run(opts: SimOptions, control_path: Path, ready_out=sys.stdout) -> int:
+def rest_server(sim: Simulator, keys_dir: Path, port: int):
+    """The ledger's REST endpoints on 127.0.0.1:``port`` (uvicorn in a thread); returns the server."""
+    import uvicorn
+
+    from fixgw.api.auth import Verifier
+    from fixgw.sim import rest
+    from fixgw.sim.exchange import register_keys
+
+    accounts = {key_id: account for (_, key_id), (_, account) in register_keys(keys_dir).items()}
+    router = sim.app.router
+
+    def ledger(account: str, subaccount: int | None) -> dict:
+        engine = router.engines[Product.EVENT]
+        with router.locked():
+            return {"fills": engine.ledger.fills(account, subaccount),
+                    "positions": engine.ledger.positions(account, subaccount or 0)}
+
+    app = rest.build(Verifier(sim.public_keys), accounts.__getitem__, ledger)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    threading.Thread(target=server.run, name="sim-rest", daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server
+
+
+def run(opts: SimOptions, control_path: Path, ready_out=sys.stdout, rest_port: int | None = None) -> int:
     sim = Simulator(opts).start()
     server = control.serve(control_path, handler(sim))
+    rest = rest_server(sim, opts.keys_dir, rest_port) if rest_port is not None else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     ports = sorted({(s.product.value, s.target, s.port) for s in sim.sessions.values()})
-    print(json.dumps({"ready": True, "control": str(control_path),
+    print(json.dumps({"ready": True, "control": str(control_path), "rest_port": rest_port,
                       "ports": [{"product": p, "target": t, "port": n} for p, t, n in ports]}),
           file=ready_out, flush=True)
     stop.wait()
+    if rest is not None:
+        rest.should_exit = True
     server.shutdown()
     sim.stop()
     return 0
