@@ -2,7 +2,7 @@
 
 QuickFIX's thread only decodes and resolves acks; it then drops each message on
 one queue. A single dispatcher thread turns ExecutionReports into the REST
-shapes (Fill / MarginFill, Order) and feeds the position ledger, then fans the
+shapes (Fill / MarginFill, Order / MarginOrder) and feeds the position ledger, then fans the
 :class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
 callbacks. Callback exceptions are logged and never reach QuickFIX.
 """
@@ -23,10 +23,10 @@ from decimal import Decimal
 from fixgw import settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
+from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
-from fixgw.margin import MarginOrders
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")

@@ -22,6 +22,10 @@ is built for speed:
   per-field loop; every value has been checked here, and a test pins the
   equivalence with ``model_construct``.
 
+From raw text, two header fields reach the ExecutionReport: PossDupFlag(43) as
+``poss_dup``, and SendingTime(52) as ``sending_time`` in a shape without
+TransactTime(60), so a report without 60 still has its time.
+
 Every problem with a message becomes :class:`~fixgw.errors.DecodeError`;
 every problem encoding a model becomes :class:`~fixgw.errors.OrderError`.
 """

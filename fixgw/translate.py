@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from fixgw.models.fix import (ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side,
                               exec_id_key)
-from fixgw.models.rest import Q2, Q4, Q6, UTC, Fill, MarginFill, Order, Settlement
+from fixgw.models.rest import Q2, Q6, UTC, Fill, MarginFill, Order, Settlement
 from fixgw.positions import Ledger, event_ticker
 
 ZERO = Decimal(0)

@@ -1,8 +1,9 @@
 """Margin orders (GET /margin/orders), fills and positions against the simulator's own ledger.
 
-Two accounts trade margin through their own gateways over TLS; each gateway's
-MarginOrders, MarginFills and MarginPositions must equal, field by field, what
-the simulator's ledger says, including why each order last changed.
+Two accounts trade margin through their own gateways over TLS while a drop-copy
+recorder stores alice's reports; each gateway's and the recorder's MarginOrders,
+MarginFills and MarginPositions must equal, field by field, what the
+simulator's ledger says, including why each order last changed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from fixgw.gateway import Gateway
 from fixgw.margin import MarginOrders, last_update_reason
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
 from fixgw.models.rest import MarginFill, MarginOrder, MarginPosition
+from fixgw.recorder.service import Recorder
+from fixgw.recorder.store import open_store
+from fixgw.recorder.views import Query
 from fixgw.sim.ledger import Ledger as SimLedger
 from harness import gateway_config, make_account
 
@@ -70,7 +74,14 @@ def margin(tmp_path, sim):
     for who in ("alice", "bob"):
         acct = make_account(tmp_path, sim.keys, "margin", account=who)
         sessions[who] = dict(name=f"{who}-margin", product="margin", type="NR", account=acct)
+    recording = [dict(name=f"rec-{k.lower()}", product="margin", type=k, listener=(k == "NR"),
+                      account=make_account(tmp_path, sim.keys, "margin", account="alice")) for k in ("NR", "DC")]
     sim.start()
+    store = open_store(f"sqlite:///{tmp_path / 'dropcopy.db'}")
+    recorder = Recorder(gateway_config(tmp_path / "recorder", sim, recording), store, account="alice",
+                        out=open(tmp_path / "recorder.log", "w"))
+    recorder.start()
+    recorder.gateway.wait_logged_on(timeout=30)
     gws = {}
     for who, s in sessions.items():
         gw = Gateway(gateway_config(tmp_path / who, sim, [s], tier="prime", user_id=SimLedger.user_id(who)))
@@ -79,9 +90,13 @@ def margin(tmp_path, sim):
         gws[who] = gw.start()
     for gw in gws.values():
         gw.wait_logged_on(timeout=20)
+    gws["recorder"] = store
     yield gws
-    for gw in gws.values():
-        gw.stop()
+    for name, gw in gws.items():
+        if name != "recorder":
+            gw.stop()
+    recorder.stop()
+    store.close()
 
 
 def ack(handle):
@@ -102,7 +117,7 @@ def same(ours: list[dict], theirs: list[dict], what: str) -> None:
 
 
 def test_margin_orders_fills_and_positions_equal_the_exchange_ledger(margin, sim):
-    alice, bob = margin["alice"], margin["bob"]
+    alice, bob, store = margin["alice"], margin["bob"], margin.pop("recorder")
     A, B = "alice-margin", "bob-margin"
     a1 = alice.new_order(A, MG, "bid", "101.5000", 3)
     ack(a1)
@@ -146,6 +161,21 @@ def test_margin_orders_fills_and_positions_equal_the_exchange_ledger(margin, sim
     assert {o.last_update_reason for o in alice.margin_orders("canceled")} >= {"MarginCancel", "ExpiryCancel"}
     (pos,) = alice.margin_positions()
     assert (pos.position, pos.unrealized_pnl) == (D(2), None)
+    # the recorder's views of alice, from the drop copy it stored, equal the exchange's too
+    final = set(sim.cmd(cmd="dropcopy", account="alice", product="margin")["exec_ids"])
+    deadline = time.time() + 30
+    while store.exec_ids("alice", "margin") != final and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.exec_ids("alice", "margin") == final
+    ledger = sim.cmd(cmd="ledger", product="margin", account="alice")
+    q = Query(store, "alice", "margin", user_id=ledger["user_id"])
+    same([as_json(o) for o in q.orders()], [as_json(MarginOrder.model_validate(o)) for o in ledger["orders"]],
+         "recorded margin orders")
+    same([as_json(f) for f in q.fills()], [as_json(MarginFill.model_validate(f)) for f in ledger["fills"]],
+         "recorded margin fills")
+    same([as_json(p) for p in q.positions()["positions"]],
+         [as_json(MarginPosition.model_validate(p)) for p in ledger["positions"]["positions"]],
+         "recorded margin positions")
     # the WebSocket shapes of alice's last trade: her position after it, and her order
     last = [e for e in alice.events if e.fill is not None][-1]
     fill_msg, order_msg = [msg.envelope(1) for msg in last.websocket()]

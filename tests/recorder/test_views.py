@@ -154,3 +154,23 @@ def test_margin_orders_have_the_margin_order_shape(store, tmp_path):
     import io
     header = next(csv.reader(io.StringIO(_export(f"sqlite:///{store.path}", tmp_path, "orders", "csv", "margin"))))
     assert header == list(rest.MarginOrder.model_fields)
+
+
+def test_fixgw_orders_lists_margin_orders_by_status(store):
+    from click.testing import CliRunner
+    from fixgw.cli import cli
+
+    new = m.ExecutionReport(order_id="o-3", cl_ord_id="c-3", exec_id="1;1", exec_type=m.ExecType.NEW,
+                            ord_status=m.OrdStatus.NEW, side=m.Side.BUY, symbol=MG, cum_qty=D(0), leaves_qty=D(1),
+                            order_qty=D(1), price=D("99.0000"), transact_time=T0)
+    put(store, "margin", new, trade("2;2", "o-4", m.Side.SELL, "1", "101.0000", T1))
+    url = f"sqlite:///{store.path}"
+
+    def ids(*args: str) -> list[str]:
+        res = CliRunner().invoke(cli, ["orders", "--store", url, "--account", "acct", "--product", "margin", *args])
+        assert res.exit_code == 0, res.output
+        return [json.loads(line)["order_id"] for line in res.output.splitlines()]
+
+    assert ids() == ["o-3", "o-4"]
+    assert ids("--status", "resting") == ["o-3"] and ids("--status", "executed") == ["o-4"]
+    assert ids("--min-ts", str(int(T1.timestamp()))) == ["o-4"]
