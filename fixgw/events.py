@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from decimal import Decimal
 
 from fixgw import settlements, translate
 from fixgw.cash import Cash
