@@ -19,6 +19,7 @@ from fixgw.models.fix import Side
 from fixgw.pricing import Units
 from fixgw.recorder.pgserver import PrivateServer
 from fixgw.recorder.store import StoredReport, exec_key, open_store
+from harness import make_account
 from test_commands import raw_of, trade
 from test_recorder import (ACCOUNT, RecorderProcess, exchange_ids, recording, stored_ids, wait_for,
                            write_config)
@@ -222,3 +223,44 @@ def test_a_postgresql_server_that_stays_down_stops_the_recorder_non_zero(tmp_pat
     pg_server.start()
     count, _ = stored_ids(cfg_url)
     assert count == claimed(out)
+
+
+def test_a_second_recorder_on_one_state_directory_is_refused(tmp_path, sim):
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    rec = recording(tmp_path, sim, url)
+    try:
+        second = fixgw("record", str(rec.cfg))
+        assert second.returncode == 2 and f"pid {rec.proc.pid}" in second.stderr, second.stderr
+        assert str(tmp_path / "rec" / "fixgw.lock") in second.stderr and "Traceback" not in second.stderr
+        assert rec.proc.poll() is None
+    finally:
+        assert rec.stop() == 0
+
+
+def test_fixgw_run_hosting_a_recorder_exits_1_when_its_store_fills_up(tmp_path, sim, small_disk):
+    url = f"sqlite:///{small_disk / 'dropcopy.db'}"
+    cfg = write_config(tmp_path, sim, url)
+    trader = make_account(tmp_path, sim.keys, "event", account=ACCOUNT)
+    cfg.write_text(cfg.read_text() + f"""
+[[session]]
+name = "orders"
+product = "event"
+type = "NR"
+api_key_id = "{trader.api_key_id}"
+private_key = "{trader.private_key}"
+""")
+    sim.start()
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=open(log, "ab"))
+    try:
+        wait_for(lambda: "recording from the live stream" in log.read_text(), 30, "the recorder")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=6000, rate=1000)
+        code = proc.wait(120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("fixgw run kept running on a full disk:\n" + log.read_text()[-2000:]) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert code == 1 and "event=recorder-failed" in out and "database or disk is full" in out, out[-2000:]
