@@ -201,8 +201,7 @@ class Recorder:
             with self._lock:
                 p.wanted, p.retry_at = True, time.monotonic() + 1.0
             return
-        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
-        self._say(f"GAP {p.name}: drop copy refused {begin}..{end or 'latest'} ({reason}); recorded as a gap")
+        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))  # said once stored
         with self._lock:
             p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
 
@@ -305,6 +304,8 @@ class Recorder:
                     break
                 if isinstance(item, Gap):
                     self._durably("recording a gap", self.store.add_gap, item)
+                    self._say(f"GAP {item.product}: drop copy refused {item.begin_exec_id}.."
+                              f"{item.end_exec_id or 'latest'} ({item.reason}); recorded as a gap")
                     continue
                 report, contiguous = item
                 batch.append(report)
