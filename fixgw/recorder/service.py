@@ -110,7 +110,9 @@ class Recorder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: dict[str, str] = {}
-        self.stored = 0  # reports this run whose write returned (new ones only)
+        # Reports this run whose write was confirmed (new ones only): never one that is not stored,
+        # possibly fewer than were (a commit whose answer was lost, then repeated, adds nothing).
+        self.stored = 0
         self._writer = threading.Thread(target=self._write_loop, name="recorder-writer", daemon=True)
 
     # -- lifecycle ------------------------------------------------------

@@ -197,7 +197,9 @@ def test_a_postgresql_server_that_dies_and_comes_back_loses_nothing(tmp_path, si
         assert ids == final and count == len(final)
     finally:
         assert rec.stop() == 0, rec.output()[-2000:]
-    assert claimed(rec.output()) == len(final)
+    # Never more than is stored. A commit the crash cut off before its answer arrived may have
+    # landed anyway; its repetition adds nothing and the count stays below the store's.
+    assert 0 < claimed(rec.output()) <= len(final)
 
 
 def test_a_postgresql_server_that_stays_down_stops_the_recorder_non_zero(tmp_path, sim, pg_server):
@@ -222,7 +224,7 @@ def test_a_postgresql_server_that_stays_down_stops_the_recorder_non_zero(tmp_pat
     assert "Traceback" not in out
     pg_server.start()
     count, _ = stored_ids(cfg_url)
-    assert count == claimed(out)
+    assert claimed(out) <= count
 
 
 def test_a_second_recorder_on_one_state_directory_is_refused(tmp_path, sim):
