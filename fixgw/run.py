@@ -3,7 +3,10 @@
 The process starts a :class:`~fixgw.gateway.Gateway` for every session in the
 config, serves the owner-only control socket (:mod:`fixgw.control`) and waits
 for SIGTERM/SIGINT, which log every session out (QuickFIX waits for the Logout
-answers), close the stores and exit 0.
+answers), close the stores and exit 0 (1 if a hosted recorder's store failed,
+which also stops the process). Before anything else it locks the state
+directory (:mod:`fixgw.lock`): a second process on it is refused with the
+holder's pid before it opens a connection.
 
 A supervisor thread adds what QuickFIX's initiator lacks, using only the
 session's enable switch (``Session::logout()`` disables, ``logon()`` enables;
