@@ -20,7 +20,7 @@ from typing import Callable
 from fixgw import translate
 from decimal import Decimal
 
-from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
@@ -177,6 +177,9 @@ class Dispatcher:
             return Event(session, message, raw=raw, settlement=self._settle(message))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        if message.side.__class__ is not Side:  # a Side the dictionary does not list: never guess one
+            return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
+                                                           "not a value the dictionary lists; not applied")
         if self.products[session] == "margin":
             return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, self.ledger))
         order = self.orders.apply(message)

@@ -32,6 +32,7 @@ log = logging.getLogger("fixgw.gateway")
 
 # Event-log lines worth surfacing as a session's last error before any Logon.
 _CONNECT_FAILURES = ("Connection failed", "SSL", "ssl", "certificate", "handshake")
+_INVALID_DELIVERED = "Invalid application message delivered: "  # patch 8 of .ci/quickfix-wheel.sh
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,16 @@ class Gateway(OrderEntry):
             return
         rt.metrics.on_event(text)
         log.info("session=%s event=quickfix text=%r", session_name, text)
-        if text.startswith("Message ") and " Rejected: " in text:
+        if text.startswith(_INVALID_DELIVERED):
+            # QuickFIX's validation refused the message it is about to hand to fromApp anyway
+            # (DeliverInvalidAppMessages): keep its wire text so fromApp decodes what was sent.
+            seq = text.rpartition("(MsgSeqNum ")[2].rstrip(")")
+            source = self._logs.by_name.get(session_name)
+            rt.invalid = (seq, source.last_incoming if source is not None else None)
+            rt.counters["inbound_invalid"] += 1
+            log.warning("session=%s event=invalid-message-delivered seq=%s detail=%s", session_name, seq,
+                        text[len(_INVALID_DELIVERED):].rpartition(" (MsgSeqNum ")[0])
+        elif text.startswith("Message ") and " Rejected: " in text:
             # QuickFIX refused an inbound message (e.g. a value outside the dictionary's enum)
             # and answered with a session Reject; the session stays up, the message is not lost
             # from view: it is in the messages log and named here.

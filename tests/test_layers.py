@@ -11,7 +11,7 @@ CORE = ["errors", "tags", "signing", "certs", "config", "state", "table", "dicti
         "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
         "sim.ledger", "sim.dropcopy", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
-           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch", "recorder.service",
+           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "sim.launch", "recorder.service",
            "recorder.commands", "recorder.pgserver"}
 
 

@@ -141,6 +141,9 @@ class Recorder:
         if isinstance(msg, ExecutionReport):
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return
+            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
+                self._say(f"{event.session}: report {msg.exec_id} stored with what the dictionary does not "
+                          f"allow: {'; '.join(map(str, msg.anomalies))}")
             report = StoredReport.from_model(self.account, p.name, msg, event.raw)
             live = event.session in p.listeners
             # A report is contiguous with the watermark only on the connection whose backfill

@@ -65,7 +65,7 @@ class Query:
         kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
             if filtered else {}
         for r in self.store.reports(self.account, self.product, **kw):
-            er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
+            er = fields.decode_lenient(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             if self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             yield er
