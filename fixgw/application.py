@@ -25,6 +25,7 @@ from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded
 from fixgw.metrics import SessionMetrics, msg_type_of
+from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
@@ -65,6 +66,8 @@ class SessionRuntime:
     # (MsgSeqNum, wire text) of a message QuickFIX delivers although it failed validation:
     # set from its event line on QuickFIX's thread just before that message's fromApp.
     invalid: tuple[str, str | None] | None = None
+    last_exec_id: str | None = None  # of the newest report received (where a gap recovery starts)
+    peers: list = field(default_factory=list)  # KalshiDC: its product's registries (a replay resolves acks)
 
     @cached_property  # a session's units never change: every order and report asks
     def units(self) -> Units:
@@ -246,6 +249,10 @@ class GatewayApplication(fix.Application):
         if getattr(model, "anomalies", None):
             self._anomalies(rt, model)
         rt.metrics.answered(model)
+        if model.__class__ is ExecutionReport and not model.is_pending:
+            rt.last_exec_id = model.exec_id
+            for registry in rt.peers:
+                registry.apply(model)
         if rt.registry is not None:
             rt.registry.apply(model)
         self.deliver(rt, Inbound(rt.config.name, model, raw))

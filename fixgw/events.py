@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,6 +25,7 @@ from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, 
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
+MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
 
 
@@ -98,6 +100,8 @@ class Dispatcher:
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger()  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders()
+        self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
+        self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -177,6 +181,8 @@ class Dispatcher:
             return Event(session, message, raw=raw, settlement=self._settle(message))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        if not message.is_pending and self._again(session, message.exec_id):
+            return Event(session, message, raw=raw)  # a replay of a report already applied: applied once
         if message.side.__class__ is not Side:  # a Side the dictionary does not list: never guess one
             return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
                                                            "not a value the dictionary lists; not applied")
@@ -186,6 +192,16 @@ class Dispatcher:
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = self.ledger.add(fill) if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position)
+
+    def _again(self, session: str, exec_id: str) -> bool:
+        """True for a KalshiDC replay of an ExecID this dispatcher has already applied."""
+        key = (self.products[session], exec_id)
+        if key in self._applied:
+            return session in self.replay_sessions
+        self._applied[key] = None
+        if len(self._applied) > MAX_APPLIED:
+            self._applied.popitem(last=False)
+        return False
 
     def _settle(self, ums: MarketSettlementReport):
         """The account's Settlement (its primary party), and the position closed in the ledger."""

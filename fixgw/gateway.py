@@ -25,6 +25,7 @@ from fixgw.events import Dispatcher, Subscription
 from fixgw.logs import RedactingLogFactory
 from fixgw.orders import Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter
+from fixgw.recovery import Recovery
 from fixgw.signing import Signer
 from fixgw.state import Event, Lifecycle, State
 
@@ -33,6 +34,10 @@ log = logging.getLogger("fixgw.gateway")
 # Event-log lines worth surfacing as a session's last error before any Logon.
 _CONNECT_FAILURES = ("Connection failed", "SSL", "ssl", "certificate", "handshake")
 _INVALID_DELIVERED = "Invalid application message delivered: "  # patch 8 of .ci/quickfix-wheel.sh
+
+
+def s_dc(rt: SessionRuntime) -> bool:
+    return rt.config.type is Kind.DC
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,14 @@ class Gateway(OrderEntry):
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
                                      translating=translate)
+        for rt in self.runtimes.values():  # a KalshiDC replay answers the order-entry sessions' acks too
+            if s_dc(rt):
+                rt.peers = [o.registry for o in self.runtimes.values() if not s_dc(o) and o.registry is not None
+                            and o.config.product is rt.config.product]
+        self.dispatcher.replay_sessions = {n for n, rt in self.runtimes.items() if s_dc(rt)}
+        self.recovery = Recovery(self, recover=translate)  # the recorder backfills on its own
+        if translate:
+            self.dispatcher.on_event(self.recovery.on_dispatched)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -229,6 +242,8 @@ class Gateway(OrderEntry):
             return
         rt.metrics.on_event(text)
         log.info("session=%s event=quickfix text=%r", session_name, text)
+        if self.recovery.on_event_line(rt, text):
+            return
         if text.startswith(_INVALID_DELIVERED):
             # QuickFIX's validation refused the message it is about to hand to fromApp anyway
             # (DeliverInvalidAppMessages): keep its wire text so fromApp decodes what was sent.

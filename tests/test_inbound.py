@@ -115,3 +115,44 @@ def test_a_report_the_dictionary_refuses_still_fills(pair, sim, caplog, fault, c
                    for r in caplog.records), [r.getMessage() for r in caplog.records]
     # and the session keeps trading
     assert trade(alice, bob, qty=1).wait(10).exec_type is ExecType.TRADE
+
+
+def test_a_gap_on_nr_is_taken_recorded_and_recovered_through_drop_copy(pair, sim, caplog):
+    gws = pair(alice_dc=True)
+    alice, bob = gws["alice"], gws["bob"]
+    sub = alice.subscribe()
+    assert trade(alice, bob).wait(10).exec_type is ExecType.TRADE  # an ExecID to recover from
+    sim.cmd(cmd="fault", kind="lose", account="alice", product="event", target="KalshiNR")
+    with caplog.at_level(logging.WARNING, logger="fixgw"):
+        lost = trade(alice, bob, qty=3)  # its Trade report never reaches KalshiNR: a MsgSeqNum gap
+        wait_for(lambda: sim.cmd(cmd="faults")["applied"], 10, "the report to be lost")
+        # the next message on NR is taken at once (no ResendRequest that KalshiNR never answers)
+        rest = alice.new_order("alice-nr", EV, "buy", "0.10", 1).wait(10)
+        assert isinstance(rest, ExecutionReport) and rest.exec_type is ExecType.NEW
+        status = {s.name: s for s in alice.status()}["alice-nr"]
+        assert status.state == "logged-on" and "MsgSeqNum gap from KalshiNR" in (status.last_error or "")
+        assert status.metrics["seq_gaps"] == 1
+        assert any("session=alice-nr event=seq-gap" in r.getMessage() for r in caplog.records)
+        # KalshiDC replays from the last ExecID seen: the lost fill is applied (once) and even answers its ack
+        recovered = lost.wait(10)
+        assert isinstance(recovered, ExecutionReport) and recovered.exec_type is ExecType.TRADE
+        assert recovered.exec_id == sim.cmd(cmd="faults")["applied"][0]["exec_id"]
+        alice.dispatcher.flush()
+        ledger = sim.cmd(cmd="ledger", product="event", account="alice")
+        wait_for(lambda: len(alice.dispatcher.ledger._seen) == len(ledger["fills"]), 10, "the fill to be applied")
+        with alice.dispatcher.state_lock:
+            ours = alice.dispatcher.ledger.market_positions(0)
+        assert [as_json(p) for p in ours] == \
+               [as_json(MarketPosition.model_validate(p)) for p in ledger["positions"]["market_positions"]]
+    events, fills = [], []
+    while True:
+        try:
+            ev = sub.get(timeout=0.5)
+        except Exception:
+            break
+        events.append(ev)
+        if ev.fill is not None:
+            fills.append(as_json(ev.fill))
+    assert any(ev.message is None and "MsgSeqNum gap" in (ev.error or "") for ev in events)
+    exchange = [as_json(Fill.model_validate(f)) for f in ledger["fills"]]
+    assert sorted(fills, key=str) == sorted(exchange, key=str)  # every fill once, none twice

@@ -209,10 +209,16 @@ class Recorder:
     def _watch(self) -> None:
         """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
         seen_logons: dict[str, int] = {}
+        seen_gaps: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
+                    gaps = self.gateway.runtime(name).metrics.seq_gaps
+                    if gaps != seen_gaps.get(name, 0):  # reports were lost (NR/DC never resend): backfill
+                        seen_gaps[name] = gaps
+                        with self._lock:
+                            p.wanted, p.live_ok = True, False
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:
