@@ -34,6 +34,7 @@ log = logging.getLogger("fixgw.gateway")
 # Event-log lines worth surfacing as a session's last error before any Logon.
 _CONNECT_FAILURES = ("Connection failed", "SSL", "ssl", "certificate", "handshake")
 _INVALID_DELIVERED = "Invalid application message delivered: "  # patch 8 of .ci/quickfix-wheel.sh
+_TLS_FAILED = "SSL_connect failed:"  # patch 6
 
 
 def s_dc(rt: SessionRuntime) -> bool:
@@ -244,7 +245,12 @@ class Gateway(OrderEntry):
         log.info("session=%s event=quickfix text=%r", session_name, text)
         if self.recovery.on_event_line(rt, text):
             return
-        if text.startswith(_INVALID_DELIVERED):
+        if text.startswith(_TLS_FAILED):  # patch 6: one line with OpenSSL's reason, on the session's log
+            host, port = self.config.endpoint(rt.config)
+            reason = text[len(_TLS_FAILED):].strip()
+            rt.lifecycle.note_error(f"TLS handshake with {host}:{port} failed: {reason}")
+            log.error("session=%s event=tls-error host=%s port=%s reason=%s", session_name, host, port, reason)
+        elif text.startswith(_INVALID_DELIVERED):
             # QuickFIX's validation refused the message it is about to hand to fromApp anyway
             # (DeliverInvalidAppMessages): keep its wire text so fromApp decodes what was sent.
             seq = text.rpartition("(MsgSeqNum ")[2].rstrip(")")
