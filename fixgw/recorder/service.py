@@ -32,6 +32,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
                               exec_id_key)
 from fixgw.recorder.store import Gap, Store, StoredReport
+from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
@@ -136,6 +137,9 @@ class Recorder:
             return
         msg = event.message
         if msg is None:
+            if event.error and event.error.startswith(GAP_PREFIX) and event.session in p.listeners:
+                with self._lock:  # reports were lost (NR never resends): nothing live counts until a backfill
+                    p.wanted, p.live_ok = True, False
             self._say(f"{event.session}: {event.error}")
             return
         if isinstance(msg, ExecutionReport):
@@ -209,16 +213,10 @@ class Recorder:
     def _watch(self) -> None:
         """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
         seen_logons: dict[str, int] = {}
-        seen_gaps: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
-                    gaps = self.gateway.runtime(name).metrics.seq_gaps
-                    if gaps != seen_gaps.get(name, 0):  # reports were lost (NR/DC never resend): backfill
-                        seen_gaps[name] = gaps
-                        with self._lock:
-                            p.wanted, p.live_ok = True, False
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:

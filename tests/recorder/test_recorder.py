@@ -207,6 +207,26 @@ def test_a_report_with_a_value_the_dictionary_lacks_is_stored_named_and_harms_no
         assert rec.stop() == 0
 
 
+def test_a_report_lost_on_the_listener_is_backfilled_and_the_gap_named(tmp_path, sim):
+    # issue 10: KalshiNR never resends; the gap is taken, named, and the drop copy fills it
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    rec = recording(tmp_path, sim, url)
+    try:
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+        wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
+        sim.cmd(cmd="fault", kind="lose", account=ACCOUNT, product="event", target="KalshiNR")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+        wait_for(lambda: len(exchange_ids(sim)) >= 20, 30, "the second burst")
+        lost = sim.cmd(cmd="faults")["applied"][0]["exec_id"]
+        wait_for(lambda: "MsgSeqNum gap from KalshiNR" in rec.output(), 15, "the gap to be named")
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 30, "the lost report to be backfilled")
+        count, ids = stored_ids(url)
+        assert lost in ids and ids == final and count == len(final)
+    finally:
+        assert rec.stop() == 0
+
+
 def test_a_drop_copy_session_lost_mid_backfill_is_asked_again(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
     rec = recording(tmp_path, sim, url)
