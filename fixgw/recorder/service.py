@@ -56,6 +56,7 @@ class _Product:
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
+    spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,12 @@ class Recorder:
             return
         msg = event.message
         if msg is None:
-            if event.error and event.error.startswith(GAP_PREFIX) and event.session in p.listeners:
-                with self._lock:  # reports were lost (NR never resends): nothing live counts until a backfill
-                    p.wanted, p.live_ok = True, False
+            if event.error and event.error.startswith(GAP_PREFIX):
+                with self._lock:
+                    if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
+                        p.wanted, p.live_ok = True, False
+                    elif p.pending is not None:  # the page in flight lost a report: it proves nothing
+                        p.spoiled = True
             self._say(f"{event.session}: {event.error}")
             return
         if isinstance(msg, ExecutionReport):
@@ -168,7 +172,13 @@ class Recorder:
     def _page_done(self, p: _Product, count: int) -> None:
         with self._lock:
             begin, end = p.pending or ("", None)
-            p.pending = None
+            p.pending, spoiled, p.spoiled = None, p.spoiled, False
+            if spoiled:
+                p.wanted = True
+        if spoiled:  # the watermark stays; the next backfill asks again from it
+            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} lost a report in a MsgSeqNum gap; "
+                      "asking again from the watermark")
+            return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
             self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))

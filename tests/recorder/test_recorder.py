@@ -227,6 +227,28 @@ def test_a_report_lost_on_the_listener_is_backfilled_and_the_gap_named(tmp_path,
         assert rec.stop() == 0
 
 
+def test_a_report_lost_in_a_drop_copy_replay_is_asked_again(tmp_path, sim):
+    # issue 10: KalshiDC never resends either; a page that lost a report must not move the watermark
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    rec = recording(tmp_path, sim, url)
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+    wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
+    assert rec.stop() == 0
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=40, rate=1e9)  # while it is away
+    wait_for(lambda: len(exchange_ids(sim)) >= 50, 60, "the burst")
+    sim.cmd(cmd="fault", kind="lose", account=ACCOUNT, product="event", target="KalshiDC")
+    rec.start()
+    try:
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 30, "the backfill to finish")
+        lost = sim.cmd(cmd="faults")["applied"][0]["exec_id"]
+        assert "MsgSeqNum gap from KalshiDC" in rec.output() and "asking again from the watermark" in rec.output()
+        count, ids = stored_ids(url)
+        assert lost in ids and ids == final and count == len(final)
+    finally:
+        assert rec.stop() == 0
+
+
 def test_a_drop_copy_session_lost_mid_backfill_is_asked_again(tmp_path, sim):
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
     rec = recording(tmp_path, sim, url)
