@@ -303,7 +303,7 @@ class Level:
         self.limits: dict[str, int] = {}           # OrdType placeholders -> tag
         self.enc: list[tuple[int, str | None, Any]] = []
         self.plans: dict[Any, Any] = {}            # shape -> fixgw.fields._Plan
-        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.fields.decode_lenient
+        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.lenient.decode
         fields = model.model_fields if model else {}
         tag_of: dict[str, int] = {}
         for e in entries:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixgw import dictionary, dictionary_tables, fields, fields_tables
+from fixgw import dictionary, dictionary_tables, fields, fields_tables, lenient
 from fixgw.errors import DecodeError, OrderError
 from fixgw.fields import decode, decode_raw, decode_raw_with_unknown, decode_with_unknown, encode
 from fixgw.wire import split
@@ -574,7 +574,7 @@ LENIENT_TRADE = ("37=o1|11=c1|17=5;1|150=F|39=Z|54=1|55=X|38=5.00|44=60|6=60|14=
 
 
 def test_lenient_decoding_keeps_novel_values_as_text_and_lists_every_anomaly():
-    er, unknown = fields.decode_lenient(raw(LENIENT_TRADE, "8"), C)
+    er, unknown = lenient.decode(raw(LENIENT_TRADE, "8"), C)
     assert er.ord_status == "Z" and not isinstance(er.ord_status, m.OrdStatus)  # raw text, not a guess
     assert er.aggressor is None and er.last_qty == 5 and len(er.fees) == 2 and unknown == (2000,)
     assert {(a.tag, a.value) for a in er.anomalies} == {(39, "Z"), (1057, "1"), (2000, "x"), (32, "7.00")}
@@ -585,7 +585,7 @@ def test_lenient_decoding_keeps_novel_values_as_text_and_lists_every_anomaly():
 
 def test_lenient_decoding_of_a_clean_report_equals_strict_and_refuses_what_has_no_model():
     text = raw("37=o1|17=5;1|150=F|39=2|54=1|55=X|14=5.00|151=0.00|31=60|32=5.00", "8")
-    assert fields.decode_lenient(text, C)[0] == decode_raw(text, C)
-    assert fields.decode_lenient(text, C)[0].anomalies == ()
+    assert lenient.decode(text, C)[0] == decode_raw(text, C)
+    assert lenient.decode(text, C)[0].anomalies == ()
     with pytest.raises(DecodeError, match="exec_id is missing"):
-        fields.decode_lenient(raw("37=o1|150=F|39=2|54=1|55=X|14=5.00|151=0.00", "8"), C)
+        lenient.decode(raw("37=o1|150=F|39=2|54=1|55=X|14=5.00|151=0.00", "8"), C)

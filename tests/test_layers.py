@@ -7,7 +7,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
 CORE = ["errors", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
-        "pricing", "wire", "fields", "fields_tables", "express", "models.fix", "models.rest", "translate", "positions", "orders",
+        "pricing", "wire", "fields", "fields_tables", "lenient", "express", "models.fix", "models.rest", "translate", "positions", "orders",
         "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
         "sim.ledger", "sim.dropcopy", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields
+from fixgw import fields, lenient
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecutionReport
 from fixgw.pricing import EVENT, MARGIN, Units
@@ -141,8 +141,8 @@ class StoredReport:
 
     def decode(self, units: Units) -> ExecutionReport:
         """The report as a model again (the store keeps text so a newer codec can reread it);
-        decoded leniently, as it was when received (see :func:`fixgw.fields.decode_lenient`)."""
-        return fields.decode_lenient(self.raw, units)[0]
+        decoded leniently, as it was when received (see :func:`fixgw.lenient.decode`)."""
+        return lenient.decode(self.raw, units)[0]
 
 
 @dataclass(frozen=True)

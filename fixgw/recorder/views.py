@@ -19,7 +19,7 @@ from typing import Iterator
 
 from decimal import Decimal
 
-from fixgw import fields, translate
+from fixgw import lenient, translate
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
@@ -65,7 +65,7 @@ class Query:
         kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
             if filtered else {}
         for r in self.store.reports(self.account, self.product, **kw):
-            er = fields.decode_lenient(r.raw, units_of(r.raw, self.product))[0]  # stored as received
+            er = lenient.decode(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             if self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             yield er
