@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -23,12 +24,13 @@ from fixgw import settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
 from fixgw.margin import MarginOrders
-from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
+MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
 
 
@@ -138,6 +140,8 @@ class Dispatcher:
         self.orders = translate.Orders(user_id=user_id)
         self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
         self.margin_orders = MarginOrders(user_id=user_id)
+        self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
+        self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -217,6 +221,11 @@ class Dispatcher:
             return Event(session, message, raw=raw, settlement=self._settle(message, raw))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        if not message.is_pending and self._again(session, message.exec_id):
+            return Event(session, message, raw=raw)  # a replay of a report already applied: applied once
+        if message.side.__class__ is not Side:  # a Side the dictionary does not list: never guess one
+            return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
+                                                           "not a value the dictionary lists; not applied")
         subtrader = message.subtrader
         if message.collateral:
             self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
@@ -239,6 +248,16 @@ class Dispatcher:
         post = post_position_of(message, position.position_fp if position is not None else None) \
             if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
+
+    def _again(self, session: str, exec_id: str) -> bool:
+        """True for a KalshiDC replay of an ExecID this dispatcher has already applied."""
+        key = (self.products[session], exec_id)
+        if key in self._applied:
+            return session in self.replay_sessions
+        self._applied[key] = None
+        if len(self._applied) > MAX_APPLIED:
+            self._applied.popitem(last=False)
+        return False
 
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).

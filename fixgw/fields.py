@@ -31,6 +31,7 @@ every problem encoding a model becomes :class:`~fixgw.errors.OrderError`.
 """
 from __future__ import annotations
 
+from enum import Enum
 from operator import itemgetter
 from typing import Any, Sequence
 
@@ -99,7 +100,7 @@ class _Plan:
     """Where one shape keeps one level's values; see the module docstring."""
 
     __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
-                 "fields_set", "counts", "unknown", "poss_dup_at", "sending_at")
+                 "fields_set", "counts", "unknown", "poss_dup_at", "sending_at", "notes", "dups")
 
     def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
         self.level = lv
@@ -119,21 +120,26 @@ class _Plan:
         self.unknown: tuple[int, ...] = ()
         self.poss_dup_at = -1
         self.sending_at = -1  # where header 52 is, when the model keeps it (no 60 in this shape)
+        self.notes: tuple[m.Anomaly, ...] = ()  # lenient plans: what the shape breaks
+        self.dups: tuple[tuple[int, int, int], ...] = ()  # lenient: (kept at, repeated at, tag)
 
 
-def _plan(lv: T.Level, keys: Sequence, values: Sequence) -> _Plan:
-    """Work out a shape field by field; every structural error is raised here."""
+def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: Any = None) -> _Plan:
+    """Work out a shape field by field; every structural error is raised here (strict) or
+    noted on ``loose``, a :class:`fixgw.lenient.Loose` (only a missing required field still raises)."""
     unknown: list[int] = []
     counts: list[tuple[int, str]] = []
-    plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True)
+    plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True, loose=loose)
     plan.counts, plan.unknown = tuple(counts), tuple(unknown)
+    if loose is not None:
+        plan.notes, plan.dups = tuple(loose.notes), tuple(loose.dups)
     if lv.poss_dup:
         plan.fields_set |= {"poss_dup"}
     return plan
 
 
 def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]], top: bool) -> tuple[_Plan, int]:
+                counts: list[tuple[int, str]], top: bool, loose: Any = None) -> tuple[_Plan, int]:
     mt, n = lv.msg_type, len(keys)
     at: dict[str, int] = {}
     groups: list[tuple[str, tuple]] = []
@@ -144,27 +150,38 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
         name = lv.names.get(key)
         if name is None or name.__class__ is T.Marker:
             if not top:
-                break  # not ours: this group entry ends here
-            if name is None:
+                if loose is None or loose.root.names.get(key) is not None:
+                    break  # not ours: this group entry ends here
+                loose.note(_tag(key, mt), values[i], f"tag not in the dictionary inside repeating group {lv.count}")
+                unknown.append(_tag(key, mt))
+            elif name is None:
                 unknown.append(_tag(key, mt))
             elif name is T.GROUP_MEMBER:
-                raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
+                if loose is None:
+                    raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
+                loose.note(_tag(key, mt), values[i], "tag is only valid inside its repeating group; ignored")
             elif poss_dup_at < 0 and _tag(key, mt) == 43:
                 poss_dup_at = i
             elif sending_at < 0 and _tag(key, mt) == 52:
                 sending_at = i
             i += 1
         elif name.__class__ is T.Level:
-            if name in seen:
+            again = name in seen
+            if again and loose is None:
                 raise DecodeError(mt, "repeating group appears more than once", name.count)
             seen.add(name)
-            entries, i = _plan_group(name, keys, values, i, unknown, counts)
-            if name.name is not None:
+            entries, i = _plan_group(name, keys, values, i, unknown, counts, loose)
+            if again:
+                loose.note(name.count, None, "repeating group appears more than once; the first is used")
+            elif name.name is not None:
                 groups.append((name.name, entries))
         elif name in at:
             if not top and name == lv.delim:
                 break  # the next entry of the same group starts
-            raise DecodeError(mt, "tag appears more than once", _tag(key, mt))
+            if loose is None:
+                raise DecodeError(mt, "tag appears more than once", _tag(key, mt))
+            loose.dups.append((at[name], i, _tag(key, mt)))
+            i += 1
         else:
             at[name] = i
             i += 1
@@ -180,30 +197,35 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
 
 
 def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]]) -> tuple[tuple[_Plan, ...], int]:
+                counts: list[tuple[int, str]], loose: Any = None) -> tuple[tuple[_Plan, ...], int]:
     mt, n, text = g.msg_type, len(keys), values[i]
     try:
         count = T.int_from_wire(text)
     except ValueError:
         count = -1
-    if count < 0:
+    if count < 0 and loose is None:
         raise DecodeError(mt, f"NumInGroup {text!r} is not a count", g.count)
     counts.append((i, text))
     i += 1
     entries = []
-    for found in range(count):
-        if i >= n or g.names.get(keys[i]) != g.delim:
-            raise DecodeError(mt, f"NumInGroup is {count} but only {found} entries start with "
-                              f"tag {g.delim_tag}", g.count)
-        entry, i = _plan_entry(g, keys, values, i, unknown, counts, top=False)
+    while i < n and g.names.get(keys[i]) == g.delim and (loose is not None or len(entries) < count):
+        entry, i = _plan_entry(g, keys, values, i, unknown, counts, top=False, loose=loose)
         entries.append(entry)
-    if i < n and g.names.get(keys[i]) == g.delim:
+    if loose is not None:
+        if len(entries) != count:
+            loose.note(g.count, text, f"NumInGroup does not match the {len(entries)} entries received; "
+                                      f"those are used")
+    elif len(entries) < count:
+        raise DecodeError(mt, f"NumInGroup is {count} but only {len(entries)} entries start with "
+                          f"tag {g.delim_tag}", g.count)
+    elif i < n and g.names.get(keys[i]) == g.delim:
         raise DecodeError(mt, f"more entries than NumInGroup={count}", g.count)
     return tuple(entries), i
 
 
-def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
-    """Fill a plan with one message's values (the hot path)."""
+def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None = None) -> Any:
+    """Fill a plan with one message's values (the hot path); with ``found`` (a list), a value
+    the field cannot hold is noted there instead of raising (:mod:`fixgw.lenient`)."""
     lv = p.level
     for i, tag in p.limits:
         if values[i] != "2":
@@ -212,15 +234,19 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
     full.update(zip(p.texts, p.get_texts(values)))
     for name, i, memo in p.memo_convs:
         v = memo.get(values[i])
-        full[name] = _convert(lv, name, values[i], memo) if v is None else v
+        if v is None:
+            v = _convert(lv, name, values[i], memo) if found is None else _loose(lv, name, values[i], found)
+        full[name] = v
     for name, i, conv in p.calls:
         try:
             full[name] = conv(values[i])
         except (ValueError, ArithmeticError):
-            _convert(lv, name, values[i], None)  # raises, naming the field
+            if found is None:
+                _convert(lv, name, values[i], None)  # raises, naming the field
+            full[name] = _loose(lv, name, values[i], found)
     for name, entries in p.groups:
-        full[name] = ((_run(entries[0], values),) if len(entries) == 1
-                      else tuple([_run(e, values) for e in entries]))
+        full[name] = ((_run(entries[0], values, False, found),) if len(entries) == 1
+                      else tuple([_run(e, values, False, found) for e in entries]))
     if lv.poss_dup:
         full["poss_dup"] = poss_dup
     if p.sending_at >= 0:
@@ -234,6 +260,21 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
     _SET_EXTRA(obj, None)
     _SET_PRIVATE(obj, None)
     return obj
+
+
+def _loose(lv: T.Level, name: str, s: str, found: list) -> Any:
+    """A value the field cannot hold, leniently: an enum keeps the raw text, another kind
+    becomes None; either way it is noted. A required non-enum field still raises."""
+    tag, conv, memo = lv.convs[name]
+    try:
+        return _convert(lv, name, s, memo)
+    except DecodeError as e:
+        enum = conv is T.reject and memo and isinstance(next(iter(memo.values())), Enum)
+        if not enum and name in lv.required:
+            raise
+        found.append(m.Anomaly(tag=tag, value=s, problem=f"{name}: not a value the dictionary lists"
+                               if conv is T.reject else str(e).split(": ", 1)[-1]))
+        return s if enum else None
 
 
 def _convert(lv: T.Level, name: str, s: str, memo: dict | None) -> Any:

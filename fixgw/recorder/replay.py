@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fixgw import fields, settlements, translate
+from fixgw import fields, lenient, settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Books, Subtraders
 from fixgw.models.fix import ExecType, MarketSettlementReport
@@ -47,7 +47,7 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
     out = Replayed()
     for r in store.reports(account, product):
         try:  # everything that can refuse a report does so before anything is applied
-            er = fields.decode_raw(r.raw, units_of(r.raw, product))
+            er = lenient.decode(r.raw, units_of(r.raw, product))[0]  # stored as received
             sub = er.subtrader
             books = out.books(sub)
             if product == "margin":

@@ -44,6 +44,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
                               MarketSettlementReport, exec_id_key)
 from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
+from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
@@ -68,6 +69,7 @@ class _Product:
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
+    spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,20 @@ class Recorder:
             return
         msg = event.message
         if msg is None:
+            if event.error and event.error.startswith(GAP_PREFIX):
+                with self._lock:
+                    if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
+                        p.wanted, p.live_ok = True, False
+                    elif p.pending is not None:  # the page in flight lost a report: it proves nothing
+                        p.spoiled = True
             self._say(f"{event.session}: {event.error}")
             return
         if isinstance(msg, ExecutionReport):
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return
+            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
+                self._say(f"{event.session}: report {msg.exec_id} stored with what the dictionary does not "
+                          f"allow: {'; '.join(map(str, msg.anomalies))}")
             report = StoredReport.from_model(self.account, p.name, msg, event.raw)
             live = event.session in p.listeners
             # A report is contiguous with the watermark only on the connection whose backfill
@@ -191,7 +202,13 @@ class Recorder:
     def _page_done(self, p: _Product, count: int) -> None:
         with self._lock:
             begin, end = p.pending or ("", None)
-            p.pending = None
+            p.pending, spoiled, p.spoiled = None, p.spoiled, False
+            if spoiled:
+                p.wanted = True
+        if spoiled:  # the watermark stays; the next backfill asks again from it
+            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} lost a report in a MsgSeqNum gap; "
+                      "asking again from the watermark")
+            return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
             self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))

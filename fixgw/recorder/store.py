@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields
+from fixgw import fields, lenient
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units
@@ -140,8 +140,9 @@ class StoredReport:
                    msg.alloc_account or 0, msg.transact_time, raw, received_at)
 
     def decode(self, units: Units) -> ExecutionReport:
-        """The report as a model again (the store keeps text so a newer codec can reread it)."""
-        return fields.decode_raw(self.raw, units)
+        """The report as a model again (the store keeps text so a newer codec can reread it);
+        decoded leniently, as it was when received (see :func:`fixgw.lenient.decode`)."""
+        return lenient.decode(self.raw, units)[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 from decimal import Decimal
 
-from fixgw import fields, translate
+from fixgw import lenient, translate
 from fixgw.errors import DecodeError
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport
@@ -102,7 +102,7 @@ class Query:
         kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw):
             try:
-                er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
+                er = lenient.decode(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             except (DecodeError, ValueError) as e:
                 self._skip(r.exec_id, e)
                 continue

@@ -15,6 +15,7 @@ from fixgw.config import Product
 from fixgw.sim.book import owner
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
+from fixgw.sim.faults import Fault
 
 
 def handler(sim: Simulator):
@@ -73,13 +74,18 @@ def handler(sim: Simulator):
             with router.locked():
                 router.route(product, router.engines[product].expire())
             return {}
+        if cmd == "fault":  # spoil the next Trade reports to some sessions (fixgw.sim.faults)
+            return {"armed": router.faults.arm(Fault.from_request(req))}
+        if cmd == "faults":
+            with router.faults.lock:
+                return {"applied": list(router.faults.applied), "armed": len(router.faults.armed)}
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.locked():
                 router.route(product, router.engines[product].settle(
                     req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, expire, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, expire, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt, fault, faults")
     return handle
 
 

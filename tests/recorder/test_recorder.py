@@ -186,7 +186,8 @@ def test_u3_outside_the_window_is_a_recorded_visible_gap(tmp_path, sim):
         rec.stop()
 
 
-def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
+def test_a_report_with_a_value_the_dictionary_lacks_is_stored_named_and_harms_nothing(tmp_path, sim):
+    # issue 10: a new enum value must never cost a report; it is stored as received and named
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
     rec = recording(tmp_path, sim, url)
     try:
@@ -195,12 +196,55 @@ def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
         listener = [s for s in sim.cmd(cmd="status")["sessions"]
                     if s["logged_on"] and s["target"] == "KalshiNR"][0]
         sim.cmd(cmd="corrupt", target="KalshiNR", api_key_id=listener["api_key_id"])
-        wait_for(lambda: "listener:" in rec.output() and "39" in rec.output(), 15, "the error to name the session")
+        wait_for(lambda: "listener: report 1;1 stored" in rec.output() and "39='Z'" in rec.output(), 15,
+                 "the anomaly to be named with its session")
         sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
-        wait_for(lambda: stored_ids(url)[0] >= 40, 30, "recording to go on")
+        wait_for(lambda: stored_ids(url)[0] >= 41, 30, "recording to go on")
         assert sim.session("KalshiNR", listener["api_key_id"])["logged_on"]
         count, ids = stored_ids(url)
-        assert count == 40 and ids == set(exchange_ids(sim))
+        assert count == 41 and ids == set(exchange_ids(sim)) | {"1;1"}
+    finally:
+        assert rec.stop() == 0
+
+
+def test_a_report_lost_on_the_listener_is_backfilled_and_the_gap_named(tmp_path, sim):
+    # issue 10: KalshiNR never resends; the gap is taken, named, and the drop copy fills it
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    rec = recording(tmp_path, sim, url)
+    try:
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+        wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
+        sim.cmd(cmd="fault", kind="lose", account=ACCOUNT, product="event", target="KalshiNR")
+        sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+        wait_for(lambda: len(exchange_ids(sim)) >= 20, 30, "the second burst")
+        lost = sim.cmd(cmd="faults")["applied"][0]["exec_id"]
+        wait_for(lambda: "MsgSeqNum gap from KalshiNR" in rec.output(), 15, "the gap to be named")
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 30, "the lost report to be backfilled")
+        count, ids = stored_ids(url)
+        assert lost in ids and ids == final and count == len(final)
+    finally:
+        assert rec.stop() == 0
+
+
+def test_a_report_lost_in_a_drop_copy_replay_is_asked_again(tmp_path, sim):
+    # issue 10: KalshiDC never resends either; a page that lost a report must not move the watermark
+    url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
+    rec = recording(tmp_path, sim, url)
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=10, rate=500)
+    wait_for(lambda: stored_ids(url)[0] >= 10, 30, "a first few reports")
+    assert rec.stop() == 0
+    sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=40, rate=1e9)  # while it is away
+    wait_for(lambda: len(exchange_ids(sim)) >= 50, 60, "the burst")
+    sim.cmd(cmd="fault", kind="lose", account=ACCOUNT, product="event", target="KalshiDC")
+    rec.start()
+    try:
+        final = set(exchange_ids(sim))
+        wait_for(lambda: stored_ids(url)[1] >= final, 30, "the backfill to finish")
+        lost = sim.cmd(cmd="faults")["applied"][0]["exec_id"]
+        assert "MsgSeqNum gap from KalshiDC" in rec.output() and "asking again from the watermark" in rec.output()
+        count, ids = stored_ids(url)
+        assert lost in ids and ids == final and count == len(final)
     finally:
         assert rec.stop() == 0
 
