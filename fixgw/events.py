@@ -196,13 +196,13 @@ class Dispatcher:
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
-            self.subtraders.add_fill(message, fill, subtrader)
+            self.subtraders.add_fill(fill, subtrader)
         return Event(session, message, raw=raw, fill=fill, order=order, position=position)
 
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).
 
-        Sub-traders' settlements are kept with their books (:meth:`Subtraders.settlements`).
+        Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
         """
         if raw is None:
             raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
