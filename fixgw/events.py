@@ -244,7 +244,7 @@ class Dispatcher:
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
-            self.subtraders.add_fill(message, fill, subtrader)
+            self.subtraders.add_fill(fill, subtrader)
         post = post_position_of(message, position.position_fp if position is not None else None) \
             if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
@@ -262,7 +262,7 @@ class Dispatcher:
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).
 
-        Sub-traders' settlements are kept with their books (:meth:`Subtraders.settlements`).
+        Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
         """
         if raw is None:
             raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")

@@ -129,11 +129,14 @@ class Gateway(OrderEntry):
             return {"market_positions": led.market_positions(subaccount),
                     "event_positions": led.event_positions(subaccount)}
 
-    def margin_positions(self, subaccount: int = 0, marks: dict | None = None) -> list:
-        """``GET /margin/positions``-shaped MarginPosition models."""
+    def margin_positions(self, subaccount: int = 0, marks: dict | None = None, *,
+                         subtrader_id: str | None = None) -> list:
+        """``GET /margin/positions``-shaped MarginPosition models (FCM: one sub-trader's)."""
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return self.dispatcher.ledger.margin_positions(subaccount, marks)
+            ledger = self.dispatcher.ledger if subtrader_id is None else \
+                self.dispatcher.subtraders.view(subtrader_id).ledger
+            return ledger.margin_positions(subaccount, marks)
 
     def orders(self, status: str | None = None) -> list:
         """REST ``Order`` models of every event-contract order seen (``resting``/``canceled``/``executed``)."""

@@ -221,3 +221,39 @@ def test_seed_profile_bodies_validate_against_the_seed_schemas(fcm, sim):
             jsonschema.validate({"type": "market_position", "sid": 1, "msg": dump(event.position, "seed")}, ws)
             updates += 1
     assert bodies == 11 and updates == 4
+
+
+def test_margin_subtraders_keep_their_own_positions(tmp_path, sim):
+    from fixgw.models.rest import MarginFill, MarginPosition
+
+    f = make_account(tmp_path, sim.keys, "margin", account="fcm", subtraders=SUBS)
+    m = make_account(tmp_path, sim.keys, "margin", account="mm")
+    sim.start()
+    with Gateway(gateway_config(tmp_path / "fcm", sim, [dict(name="fcm-m", product="margin", type="NR",
+                                                             account=f)], tier="prime")) as gw, \
+            Gateway(gateway_config(tmp_path / "mm", sim, [dict(name="mm-m", product="margin", type="NR",
+                                                               account=m)], tier="prime")) as mm:
+        gw.wait_logged_on(timeout=20)
+        mm.wait_logged_on(timeout=20)
+        events = gw.subscribe()
+        ack(mm.new_order("mm-m", "BTC-PERP", "ask", "101.5000", 5))
+        ack(mm.new_order("mm-m", "BTC-PERP", "bid", "100.0000", 5))
+        ack(gw.new_order("fcm-m", "BTC-PERP", "bid", "101.5000", 3, subtrader_id=A))  # A long 3
+        ack(gw.new_order("fcm-m", "BTC-PERP", "ask", "100.0000", 2, subtrader_id=B))  # B short 2
+        assert ack(gw.new_order("fcm-m", "BTC-PERP", "bid", "101.5000", 1)).text == "CUSTOMER_ACCOUNT_NOT_FOUND"
+        gw.dispatcher.flush()
+        fills = []
+        while True:
+            try:
+                event = events.get(timeout=0.2)
+            except Exception:
+                break
+            if event.fill is not None:
+                fills.append((event.message.subtrader, as_json(event.fill)))
+        for who, position in ((A, "3.00"), (B, "-2.00")):
+            ledger = sim.cmd(cmd="ledger", product="margin", account="fcm", subtrader=who)
+            ours = [as_json(p) for p in gw.margin_positions(subtrader_id=who)]
+            assert ours == [as_json(MarginPosition.model_validate(p)) for p in ledger["positions"]["positions"]]
+            assert ours[0]["position"] == position
+            assert [f for s, f in fills if s == who] == [as_json(MarginFill.model_validate(x)) for x in ledger["fills"]]
+        assert gw.margin_positions() == []

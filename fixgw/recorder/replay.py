@@ -69,7 +69,7 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
             fill = translate.fill_from_report(er)
             books.ledger.add(fill)
             if sub is not None:
-                out.subtraders.add_fill(er, fill, sub)
+                out.subtraders.add_fill(fill, sub)
     if product != "event":
         return out
     for s in store.settlements(account, product):

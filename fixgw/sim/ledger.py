@@ -186,7 +186,11 @@ class Ledger:
         }
 
     def settle(self, symbol: str, result: str, value: Decimal | None = None) -> dict[str, list[Payout]]:
-        """Close every position in ``symbol``; return the payouts of accounts that held contracts.
+        """Close every position in ``symbol``; return the payouts of every account that traded it.
+
+        An account that is flat at settlement gets an entry too (0 contracts, 0 paid): Kalshi's
+        documents do not say whether it does, and without one a FIX client could never tell
+        that its flat market left GET /portfolio/positions' unsettled view.
 
         ``value`` is what one YES contract pays (1 for ``yes``, 0 for ``no``, given for
         ``scalar``); a NO contract pays ``1 - value``. Settled markets leave
@@ -196,8 +200,8 @@ class Ledger:
             value = {"yes": ONE, "no": ZERO}[result]
         out: dict[str, list[Payout]] = {}
         for (account, sub, sym), pos in sorted(self._pos.items(), key=lambda kv: kv[0]):
-            if sym != symbol or not isinstance(pos, EventPos) or pos.P == 0:
-                continue
+            if sym != symbol or not isinstance(pos, EventPos):
+                continue  # a flat position settles too (0 contracts, 0 paid): it leaves the unsettled view
             worth = pos.P * value if pos.P > 0 else -pos.P * (ONE - value)
             paid = worth.quantize(Decimal("0.01"), ROUND_DOWN)
             out.setdefault(account, []).append(Payout(sub, pos.P, paid, worth - paid))

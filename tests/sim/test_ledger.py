@@ -128,7 +128,8 @@ def test_event_settlement_pays_and_closes():
     rec(led, BUY, 1, "0.30", account="flat")
     rec(led, SELL, 1, "0.30", account="flat")
     paid = led.settle("KXE-26-A", "yes")
-    assert set(paid) == {"y", "n"}  # flat holds nothing
+    assert set(paid) == {"y", "n", "flat"}  # flat is told too: nothing held, nothing paid
+    assert (paid["flat"][0].position, paid["flat"][0].payout, paid["flat"][0].fee) == (0, 0, 0)
     assert (paid["y"][0].payout, paid["y"][0].position) == (D("4.00"), D(4))
     assert paid["n"][0].payout == 0
     assert led.positions("y")["market_positions"] == []  # settled markets leave the unsettled list
