@@ -34,6 +34,7 @@ from fixgw.events import Event
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
                               MarketSettlementReport, exec_id_key)
+from fixgw.recorder.kept import Keeper
 from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
 from fixgw.state import State
 
@@ -93,6 +94,7 @@ class Recorder:
                     w = first.exec_id if first is not None else None
                 if w is not None:
                     p.watermark[index] = w
+        self.kept = Keeper(store, account)
         self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
         # Take messages straight from QuickFIX's thread (no dispatcher hop): the handler only
         # files the report for the writer thread, and answers U2/U3 by sending the next U1.
@@ -307,7 +309,7 @@ class Recorder:
             if current is not None and exec_id_key(exec_id) <= exec_id_key(current):
                 return
             p.watermark[index] = exec_id
-        self.store.set_watermark(self.account, product, index, exec_id)
+        self.kept.set_watermark(product, index, exec_id)  # with the kept books' checkpoint, now and then
 
     def _say(self, text: str) -> None:
         log.warning("recorder account=%s %s", self.account, text)

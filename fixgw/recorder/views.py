@@ -2,7 +2,10 @@
 
 The recorder's answer must equal the order-entry gateway's, so this module
 does nothing of its own: it replays the stored ExecutionReports, in ExecID
-order, through :mod:`fixgw.translate` and :mod:`fixgw.positions`.
+order, through :mod:`fixgw.translate` and :mod:`fixgw.positions`. Positions,
+balances and settlements start from the kept checkpoint (:mod:`fixgw.recorder.kept`)
+and fold only the reports after it; a page of fills (:meth:`Query.fills_page`)
+reads only that page's reports.
 
 Reports are stored as received, in the units of the session that received
 them. Margin prices are always dollars; an event-contract price is strictly
@@ -23,11 +26,10 @@ from fixgw import fields, translate
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
-from fixgw.recorder.store import Store
+from fixgw.recorder.store import Store, StoredReport, exec_key
 
 
 _PRICE_TAGS = ("\x016=", "\x0131=", "\x0144=")
-TRADE = ExecType.TRADE
 
 
 def units_of(raw: str, product: str) -> Units:
@@ -69,15 +71,42 @@ class Query:
         return dt.datetime.fromtimestamp(self.max_ts, dt.timezone.utc) if self.max_ts is not None else None
 
     def reports(self, *, filtered: bool = True) -> Iterator[ExecutionReport]:
+        for _, er in self._stored(filtered=filtered):
+            yield er
+
+    def _stored(self, *, filtered: bool = True, **more) -> Iterator[tuple[StoredReport, ExecutionReport]]:
         kw = dict(ticker=self.ticker, since=self._since(), until=self._until(), subaccount=self.subaccount) \
             if filtered else {}
-        for r in self.store.reports(self.account, self.product, **kw):
+        for r in self.store.reports(self.account, self.product, **kw, **more):
             er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
             if self.event_ticker and event_of(er.symbol) != self.event_ticker:
                 continue
             if er.subtrader != self.subtrader:  # sub-traders' books are their own (GET /fcm/...)
                 continue
-            yield er
+            yield r, er
+
+    def fills_page(self) -> tuple[list, str | None]:
+        """One page of :meth:`fills`: at most ``limit`` fills after the one whose ExecID is
+        ``cursor``, and the cursor of the next page (None on the last). Event contracts read only
+        the page's Trade reports from the store; a margin fill's entry price and PnL depend on
+        every earlier fill, so margin pages still fold the fills before the page."""
+        limit = self.limit or 100
+        after = exec_key(self.cursor) if self.cursor else None
+        out: list = []
+        if self.product == "margin":
+            ledger = Ledger()
+            for r, er in self._stored(trades=True):
+                fill = translate.margin_fill_from_report(er, ledger)
+                if after is None or r.key > after:
+                    out.append(fill)
+                    if len(out) == limit:
+                        return out, r.exec_id
+            return out, None
+        for r, er in self._stored(trades=True, after=after):
+            out.append(translate.fill_from_report(er))
+            if len(out) == limit:
+                return out, r.exec_id
+        return out, None
 
     def fills(self) -> Iterator:
         ledger = Ledger()
@@ -109,12 +138,12 @@ class Query:
             return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
                                   count_filter=self.count_filter, settlement_status=self.settlement_status,
                                   limit=self.limit, cursor=self.cursor)
-        ledger = Ledger()
-        for er in self.reports(filtered=False):
-            if er.exec_type is TRADE:
-                translate.margin_fill_from_report(er, ledger)
+        from fixgw.recorder.replay import replay
+
+        ledger = replay(self.store, self.account, self.product).books(self.subtrader).ledger
         return {"positions": [p for p in ledger.margin_positions(sub)
-                              if self.ticker is None or p.market_ticker == self.ticker]}
+                              if (self.ticker is None or p.market_ticker == self.ticker)
+                              and (self.event_ticker is None or event_of(p.market_ticker) == self.event_ticker)]}
 
     def positions_json(self, profile: str | None = None) -> dict:
         """:meth:`positions` (event contracts) as the JSON body in a schema profile (:mod:`fixgw.profiles`)."""
@@ -153,4 +182,4 @@ class Query:
         """GET /fcm/fills: one FcmFill per trade across the sub-traders (``min_ts``/``max_ts`` inclusive)."""
         from fixgw.recorder.replay import replay
 
-        return replay(self.store, self.account, self.product).subtraders.fills(self.min_ts, self.max_ts)
+        return replay(self.store, self.account, self.product, kept=False).subtraders.fills(self.min_ts, self.max_ts)
