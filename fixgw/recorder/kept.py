@@ -55,7 +55,7 @@ from fixgw.translate import _Live
 log = logging.getLogger("fixgw.recorder")
 
 VERSION = 1  # bump whenever the layout or the fold changes: older checkpoints are then rebuilt
-EVERY = 2000  # reports between checkpoints: the most a read folds on top of one (plus unwatermarked ones)
+EVERY = 1000  # reports between checkpoints: the most a read folds on top of one (plus unwatermarked ones)
 _LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
 _EVENT = [f.name for f in dc_fields(EventBook)]
 _MARGIN = [f.name for f in dc_fields(MarginBook)]

@@ -56,10 +56,10 @@ class Replayed:
             if er.exec_type is ExecType.TRADE:
                 translate.margin_fill_from_report(er, books.ledger)
             return
-        books.orders.apply(er)
+        books.orders.fold(er)
         if er.exec_type is ExecType.TRADE:
             fill = translate.fill_from_report(er)
-            books.ledger.add(fill)
+            books.ledger.fold(fill)
             if sub is not None:
                 self.subtraders.add_fill(er, fill, sub)
 
