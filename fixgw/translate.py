@@ -250,8 +250,7 @@ class Orders:
 
     def orders(self, status: str | None = None) -> list[Order]:
         """All tracked orders in first-seen order, optionally one status only."""
-        out = [self._snapshot(live) for live in self._live.values()]
-        return out if status is None else [o for o in out if o.status == status]
+        return [self._snapshot(live) for live in self._live.values() if status is None or live.status == status]
 
     def __len__(self) -> int:
         return len(self._live)
