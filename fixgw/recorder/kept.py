@@ -49,13 +49,15 @@ from fixgw.cash import Cash
 from fixgw.fcm import Books
 from fixgw.positions import EventBook, MarginBook
 from fixgw.recorder.replay import Replayed, decode
-from fixgw.recorder.store import Checkpoint, Key, Store, exec_key
+from fixgw.recorder.store import Checkpoint, Key, Store, StoredReport, exec_key
+from fixgw.recorder.views import units_of
 from fixgw.translate import _Live
 
 log = logging.getLogger("fixgw.recorder")
 
 VERSION = 1  # bump whenever the layout or the fold changes: older checkpoints are then rebuilt
 EVERY = 1000  # reports between checkpoints: the most a read folds on top of one (plus unwatermarked ones)
+NOTED = 100_000  # decoded reports the recorder keeps for its next checkpoint, at most
 _LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
 _EVENT = [f.name for f in dc_fields(EventBook)]
 _MARGIN = [f.name for f in dc_fields(MarginBook)]
@@ -121,11 +123,18 @@ def load(store: Store, account: str, product: str) -> tuple[Replayed, Key | None
     return loads(cp.state), cp.through
 
 
-def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key) -> int:
-    """Fold the stored reports in (after, upto] into ``books``; how many."""
+def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key,
+         decoded: dict | None = None) -> int:
+    """Fold the stored reports in (after, upto] into ``books``; how many. ``decoded`` (key -> (raw,
+    units, model)) holds models already decoded from the same text in the same units, taken instead
+    of decoding again: the same model :func:`decode` would give."""
     n = 0
     for r in store.reports(account, product, after=after, upto=upto):
-        books.apply(decode(r, product), product)
+        seen = decoded.pop(r.key, None) if decoded else None
+        if seen is not None and seen[0] == r.raw and seen[1] is units_of(r.raw, product):
+            books.apply(seen[2], product)
+        else:
+            books.apply(decode(r, product), product)
         n += 1
     return n
 
@@ -151,6 +160,19 @@ class Keeper:
         self.store, self.account, self.every = store, account, every
         self._books: dict[str, tuple[Replayed, Key | None, int]] = {}  # product -> (books, through, folded)
         self._off: set[str] = set()
+        self._decoded: dict[str, dict] = {"event": {}, "margin": {}}  # product -> key -> (raw, units, model)
+
+    def note(self, report: StoredReport, model, units) -> None:
+        """The recorder decoded ``report`` into ``model`` (in ``units``): fold that instead of decoding
+        the stored text again, when it is the same text in the units a replay reads it in. Called from
+        QuickFIX's thread (single dict operations); bounded, as reports above the watermark may wait."""
+        books = self._books.get(report.product)
+        if books is not None and books[1] is not None and report.key <= books[1]:
+            return  # stored and folded already: a resend
+        decoded = self._decoded[report.product]
+        if len(decoded) >= NOTED:
+            decoded.clear()  # those are decoded again from the store when their turn comes
+        decoded[report.key] = (report.raw, units, model)
 
     def set_watermark(self, product: str, index: int, exec_id: str) -> None:
         """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
@@ -177,6 +199,6 @@ class Keeper:
         if through is not None and (upto <= through or self.store.count(
                 self.account, product, after=through, upto=upto) < self.every):
             return None
-        n = fold(books, self.store, self.account, product, through, upto)
+        n = fold(books, self.store, self.account, product, through, upto, self._decoded[product])
         self._books[product] = (books, upto, folded + n)
         return Checkpoint(self.account, product, upto, mark, VERSION, folded + n, dumps(books))

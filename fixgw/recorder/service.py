@@ -147,6 +147,7 @@ class Recorder:
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return
             report = StoredReport.from_model(self.account, p.name, msg, event.raw)
+            self.kept.note(report, msg, self.gateway.runtime(event.session).units)  # folded at a checkpoint
             live = event.session in p.listeners
             # A report is contiguous with the watermark only on the connection whose backfill
             # completed: after a drop, nothing counts until the next backfill has run.
