@@ -220,3 +220,39 @@ def test_fills_page_reads_pages_in_key_order_and_equals_the_full_list(tmp_path):
                 break
         assert pages == whole and whole
     store.close()
+
+
+def test_cli_fills_pages_and_rebuild(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from fixgw.cli import cli
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    store = open_store(url)
+    reports = stream(random.Random(5), "event", 12)
+    store.put(reports)
+    top = max(reports, key=lambda r: r.key)
+    store.set_watermark("acct", "event", 0, top.exec_id)
+    whole = [json.loads(f.model_dump_json()) for f in Query(store, "acct", "event").fills()]
+    store.close()
+    base = ["--store", url, "--account", "acct"]
+    rows, cursor = [], None
+    while True:
+        out = CliRunner().invoke(cli, ["fills", *base, "--limit", "5", *(["--cursor", cursor] if cursor else [])])
+        assert out.exit_code == 0, out.output
+        rows += [json.loads(line) for line in out.stdout.splitlines()]
+        if "last page" in out.stderr:
+            break
+        cursor = out.stderr.split("--cursor '")[1].split("'")[0]
+    assert rows == whole and len(whole) > 5
+    out = CliRunner().invoke(cli, ["fills", *base, "--limit", "5", "--cursor", "nonsense"])
+    assert out.exit_code == 2 and "--cursor" in out.output
+    out = CliRunner().invoke(cli, ["rebuild", *base, "--product", "event"])
+    assert out.exit_code == 0 and f"{len(reports)} reports up to {top.exec_id} kept" in out.stderr
+    out = CliRunner().invoke(cli, ["rebuild", *base, "--product", "margin"])
+    assert out.exit_code == 0 and "no watermark yet" in out.stderr
+    with open_store(url) as store:
+        assert store.checkpoint("acct", "event").reports == len(reports)
+        assert_same(replay(store, "acct", "event"), replay(store, "acct", "event", kept=False))
