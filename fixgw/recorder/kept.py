@@ -200,5 +200,6 @@ class Keeper:
                 self.account, product, after=through, upto=upto) < self.every):
             return None
         n = fold(books, self.store, self.account, product, through, upto, self._decoded[product])
-        self._books[product] = (books, upto, folded + n)
-        return Checkpoint(self.account, product, upto, mark, VERSION, folded + n, dumps(books))
+        blob = dumps(books)
+        self._books[product] = (loads(blob), upto, folded + n)  # what was written: no finished orders
+        return Checkpoint(self.account, product, upto, mark, VERSION, folded + n, blob)
