@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parent.parent / "fixgw"
 CORE = ["errors", "tags", "signing", "certs", "config", "state", "table", "dictionary", "dictionary_tables",
         "pricing", "wire", "fields", "fields_tables", "express", "models.fix", "models.rest", "translate", "positions", "orders",
         "ratelimit", "events", "metrics", "sim.rules", "sim.engine", "sim.book", "sim.reports", "sim.groups",
-        "sim.ledger", "sim.dropcopy", "sim.fcm", "sim.cash", "models.fcm", "fcm", "query", "settlements", "cash", "profiles", "recorder.replay", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
+        "sim.ledger", "sim.dropcopy", "sim.fcm", "sim.cash", "models.fcm", "fcm", "query", "settlements", "cash", "profiles", "recorder.replay", "recorder.kept", "recorder.store", "recorder.sqlbase", "recorder.sqlite", "recorder.postgres", "recorder.views"]
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
            "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch", "recorder.service",
            "recorder.commands", "recorder.pgserver"}
