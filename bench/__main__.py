@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import record, rtt, translation
+from bench import reads, record, rtt, translation
 from fixgw import tls
 
 
@@ -24,6 +24,8 @@ def main() -> int:
     for fig in rtt.run():
         emit(*fig)
     for fig in record.run():
+        emit(*fig)
+    for fig in reads.run():
         emit(*fig)
     return 0
 

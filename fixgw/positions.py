@@ -153,8 +153,12 @@ class Ledger:
     # ------------------------------------------------------------ event contracts
     def add(self, fill: Fill) -> MarketPositionUpdate | None:
         """Fold one fill; returns the WebSocket update, or None for an already-seen fill."""
+        return self.position_update(fill.subaccount_number or 0, fill.ticker) if self.fold(fill) else None
+
+    def fold(self, fill: Fill) -> bool:
+        """:meth:`add` without building the update (a replay); False for an already-seen fill."""
         if not self._first("event", fill.fill_id, fill.order_id):
-            return None
+            return False
         sub = fill.subaccount_number or 0
         book = self.events.setdefault((sub, fill.ticker), EventBook())
         book.apply(fill.outcome_side == "yes", fill.count_fp, fill.yes_price_dollars, fill.fee_cost)
@@ -163,7 +167,7 @@ class Ledger:
             book.updated = fill.created_time
         elif fill.ts is not None:
             book.updated = dt.datetime.fromtimestamp(fill.ts, dt.timezone.utc)
-        return self.position_update(sub, fill.ticker)  # type: ignore[return-value]
+        return True
 
     def add_all(self, fills: Iterable[Fill]) -> None:
         for fill in fills:

@@ -244,12 +244,16 @@ class Orders:
 
     def apply(self, er: ExecutionReport) -> Order:
         """Fold one report and return the order's REST shape after it."""
+        return self._snapshot(self.fold(er))
+
+    def fold(self, er: ExecutionReport) -> _Live:
+        """:meth:`apply` without building the REST shape (a replay that only wants the state)."""
         live = self._find(er)
         pending = er.is_pending
         key = None if pending else exec_id_key(er.exec_id)
         if not pending:
             if er.exec_id in live.seen:
-                return self._snapshot(live)
+                return live
             live.seen[er.exec_id] = None
         if er.exec_type == TRADE and er.last_qty is not None and er.last_px is not None:
             px = er.last_px if live.yes else ONE - er.last_px
@@ -267,15 +271,14 @@ class Orders:
             or (pending and live.status == "resting")
         if newest:
             self._take(live, er, key)
-        order = self._snapshot(live)
         if live.status == "resting":
             if self._finished:
                 self._finished.pop(live.order_id, None)
         elif live.order_id not in self._finished:
             self._finished[live.order_id] = None
             while len(self._finished) > self.max_finished:
-                self._forget(self._finished.popitem(last=False)[0])
-        return order
+                self._forget(self._finished.popitem(last=False)[0])  # drops the entry; `live` is unchanged
+        return live
 
     def get(self, order_id: str) -> Order | None:
         live = self._live.get(order_id)

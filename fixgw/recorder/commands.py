@@ -97,14 +97,30 @@ def _query(config_path, store, account, product, user_id=None, **filters):
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep running: print each new fill as the recorder "
               "stores it (another process may be recording), until SIGINT/SIGTERM.")
+@click.option("--limit", type=click.IntRange(1), help="One page of this many fills (in ExecID order); "
+              "the next page's cursor goes to stderr.")
+@click.option("--cursor", help="Fills after this ExecID (the cursor a page printed).")
 def fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
-          table, follow) -> None:
+          table, follow, limit, cursor) -> None:
+    if follow and (limit is not None or cursor is not None):
+        raise click.UsageError("--follow prints every fill: it does not take --limit/--cursor")
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts,
+                   limit=limit, cursor=cursor)
     columns = ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
                "fee_cost"] if product == "event" else \
         ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"]
-    rows = [json.loads(f.model_dump_json()) for f in q.fills()]
+    if limit is None and cursor is None:
+        rows = [json.loads(f.model_dump_json()) for f in q.fills()]
+    else:
+        from fixgw.errors import DecodeError
+
+        try:
+            page, after = q.fills_page()
+        except DecodeError as e:
+            raise click.BadParameter(str(e), param_hint="--cursor") from None
+        rows = [json.loads(f.model_dump_json()) for f in page]
+        click.echo(f"fixgw fills: next page --cursor '{after}'" if after else "fixgw fills: last page", err=True)
     _emit(rows, table, columns)
     if follow:
         _follow(db, q, {r["fill_id"] for r in rows}, table, columns)
@@ -292,4 +308,27 @@ def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
 
 
-COMMANDS = [record, fills, orders, positions, export, settlements, fcm_fills, balance]
+@click.command(help="Rebuild the kept books (positions, balances, open orders) of the recorded reports up to "
+                    "the watermark, from nothing: after an upgrade, or to check them. The recorder also "
+                    "rebuilds them by itself at its next watermark move when they are missing or outdated.")
+@click.option("--account")
+@click.option("--product", type=click.Choice(["event", "margin"]), multiple=True,
+              help="Default: both.")
+@click.option("--store", help="sqlite:///path or postgresql://... instead of CONFIG's.")
+@click.argument("config_path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def rebuild(account, product, store, config_path) -> None:
+    from fixgw.recorder.kept import rebuild as rebuild_kept
+
+    db, config = _open(config_path, store)
+    account = account or (config.recorder.account if config is not None else None) or "default"
+    try:
+        for name in product or ("event", "margin"):
+            cp = rebuild_kept(db, account, name)
+            click.echo(f"fixgw rebuild: {account}/{name}: " + (
+                f"{cp.reports} reports up to {cp.exec_id} kept ({len(cp.state)} bytes)" if cp else
+                "no watermark yet, nothing to keep (reads replay every report)"), err=True)
+    finally:
+        db.close()
+
+
+COMMANDS = [record, fills, orders, positions, export, settlements, fcm_fills, balance, rebuild]

@@ -28,9 +28,10 @@ from typing import Sequence
 
 import psycopg
 
-from fixgw.recorder.sqlbase import COLUMNS, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE, SqlReads
+from fixgw.recorder.sqlbase import (COLUMNS, KEPT_COLUMNS, KEPT_TABLE, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE,
+                                    SqlReads)
 from fixgw.recorder.store import (
-    UTC, Gap, StoredReport, StoredSettlement, StoreError, check_version, utc, watermark_key)
+    UTC, Checkpoint, Gap, StoredReport, StoredSettlement, StoreError, check_version, utc, watermark_key)
 
 # SQLSTATEs worth repeating a write for: the connection broke (class 08), the server is
 # shutting down or starting (57P01-57P03), a serialization failure or deadlock (40001, 40P01).
@@ -81,7 +82,12 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
     (3, tuple(sql.format(id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", time="timestamptz")
               for sql in SETTLEMENTS_TABLE)),
+    (4, tuple(sql.format(blob="bytea", time="timestamptz") for sql in KEPT_TABLE)),
 ]
+_PUT_KEPT = (f"INSERT INTO kept ({KEPT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,now()) "
+             "ON CONFLICT (account, product) DO UPDATE SET exchange_index=excluded.exchange_index, "
+             "clock=excluded.clock, event=excluded.event, exec_id=excluded.exec_id, version=excluded.version, "
+             "reports=excluded.reports, state=excluded.state, updated_at=excluded.updated_at")
 
 
 # Upsert that only ever moves forward, so a late or repeated call cannot lower it.
@@ -99,6 +105,10 @@ def _row(r: StoredReport) -> tuple:
     return (r.account, r.product, r.exec_id, r.exchange_index, r.clock, r.event, r.symbol,
             r.subaccount, None if r.transact_time is None else utc(r.transact_time), r.raw,
             utc(r.received_at))
+
+
+def _kept_row(k: Checkpoint) -> tuple:
+    return (k.account, k.product, *k.through, k.exec_id, k.version, k.reports, k.state)
 
 
 class PostgresStore(SqlReads):
@@ -236,13 +246,21 @@ class PostgresStore(SqlReads):
                      utc(gap.recorded_at)))
 
     def set_watermark(self, account: str, product: str, exchange_index: int,
-                      exec_id: str) -> None:
+                      exec_id: str, kept: Checkpoint | None = None) -> None:
         clock, event = watermark_key(exchange_index, exec_id)
         args = [account, product, exchange_index, exec_id, clock, event]
         with self._lock:
             db = self._conn()
             with db.transaction():
                 db.execute(_SET_WATERMARK, args)
+                if kept is not None:
+                    db.execute(_PUT_KEPT, _kept_row(kept))
+
+    def put_checkpoint(self, kept: Checkpoint) -> None:
+        with self._lock:
+            db = self._conn()
+            with db.transaction():
+                db.execute(_PUT_KEPT, _kept_row(kept))
 
     def watermark(self, account: str, product: str, exchange_index: int = 0) -> str | None:
         with self._lock:

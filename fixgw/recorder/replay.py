@@ -7,6 +7,11 @@ with what it stored: every ExecutionReport in ExecID order (never a filtered
 subset: a filter must not change a number), then every settlement report in
 the order it was stored (a market settles after its last fill). Views filter
 the result.
+
+Two steps, shared by every path: :meth:`Replayed.apply` folds one report and
+:meth:`Replayed.settle` applies the stored settlements. A full replay folds
+every report; a kept read (:mod:`fixgw.recorder.kept`) starts from the
+checkpoint of all reports up to its key and folds only the ones after it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,17 @@ from typing import Callable
 from fixgw import fields, lenient, settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Books, Subtraders
-from fixgw.models.fix import ExecType, MarketSettlementReport
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.pricing import Units
-from fixgw.recorder.store import Store
+from fixgw.recorder.store import Store, StoredReport
+
+
+def decode(r: StoredReport, product: str) -> ExecutionReport:
+    """A stored report as the model every replay folds (units read from its own text), decoded
+    leniently: it is stored as it was received, novel values and all (issue 10)."""
+    from fixgw.recorder.views import units_of  # the views decide a stored report's units
+
+    return lenient.decode(r.raw, units_of(r.raw, product))[0]
 
 
 @dataclass
@@ -36,49 +49,65 @@ class Replayed:
         """Books to read (a sub-trader never seen has empty ones)."""
         return self.own if subtrader is None else self.subtraders.view(subtrader)
 
+    def apply(self, er: ExecutionReport, product: str) -> None:
+        """Fold one stored ExecutionReport (callers go in key order, each report once).
+
+        A report that cannot be applied (a Trade without LastPx, say) raises ValueError before
+        anything is changed, so a caller may skip it and go on."""
+        sub = er.subtrader
+        books = self.books(sub)
+        trade = er.exec_type is ExecType.TRADE
+        if product == "margin":
+            if trade:
+                translate.margin_fill_from_report(er, books.ledger)  # checks 31, 32 and a time first
+        elif trade:
+            translate.check_trade(er)
+        if er.collateral:
+            self.cash.add(f"{product}:{er.exec_id}", product, sub, er.collateral, er.transact_time)
+        if product == "margin":
+            return
+        books.orders.fold(er)
+        if trade:
+            fill = translate.fill_from_report(er)
+            books.ledger.fold(fill)
+            if sub is not None:
+                self.subtraders.add_fill(fill, sub)
+
+    def settle(self, store: Store, account: str, product: str, party_id: str | None = None) -> Replayed:
+        """Apply every stored settlement report, after the last fill (event contracts only)."""
+        if product != "event":
+            return self
+        for s in store.settlements(account, product):
+            ums = fields.decode_raw(s.raw, Units.DOLLARS)  # UMS prices are cents on every session (730)
+            if not isinstance(ums, MarketSettlementReport):
+                raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
+            when = settlements.sending_time(s.raw)
+            for who, party, settlement in settlements.apply(ums, when, party_id, self.subtraders.books,
+                                                            lambda w: self.books(w).ledger):
+                self.books(who).settlements.append(settlement)
+                self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", product, who, party.collateral, when)
+        return self
 
 
 def replay(store: Store, account: str, product: str, *, party_id: str | None = None,
-           skip: Callable[[str, Exception], None] | None = None) -> Replayed:
-    """``skip(exec_id, error)`` is told of a stored report that cannot be decoded or applied (a
-    Trade without LastPx, say); the rest are served. Without ``skip`` such a report raises."""
-    from fixgw.recorder.views import units_of  # the views decide a stored report's units
+           kept: bool = True, skip: Callable[[str, Exception], None] | None = None) -> Replayed:
+    """The books of every stored report and settlement.
 
-    out = Replayed()
-    for r in store.reports(account, product):
-        try:  # everything that can refuse a report does so before anything is applied
-            er = lenient.decode(r.raw, units_of(r.raw, product))[0]  # stored as received
-            sub = er.subtrader
-            books = out.books(sub)
-            if product == "margin":
-                if er.exec_type is ExecType.TRADE:
-                    translate.margin_fill_from_report(er, books.ledger)
-            elif er.exec_type is ExecType.TRADE:
-                translate.check_trade(er)
+    ``kept`` (the default) starts from the kept checkpoint, when there is one of
+    this code's version, and folds only the reports after it; ``kept=False`` folds
+    every stored report. Both give the same books (tests/recorder/test_kept.py);
+    FCM fill rows (:meth:`Subtraders.fills`) are not kept: ask with ``kept=False``.
+    ``skip(exec_id, error)`` is told of a stored report that cannot be decoded or applied; the
+    rest are served. Without ``skip`` such a report raises.
+    """
+    from fixgw.recorder import kept as keeping
+
+    out, after = keeping.load(store, account, product) if kept else (Replayed(), None)
+    for r in store.reports(account, product, after=after):
+        try:
+            out.apply(decode(r, product), product)
         except ValueError as e:  # DecodeError is a ValueError
             if skip is None:
                 raise
             skip(r.exec_id, e)
-            continue
-        if er.collateral:
-            out.cash.add(f"{product}:{er.exec_id}", product, sub, er.collateral, er.transact_time)
-        if product == "margin":
-            continue
-        books.orders.apply(er)
-        if er.exec_type is ExecType.TRADE:
-            fill = translate.fill_from_report(er)
-            books.ledger.add(fill)
-            if sub is not None:
-                out.subtraders.add_fill(fill, sub)
-    if product != "event":
-        return out
-    for s in store.settlements(account, product):
-        ums = fields.decode_raw(s.raw, Units.DOLLARS)  # UMS prices are cents on every session (730)
-        if not isinstance(ums, MarketSettlementReport):
-            raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
-        when = settlements.sending_time(s.raw)
-        for who, party, settlement in settlements.apply(ums, when, party_id, out.subtraders.books,
-                                                        lambda w: out.books(w).ledger):
-            out.books(who).settlements.append(settlement)
-            out.cash.add(f"UMS:{ums.report_id}:{party.party_id}", product, who, party.collateral, when)
-    return out
+    return out.settle(store, account, product, party_id)

@@ -43,6 +43,7 @@ from fixgw.events import Event
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
                               MarketSettlementReport, exec_id_key)
+from fixgw.recorder.kept import Keeper
 from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
@@ -112,6 +113,7 @@ class Recorder:
                     w = first.exec_id if first is not None else None
                 if w is not None:
                     p.watermark[index] = w
+        self.kept = Keeper(store, account)
         self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
         # Take messages straight from QuickFIX's thread (no dispatcher hop): the handler only
         # files the report for the writer thread, and answers U2/U3 by sending the next U1.
@@ -181,6 +183,7 @@ class Recorder:
                 self._say(f"{event.session}: report {msg.exec_id} stored with what the dictionary does not "
                           f"allow: {'; '.join(map(str, msg.anomalies))}")
             report = StoredReport.from_model(self.account, p.name, msg, event.raw)
+            self.kept.note(report, msg, self.gateway.runtime(event.session).units)  # folded at a checkpoint
             live = event.session in p.listeners
             # A report is contiguous with the watermark only on the connection whose backfill
             # completed: after a drop, nothing counts until the next backfill has run.
@@ -382,7 +385,7 @@ class Recorder:
             if current is not None and exec_id_key(exec_id) <= exec_id_key(current):
                 return
             p.watermark[index] = exec_id
-        self._durably("moving the watermark", self.store.set_watermark, self.account, product, index, exec_id)
+        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id)  # with the kept books' checkpoint, now and then
         p.moved_at = time.time()
 
     def backlog(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-from fixgw.recorder.store import PAGE_SIZE, Gap, StoredReport, StoredSettlement
+from fixgw.recorder.store import PAGE_SIZE, Checkpoint, Gap, Key, StoredReport, StoredSettlement
 
 COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
            "transact_time, raw, received_at")
@@ -19,6 +19,15 @@ SETTLEMENT_COLUMNS = "account, product, report_id, symbol, raw, received_at"
 SETTLEMENTS_TABLE = ("CREATE TABLE settlements (id {id}, account text NOT NULL, product text NOT NULL, "
                      "report_id text NOT NULL, symbol text NOT NULL, raw text NOT NULL, received_at {time} NOT NULL)",
                      "CREATE UNIQUE INDEX settlements_key ON settlements (account, product, report_id)")
+# Migration 4 (its blob type per backend): the kept checkpoint of each (account, product), see
+# fixgw.recorder.kept: the books of every report with key <= (exchange_index, clock, event).
+KEPT_TABLE = ("CREATE TABLE kept (account text NOT NULL, product text NOT NULL, exchange_index bigint NOT NULL, "
+              "clock bigint NOT NULL, event bigint NOT NULL, exec_id text NOT NULL, version integer NOT NULL, "
+              "reports bigint NOT NULL, state {blob} NOT NULL, updated_at {time} NOT NULL, "
+              "PRIMARY KEY (account, product))",)
+KEPT_COLUMNS = "account, product, exchange_index, clock, event, exec_id, version, reports, state, updated_at"
+# A Trade report (150=F): what a page of fills reads, filtered in the database.
+TRADE_PATTERN = "%\x01150=F\x01%"
 
 
 class SqlReads:
@@ -53,7 +62,8 @@ class SqlReads:
 
     def reports(self, account: str, product: str, *, ticker: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
+                subaccount: int | None = None, after: Key | None = None, upto: Key | None = None,
+                trades: bool = False) -> Iterator[StoredReport]:
         p = self.P
         where, args = [f"account={p}", f"product={p}"], [account, product]
         for clause, value in ((f"symbol={p}", ticker), (f"transact_time>={p}", since),
@@ -61,27 +71,39 @@ class SqlReads:
             if value is not None:
                 where.append(clause)
                 args.append(self._time_arg(value) if isinstance(value, dt.datetime) else value)
-        return self._pages(" AND ".join(where), args)
+        if upto is not None:
+            where.append(f"(exchange_index, clock, event) <= ({p}, {p}, {p})")
+            args.extend(upto)
+        if trades:
+            where.append(f"raw LIKE {p}")
+            args.append(TRADE_PATTERN)
+        return self._pages(" AND ".join(where), args, after)
 
-    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
+    def _pages(self, where: str, args: list, after: Key | None = None) -> Iterator[StoredReport]:
         """Keyset pages: a slow reader holds no lock or transaction between pages."""
         p = self.P
         first = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
                  f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        after = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
+        after_sql = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
                  f"AND (exchange_index, clock, event) > ({p}, {p}, {p}) "
                  f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        sql, page_args = first, args
+        sql, page_args = (first, args) if after is None else (after_sql, [*args, *after])
         while True:
             rows = self._query(sql, page_args)
             for row in rows:
                 yield self._report(row)
             if len(rows) < PAGE_SIZE:
                 return
-            sql, page_args = after, [*args, *rows[-1][3:6]]
+            sql, page_args = after_sql, [*args, *rows[-1][3:6]]
 
-    def count(self, account: str | None = None, product: str | None = None) -> int:
+    def count(self, account: str | None = None, product: str | None = None, *, after: Key | None = None,
+              upto: Key | None = None) -> int:
         where, args = self._optional(account=account, product=product)
+        p = self.P
+        for op, key in ((">", after), ("<=", upto)):
+            if key is not None:
+                where += (" AND " if where else " WHERE ") + f"(exchange_index, clock, event) {op} ({p}, {p}, {p})"
+                args = [*args, *key]
         return self._query(f"SELECT count(*) FROM reports{where}", args)[0][0]
 
     def exec_ids(self, account: str, product: str) -> set[str]:
@@ -100,3 +122,11 @@ class SqlReads:
         rows = self._query("SELECT account, product, begin_exec_id, end_exec_id, reason, recorded_at "
                            f"FROM gaps{where} ORDER BY id", args)
         return [Gap(a, pr, b, e, r, self._time_of(t)) for a, pr, b, e, r, t in rows]
+
+    def checkpoint(self, account: str, product: str) -> Checkpoint | None:
+        p = self.P
+        rows = self._query(f"SELECT {KEPT_COLUMNS} FROM kept WHERE account={p} AND product={p}", (account, product))
+        if not rows:
+            return None
+        a, pr, index, clock, event, exec_id, version, n, state, at = rows[0]
+        return Checkpoint(a, pr, (index, clock, event), exec_id, version, n, bytes(state), self._time_of(at))

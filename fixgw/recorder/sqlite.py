@@ -25,9 +25,10 @@ import threading
 import time
 from typing import Sequence
 
-from fixgw.recorder.sqlbase import COLUMNS, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE, SqlReads
+from fixgw.recorder.sqlbase import (COLUMNS, KEPT_COLUMNS, KEPT_TABLE, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE,
+                                    SqlReads)
 from fixgw.recorder.store import (
-    Gap, StoredReport, StoredSettlement, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
+    Checkpoint, Gap, StoredReport, StoredSettlement, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
 
 # Primary result codes worth repeating the write for: another connection holds the lock.
 _TRANSIENT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
@@ -77,7 +78,9 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             PRIMARY KEY (account, product, exchange_index))""",
     )),
     (3, tuple(sql.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", time="INTEGER") for sql in SETTLEMENTS_TABLE)),
+    (4, tuple(sql.format(blob="BLOB", time="INTEGER") for sql in KEPT_TABLE)),
 ]
+_PUT_KEPT = f"INSERT OR REPLACE INTO kept ({KEPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 
 _INSERT = f"INSERT OR IGNORE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 
@@ -95,6 +98,11 @@ def _row(r: StoredReport) -> tuple:
         raise TypeError(f"put() takes StoredReports, not {type(r).__name__}")
     return (r.account, r.product, r.exec_id, r.exchange_index, r.clock, r.event, r.symbol,
             r.subaccount, to_micros(r.transact_time), r.raw, to_micros(r.received_at))
+
+
+def _kept_row(k: Checkpoint) -> tuple:
+    return (k.account, k.product, *k.through, k.exec_id, k.version, k.reports, k.state,
+            to_micros(dt.datetime.now(dt.timezone.utc)))
 
 
 class SqliteStore(SqlReads):
@@ -229,12 +237,18 @@ class SqliteStore(SqlReads):
                  to_micros(gap.recorded_at)))
 
     def set_watermark(self, account: str, product: str, exchange_index: int,
-                      exec_id: str) -> None:
+                      exec_id: str, kept: Checkpoint | None = None) -> None:
         clock, event = watermark_key(exchange_index, exec_id)
         args = [account, product, exchange_index, exec_id, clock, event]
         args.append(to_micros(dt.datetime.now(dt.timezone.utc)))
         with self._transaction():
             self._db.execute(_SET_WATERMARK, args)
+            if kept is not None:
+                self._db.execute(_PUT_KEPT, _kept_row(kept))
+
+    def put_checkpoint(self, kept: Checkpoint) -> None:
+        with self._transaction():
+            self._db.execute(_PUT_KEPT, _kept_row(kept))
 
     def watermark(self, account: str, product: str, exchange_index: int = 0) -> str | None:
         with self._lock:

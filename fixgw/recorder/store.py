@@ -165,6 +165,23 @@ class StoredSettlement:
                    dt.datetime.now(UTC) if received_at is None else utc(received_at))
 
 
+Key = tuple[int, int, int]  # (exchange index, clock, event): the order of reports()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The kept books (:mod:`fixgw.recorder.kept`) of every report with key <= ``through``."""
+
+    account: str
+    product: str
+    through: Key
+    exec_id: str  # the ExecID of ``through``, as the watermark named it
+    version: int  # of the state's layout and the code that folded it
+    reports: int  # how many reports were folded
+    state: bytes
+    updated_at: dt.datetime | None = None
+
+
 @dataclass(frozen=True)
 class Gap:
     """ExecIDs the recorder knows it is missing (e.g. older than the 3-hour replay window)."""
@@ -204,14 +221,18 @@ class Store(Protocol):
 
     def reports(self, account: str, product: str, *, ticker: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
+                subaccount: int | None = None, after: Key | None = None, upto: Key | None = None,
+                trades: bool = False) -> Iterator[StoredReport]:
         """Reports in (exchange_index, clock, event) order, fetched page by page.
 
         ``since`` is inclusive and ``until`` exclusive, both on TransactTime; reports
-        without a TransactTime are left out when either is given.
+        without a TransactTime are left out when either is given. ``after`` (exclusive)
+        and ``upto`` (inclusive) bound the key; ``trades`` keeps Trade reports (150=F) only.
         """
 
-    def count(self, account: str | None = None, product: str | None = None) -> int: ...
+    def count(self, account: str | None = None, product: str | None = None, *, after: Key | None = None,
+              upto: Key | None = None) -> int:
+        """Stored reports, optionally of one account/product and with key in (after, upto]."""
 
     def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
         """Store settlement reports in one transaction; known report ids are ignored."""
@@ -227,8 +248,15 @@ class Store(Protocol):
         """The ExecID at or below which every report is stored, as the recorder last said."""
 
     def set_watermark(self, account: str, product: str, exchange_index: int,
-                      exec_id: str) -> None:
-        """Durably move the watermark forward (never back: a lower ExecID is ignored)."""
+                      exec_id: str, kept: Checkpoint | None = None) -> None:
+        """Durably move the watermark forward (never back: a lower ExecID is ignored);
+        ``kept``, written in the same transaction, replaces the account's checkpoint."""
+
+    def put_checkpoint(self, kept: Checkpoint) -> None:
+        """Replace the checkpoint of (kept.account, kept.product) (a rebuild)."""
+
+    def checkpoint(self, account: str, product: str) -> Checkpoint | None:
+        """The kept checkpoint of (account, product), or None."""
 
     def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
         """Gaps in the order they were recorded."""

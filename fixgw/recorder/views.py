@@ -2,7 +2,10 @@
 
 The recorder's answer must equal the order-entry gateway's, so this module
 does nothing of its own: it replays the stored ExecutionReports, in ExecID
-order, through :mod:`fixgw.translate` and :mod:`fixgw.positions`.
+order, through :mod:`fixgw.translate` and :mod:`fixgw.positions`. Positions,
+balances and settlements start from the kept checkpoint (:mod:`fixgw.recorder.kept`)
+and fold only the reports after it; a page of fills (:meth:`Query.fills_page`)
+reads only that page's reports.
 
 Reports are stored as received, in the units of the session that received
 them. Margin prices are always dollars; an event-contract price is strictly
@@ -31,11 +34,10 @@ from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
-from fixgw.recorder.store import Store
+from fixgw.recorder.store import Store, StoredReport, exec_key
 
 
 _PRICE_TAGS = ("\x016=", "\x0131=", "\x0144=")
-TRADE = ExecType.TRADE
 
 
 def units_of(raw: str, product: str) -> Units:
@@ -99,8 +101,12 @@ class Query:
         Time bounds are not applied here: an order's state and a margin fill's entry price
         and realized PnL depend on every earlier report, so the views compute from the whole
         history and filter what they computed (:meth:`within`)."""
+        for _, er in self._stored(narrow=narrow):
+            yield er
+
+    def _stored(self, *, narrow: bool = True, **more) -> Iterator[tuple[StoredReport, ExecutionReport]]:
         kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
-        for r in self.store.reports(self.account, self.product, **kw):
+        for r in self.store.reports(self.account, self.product, **kw, **more):
             try:
                 er = lenient.decode(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             except (DecodeError, ValueError) as e:
@@ -110,7 +116,29 @@ class Query:
                 continue
             if er.subtrader != self.subtrader:  # sub-traders' books are their own (GET /fcm/...)
                 continue
-            yield er
+            yield r, er
+
+    def fills_page(self) -> tuple[list, str | None]:
+        """One page of :meth:`fills`: at most ``limit`` fills after the one whose ExecID is
+        ``cursor``, and the cursor of the next page (None on the last). Event contracts read only
+        the page's Trade reports from the store; a margin fill's entry price and PnL depend on
+        every earlier fill, so margin pages still fold the fills before the page."""
+        limit = self.limit or 100
+        after = exec_key(self.cursor) if self.cursor else None
+        out: list = []
+        ledger = Ledger()
+        margin = self.product == "margin"
+        for r, er in self._stored(trades=True, after=None if margin else after):
+            try:
+                fill = translate.margin_fill_from_report(er, ledger) if margin else translate.fill_from_report(er)
+            except ValueError as e:  # a Trade without LastPx/LastQty: nothing to serve
+                self._skip(er.exec_id, e)
+                continue
+            if (after is None or r.key > after) and self.within(fill.created_time):
+                out.append(fill)
+                if len(out) == limit:
+                    return out, r.exec_id
+        return out, None
 
     def fills(self) -> Iterator:
         # A margin book is per (subaccount, ticker), so the store's ticker/subaccount filters
@@ -156,16 +184,12 @@ class Query:
             return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
                                   count_filter=self.count_filter, settlement_status=self.settlement_status,
                                   limit=self.limit, cursor=self.cursor)
-        ledger = Ledger()
-        for er in self.reports(narrow=False):
-            if er.exec_type is not ExecType.TRADE:
-                continue
-            try:
-                translate.margin_fill_from_report(er, ledger)
-            except ValueError as e:
-                self._skip(er.exec_id, e)
+        from fixgw.recorder.replay import replay
+
+        ledger = replay(self.store, self.account, self.product, skip=self._skip).books(self.subtrader).ledger
         return {"positions": [p for p in ledger.margin_positions(sub)
-                              if self.ticker is None or p.market_ticker == self.ticker]}
+                              if (self.ticker is None or p.market_ticker == self.ticker)
+                              and (self.event_ticker is None or event_of(p.market_ticker) == self.event_ticker)]}
 
     def positions_json(self, profile: str | None = None) -> dict:
         """:meth:`positions` (event contracts) as the JSON body in a schema profile (:mod:`fixgw.profiles`)."""
@@ -204,4 +228,5 @@ class Query:
         """GET /fcm/fills: one FcmFill per trade across the sub-traders (``min_ts``/``max_ts`` inclusive)."""
         from fixgw.recorder.replay import replay
 
-        return replay(self.store, self.account, self.product, skip=self._skip).subtraders.fills(self.min_ts, self.max_ts)
+        return replay(self.store, self.account, self.product, kept=False, skip=self._skip).subtraders.fills(
+            self.min_ts, self.max_ts)

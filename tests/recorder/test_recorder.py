@@ -113,6 +113,25 @@ def exchange_ids(sim) -> list[str]:
     return sim.cmd(cmd="dropcopy", account=ACCOUNT, product="event")["exec_ids"]
 
 
+def assert_kept_books_equal_a_full_replay(url: str) -> None:
+    """The recorder's kept checkpoint (written with its watermark) plus the tail is the full replay."""
+    from fixgw.recorder.replay import replay
+    from fixgw.recorder.store import exec_key
+    from test_kept import assert_same
+
+    store = open_store(url)
+    try:
+        cp = store.checkpoint(ACCOUNT, "event")
+        assert cp is not None and cp.reports > 0
+        assert cp.through <= exec_key(store.watermark(ACCOUNT, "event", 0))
+        assert cp.reports == store.count(ACCOUNT, "event", upto=cp.through)
+        kept, full = replay(store, ACCOUNT, "event"), replay(store, ACCOUNT, "event", kept=False)
+        assert_same(kept, full)
+        assert full.own.ledger.events  # the burst's trades made positions
+    finally:
+        store.close()
+
+
 def crash_run(tmp_path, sim, url: str, reports: int = 10_000, kills: int = 20) -> None:
     rec = recording(tmp_path, sim, url)
     sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=reports, rate=400)
@@ -132,6 +151,7 @@ def crash_run(tmp_path, sim, url: str, reports: int = 10_000, kills: int = 20) -
     assert count == len(ids)  # nothing stored twice
     out = rec.output()
     assert "backfill event: from" in out  # restarts resumed from the watermark through KalshiDC
+    assert_kept_books_equal_a_full_replay(url)
 
 
 def test_sigkill_20_times_during_a_10000_report_burst_sqlite(tmp_path, sim):
@@ -159,6 +179,7 @@ def test_dropped_listener_and_withheld_reports_are_backfilled(tmp_path, sim):
         count, ids = stored_ids(url)
         assert ids == final and count == len(final)
         assert "backfill event: from" in rec.output()
+        assert_kept_books_equal_a_full_replay(url)
     finally:
         rec.stop()
 

@@ -1,0 +1,205 @@
+"""Kept books: positions, balances and open orders kept up to date as reports are written (pure core).
+
+Why: a full replay (:func:`fixgw.recorder.replay.replay`) folds every stored
+report on each read, so a read costs the whole history. Instead the recorder
+keeps a **checkpoint** per (account, product): the :class:`Replayed` books of
+every report whose key (exchange index, clock, event) is at or below
+``through``. A read loads it, folds the stored reports after ``through`` with
+the same :meth:`Replayed.apply`, then applies the settlements (a market
+settles after its last fill, as in a full replay), so it costs the checkpoint
+plus the tail, not the history.
+
+Why that is exact. ``through`` is always a durable watermark (index 0): every
+report at or below it is already stored, so no report can be stored later
+below it, and the reports after it are exactly what a full replay would fold
+after the checkpoint, in the same order. The recorder writes a new checkpoint
+in the transaction that moves the watermark, at most every :data:`EVERY`
+reports, folding the stored rows between the old and the new ``through`` (so
+what is folded is what is stored, decoded as a full replay decodes it).
+
+What is kept, and what is not (each without a part that grows with history):
+
+* position ledgers (per subaccount and market), cash sums and times, the
+  account's and each FCM sub-trader's; settlements are not in it (applied at
+  read time).
+* open (resting) orders only: a finished order is dropped. A later report for
+  a finished order starts it afresh from that report, as :class:`Orders` does
+  for an order it has forgotten; full order history stays on the full path.
+* no per-fill or per-ExecID "seen" sets: the store keeps one row per ExecID
+  key, so a replay never meets a report twice. (The ledger's own set is keyed
+  by fill id and order id, one per ExecID in Kalshi's reports.)
+* FCM fill rows (GET /fcm/fills) are not kept: that view replays in full.
+
+No checkpoint, or one written by another :data:`VERSION`, and a read falls
+back to the full replay; the recorder rebuilds it at its next watermark move
+(folding from the first report once), and ``fixgw rebuild`` does it on demand.
+The state is a pickle of plain data (tuples, dicts, Decimals, datetimes)
+loaded by an unpickler that refuses every other class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import pickle
+from dataclasses import fields as dc_fields
+
+from fixgw.cash import Cash
+from fixgw.fcm import Books
+from fixgw.positions import EventBook, MarginBook
+from fixgw.recorder.replay import Replayed, decode
+from fixgw.recorder.store import Checkpoint, Key, Store, StoredReport, exec_key
+from fixgw.recorder.views import units_of
+from fixgw.translate import _Live
+
+log = logging.getLogger("fixgw.recorder")
+
+VERSION = 1  # bump whenever the layout or the fold changes: older checkpoints are then rebuilt
+EVERY = 1000  # reports between checkpoints: the most a read folds on top of one (plus unwatermarked ones)
+NOTED = 100_000  # decoded reports the recorder keeps for its next checkpoint, at most
+_LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
+_EVENT = [f.name for f in dc_fields(EventBook)]
+_MARGIN = [f.name for f in dc_fields(MarginBook)]
+_ALLOWED = {("decimal", "Decimal"), ("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
+
+
+# --------------------------------------------------------------------------- the state as plain data
+def _books_out(b: Books) -> tuple:
+    ledger, orders = b.ledger, b.orders
+    live = {oid: o for oid, o in orders._live.items() if o.status == "resting"}
+    return ({k: tuple(getattr(v, n) for n in _EVENT) for k, v in ledger.events.items()},
+            {k: tuple(getattr(v, n) for n in _MARGIN) for k, v in ledger.margins.items()},
+            [tuple(getattr(o, n) for n in _LIVE) for o in live.values()],
+            {cid: oid for cid, oid in orders._by_client.items() if oid in live})
+
+
+def _books_in(b: Books, data: tuple) -> Books:
+    events, margins, live, by_client = data
+    b.ledger.events = {k: EventBook(*v) for k, v in events.items()}
+    b.ledger.margins = {k: MarginBook(*v) for k, v in margins.items()}
+    for values in live:
+        o = _Live(**dict(zip(_LIVE, values)))
+        b.orders._live[o.order_id] = o
+    b.orders._by_client.update(by_client)
+    return b
+
+
+def dumps(r: Replayed) -> bytes:
+    """The kept part of ``r`` (see the module docstring) as bytes."""
+    cash = r.cash
+    data = (VERSION, _books_out(r.own), {name: _books_out(b) for name, b in r.subtraders.books.items()},
+            (cash.since, cash._sum, cash._updated))
+    return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _Plain(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"kept state names {module}.{name}, which is not plain data")
+        return super().find_class(module, name)
+
+
+def loads(blob: bytes) -> Replayed:
+    version, own, subs, (since, sums, updated) = _Plain(io.BytesIO(blob)).load()
+    if version != VERSION:
+        raise ValueError(f"kept state version {version}, this fixgw writes {VERSION}")
+    r = Replayed()
+    _books_in(r.own, own)
+    for name, data in subs.items():
+        _books_in(r.subtraders.of(name), data)
+    r.cash = Cash()
+    r.cash.since, r.cash._sum, r.cash._updated = since, sums, updated
+    return r
+
+
+# --------------------------------------------------------------------------- reading and rebuilding
+def load(store: Store, account: str, product: str) -> tuple[Replayed, Key | None]:
+    """(books, through) from the checkpoint, or (empty books, None) for a full replay when there is
+    none of this version."""
+    cp = store.checkpoint(account, product)
+    if cp is None or cp.version != VERSION:
+        return Replayed(), None
+    return loads(cp.state), cp.through
+
+
+def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key,
+         decoded: dict | None = None) -> int:
+    """Fold the stored reports in (after, upto] into ``books``; how many. ``decoded`` (key -> (raw,
+    units, model)) holds models already decoded from the same text in the same units, taken instead
+    of decoding again: the same model :func:`decode` would give."""
+    n = 0
+    for r in store.reports(account, product, after=after, upto=upto):
+        seen = decoded.pop(r.key, None) if decoded else None
+        if seen is not None and seen[0] == r.raw and seen[1] is units_of(r.raw, product):
+            books.apply(seen[2], product)
+        else:
+            books.apply(decode(r, product), product)
+        n += 1
+    return n
+
+
+def rebuild(store: Store, account: str, product: str) -> Checkpoint | None:
+    """Fold every report up to the watermark from nothing and store that checkpoint (None: no watermark)."""
+    mark = store.watermark(account, product, 0)
+    if mark is None:
+        return None
+    through = exec_key(mark)
+    books = Replayed()
+    n = fold(books, store, account, product, None, through)
+    cp = Checkpoint(account, product, through, mark, VERSION, n, dumps(books))
+    store.put_checkpoint(cp)
+    return cp
+
+
+# --------------------------------------------------------------------------- the recorder's side
+class Keeper:
+    """The recorder writer's books, one per product, checkpointed with the watermark."""
+
+    def __init__(self, store: Store, account: str, every: int = EVERY):
+        self.store, self.account, self.every = store, account, every
+        self._books: dict[str, tuple[Replayed, Key | None, int]] = {}  # product -> (books, through, folded)
+        self._off: set[str] = set()
+        self._decoded: dict[str, dict] = {"event": {}, "margin": {}}  # product -> key -> (raw, units, model)
+
+    def note(self, report: StoredReport, model, units) -> None:
+        """The recorder decoded ``report`` into ``model`` (in ``units``): fold that instead of decoding
+        the stored text again, when it is the same text in the units a replay reads it in. Called from
+        QuickFIX's thread (single dict operations); bounded, as reports above the watermark may wait."""
+        books = self._books.get(report.product)
+        if books is not None and books[1] is not None and report.key <= books[1]:
+            return  # stored and folded already: a resend
+        decoded = self._decoded[report.product]
+        if len(decoded) >= NOTED:
+            decoded.clear()  # those are decoded again from the store when their turn comes
+        decoded[report.key] = (report.raw, units, model)
+
+    def set_watermark(self, product: str, index: int, exec_id: str) -> None:
+        """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
+        have been stored since the last one. The kept books never stop the recording: a failure
+        is logged, the watermark still moves, and reads keep working from the older checkpoint."""
+        kept = None
+        if index == 0 and product not in self._off:
+            try:
+                kept = self._checkpoint(product, exec_id)
+            except Exception as e:  # noqa: BLE001 - reported, and the reads fall back
+                self._off.add(product)
+                log.error("recorder account=%s product=%s: kept books stopped at a report that does not "
+                          "fold (%s); reads replay from the last checkpoint, run fixgw rebuild", self.account,
+                          product, e)
+        self.store.set_watermark(self.account, product, index, exec_id, kept=kept)
+
+    def _checkpoint(self, product: str, mark: str) -> Checkpoint | None:
+        upto = exec_key(mark)
+        if product not in self._books:
+            books, through = load(self.store, self.account, product)
+            cp = self.store.checkpoint(self.account, product)
+            self._books[product] = (books, through, cp.reports if cp is not None and through else 0)
+        books, through, folded = self._books[product]
+        if through is not None and (upto <= through or self.store.count(
+                self.account, product, after=through, upto=upto) < self.every):
+            return None
+        n = fold(books, self.store, self.account, product, through, upto, self._decoded[product])
+        blob = dumps(books)
+        self._books[product] = (loads(blob), upto, folded + n)  # what was written: no finished orders
+        return Checkpoint(self.account, product, upto, mark, VERSION, folded + n, blob)
