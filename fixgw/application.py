@@ -97,6 +97,9 @@ class GatewayApplication(fix.Application):
         super().__init__()
         self.by_key = {rt.key: rt for rt in runtimes}
         self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
+        # Offered every inbound application message (runtime, MsgType, raw) before it is decoded;
+        # True: taken, and the taker decodes it later with decode() (the recorder's writer does).
+        self.raw_sink: Callable[[SessionRuntime, str, str], bool] | None = None
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -210,10 +213,18 @@ class GatewayApplication(fix.Application):
     def fromApp(self, message, session_id):
         rt = self.runtime(session_id)
         raw = message.toString()
-        rt.metrics.inbound(msg_type_of(raw))
+        msg_type = msg_type_of(raw)
+        rt.metrics.inbound(msg_type)
+        if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw):
+            return
         self._app_message(rt, raw)
 
     def _app_message(self, rt: SessionRuntime, raw: str) -> None:
+        self.deliver(rt, self.decode(rt, raw))
+
+    def decode(self, rt: SessionRuntime, raw: str) -> Inbound:
+        """An inbound message as the sink gets it, with the session's bookkeeping (decode errors,
+        unknown tags, ack timers, the order registry); on QuickFIX's thread unless taken raw."""
         try:
             model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
         except DecodeError as e:
@@ -222,8 +233,7 @@ class GatewayApplication(fix.Application):
             reason = f"undecodable message kept as raw: {e}"
             rt.lifecycle.note_error(reason)
             log.error("session=%s event=decode-error error=%s", rt.config.name, e)
-            self.deliver(rt, Inbound(rt.config.name, None, raw, reason))
-            return
+            return Inbound(rt.config.name, None, raw, reason)
         if unknown and not rt.unknown_tags.issuperset(unknown):
             rt.unknown_tags.update(unknown)
             log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
@@ -231,7 +241,7 @@ class GatewayApplication(fix.Application):
         rt.metrics.answered(model)
         if rt.registry is not None:
             rt.registry.apply(model)
-        self.deliver(rt, Inbound(rt.config.name, model, raw))
+        return Inbound(rt.config.name, model, raw)
 
     def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:
