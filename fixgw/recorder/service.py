@@ -66,10 +66,22 @@ class _Product:
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
 
 
+def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], str]:
+    """The highest ExecID per (product, exchange index) among ``reports``, by their numeric keys."""
+    best: dict[tuple[str, int], tuple[tuple[int, int], str]] = {}
+    for r in reports:
+        where, key = (r.product, r.exchange_index), (r.clock, r.event)
+        top = best.get(where)
+        if top is None or key > top[0]:
+            best[where] = (key, r.exec_id)
+    return {where: exec_id for where, (_, exec_id) in best.items()}
+
+
 class _Raw(NamedTuple):
     """An ExecutionReport as QuickFIX's thread hands it over, still text: the writer decodes it."""
 
     rt: object  # the session's application.SessionRuntime
+    product: str
     raw: str
     contiguous: bool
     received: float  # time.time() when it arrived
@@ -179,7 +191,7 @@ class Recorder:
                 if p.received % 10_000 == 0:
                     i = raw.find("\x0117=") + 4
                     self._say(f"backfill {p.name}: {p.received} reports so far, at {raw[i:raw.find(chr(1), i)]}")
-        self._q.put(_Raw(rt, raw, contiguous, time.time()))
+        self._q.put(_Raw(rt, p.name, raw, contiguous, time.time()))
         return True
 
     def _decoded(self, item: _Raw) -> StoredReport | None:
@@ -191,8 +203,7 @@ class Recorder:
             return None
         if msg.is_pending or msg.exec_type is ExecType.REJECTED:
             return None
-        p = self._product_of(inbound.session)
-        return StoredReport.from_model(self.account, p.name, msg, item.raw,
+        return StoredReport.from_model(self.account, item.product, msg, item.raw,
                                        dt.datetime.fromtimestamp(item.received, UTC))
 
     def _on_event(self, event: Event) -> None:
@@ -335,7 +346,7 @@ class Recorder:
 
     def _write_forever(self) -> None:
         batch: list[StoredReport] = []
-        live_top: dict[tuple[str, int], str] = {}
+        live: list[StoredReport] = []  # the batch's reports contiguous with the watermark
         marks: list[_Mark] = []
         waiters: list[threading.Event] = []
         while True:
@@ -361,14 +372,13 @@ class Recorder:
                 else:
                     report, contiguous = item
                 batch.append(report)
-                self._note_top(report)
                 if contiguous:
-                    key = (report.product, report.exchange_index)
-                    if key not in live_top or exec_id_key(report.exec_id) > exec_id_key(live_top[key]):
-                        live_top[key] = report.exec_id
+                    live.append(report)
+            live_top = _tops(live)
             if batch:
+                self._note_tops(_tops(batch))
                 self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
-                batch = []
+                batch, live = [], []
             for (product, index), exec_id in live_top.items():
                 self._advance(product, index, exec_id)
             for m in marks:
@@ -376,17 +386,19 @@ class Recorder:
                     top = m.exec_id or self.products[m.product].page_top.get(m.index)
                 if top is not None:
                     self._advance(m.product, m.index, top)
-            live_top, marks = {}, []
+            marks = []
             for w in waiters:
                 w.set()
             waiters = []
 
-    def _note_top(self, r: StoredReport) -> None:
-        p = self.products[r.product]
+    def _note_tops(self, tops: dict[tuple[str, int], str]) -> None:
+        """Remember the highest ExecID received per (product, exchange index): one lock per batch."""
         with self._lock:
-            top = p.page_top.get(r.exchange_index)
-            if top is None or exec_id_key(r.exec_id) > exec_id_key(top):
-                p.page_top[r.exchange_index] = r.exec_id
+            for (product, index), exec_id in tops.items():
+                page_top = self.products[product].page_top
+                top = page_top.get(index)
+                if top is None or exec_id_key(exec_id) > exec_id_key(top):
+                    page_top[index] = exec_id
 
     def _advance(self, product: str, index: int, exec_id: str) -> None:
         p = self.products[product]
