@@ -196,15 +196,23 @@ class Recorder:
 
     def _decoded(self, item: _Raw) -> StoredReport | None:
         """The writer's half of :meth:`_on_raw`: what :meth:`_on_event` does with a decoded report."""
-        inbound = self.gateway.app.decode(item.rt, item.raw)
-        msg = inbound.message
-        if msg is None:
-            self._say(f"{inbound.session}: {inbound.error}")
+        try:
+            inbound = self.gateway.app.decode(item.rt, item.raw)
+            msg = inbound.message
+            if msg is None:
+                self._say(f"{inbound.session}: {inbound.error}")
+                return None
+            if msg.is_pending or msg.exec_type is ExecType.REJECTED:
+                return None
+            return StoredReport.from_model(self.account, item.product, msg, item.raw,
+                                           dt.datetime.fromtimestamp(item.received, UTC))
+        except Exception as exc:  # noqa: BLE001 - a bad report is not a store failure
+            # What the callback guard does with it on QuickFIX's thread: name it, go on.
+            rt = item.rt
+            rt.lifecycle.note_error(f"internal error in fromApp: {type(exc).__name__}: {exc}")
+            rt.counters["callback_errors"] += 1
+            log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
             return None
-        if msg.is_pending or msg.exec_type is ExecType.REJECTED:
-            return None
-        return StoredReport.from_model(self.account, item.product, msg, item.raw,
-                                       dt.datetime.fromtimestamp(item.received, UTC))
 
     def _on_event(self, event: Event) -> None:
         p = self._product_of(event.session)

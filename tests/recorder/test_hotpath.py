@@ -46,14 +46,20 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     units = rec.gateway.runtime("listener").units
     kept = trade(1, Side.BUY, "0.40", 2, "KXA-26-T1")
     refused = trade(2, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_type": ExecType.REJECTED})
+    # decodes, but its ExecID is no database key: on QuickFIX's thread the callback guard named it
+    # and recording went on; on the writer it must not be taken for a store failure either
+    no_key = raw_of(trade(4, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_id": "x;1"}), units)
     broken = raw_of(trade(3, Side.BUY, "0.40", 2, "KXA-26-T1"), units).replace("\x0139=2\x01", "\x0139=Z\x01")
     sid = fix.SessionID("FIXT.1.1", listener.api_key_id, "KalshiNR")
-    for raw in (raw_of(kept, units), raw_of(refused, units), broken):
+    for raw in (raw_of(refused, units), broken, no_key, raw_of(kept, units)):
         rec.gateway.app.fromApp(fix.Message(raw, False), sid)  # as QuickFIX's thread calls it
     assert rec.flush(10)
     assert [r.exec_id for r in store.reports("acct", "event")] == [kept.exec_id]
     assert "listener: undecodable message kept as raw" in out.getvalue() and "39" in out.getvalue()
-    assert decoded_on == ["recorder-writer"] * 3  # none on the calling (QuickFIX) thread
+    assert decoded_on == ["recorder-writer"] * 4  # none on the calling (QuickFIX) thread
+    assert rec.failure is None and rec._writer.is_alive()
+    lifecycle = rec.gateway.runtime("listener").lifecycle
+    assert "x;1" in lifecycle.last_error and rec.gateway.runtime("listener").counters["callback_errors"] == 1
     assert store.watermark("acct", "event", 0) == kept.exec_id  # live and contiguous: the watermark moved
     assert rec.gateway.runtime("listener").counters["decode_errors"] == 1
     store.close()
