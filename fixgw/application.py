@@ -104,6 +104,9 @@ class GatewayApplication(fix.Application):
         super().__init__()
         self.by_key = {rt.key: rt for rt in runtimes}
         self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
+        # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
+        # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
+        self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -226,10 +229,19 @@ class GatewayApplication(fix.Application):
                 raw = invalid[1]
         if raw is None:
             raw = message.toString()
-        rt.metrics.inbound(msg_type_of(raw))
+        msg_type = msg_type_of(raw)
+        rt.metrics.inbound(msg_type)
+        if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
+            return
         self._app_message(rt, raw, invalid=invalid is not None)
 
     def _app_message(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> None:
+        self.deliver(rt, self.decode(rt, raw, invalid))
+
+    def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
+        """An inbound message as the sink gets it, with the session's bookkeeping (decode errors,
+        unknown tags, anomalies, ack timers, the order registries); on QuickFIX's thread unless
+        taken raw. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
         try:
             if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
                 model, unknown = lenient.decode(raw, rt.units)
@@ -244,8 +256,7 @@ class GatewayApplication(fix.Application):
             reason = f"undecodable message kept as raw: {e}"
             rt.lifecycle.note_error(reason)
             log.error("session=%s event=decode-error error=%s", rt.config.name, e)
-            self.deliver(rt, Inbound(rt.config.name, None, raw, reason))
-            return
+            return Inbound(rt.config.name, None, raw, reason)
         if unknown and not rt.unknown_tags.issuperset(unknown):
             rt.unknown_tags.update(unknown)
             log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
@@ -259,7 +270,7 @@ class GatewayApplication(fix.Application):
                 registry.apply(model)
         if rt.registry is not None:
             rt.registry.apply(model)
-        self.deliver(rt, Inbound(rt.config.name, model, raw))
+        return Inbound(rt.config.name, model, raw)
 
     def _anomalies(self, rt: SessionRuntime, model) -> None:
         """Count and log each thing the dictionary does not allow in a message that was kept."""

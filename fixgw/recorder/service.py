@@ -29,13 +29,14 @@ MarketSettlementReports (35=UMS, on an RT listener that asked for them with
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TextIO
+from typing import Callable, NamedTuple, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
@@ -44,7 +45,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
                               MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
-from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
+from fixgw.recorder.store import UTC, Gap, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
@@ -71,6 +72,31 @@ class _Product:
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
     spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
+
+
+def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], str]:
+    """The highest ExecID per (product, exchange index) among ``reports``, by their numeric keys."""
+    best: dict[tuple[str, int], tuple[tuple[int, int], str]] = {}
+    for r in reports:
+        where, key = (r.product, r.exchange_index), (r.clock, r.event)
+        top = best.get(where)
+        if top is None or key > top[0]:
+            best[where] = (key, r.exec_id)
+    return {where: exec_id for where, (_, exec_id) in best.items()}
+
+
+class _Raw(NamedTuple):
+    """An ExecutionReport as QuickFIX's thread hands it over, still text: the writer decodes it."""
+
+    rt: object  # the session's application.SessionRuntime
+    product: str
+    raw: str
+    contiguous: bool
+    received: float  # time.time() when it arrived
+    invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
+
+
+_REJECTED, _PENDING = "\x01150=8\x01", "\x0117=-1;-1\x01"
 
 
 @dataclass(frozen=True)
@@ -115,8 +141,10 @@ class Recorder:
                     p.watermark[index] = w
         self.kept = Keeper(store, account)
         self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
-        # Take messages straight from QuickFIX's thread (no dispatcher hop): the handler only
-        # files the report for the writer thread, and answers U2/U3 by sending the next U1.
+        # Take messages straight from QuickFIX's thread (no dispatcher hop): ExecutionReports go
+        # to the writer thread as text, which decodes them there in batches, so QuickFIX's
+        # thread spends a few microseconds per report; U2/U3 are answered by sending the next U1.
+        self.gateway.app.raw_sink = self._on_raw
         self.gateway.app.sink = lambda rt, item: self._on_event(
             Event(item.session, item.message, raw=item.raw, error=item.error))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -162,6 +190,51 @@ class Recorder:
                 return p
         return None
 
+    def _on_raw(self, rt, msg_type: str, raw: str, invalid: bool = False) -> bool:
+        """Take an ExecutionReport undecoded (QuickFIX's thread): the writer decodes and files it."""
+        if msg_type != "8":
+            return False
+        session = rt.config.name
+        p = self._product_of(session)
+        if p is None:
+            return False
+        live = session in p.listeners
+        gen = rt.lifecycle.logons if live else -2
+        with self._lock:
+            contiguous = live and p.live_ok and gen == p.live_gen
+            if not live and _REJECTED not in raw and _PENDING not in raw:
+                p.received += 1
+                if p.received % 10_000 == 0:
+                    i = raw.find("\x0117=") + 4
+                    self._say(f"backfill {p.name}: {p.received} reports so far, at {raw[i:raw.find(chr(1), i)]}")
+        self._q.put(_Raw(rt, p.name, raw, contiguous, time.time(), invalid))
+        return True
+
+    def _decoded(self, item: _Raw) -> StoredReport | None:
+        """The writer's half of :meth:`_on_raw`: what :meth:`_on_event` does with a decoded report."""
+        try:
+            inbound = self.gateway.app.decode(item.rt, item.raw, item.invalid)
+            msg = inbound.message
+            if msg is None:
+                self._say(f"{inbound.session}: {inbound.error}")
+                return None
+            if msg.is_pending or msg.exec_type is ExecType.REJECTED:
+                return None
+            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
+                self._say(f"{inbound.session}: report {msg.exec_id} stored with what the dictionary does not "
+                          f"allow: {'; '.join(map(str, msg.anomalies))}")
+            report = StoredReport.from_model(self.account, item.product, msg, item.raw,
+                                             dt.datetime.fromtimestamp(item.received, UTC))
+            self.kept.note(report, msg, item.rt.units)  # folded at a checkpoint
+            return report
+        except Exception as exc:  # noqa: BLE001 - a bad report is not a store failure
+            # What the callback guard does with it on QuickFIX's thread: name it, go on.
+            rt = item.rt
+            rt.lifecycle.note_error(f"internal error in fromApp: {type(exc).__name__}: {exc}")
+            rt.counters["callback_errors"] += 1
+            log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
+            return None
+
     def _on_event(self, event: Event) -> None:
         p = self._product_of(event.session)
         if p is None:
@@ -176,26 +249,8 @@ class Recorder:
                         p.spoiled = True
             self._say(f"{event.session}: {event.error}")
             return
-        if isinstance(msg, ExecutionReport):
-            if msg.is_pending or msg.exec_type is ExecType.REJECTED:
-                return
-            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
-                self._say(f"{event.session}: report {msg.exec_id} stored with what the dictionary does not "
-                          f"allow: {'; '.join(map(str, msg.anomalies))}")
-            report = StoredReport.from_model(self.account, p.name, msg, event.raw)
-            self.kept.note(report, msg, self.gateway.runtime(event.session).units)  # folded at a checkpoint
-            live = event.session in p.listeners
-            # A report is contiguous with the watermark only on the connection whose backfill
-            # completed: after a drop, nothing counts until the next backfill has run.
-            gen = self.gateway.runtime(event.session).lifecycle.logons if live else -2
-            with self._lock:
-                contiguous = live and p.live_ok and gen == p.live_gen
-                if event.session == p.dc:
-                    p.received += 1
-                    if p.received % 10_000 == 0:
-                        self._say(f"backfill {p.name}: {p.received} reports so far, at {msg.exec_id}")
-            self._q.put((report, contiguous))
-        elif isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
+        # ExecutionReports never come this way: _on_raw takes them as text for the writer
+        if isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
             self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
             self._page_done(p, msg.count)
@@ -320,7 +375,7 @@ class Recorder:
     def _write_forever(self) -> None:
         batch: list[StoredReport] = []
         settled: list[StoredSettlement] = []
-        live_top: dict[tuple[str, int], str] = {}
+        live: list[StoredReport] = []  # the batch's reports contiguous with the watermark
         marks: list[_Mark] = []
         waiters: list[threading.Event] = []
         while True:
@@ -344,18 +399,22 @@ class Recorder:
                 if isinstance(item, StoredSettlement):
                     settled.append(item)
                     continue
-                report, contiguous = item
+                if item.__class__ is _Raw:
+                    report, contiguous = self._decoded(item), item.contiguous
+                    if report is None:
+                        continue
+                else:
+                    report, contiguous = item
                 batch.append(report)
-                self._note_top(report)
                 if contiguous:
-                    key = (report.product, report.exchange_index)
-                    if key not in live_top or exec_id_key(report.exec_id) > exec_id_key(live_top[key]):
-                        live_top[key] = report.exec_id
+                    live.append(report)
+            live_top = _tops(live)
             if batch:
+                self._note_tops(_tops(batch))
                 self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
                 for callback in self.on_stored:
                     callback(batch)
-                batch = []
+                batch, live = [], []
             if settled:  # after the batch: the fills a settlement closes are stored first
                 self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
                 settled = []
@@ -366,17 +425,19 @@ class Recorder:
                     top = m.exec_id or self.products[m.product].page_top.get(m.index)
                 if top is not None:
                     self._advance(m.product, m.index, top)
-            live_top, marks = {}, []
+            marks = []
             for w in waiters:
                 w.set()
             waiters = []
 
-    def _note_top(self, r: StoredReport) -> None:
-        p = self.products[r.product]
+    def _note_tops(self, tops: dict[tuple[str, int], str]) -> None:
+        """Remember the highest ExecID received per (product, exchange index): one lock per batch."""
         with self._lock:
-            top = p.page_top.get(r.exchange_index)
-            if top is None or exec_id_key(r.exec_id) > exec_id_key(top):
-                p.page_top[r.exchange_index] = r.exec_id
+            for (product, index), exec_id in tops.items():
+                page_top = self.products[product].page_top
+                top = page_top.get(index)
+                if top is None or exec_id_key(exec_id) > exec_id_key(top):
+                    page_top[index] = exec_id
 
     def _advance(self, product: str, index: int, exec_id: str) -> None:
         p = self.products[product]

@@ -1,0 +1,67 @@
+"""The recorder's share of QuickFIX's callback thread: ExecutionReports leave it as text.
+
+QuickFIX's thread reads and parses every inbound message itself; the recorder
+must add as little to that thread as it can, so it files each ExecutionReport
+undecoded and its writer thread decodes it. What is stored, skipped and
+reported stays what the decoded path gave: a trade is stored, a rejected
+report is not, an undecodable one is named with its session and not stored.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+
+import quickfix as fix
+
+from fixgw import fields
+from fixgw.models.fix import ExecType, Side
+from fixgw.pricing import Units
+from fixgw.recorder.service import Recorder
+from fixgw.recorder.store import open_store
+from fixgw.sim.launch import gateway_config, make_account
+from test_commands import raw_of, trade
+
+
+def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_path, sim, monkeypatch):
+    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    cfg = gateway_config(tmp_path / "rec", sim, [
+        dict(name="listener", product="event", type="NR", listener=True, account=listener),
+        dict(name="dc", product="event", type="DC", account=dc)])
+    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    out = io.StringIO()
+    rec = Recorder(cfg, store, account="acct", out=out)
+    decoded_on: list[str] = []
+    real = fields.decode_raw_with_unknown
+
+    def spy(raw, units):
+        decoded_on.append(threading.current_thread().name)
+        return real(raw, units)
+
+    monkeypatch.setattr(fields, "decode_raw_with_unknown", spy)
+    rec._writer.start()
+    p = rec.products["event"]
+    p.live_ok, p.live_gen = True, 0
+    units = rec.gateway.runtime("listener").units
+    kept = trade(1, Side.BUY, "0.40", 2, "KXA-26-T1")
+    refused = trade(2, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_type": ExecType.REJECTED})
+    # decodes, but its ExecID is no database key: on QuickFIX's thread the callback guard named it
+    # and recording went on; on the writer it must not be taken for a store failure either
+    no_key = raw_of(trade(4, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_id": "x;1"}), units)
+    # a novel enum value would be stored (read leniently, issue 10); a report without OrderID cannot be
+    broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(3, Side.BUY, "0.40", 2, "KXA-26-T1"), units))
+    sid = fix.SessionID("FIXT.1.1", listener.api_key_id, "KalshiNR")
+    for raw in (raw_of(refused, units), broken, no_key, raw_of(kept, units)):
+        rec.gateway.app.fromApp(fix.Message(raw, False), sid)  # as QuickFIX's thread calls it
+    assert rec.flush(10)
+    assert [r.exec_id for r in store.reports("acct", "event")] == [kept.exec_id]
+    assert "listener: undecodable message kept as raw" in out.getvalue() and "order_id" in out.getvalue()
+    assert decoded_on == ["recorder-writer"] * 4  # none on the calling (QuickFIX) thread
+    assert rec.failure is None and rec._writer.is_alive()
+    lifecycle = rec.gateway.runtime("listener").lifecycle
+    assert "x;1" in lifecycle.last_error and rec.gateway.runtime("listener").counters["callback_errors"] == 1
+    assert store.watermark("acct", "event", 0) == kept.exec_id  # live and contiguous: the watermark moved
+    assert rec.gateway.runtime("listener").counters["decode_errors"] == 1
+    store.close()
