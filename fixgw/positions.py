@@ -105,6 +105,20 @@ class EventBook:
             self.C = (q - k) * px
 
 
+def roll_up(groups: Mapping[str, list[EventBook]]) -> list[EventPosition]:
+    """EventPositions of market books grouped by event ticker, sorted by event ticker."""
+    out = []
+    for event in sorted(groups):
+        books = groups[event]
+        cost = sum((b.C for b in books), ZERO)
+        out.append(EventPosition(
+            event_ticker=event, total_cost_dollars=cost,
+            total_cost_shares_fp=sum((abs(b.P) for b in books), ZERO), event_exposure_dollars=cost,
+            realized_pnl_dollars=sum((b.R for b in books), ZERO),
+            fees_paid_dollars=sum((b.F for b in books), ZERO)))
+    return out
+
+
 @dataclass
 class MarginBook:
     """One margin market's running numbers (see module docstring)."""
@@ -203,16 +217,7 @@ class Ledger:
         for (s, t), book in self.events.items():
             if s == subaccount and (s, t) not in self.settled:
                 groups.setdefault(event_ticker(t), []).append(book)
-        out = []
-        for event in sorted(groups):
-            books = groups[event]
-            cost = sum((b.C for b in books), ZERO)
-            out.append(EventPosition(
-                event_ticker=event, total_cost_dollars=cost,
-                total_cost_shares_fp=sum((abs(b.P) for b in books), ZERO), event_exposure_dollars=cost,
-                realized_pnl_dollars=sum((b.R for b in books), ZERO),
-                fees_paid_dollars=sum((b.F for b in books), ZERO)))
-        return out
+        return roll_up(groups)
 
     def settle(self, subaccount: int, ticker: str, yes_value: Decimal) -> None:
         """Close a settled market: R += what the contracts are worth - C; P = C = 0.

@@ -17,12 +17,10 @@ position (0) and the realized PnL including the settlement.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 from fixgw.models.rest import EventPosition, MarketPosition
-from fixgw.positions import Ledger, event_ticker as event_of
+from fixgw.positions import Ledger, event_ticker as event_of, roll_up
 
-ZERO = Decimal(0)
 STATUSES = ("unsettled", "settled", "all")
 COUNT_FILTERS = ("position", "total_traded")
 
@@ -69,13 +67,4 @@ def _events(ledger: Ledger, subaccount: int, rows: list[MarketPosition]) -> list
     groups: dict[str, list] = {}
     for row in rows:
         groups.setdefault(event_of(row.ticker), []).append(ledger.events[(subaccount, row.ticker)])
-    out = []
-    for event in sorted(groups):
-        books = groups[event]
-        cost = sum((b.C for b in books), ZERO)
-        out.append(EventPosition(
-            event_ticker=event, total_cost_dollars=cost,
-            total_cost_shares_fp=sum((abs(b.P) for b in books), ZERO), event_exposure_dollars=cost,
-            realized_pnl_dollars=sum((b.R for b in books), ZERO),
-            fees_paid_dollars=sum((b.F for b in books), ZERO)))
-    return out
+    return roll_up(groups)
