@@ -68,7 +68,7 @@ class Api:
     def describe(self) -> str:
         base = f"{self.host}:{self.port}"
         return (f"listening on http://{base}/trade-api/v2 and ws://{base}{appmod.WS_PATH}, "
-                f"metrics at http://{base}/metrics")
+                f"ws://{base}{appmod.MARGIN_WS_PATH} (margin), metrics at http://{base}/metrics")
 
     def start(self) -> "Api":
         self.hub.start()

@@ -9,6 +9,8 @@ gateways and the simulator's ledger are the oracles.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 
@@ -18,7 +20,9 @@ from fixgw.gateway import Gateway
 from fixgw.signing import Signer, generate_keypair
 from fixgw.sim.launch import SimProcess
 from fixgw.sim.ledger import Ledger as SimLedger
-from apiharness import Client, ServeProcess, ack, wait_for
+from websockets.sync.client import connect
+
+from apiharness import Client, ServeProcess, Subscriber, ack, wait_for
 from harness import gateway_config, make_account
 
 EV, EV2 = "KXHIGHNY-26NOV21-T50", "KXHIGHNY-26NOV21-T60"
@@ -55,6 +59,20 @@ keys = {{ "reader-key" = "{client_pub}" }}
 {api}
 """ + "\n".join(sessions))
     return cfg
+
+
+class MarginSubscriber(Subscriber):
+    """Subscribes to the margin WebSocket's fill and user_orders channels and keeps every frame."""
+
+    def start(self) -> "MarginSubscriber":
+        path = "/trade-api/ws/v2/margin"
+        self.conn = connect(self.client.base.replace("http://", "ws://") + path,
+                            additional_headers=self.client.headers("GET", path)).__enter__()
+        self.conn.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["fill", "user_orders"]}}))
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        wait_for(lambda: len(self.of("subscribed")) == 2, 10, "the margin subscriptions to be confirmed")
+        return self
 
 
 def trade(fcm: Gateway, carol: Gateway, other: Gateway, sim) -> None:
@@ -105,8 +123,9 @@ def books(tmp_path_factory):
     servers = {"fcm": ServeProcess(fcm_cfg, root / "fcm.log"), "carol": ServeProcess(carol_cfg, root / "carol.log")}
     signer = Signer.from_file(priv)
     clients = {k: Client(s.base, signer) for k, s in servers.items()}
-    gws = {}
+    gws, subs = {}, {}
     try:
+        subs = {"margin": MarginSubscriber(clients["carol"]).start(), "event": Subscriber(clients["carol"]).start()}
         gws["fcm"] = Gateway(gateway_config(root / "gw-fcm", sim, [dict(
             name="fcm-nr", product="event", type="RT", receive_settlement_reports=True, account=fcm_keys["nr"])],
             tier="prime", user_id=SimLedger.user_id("fcm")))
@@ -132,10 +151,12 @@ def books(tmp_path_factory):
             finally:
                 store.close()
         time.sleep(0.3)
-        yield dict(sim=sim, servers=servers, clients=clients, gws=gws, root=root)
+        yield dict(sim=sim, servers=servers, clients=clients, gws=gws, root=root, subs=subs)
     finally:
         for gw in gws.values():
             gw.stop()
+        for sub in subs.values():
+            sub.close()
         rcs = {k: s.stop() for k, s in servers.items()}
         sim.stop()
     for k, rc in rcs.items():

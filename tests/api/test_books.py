@@ -131,3 +131,33 @@ def test_margin_fills_orders_and_positions_equal_the_exchange(books):
     assert [p["position"] for p in body["positions"]] == ["-1.00"]
     assert ok(client.get("/margin/positions", ticker="ETH-PERP")) == {"positions": []}
     assert ok(client.get("/margin/positions", subaccount=2)) == {"positions": []}
+
+
+def test_margin_websocket_sees_each_fill_and_order_change_once(books):
+    sim, margin, event = books["sim"], books["subs"]["margin"], books["subs"]["event"]
+    ledger = sim.cmd(cmd="ledger", product="margin", account="carol")
+    fills = margin.of("fill")
+    assert [f["msg"]["trade_id"] for f in fills] == [f["fill_id"] for f in ledger["fills"]]
+    assert [(f["msg"]["side"], f["msg"]["count"], f["msg"]["price"], f["msg"]["post_position"]) for f in fills] == \
+        [("bid", "2.00", "101.5000", "2.00"), ("ask", "3.00", "102.0000", "-1.00")]
+    for kind in ("fill", "user_order"):
+        frames = margin.of(kind)
+        assert len({f["sid"] for f in frames}) == 1, kind
+        assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1)), kind
+    last = {}
+    for f in margin.of("user_order"):
+        last[f["msg"]["order_id"]] = f["msg"]
+    orders = {o["order_id"]: o for o in ledger["orders"]}
+    assert set(last) == set(orders)
+    for oid, msg in last.items():
+        assert (msg["fill_count"], msg["remaining_count"], msg["price"], msg["user_id"]) == \
+            (orders[oid]["fill_count"], orders[oid]["remaining_count"], orders[oid]["price"], ledger["user_id"]), oid
+    # the event-contract connection saw carol's event fills only; the margin one no event fill
+    assert {f["msg"]["market_ticker"] for f in event.of("fill")} == {EV, EV2}
+    assert MG not in {f["msg"]["market_ticker"] for f in event.of("fill")}
+    client = books["clients"]["carol"]
+    path = "/trade-api/ws/v2/margin"
+    from websockets.sync.client import connect
+    with connect(  # no market_positions on margin (as Kalshi)client.base.replace("http://", "ws://") + path, additional_headers=client.headers("GET", path)) as ws:
+        ws.send(json.dumps({"id": 7, "cmd": "subscribe", "params": {"channels": ["market_positions"]}}))
+        assert json.loads(ws.recv(timeout=5))["msg"]["code"] == 8
