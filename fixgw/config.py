@@ -264,6 +264,9 @@ class RestConfig(BaseModel):
     api_key_id: str
     private_key: Path
     subaccount: int | None = None  # None: the primary account (0)
+    # FCM members: sub-traders whose positions reconcile compares, besides every one the recorder has seen
+    # (one whose every report is missing from the store is found only when listed here)
+    subtraders: list[str] = Field(default_factory=list)
 
 
 class GatewayConfig(BaseModel):

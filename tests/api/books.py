@@ -111,6 +111,7 @@ def books(tmp_path_factory):
     carol = {k: acct(p, "carol") for k, p in (("nr", "event"), ("rt", "event"), ("dc", "event"),
                                               ("mg", "margin"), ("mgl", "margin"), ("mgdc", "margin"))}
     mm, bob = acct("event", "mm"), acct("margin", "bob")
+    rest_key = acct("event", "fcm", subtraders=SUBS)  # the member's REST key, for reconcile
     fcm_cfg = serve_config(root, sim, "fcm", [
         _session("listener", "event", "RT", fcm_keys["rt"], listener=True, receive_settlement_reports=True),
         _session("dc", "event", "DC", fcm_keys["dc"])], pub, api='profile = "seed"')
@@ -151,7 +152,7 @@ def books(tmp_path_factory):
             finally:
                 store.close()
         time.sleep(0.3)
-        yield dict(sim=sim, servers=servers, clients=clients, gws=gws, root=root, subs=subs)
+        yield dict(sim=sim, servers=servers, clients=clients, gws=gws, root=root, subs=subs, rest_key=rest_key)
     finally:
         for gw in gws.values():
             gw.stop()

@@ -158,6 +158,51 @@ def test_margin_websocket_sees_each_fill_and_order_change_once(books):
     client = books["clients"]["carol"]
     path = "/trade-api/ws/v2/margin"
     from websockets.sync.client import connect
-    with connect(  # no market_positions on margin (as Kalshi)client.base.replace("http://", "ws://") + path, additional_headers=client.headers("GET", path)) as ws:
+    url = client.base.replace("http://", "ws://") + path
+    with connect(url, additional_headers=client.headers("GET", path)) as ws:  # no market_positions on margin
         ws.send(json.dumps({"id": 7, "cmd": "subscribe", "params": {"channels": ["market_positions"]}}))
         assert json.loads(ws.recv(timeout=5))["msg"]["code"] == 8
+
+
+def test_reconcile_an_fcm_member_per_subtrader_and_its_balance(books):
+    """Clean books exit 0; a sub-trader's trade report removed from a copy of the store, and a wrong starting
+    balance, are each named."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from apiharness import ENV
+
+    root, sim, key = books["root"], books["sim"], books["rest_key"]
+    base = (root / "fcm.toml").read_text().replace('[recorder]', 'starting_balance = "0"\n[recorder]', 1)
+
+    def run(start: str, store=None) -> subprocess.CompletedProcess:
+        cfg = root / f"reconcile-{start}.toml"
+        cfg.write_text(base.replace('starting_balance = "0"', f'starting_balance = "{start}"') + f"""
+[rest]
+base_url = "{sim.rest_url}"
+api_key_id = "{key.api_key_id}"
+private_key = "{key.private_key}"
+subtraders = {SUBS!r}
+""".replace("'", '"'))
+        extra = ["--store", f"sqlite:///{store}"] if store else []
+        return subprocess.run([sys.executable, "-m", "fixgw", "reconcile", str(cfg), *extra], capture_output=True,
+                              text=True, timeout=120, env=ENV)
+
+    clean = run("0")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "BREAK" not in clean.stdout and "(3 sub-traders)" in clean.stdout, clean.stdout
+    assert clean.stdout.strip().endswith("0 breaks")
+    C = SUBS[2]
+    broken = root / "fcm-broken.db"
+    with sqlite3.connect(root / "fcm.db") as src, sqlite3.connect(broken) as dst:
+        src.backup(dst)
+    with sqlite3.connect(broken) as db:  # C's one fill (bought 4 of EV2 from A)
+        gone = db.execute("DELETE FROM reports WHERE symbol = ? AND raw LIKE ? AND raw LIKE ?",
+                          (EV2, "%\x01150=F\x01%", f"%\x01448={C}\x01%")).rowcount
+    assert gone == 1
+    out = run("5.00", broken)
+    assert out.returncode == 1, out.stdout + out.stderr
+    breaks = [line for line in out.stdout.splitlines() if line.startswith("BREAK")]
+    assert breaks == [f"BREAK position {EV2}: sub-trader {C}: only Kalshi has it (position 4.00)",
+                      "BREAK balance -: recorder 5.0000 / Kalshi 0.0000 (cents 500 / 0)"], out.stdout
