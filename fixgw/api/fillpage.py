@@ -5,8 +5,8 @@ report into a typed ExecutionReport and pages by counting rows from the first;
 a page of 1,000 fills near the end of a big store decoded the whole store. Here:
 
 * the cursor is the store key ``(exchange_index, clock, event)`` of the page's
-  last report, so the next page starts right after it (rows before it are
-  skipped on their key, never decoded);
+  last report, so the next page's read starts right after it in the store's
+  index (the rows before it are never read);
 * a fill is made from the stored text by :func:`fixgw.fastfill.fill` (property-
   tested equal to the generic path, which it falls back to for anything unusual);
 * a report carrying parties (453) is decoded in full, so a sub-trader's fills stay
@@ -64,9 +64,7 @@ def _inside(fill, p: Params) -> bool:
 
 def rows(src, p: Params, after: tuple[int, int, int] | None = None):
     """``(key, Fill)`` of every matching fill after the key ``after``, in store order."""
-    for r in src.store.reports(src.account, "event", ticker=p.ticker, subaccount=p.subaccount):
-        if after is not None and r.key <= after:
-            continue
+    for r in src.store.reports(src.account, "event", ticker=p.ticker, subaccount=p.subaccount, after=after):
         if not fastfill.is_trade(r.raw) and _PARTIES not in r.raw:
             continue
         if p.event_ticker and event_of(r.symbol) != p.event_ticker:

@@ -53,7 +53,7 @@ class SqlReads:
 
     def reports(self, account: str, product: str, *, ticker: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
+                subaccount: int | None = None, after: tuple[int, int, int] | None = None) -> Iterator[StoredReport]:
         p = self.P
         where, args = [f"account={p}", f"product={p}"], [account, product]
         for clause, value in ((f"symbol={p}", ticker), (f"transact_time>={p}", since),
@@ -61,24 +61,24 @@ class SqlReads:
             if value is not None:
                 where.append(clause)
                 args.append(self._time_arg(value) if isinstance(value, dt.datetime) else value)
-        return self._pages(" AND ".join(where), args)
+        return self._pages(" AND ".join(where), args, after)
 
-    def _pages(self, where: str, args: list) -> Iterator[StoredReport]:
+    def _pages(self, where: str, args: list, after: tuple[int, int, int] | None = None) -> Iterator[StoredReport]:
         """Keyset pages: a slow reader holds no lock or transaction between pages."""
         p = self.P
         first = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
                  f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        after = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
+        after_sql = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
                  f"AND (exchange_index, clock, event) > ({p}, {p}, {p}) "
                  f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        sql, page_args = first, args
+        sql, page_args = (first, args) if after is None else (after_sql, [*args, *after])
         while True:
             rows = self._query(sql, page_args)
             for row in rows:
                 yield self._report(row)
             if len(rows) < PAGE_SIZE:
                 return
-            sql, page_args = after, [*args, *rows[-1][3:6]]
+            sql, page_args = after_sql, [*args, *rows[-1][3:6]]
 
     def count(self, account: str | None = None, product: str | None = None) -> int:
         where, args = self._optional(account=account, product=product)

@@ -203,11 +203,12 @@ class Store(Protocol):
 
     def reports(self, account: str, product: str, *, ticker: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
-                subaccount: int | None = None) -> Iterator[StoredReport]:
+                subaccount: int | None = None, after: tuple[int, int, int] | None = None) -> Iterator[StoredReport]:
         """Reports in (exchange_index, clock, event) order, fetched page by page.
 
         ``since`` is inclusive and ``until`` exclusive, both on TransactTime; reports
-        without a TransactTime are left out when either is given.
+        without a TransactTime are left out when either is given. ``after`` (exclusive)
+        bounds the key: only the reports after it are read.
         """
 
     def count(self, account: str | None = None, product: str | None = None) -> int: ...
