@@ -54,6 +54,8 @@ def _rest_route(ep: Endpoint, source: Source, verifier: Verifier) -> Route:
             log.exception("%s %s failed", request.method, request.url.path)
             return _error(ApiError(500, "internal_server_error", f"{type(e).__name__} while answering "
                                    f"{request.url.path}; see the server's log"))
+        if isinstance(body, str):  # encoded by the endpoint
+            return Response(body, media_type="application/json")
         return JSONResponse(body)
     return Route(rest.PREFIX + ep.path, handle, methods=["GET"])
 

@@ -7,6 +7,7 @@ a page of 1,000 fills near the end of a big store decoded the whole store. Here:
 * the cursor is the store key ``(exchange_index, clock, event)`` of the page's
   last report, so the next page's read starts right after it in the store's
   index (the rows before it are never read);
+* the body is encoded to JSON text in one step;
 * a fill is made from the stored text by :func:`fixgw.fastfill.fill` (property-
   tested equal to the generic path, which it falls back to for anything unusual);
 * a report carrying parties (453) is decoded in full, so a sub-trader's fills stay
@@ -79,7 +80,9 @@ def rows(src, p: Params, after: tuple[int, int, int] | None = None):
         yield r.key, fill
 
 
-def answer(src, p: Params) -> dict:
+def answer(src, p: Params) -> str:
+    """The response body, already JSON (encoding once, by pydantic-core, instead of to dicts and then
+    to text: a third of a 1000-fill page's time)."""
     after = key_of(p.cursor) if p.cursor else None
     page, more = [], False
     for key, fill in rows(src, p, after):
@@ -88,4 +91,4 @@ def answer(src, p: Params) -> dict:
             break
         page.append((key, fill))
     cursor = key_cursor(page[-1][0]) if more else ""
-    return FillsResponse(fills=[f for _, f in page], cursor=cursor).model_dump(mode="json")
+    return FillsResponse(fills=[f for _, f in page], cursor=cursor).model_dump_json()

@@ -2,7 +2,7 @@
 
 Each endpoint is one row of :data:`ENDPOINTS`: its path under ``/trade-api/v2``,
 the query parameters it accepts (:mod:`fixgw.api.params`), and a function from
-(source, params) to the response body. The functions only call
+(source, params) to the response body (JSON data, or JSON text already encoded). The functions only call
 :mod:`fixgw.recorder.views` and slice; numbers are never computed here.
 
 Pagination: list endpoints return ``limit`` rows (1..1000, default 100) and a
@@ -57,7 +57,7 @@ def _json(model) -> dict:
 
 
 # ------------------------------------------------------------------ event contracts
-def fills(src: Source, p: Params) -> dict:
+def fills(src: Source, p: Params) -> str:
     from fixgw.api import fillpage
 
     return fillpage.answer(src, p)

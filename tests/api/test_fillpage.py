@@ -78,7 +78,7 @@ def generic(src: Source, p: Params) -> list[dict]:
 def walk(src: Source, size: int, **kw) -> tuple[list[dict], int]:
     rows, cursor, pages = [], None, 0
     while True:
-        body = fillpage.answer(src, Params(limit=size, cursor=cursor, **kw))
+        body = json.loads(fillpage.answer(src, Params(limit=size, cursor=cursor, **kw)))
         rows += body["fills"]
         pages += 1
         cursor = body["cursor"]
