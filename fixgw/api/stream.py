@@ -81,22 +81,25 @@ class Client:
         self.out.append(json.dumps(frame))
         self.ready.set()
 
-    def offer(self, channel: str, ticker: str, msg: dict) -> None:
-        """Loop thread: queue ``msg`` for every matching subscription, or give up on the client."""
-        if self.closed is not None:
-            return
-        for sid, (ch, tickers) in list(self.subs.items()):
-            if ch != channel or (tickers and ticker not in tickers):
-                continue
-            if len(self.out) >= self.limit:
-                self.out.clear()
-                self.push({"id": 0, "type": "error", "msg": {
-                    "code": OVERFLOW, "msg": f"subscription buffer overflow: {self.limit} frames not read; "
-                                             "closing the connection"}})
-                self.closed = "overflow"
+    def offer(self, frames: list[tuple[str, str, str]]) -> None:
+        """Loop thread: queue each ``(channel, ticker, msg as JSON text)`` for every matching
+        subscription, or give up on the client. The msg was encoded once for every client."""
+        for channel, ticker, text in frames:
+            if self.closed is not None:
                 return
-            self.seq[sid] = self.seq.get(sid, 0) + 1
-            self.push({"type": CHANNELS[channel], "sid": sid, "seq": self.seq[sid], "msg": msg})
+            for sid, (ch, tickers) in list(self.subs.items()):
+                if ch != channel or (tickers and ticker not in tickers):
+                    continue
+                if len(self.out) >= self.limit:
+                    self.out.clear()
+                    self.push({"id": 0, "type": "error", "msg": {
+                        "code": OVERFLOW, "msg": f"subscription buffer overflow: {self.limit} frames not read; "
+                                                 "closing the connection"}})
+                    self.closed = "overflow"
+                    return
+                seq = self.seq[sid] = self.seq.get(sid, 0) + 1
+                self.out.append(f'{{"type": "{CHANNELS[channel]}", "sid": {sid}, "seq": {seq}, "msg": {text}}}')
+            self.ready.set()
 
 
 class Hub:
@@ -116,6 +119,7 @@ class Hub:
         self.backlog = 0  # reports handed over and not yet turned into frames
         self._thread = threading.Thread(target=self._run, name="api-hub", daemon=True)
         self._primed = threading.Event()
+        self._pending: dict[str, list[tuple[str, str, str]]] = {}  # product -> frames of the batch being folded
 
     # -- the recorder side ------------------------------------------------
     def on_stored(self, reports: list[StoredReport]) -> None:
@@ -149,6 +153,9 @@ class Hub:
                     self._fold(r, publish=True)
                 except Exception:  # noqa: BLE001 - one bad report must not end the stream
                     log.exception("api hub: report %s could not be turned into frames", r.exec_id)
+            pending, self._pending = self._pending, {}
+            for product, frames in pending.items():  # one hand-over per client per batch
+                self._deliver(product, frames)
             self.backlog -= len(batch)
 
     def _fold(self, r: StoredReport, *, publish: bool) -> None:
@@ -170,7 +177,7 @@ class Hub:
         if order != before or er.exec_type is ExecType.TRADE:  # a replayed report changes nothing
             frames.insert(0, ("user_orders", order_msg(order)))
         if publish:
-            self.publish(er.symbol, frames)
+            self._queue("event", er.symbol, frames)
 
     def _fold_margin(self, r: StoredReport, *, publish: bool) -> None:
         if r.exec_id in self._margin_seen:
@@ -189,15 +196,21 @@ class Hub:
             frames.append(("fill", MarginFillUpdate.from_fill(
                 fill, post, client_order_id=er.cl_ord_id, subaccount=sub).model_dump(mode="json")))
         if publish:
-            self.publish(er.symbol, frames, "margin")
+            self._queue("margin", er.symbol, frames)
+
+    def _queue(self, product: str, ticker: str, frames: Iterable[tuple[str, dict]]) -> None:
+        self._pending.setdefault(product, []).extend(
+            (channel, ticker, json.dumps(msg)) for channel, msg in frames)
 
     def publish(self, ticker: str, frames: Iterable[tuple[str, dict]], product: str = "event") -> None:
-        frames = list(frames)
+        """Hand ``(channel, msg)`` frames of one ticker to the clients of ``product`` now."""
+        self._deliver(product, [(channel, ticker, json.dumps(msg)) for channel, msg in frames])
+
+    def _deliver(self, product: str, frames: list[tuple[str, str, str]]) -> None:
         with self._lock:
             clients = [c for c in self._clients if c.product == product]
         for c in clients:
-            for channel, msg in frames:
-                c.loop.call_soon_threadsafe(c.offer, channel, ticker, msg)
+            c.loop.call_soon_threadsafe(c.offer, frames)
 
     # -- the client side (event loop) ---------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop, product: str = "event") -> Client:
