@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
-from bench import reads, record, rtt, translation
+from bench import api, reads, record, rtt, translation
 from fixgw import tls
 
 
@@ -24,6 +25,9 @@ def main() -> int:
     for fig in rtt.run():
         emit(*fig)
     for fig in record.run():
+        emit(*fig)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # bench.api's clients cut off at the end
+    for fig in api.run(100_000):
         emit(*fig)
     for fig in reads.run():
         emit(*fig)

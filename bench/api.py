@@ -1,23 +1,30 @@
-"""Local API figures (``python -m bench.api [N]``; not part of ``make bench``'s default run).
+"""Local API figures (``python -m bench.api [N]``; in ``make bench`` through bench/__main__.py).
 
-Where the time goes (cProfile, 1000 fills): decoding the stored FIX text
-(:func:`fixgw.fields.decode_raw`, about 60%), the REST models' serialisation
-(about 20%), the store's page reads (about 15%); the bare query only fetches text.
-A cursor's page k re-reads the k-1 pages before it (offset cursors over the views).
-
-* ``api_fills_page_p50_ms`` / ``_p99_ms``: ``GET /trade-api/v2/portfolio/fills?limit=1000``
-  (signed, over 127.0.0.1 with httpx, a real uvicorn server) on a SQLite store of N
-  trade reports. Baseline: the bare SQL query of the same 1000 rows
-  (``SELECT raw ... ORDER BY exchange_index, clock, event LIMIT 1000``), same run.
-
-Not measured here (not done): ER arrival -> WebSocket latency, and recording throughput with
-100 subscribers attached.
+* ``api_fills_page_p50_ms`` / ``_p99_ms`` (first page) and ``api_fills_deep_page_*`` (the page
+  after a cursor near the store's end): ``GET /trade-api/v2/portfolio/fills?limit=1000`` (signed,
+  over 127.0.0.1 with httpx, a real uvicorn server) on a SQLite store of N trade reports.
+  Baseline: the bare SQL query of the same 1000 rows (``SELECT raw ... ORDER BY exchange_index,
+  clock, event LIMIT 1000``, after the same key for the deep page), same run.
+* ``api_ws_latency_p50_ms`` / ``_p99_ms``: one report written durably to the store and handed
+  to the hub (what the recorder's writer does on each batch) until a WebSocket client subscribed
+  to ``fill`` has the frame; the recorder's batching window (flush_ms) is not included. Baseline:
+  the durable store write alone.
+* ``api_record_100_subscribers_reports_per_s``: the recorder's write path (store.put of 500-report
+  batches, then the hub hand-off) while the hub folds every report and 100 WebSocket clients
+  subscribed to every channel receive its frames; baseline: the same with no client attached.
+  Ratio 1.0 = no slower. Alternating runs (3 each), medians.
+* ``api_ws_frames_per_subscriber``: frames each of those subscribers had received (median) 10 s
+  after the last batch, against the 3 per report the hub made (ws_buffer sized for the burst, so
+  none is dropped for overflow). The 100 clients run in one other process (websockets, one event
+  loop), as real clients would: the server process pays only for serving them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import socket
 import sqlite3
 import statistics
@@ -34,12 +41,13 @@ from bench.translation import sample_reports
 from fixgw.api import app as appmod, auth
 from fixgw.api.auth import Verifier
 from fixgw.api.rest import Source
-from fixgw.api.stream import Hub
+from fixgw.api.stream import CHANNELS, Hub
 from fixgw.pricing import Units
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.signing import Signer, generate_keypair, load_public_key
 
 ACCOUNT = "bench"
+PATH = "/trade-api/v2/portfolio/fills"
 
 
 def _quantiles(samples: list[float]) -> tuple[float, float]:
@@ -57,57 +65,239 @@ def _server(app) -> tuple[uvicorn.Server, int]:
     return server, sock.getsockname()[1]
 
 
-def run(n: int = 1_000_000, requests: int = 50):
-    tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-api-"))
-    url = f"sqlite:///{tmp / 'api.db'}"
-    store = open_store(url)
+def _stored(raws: list[str], start: int, n: int, now) -> list[StoredReport]:
+    """``n`` reports from the sample, under fresh ExecIDs from ``start``."""
+    out = []
+    for i in range(start, start + n):
+        raw = raws[i % len(raws)]
+        old = raw.partition("\x0117=")[2].split("\x01", 1)[0]
+        out.append(StoredReport.from_raw(ACCOUNT, "event", raw.replace(f"\x0117={old}\x01",
+                                         f"\x0117={1000 + i};{5000 + i}\x01"), now, Units.CENTS))
+    return out
+
+
+class Env:
+    def __init__(self, tmp: Path, name: str, ws_buffer: int = 10_000):
+        self.url = f"sqlite:///{tmp / name}"
+        self.path = tmp / name
+        self.store = open_store(self.url)
+        priv, pub = generate_keypair(tmp / f"{name}.pem")
+        self.signer = Signer.from_file(priv)
+        self.hub = Hub(self.store, ACCOUNT, limit=ws_buffer).start()
+        self.hub.wait_primed()
+        self.app = appmod.build(Source(self.store, ACCOUNT), Verifier({"k": load_public_key(pub)}), self.hub)
+        self.server, self.port = _server(self.app)
+
+    def ws_url(self) -> tuple[str, dict]:
+        return f"ws://127.0.0.1:{self.port}{appmod.WS_PATH}", auth.headers(self.signer, "k", "GET", appmod.WS_PATH)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.hub.stop()
+        self.store.close()
+
+
+def fills_pages(tmp: Path, n: int, requests: int):
     now = dt.datetime.now(dt.timezone.utc)
     raws = sample_reports(min(n, 20_000))
-    for start in range(0, n, 10_000):  # the sample repeated under fresh ExecIDs
-        batch = []
-        for i in range(start, min(n, start + 10_000)):
-            raw = raws[i % len(raws)]
-            head, _, rest = raw.partition("\x0117=")
-            old = rest.split("\x01", 1)[0]
-            batch.append(StoredReport.from_raw(ACCOUNT, "event", raw.replace(f"\x0117={old}\x01",
-                                               f"\x0117={1000 + i};{5000 + i}\x01"), now, Units.CENTS))
-        store.put(batch)
-    priv, pub = generate_keypair(tmp / "k.pem")
-    signer = Signer.from_file(priv)
-    hub = Hub(None, ACCOUNT)
-    hub.start()
-    app = appmod.build(Source(store, ACCOUNT), Verifier({"k": load_public_key(pub)}), hub)
-    server, port = _server(app)
-    path = "/trade-api/v2/portfolio/fills"
-    ours = []
-    with httpx.Client(trust_env=False) as http:
+    store = open_store(f"sqlite:///{tmp / 'api.db'}")
+    for start in range(0, n, 10_000):
+        store.put(_stored(raws, start, min(10_000, n - start), now))
+    store.close()
+    env = Env(tmp, "api.db")
+    db = sqlite3.connect(env.path)
+    last = db.execute("SELECT exchange_index, clock, event FROM reports ORDER BY exchange_index, clock, event "
+                      "LIMIT 1 OFFSET ?", (max(0, n - 1500),)).fetchone()
+    from fixgw.api.fillpage import key_cursor
+    for name, cursor, after in (("api_fills_page", None, None), ("api_fills_deep_page", key_cursor(last), last)):
+        ours = []
+        with httpx.Client(trust_env=False) as http:
+            for _ in range(requests):
+                t = time.perf_counter()
+                r = http.get(f"http://127.0.0.1:{env.port}{PATH}", params={"limit": 1000, **(
+                    {"cursor": cursor} if cursor else {})}, headers=auth.headers(env.signer, "k", "GET", PATH))
+                ours.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200 and len(r.json()["fills"]) == 1000, r.text[:200]
+        bare = []
+        where = "" if after is None else "AND (exchange_index, clock, event) > (?, ?, ?) "
         for _ in range(requests):
             t = time.perf_counter()
-            r = http.get(f"http://127.0.0.1:{port}{path}", params={"limit": 1000},
-                         headers=auth.headers(signer, "k", "GET", path))
-            ours.append((time.perf_counter() - t) * 1000)
-            assert r.status_code == 200 and len(r.json()["fills"]) == 1000, r.text[:200]
-    bare, db = [], sqlite3.connect(tmp / "api.db")
-    for _ in range(requests):
-        t = time.perf_counter()
-        rows = db.execute("SELECT raw FROM reports WHERE account = ? AND product = 'event' "
-                          "ORDER BY exchange_index, clock, event LIMIT 1000", (ACCOUNT,)).fetchall()
-        bare.append((time.perf_counter() - t) * 1000)
-        assert len(rows) == 1000
+            rows = db.execute("SELECT raw FROM reports WHERE account = ? AND product = 'event' " + where +
+                              "ORDER BY exchange_index, clock, event LIMIT 1000", (ACCOUNT, *(after or ()))).fetchall()
+            bare.append((time.perf_counter() - t) * 1000)
+            assert len(rows) == 1000
+        (o50, o99), (b50, b99) = _quantiles(ours), _quantiles(bare)
+        yield f"{name}_p50_ms_{n}", o50, "ms", b50, o50 / b50
+        yield f"{name}_p99_ms_{n}", o99, "ms", b99, o99 / b99
     db.close()
+    env.close()
+
+
+async def _subscribers(url: str, headers: dict, count: int, channels: list[str], got: list[int],
+                       arrivals: list | None, ready: threading.Event, stop: asyncio.Event) -> None:
+    """``count`` WebSocket clients subscribed to ``channels``; ``got[i]`` counts client i's frames,
+    ``arrivals`` (client 0) gets each frame's arrival time."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    subscribed: list[int] = []
+
+    async def one(i: int) -> None:
+        try:
+            await session(i)
+        except ConnectionClosed:  # dropped by the server (buffer overflow) or cut off at the end
+            return
+
+    async def session(i: int) -> None:
+        async with connect(url, additional_headers=headers, max_queue=None, ping_interval=None) as ws:
+            await ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": channels}}))
+            for _ in channels:
+                await ws.recv()
+            subscribed.append(i)
+            if len(subscribed) == count:
+                ready.set()
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.2)
+                except asyncio.TimeoutError:
+                    continue
+                got[i] += 1
+                if i == 0 and arrivals is not None:
+                    arrivals.append(time.perf_counter())
+    await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+
+
+def _attach(env: Env, count: int, channels: list[str], arrivals: list | None = None):
+    """``count`` subscribers on a thread of this process (``arrivals``: client 0's frame times)."""
+    got = [0] * count
+    ready, loop = threading.Event(), asyncio.new_event_loop()
+    stop = asyncio.Event()
+    url, headers = env.ws_url()
+    thread = threading.Thread(target=loop.run_until_complete, daemon=True,
+                              args=(_subscribers(url, headers, count, channels, got, arrivals, ready, stop),))
+    thread.start()
+    if not ready.wait(60):
+        raise RuntimeError(f"{count} WebSocket subscribers did not connect")
+
+    def detach() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+    return got, detach
+
+
+def _client_process(url: str, headers: dict, count: int, channels: list[str], ready, stop, out) -> None:
+    """A separate process of ``count`` subscribers (as real clients are): runs until ``stop``, then
+    puts every client's frame count on ``out``."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    got = [0] * count
+
+    async def main() -> None:
+        done, up = asyncio.Event(), threading.Event()
+        clients = asyncio.ensure_future(_subscribers(url, headers, count, channels, got, None, up, done))
+        while not up.is_set():
+            await asyncio.sleep(0.05)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        done.set()
+        await clients
+    asyncio.run(main())
+    out.put(got)
+
+
+def _attach_process(env: Env, count: int, channels: list[str]):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    url, headers = env.ws_url()
+    proc = ctx.Process(target=_client_process, args=(url, headers, count, channels, ready, stop, out), daemon=True)
+    proc.start()
+    if not ready.wait(120):
+        proc.kill()
+        raise RuntimeError(f"{count} WebSocket subscribers did not connect")
+
+    def detach() -> list[int]:
+        stop.set()
+        got = out.get(timeout=60)
+        proc.join(30)
+        return got
+    return detach
+
+
+def ws_latency(tmp: Path, samples: int):
+    env = Env(tmp, "ws.db")
+    arrivals: list = []
+    _, detach = _attach(env, 1, ["fill"], arrivals)
+    now = dt.datetime.now(dt.timezone.utc)
+    reports = [[r] for r in _fresh(sample_reports(samples), now)]
+    ours, bare = [], []
+    for batch in reports:
+        before = len(arrivals)
+        t = time.perf_counter()
+        env.store.put(batch)
+        stored = time.perf_counter()
+        env.hub.on_stored(batch)
+        while len(arrivals) == before:
+            time.sleep(0.0002)
+        ours.append((arrivals[-1] - t) * 1000)
+        bare.append((stored - t) * 1000)
+        time.sleep(0.005)
+    detach()
+    env.close()
     (o50, o99), (b50, b99) = _quantiles(ours), _quantiles(bare)
-    yield f"api_fills_page_p50_ms_{n}", o50, "ms", b50, o50 / b50
-    yield f"api_fills_page_p99_ms_{n}", o99, "ms", b99, o99 / b99
-    server.should_exit = True
-    hub.stop()
-    store.close()
+    yield "api_ws_latency_p50_ms", o50, "ms", b50, o50 / b50
+    yield "api_ws_latency_p99_ms", o99, "ms", b99, o99 / b99
+
+
+def _fresh(raws: list[str], now) -> list[StoredReport]:
+    return [StoredReport.from_raw(ACCOUNT, "event", raw, now, Units.CENTS) for raw in raws]
+
+
+def recording(tmp: Path, n: int, subscribers: int = 100, rounds: int = 3):
+    """Alternating runs with and without subscribers (fresh reports each), medians of each."""
+    now = dt.datetime.now(dt.timezone.utc)
+    raws = sample_reports(2 * rounds * n)
+    rates: dict[int, list[float]] = {0: [], subscribers: []}
+    delivered: list[float] = []
+    for k in range(2 * rounds):
+        count = subscribers if k % 2 else 0
+        part = _fresh(raws[k * n:(k + 1) * n], now)
+        env = Env(tmp, f"rec-{k}.db", ws_buffer=4 * n)  # [api] ws_buffer: room for the whole burst
+        detach = _attach_process(env, count, list(CHANNELS)) if count else None
+        t = time.perf_counter()
+        for i in range(0, len(part), 500):
+            batch = part[i:i + 500]
+            env.store.put(batch)
+            env.hub.on_stored(batch)
+        rates[count].append(len(part) / (time.perf_counter() - t))
+        while env.hub.backlog:  # every frame made before the next run starts
+            time.sleep(0.01)
+        if detach is not None:
+            time.sleep(10)  # delivery time, off the clock
+            got = detach()
+            delivered.append(sum(got) / len(got))
+        env.close()
+    ours, base = statistics.median(rates[subscribers]), statistics.median(rates[0])
+    yield f"api_record_{subscribers}_subscribers_reports_per_s", ours, "reports/s", base, ours / base
+    # frames a subscriber received (user_order, fill, market_position per report) against those made
+    frames = statistics.median(delivered)
+    yield "api_ws_frames_per_subscriber", frames, "frames", 3 * n, frames / (3 * n)
+
+
+def run(n: int = 1_000_000, requests: int = 50, ws_samples: int = 300, record_n: int = 5_000):
+    tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-api-"))
+    yield from fills_pages(tmp, n, requests)
+    yield from ws_latency(tmp, ws_samples)
+    yield from recording(tmp, record_n)
 
 
 def main() -> int:
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # clients cut off at the end of a run
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     for name, value, unit, baseline, ratio in run(n):
         print(json.dumps({"name": name, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 3),
-                          "ratio": round(ratio, 1)}), flush=True)
+                          "ratio": round(ratio, 2)}), flush=True)
     return 0
 
 

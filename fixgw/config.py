@@ -252,6 +252,7 @@ class ApiConfig(BaseModel):
     keys: dict[str, Path] = Field(default_factory=dict)  # KALSHI-ACCESS-KEY id -> public key PEM
     max_skew_s: int = Field(default=300, ge=1)  # KALSHI-ACCESS-TIMESTAMP this far from now is refused
     ws_buffer: int = Field(default=10_000, ge=1)  # frames queued per WebSocket client before it is dropped
+    profile: Literal["default", "seed"] | None = None  # REST bodies' schema profile (None: the config's profile)
 
 
 class RestConfig(BaseModel):
@@ -263,6 +264,9 @@ class RestConfig(BaseModel):
     api_key_id: str
     private_key: Path
     subaccount: int | None = None  # None: the primary account (0)
+    # FCM members: sub-traders whose positions reconcile compares, besides every one the recorder has seen
+    # (one whose every report is missing from the store is found only when listed here)
+    subtraders: list[str] = Field(default_factory=list)
 
 
 class GatewayConfig(BaseModel):

@@ -29,6 +29,7 @@ from fixgw.api.stream import Hub
 
 log = logging.getLogger("fixgw.api")
 WS_PATH = "/trade-api/ws/v2"
+MARGIN_WS_PATH = WS_PATH + "/margin"  # Kalshi's margin WebSocket (its own host there; a path here)
 
 
 def _error(e: ApiError) -> JSONResponse:
@@ -53,18 +54,20 @@ def _rest_route(ep: Endpoint, source: Source, verifier: Verifier) -> Route:
             log.exception("%s %s failed", request.method, request.url.path)
             return _error(ApiError(500, "internal_server_error", f"{type(e).__name__} while answering "
                                    f"{request.url.path}; see the server's log"))
+        if isinstance(body, str):  # encoded by the endpoint
+            return Response(body, media_type="application/json")
         return JSONResponse(body)
     return Route(rest.PREFIX + ep.path, handle, methods=["GET"])
 
 
-def _ws_route(hub: Hub, verifier: Verifier) -> WebSocketRoute:
+def _ws_route(hub: Hub, verifier: Verifier, path: str, product: str) -> WebSocketRoute:
     async def handle(ws: WebSocket) -> None:
         who = verifier.check(ws.headers.get, "GET", ws.url.path)
         if isinstance(who, Refusal):
             await ws.send_denial_response(_error(_refused(who)))
             return
         await ws.accept()
-        client = hub.attach(asyncio.get_running_loop())
+        client = hub.attach(asyncio.get_running_loop(), product)
 
         async def writer() -> None:
             while True:
@@ -92,13 +95,14 @@ def _ws_route(hub: Hub, verifier: Verifier) -> WebSocketRoute:
             sending.cancel()
             if sending.done() and not sending.cancelled() and sending.exception() is not None:
                 log.info("websocket %s: %s", who, sending.exception())  # the peer went away mid-send
-    return WebSocketRoute(WS_PATH, handle)
+    return WebSocketRoute(path, handle)
 
 
 def build(source: Source, verifier: Verifier, hub: Hub, metrics=None) -> Starlette:
     """The application; ``metrics`` is a prometheus_client registry served at /metrics."""
     routes: list = [_rest_route(ep, source, verifier) for ep in rest.ENDPOINTS]
-    routes.append(_ws_route(hub, verifier))
+    routes.append(_ws_route(hub, verifier, WS_PATH, "event"))
+    routes.append(_ws_route(hub, verifier, MARGIN_WS_PATH, "margin"))
     if metrics is not None:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 

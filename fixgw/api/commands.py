@@ -12,15 +12,15 @@ from fixgw.api.serve import serve
 from fixgw.errors import ConfigError, FixgwError
 
 
-@click.command(help="Compare the recorder's fills and positions with Kalshi's REST answers for the "
-                    "account's [rest] key; print each break and exit 1 when there is one (2: could not compare).")
+@click.command(help="Compare the recorder's fills, positions (an FCM member's: per sub-trader) and balance "
+                    "(with starting_balance) with Kalshi's REST answers for the account's [rest] key; print each break and exit 1 when there is one (2: could not compare).")
 @click.argument("config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--store", help="Override [recorder] store (sqlite:///path or postgresql://...).")
 @click.option("--min-ts", type=int, help="Compare fills from this Unix second on (the recorder started later).")
 def reconcile(config_path: Path, store: str | None, min_ts: int | None) -> None:
     import httpx
 
-    from fixgw.api.reconcile import Kalshi, compare_fills, compare_positions
+    from fixgw.api.reconcile import Kalshi, compare_balance, compare_fills, compare_positions
     from fixgw.config import load
     from fixgw.recorder import views
     from fixgw.recorder.commands import store_url
@@ -37,21 +37,40 @@ def reconcile(config_path: Path, store: str | None, min_ts: int | None) -> None:
         q = views.Query(db, config.recorder.account, "event", subaccount=rc.subaccount, min_ts=min_ts)
         ours = [json.loads(f.model_dump_json()) for f in q.fills()]
         our_pos = [json.loads(p.model_dump_json()) for p in q.positions()["market_positions"]]
+        subs = {}
+        seen = views.Query(db, config.recorder.account, "event").subtraders()
+        for who in dict.fromkeys([*seen, *rc.subtraders]):
+            sq = views.Query(db, config.recorder.account, "event", subtrader=who, party_id=config.party_id)
+            subs[who] = [json.loads(p.model_dump_json()) for p in sq.positions()["market_positions"]]
+        start = config.starting_balance
+        our_bal = None
+        if start is not None:
+            our_bal = json.loads(views.Query(db, config.recorder.account, "event",
+                                             party_id=config.party_id).balance(start)[0].model_dump_json())
     finally:
         db.close()
     kalshi = Kalshi(rc.base_url, rc.api_key_id, Signer.from_file(rc.private_key))
     try:
         theirs, _ = kalshi.walk("/portfolio/fills", "fills", subaccount=rc.subaccount, min_ts=min_ts)
         their_pos, _ = kalshi.walk("/portfolio/positions", "market_positions", subaccount=rc.subaccount)
+        their_subs = {who: kalshi.walk("/fcm/positions", "market_positions", subtrader_id=who)[0] for who in subs}
+        their_bal = kalshi.get("/portfolio/balance") if our_bal is not None else None
     except httpx.HTTPError as e:
         raise FixgwError(f"reconcile: {e}") from None
     finally:
         kalshi.close()
     breaks = compare_fills(ours, theirs) + compare_positions(our_pos, their_pos)
+    for who in sorted(subs):
+        breaks += compare_positions(subs[who], their_subs[who], who)
+    if our_bal is not None:
+        breaks += compare_balance(our_bal, their_bal)
     for b in breaks:
         click.echo(str(b))
+    balance = f"balance {our_bal['balance_dollars']} recorded, {their_bal['balance_dollars']} at Kalshi" \
+        if our_bal is not None else "balance not compared (no starting_balance in CONFIG)"
+    fcm = f"{sum(map(len, subs.values()))} sub-trader positions ({len(subs)} sub-traders); " if subs else ""
     click.echo(f"reconcile: account {config.recorder.account}: {len(ours)} fills recorded, {len(theirs)} at "
-               f"Kalshi; {len(our_pos)} positions recorded, {len(their_pos)} at Kalshi; "
+               f"Kalshi; {len(our_pos)} positions recorded, {len(their_pos)} at Kalshi; {fcm}{balance}; "
                f"{len(breaks)} break{'s' if len(breaks) != 1 else ''}")
     sys.exit(1 if breaks else 0)
 

@@ -8,7 +8,11 @@ named by ticker:
 * a fill (by fill_id) on one side only, or one whose count, price, fee, side,
   taker flag, order or time differ;
 * a market position on one side only, or one whose position, exposure,
-  realized PnL, fees or total traded differ.
+  realized PnL, fees or total traded differ (an FCM member: per sub-trader,
+  GET /fcm/positions for every sub-trader the recorder has seen);
+* the balance (GET /portfolio/balance), when the config states the starting
+  balance the recorder counts from (without it the recorder knows only the
+  change since its first report, which is no balance to compare).
 
 Times are compared as instants (``...50.310Z`` and ``...50.31Z`` are the same).
 """
@@ -32,7 +36,7 @@ POSITION_FIELDS = ("position_fp", "market_exposure_dollars", "realized_pnl_dolla
 
 @dataclass(frozen=True)
 class Break:
-    what: str  # "fill" | "position"
+    what: str  # "fill" | "position" | "balance"
     ticker: str
     text: str
 
@@ -106,18 +110,27 @@ def compare_fills(ours: list[dict], theirs: list[dict]) -> list[Break]:
     return out
 
 
-def compare_positions(ours: list[dict], theirs: list[dict]) -> list[Break]:
+def compare_balance(ours: dict, theirs: dict) -> list[Break]:
+    if _same(ours.get("balance_dollars"), theirs.get("balance_dollars")) and ours.get("balance") == theirs.get("balance"):
+        return []
+    return [Break("balance", "-", f"recorder {ours.get('balance_dollars')} / Kalshi {theirs.get('balance_dollars')} "
+                                  f"(cents {ours.get('balance')} / {theirs.get('balance')})")]
+
+
+def compare_positions(ours: list[dict], theirs: list[dict], subtrader: str | None = None) -> list[Break]:
     mine = {p["ticker"]: p for p in ours}
     kalshi = {p["ticker"]: p for p in theirs}
+    who = f"sub-trader {subtrader}: " if subtrader else ""
     out = []
     for ticker in sorted(mine.keys() | kalshi.keys()):
         a, b = mine.get(ticker), kalshi.get(ticker)
         if a is None or b is None:
             held = a or b
             side = "Kalshi" if a is None else "the recorder"
-            out.append(Break("position", ticker, f"only {side} has it (position {held['position_fp']})"))
+            out.append(Break("position", ticker, f"{who}only {side} has it (position {held['position_fp']})"))
             continue
         diff = [(k, a.get(k), b.get(k)) for k in POSITION_FIELDS if not _same(a.get(k), b.get(k))]
         if diff:
-            out.append(Break("position", ticker, "; ".join(f"{k} recorder {x} / Kalshi {y}" for k, x, y in diff)))
+            out.append(Break("position", ticker, who + "; ".join(f"{k} recorder {x} / Kalshi {y}"
+                                                                 for k, x, y in diff)))
     return out

@@ -43,9 +43,11 @@ class Api:
         verifier = Verifier.from_files(api.keys, api.max_skew_s)
         account = config.recorder.account
         self.reader = open_store(url)
-        self.hub = Hub(self.reader, account, limit=api.ws_buffer)
+        self.hub = Hub(self.reader, account, limit=api.ws_buffer, user_id=config.user_id)
         recorder.on_stored.append(self.hub.on_stored)
-        application = appmod.build(Source(self.reader, account), verifier, self.hub,
+        source = Source(self.reader, account, profile=api.profile or config.profile, user_id=config.user_id,
+                        party_id=config.party_id, starting_balance=config.starting_balance)
+        application = appmod.build(source, verifier, self.hub,
                                    registry(recorder, self.hub, gateways))
         self.sock = socket.socket(socket.AF_INET6 if ":" in api.host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -66,7 +68,7 @@ class Api:
     def describe(self) -> str:
         base = f"{self.host}:{self.port}"
         return (f"listening on http://{base}/trade-api/v2 and ws://{base}{appmod.WS_PATH}, "
-                f"metrics at http://{base}/metrics")
+                f"ws://{base}{appmod.MARGIN_WS_PATH} (margin), metrics at http://{base}/metrics")
 
     def start(self) -> "Api":
         self.hub.start()

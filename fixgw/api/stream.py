@@ -13,7 +13,12 @@ Commands and envelopes are Kalshi's: ``{"id", "cmd": "subscribe", "params":
 {"channels": [...], "market_ticker(s)": ...}}`` answered by ``{"id", "type":
 "subscribed", "msg": {"channel", "sid"}}``; ``unsubscribe`` with ``params.sids``;
 data frames ``{"type", "sid", "seq", "msg"}`` with ``seq`` counting 1, 2, 3 ...
-per subscription. A client whose buffer holds ``limit`` frames it has not taken
+per subscription.
+
+Margin has its own connection path (Kalshi's ``/trade-api/ws/v2/margin``) with
+the channels ``fill`` and ``user_orders`` only, in the margin shapes
+(:class:`~fixgw.models.ws.MarginFillUpdate`, :class:`~fixgw.models.ws.MarginUserOrder`):
+a client lives on one product and sees only that product's frames. A client whose buffer holds ``limit`` frames it has not taken
 is sent error 25 (subscription buffer overflow) and closed.
 """
 
@@ -30,14 +35,16 @@ from typing import Iterable
 from fixgw import fields, translate
 from fixgw.events import post_position_of
 from fixgw.models.fix import ExecType, ExecutionReport
-from fixgw.models.ws import FillUpdate, UserOrder
+from fixgw.margin import MarginOrders
+from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Ledger
 from fixgw.recorder.store import Store, StoredReport
 from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
 
-CHANNELS = {"fill": "fill", "user_orders": "user_order", "market_positions": "market_position"}
+CHANNELS = {"fill": "fill", "user_orders": "user_order", "market_positions": "market_position"}  # -> frame type
+PRODUCT_CHANNELS = {"event": tuple(CHANNELS), "margin": ("fill", "user_orders")}
 # Kalshi's WebSocket error codes (the ones this server can give)
 UNABLE, PARAMS, NEED_CHANNELS, NEED_SIDS, UNKNOWN_CMD, UNKNOWN_SID, UNKNOWN_CHANNEL, OVERFLOW = \
     1, 2, 3, 4, 5, 7, 8, 25
@@ -62,8 +69,8 @@ def order_msg(order) -> dict:
 class Client:
     """One WebSocket connection's subscriptions and outgoing buffer (lives on its event loop)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int):
-        self.loop, self.limit = loop, limit
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int, product: str = "event"):
+        self.loop, self.limit, self.product = loop, limit, product
         self.subs: dict[int, tuple[str, frozenset[str]]] = {}  # sid -> (channel, market tickers)
         self.seq: dict[int, int] = {}
         self.out: deque[str] = deque()
@@ -74,22 +81,25 @@ class Client:
         self.out.append(json.dumps(frame))
         self.ready.set()
 
-    def offer(self, channel: str, ticker: str, msg: dict) -> None:
-        """Loop thread: queue ``msg`` for every matching subscription, or give up on the client."""
-        if self.closed is not None:
-            return
-        for sid, (ch, tickers) in list(self.subs.items()):
-            if ch != channel or (tickers and ticker not in tickers):
-                continue
-            if len(self.out) >= self.limit:
-                self.out.clear()
-                self.push({"id": 0, "type": "error", "msg": {
-                    "code": OVERFLOW, "msg": f"subscription buffer overflow: {self.limit} frames not read; "
-                                             "closing the connection"}})
-                self.closed = "overflow"
+    def offer(self, frames: list[tuple[str, str, str]]) -> None:
+        """Loop thread: queue each ``(channel, ticker, msg as JSON text)`` for every matching
+        subscription, or give up on the client. The msg was encoded once for every client."""
+        for channel, ticker, text in frames:
+            if self.closed is not None:
                 return
-            self.seq[sid] = self.seq.get(sid, 0) + 1
-            self.push({"type": CHANNELS[channel], "sid": sid, "seq": self.seq[sid], "msg": msg})
+            for sid, (ch, tickers) in list(self.subs.items()):
+                if ch != channel or (tickers and ticker not in tickers):
+                    continue
+                if len(self.out) >= self.limit:
+                    self.out.clear()
+                    self.push({"id": 0, "type": "error", "msg": {
+                        "code": OVERFLOW, "msg": f"subscription buffer overflow: {self.limit} frames not read; "
+                                                 "closing the connection"}})
+                    self.closed = "overflow"
+                    return
+                seq = self.seq[sid] = self.seq.get(sid, 0) + 1
+                self.out.append(f'{{"type": "{CHANNELS[channel]}", "sid": {sid}, "seq": {seq}, "msg": {text}}}')
+            self.ready.set()
 
 
 class Hub:
@@ -99,6 +109,9 @@ class Hub:
         self.store, self.account, self.limit = store, account, limit
         self.orders = translate.Orders(user_id=user_id)
         self.ledger = Ledger(user_id=user_id)
+        self.margin_orders = MarginOrders(user_id=user_id)
+        self.margin_ledger = Ledger(user_id=user_id)
+        self._margin_seen: set[str] = set()  # margin ExecIDs folded (a replay must not fold twice)
         self._clients: set[Client] = set()
         self._lock = threading.Lock()
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -106,6 +119,7 @@ class Hub:
         self.backlog = 0  # reports handed over and not yet turned into frames
         self._thread = threading.Thread(target=self._run, name="api-hub", daemon=True)
         self._primed = threading.Event()
+        self._pending: dict[str, list[tuple[str, str, str]]] = {}  # product -> frames of the batch being folded
 
     # -- the recorder side ------------------------------------------------
     def on_stored(self, reports: list[StoredReport]) -> None:
@@ -126,8 +140,9 @@ class Hub:
 
     def _run(self) -> None:
         if self.store is not None:  # what was stored before: state only, no frames
-            for r in self.store.reports(self.account, "event"):
-                self._fold(r, publish=False)
+            for product in PRODUCT_CHANNELS:
+                for r in self.store.reports(self.account, product):
+                    self._fold(r, publish=False)
         self._primed.set()
         while True:
             batch = self._q.get()
@@ -138,11 +153,16 @@ class Hub:
                     self._fold(r, publish=True)
                 except Exception:  # noqa: BLE001 - one bad report must not end the stream
                     log.exception("api hub: report %s could not be turned into frames", r.exec_id)
+            pending, self._pending = self._pending, {}
+            for product, frames in pending.items():  # one hand-over per client per batch
+                self._deliver(product, frames)
             self.backlog -= len(batch)
 
     def _fold(self, r: StoredReport, *, publish: bool) -> None:
-        if r.account != self.account or r.product != "event":
+        if r.account != self.account:
             return
+        if r.product == "margin":
+            return self._fold_margin(r, publish=publish)
         er = fields.decode_raw(r.raw, units_of(r.raw, "event"))
         frames: list[tuple[str, dict]] = []
         if er.exec_type is ExecType.TRADE:
@@ -157,19 +177,44 @@ class Hub:
         if order != before or er.exec_type is ExecType.TRADE:  # a replayed report changes nothing
             frames.insert(0, ("user_orders", order_msg(order)))
         if publish:
-            self.publish(er.symbol, frames)
+            self._queue("event", er.symbol, frames)
 
-    def publish(self, ticker: str, frames: Iterable[tuple[str, dict]]) -> None:
-        frames = list(frames)
+    def _fold_margin(self, r: StoredReport, *, publish: bool) -> None:
+        if r.exec_id in self._margin_seen:
+            return
+        self._margin_seen.add(r.exec_id)
+        er = fields.decode_raw(r.raw, units_of(r.raw, "margin"))
+        sub = er.alloc_account
+        frames: list[tuple[str, dict]] = []
+        order = self.margin_orders.apply(er)
+        if order is not None:
+            frames.append(("user_orders", MarginUserOrder.from_order(order, subaccount=sub).model_dump(mode="json")))
+        if er.exec_type is ExecType.TRADE:
+            fill = translate.margin_fill_from_report(er, self.margin_ledger)
+            book = self.margin_ledger.margins.get((sub or 0, er.symbol))
+            post = post_position_of(er, book.P if book is not None else None)
+            frames.append(("fill", MarginFillUpdate.from_fill(
+                fill, post, client_order_id=er.cl_ord_id, subaccount=sub).model_dump(mode="json")))
+        if publish:
+            self._queue("margin", er.symbol, frames)
+
+    def _queue(self, product: str, ticker: str, frames: Iterable[tuple[str, dict]]) -> None:
+        self._pending.setdefault(product, []).extend(
+            (channel, ticker, json.dumps(msg)) for channel, msg in frames)
+
+    def publish(self, ticker: str, frames: Iterable[tuple[str, dict]], product: str = "event") -> None:
+        """Hand ``(channel, msg)`` frames of one ticker to the clients of ``product`` now."""
+        self._deliver(product, [(channel, ticker, json.dumps(msg)) for channel, msg in frames])
+
+    def _deliver(self, product: str, frames: list[tuple[str, str, str]]) -> None:
         with self._lock:
-            clients = list(self._clients)
+            clients = [c for c in self._clients if c.product == product]
         for c in clients:
-            for channel, msg in frames:
-                c.loop.call_soon_threadsafe(c.offer, channel, ticker, msg)
+            c.loop.call_soon_threadsafe(c.offer, frames)
 
     # -- the client side (event loop) ---------------------------------------
-    def attach(self, loop: asyncio.AbstractEventLoop) -> Client:
-        c = Client(loop, self.limit)
+    def attach(self, loop: asyncio.AbstractEventLoop, product: str = "event") -> Client:
+        c = Client(loop, self.limit, product)
         with self._lock:
             self._clients.add(c)
         return c
@@ -212,10 +257,11 @@ class Hub:
             channels = params.get("channels")
             if not channels or not isinstance(channels, list):
                 return error(NEED_CHANNELS, "params.channels required")
+            known = PRODUCT_CHANNELS[c.product]
             for ch in channels:
-                if ch not in CHANNELS:
+                if ch not in known:
                     return error(UNKNOWN_CHANNEL, f"unknown channel {ch!r}; this server has "
-                                                  f"{', '.join(CHANNELS)}")
+                                                  f"{', '.join(known)}" + (" (margin)" if c.product == "margin" else ""))
             tickers = params.get("market_tickers") or ([params["market_ticker"]]
                                                        if params.get("market_ticker") else [])
             for ch in channels:

@@ -230,3 +230,9 @@ class Query:
 
         return replay(self.store, self.account, self.product, kept=False, skip=self._skip).subtraders.fills(
             self.min_ts, self.max_ts)
+
+    def subtraders(self) -> list[str]:
+        """The FCM sub-traders whose reports the store holds, in first-seen order."""
+        from fixgw.recorder.replay import replay
+
+        return list(replay(self.store, self.account, self.product, skip=self._skip).subtraders.books)

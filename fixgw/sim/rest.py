@@ -1,12 +1,14 @@
 """The simulator's Kalshi REST endpoints, answered from its own ledger (pure core).
 
-``GET /trade-api/v2/portfolio/fills`` and ``/portfolio/positions`` as Kalshi
+``GET /trade-api/v2/portfolio/fills``, ``/portfolio/positions``, ``/portfolio/balance``
+and ``/fcm/positions`` (an FCM member's sub-trader, ``subtrader_id``) as Kalshi
 serves them, signed the same way (:mod:`fixgw.api.auth`) with any key the
 simulator has registered; the key's account is whose books are read. This is
 what ``fixgw reconcile`` is tested against: the numbers come from
 :class:`fixgw.sim.ledger.Ledger`, written from the rules alone, never from
 the gateway's views. Positions are those of one subaccount (``subaccount``,
-default 0), as the ledger keeps them.
+default 0), as the ledger keeps them; the balance is every change the simulator
+made to the account since it started (accounts open with $0).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from fixgw.api.rest import ApiError
 
 FILLS = frozenset({"ticker", "order_id", "min_ts", "max_ts", "limit", "cursor", "subaccount"})
 POSITIONS = frozenset({"ticker", "event_ticker", "limit", "cursor", "subaccount"})
+FCM_POSITIONS = frozenset({"ticker", "event_ticker", "limit", "cursor", "subtrader_id"})
+BALANCE = frozenset({"subaccount"})
 
 
 def build(verifier: Verifier, account_of: Callable[[str], str],
-          ledger: Callable[[str, int | None], dict]) -> Starlette:
-    """``ledger(account, subaccount)`` -> the simulator's ``{"fills": [...], "positions": {...}}``
-    (subaccount None: fills of every subaccount, positions of the primary one)."""
+          ledger: Callable[..., dict]) -> Starlette:
+    """``ledger(account, subaccount, subtrader)`` -> the simulator's ``{"fills": [...], "positions": {...},
+    "balance": {...}}`` (subaccount None: fills of every subaccount, positions of the primary one;
+    subtrader: an FCM sub-trader's books)."""
 
     def answer(request: Request, allowed: frozenset[str], body: Callable[[dict, rest.Params], dict]):
         who = verifier.check(request.headers.get, request.method, request.url.path)
@@ -37,7 +42,8 @@ def build(verifier: Verifier, account_of: Callable[[str], str],
             if isinstance(who, Refusal):
                 raise ApiError(401, who.code, who.message)
             p = rest.parse(request.query_params, allowed)
-            return JSONResponse(body(ledger(account_of(who), p.subaccount), p))
+            subtrader = p.subtrader() if "subtrader_id" in allowed else None
+            return JSONResponse(body(ledger(account_of(who), p.subaccount, subtrader), p))
         except ApiError as e:
             return JSONResponse(e.body(), status_code=e.status)
 
@@ -55,6 +61,12 @@ def build(verifier: Verifier, account_of: Callable[[str], str],
         items, cursor = rest.page(market, p)
         return {"market_positions": items, "event_positions": pos["event_positions"], "cursor": cursor}
 
+    async def get_fcm_positions(request: Request) -> Response:
+        return answer(request, FCM_POSITIONS, positions)
+
+    async def get_balance(request: Request) -> Response:
+        return answer(request, BALANCE, lambda books, p: books["balance"])
+
     async def get_fills(request: Request) -> Response:
         return answer(request, FILLS, fills)
 
@@ -62,4 +74,6 @@ def build(verifier: Verifier, account_of: Callable[[str], str],
         return answer(request, POSITIONS, positions)
 
     return Starlette(routes=[Route(rest.PREFIX + "/portfolio/fills", get_fills),
-                             Route(rest.PREFIX + "/portfolio/positions", get_positions)])
+                             Route(rest.PREFIX + "/portfolio/positions", get_positions),
+                             Route(rest.PREFIX + "/portfolio/balance", get_balance),
+                             Route(rest.PREFIX + "/fcm/positions", get_fcm_positions)])

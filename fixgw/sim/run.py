@@ -100,11 +100,13 @@ def rest_server(sim: Simulator, keys_dir: Path, port: int):
     accounts = {key_id: account for (_, key_id), (_, account) in register_keys(keys_dir).items()}
     router = sim.app.router
 
-    def ledger(account: str, subaccount: int | None) -> dict:
+    def ledger(account: str, subaccount: int | None, subtrader: str | None = None) -> dict:
         engine = router.engines[Product.EVENT]
+        name = owner(account, subtrader)
         with router.locked():
-            return {"fills": engine.ledger.fills(account, subaccount),
-                    "positions": engine.ledger.positions(account, subaccount or 0)}
+            return {"fills": engine.ledger.fills(name, subaccount),
+                    "positions": engine.ledger.positions(name, subaccount or 0),
+                    "balance": engine.cash.balance(name)}
 
     app = rest.build(Verifier(sim.public_keys), accounts.__getitem__, ledger)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
