@@ -28,8 +28,10 @@ COUNT_FILTERS = ("position", "total_traded")
 def positions_body(ledger: Ledger, subaccount: int = 0, *, ticker: str | None = None,
                    event_ticker: str | None = None, count_filter: str | None = None,
                    settlement_status: str | None = None, limit: int | None = None,
-                   cursor: str | None = None) -> dict:
-    """``{"cursor"?, "market_positions": [...], "event_positions": [...]}`` of REST models."""
+                   cursor: str | None = None, whole: bool = False) -> dict:
+    """``{"cursor"?, "market_positions": [...], "event_positions": [...]}`` of REST models.
+
+    ``whole``: every row in one body, no page (an export or a reconciliation, not REST)."""
     status = settlement_status or "unsettled"
     if status not in STATUSES:
         raise ValueError(f"settlement_status {status!r} must be one of {', '.join(STATUSES)}")
@@ -56,7 +58,7 @@ def positions_body(ledger: Ledger, subaccount: int = 0, *, ticker: str | None = 
                                for f in filters):
             continue
         rows.append(row)
-    page, more = rows[:limit], len(rows) > limit
+    page, more = (rows, False) if whole else (rows[:limit], len(rows) > limit)
     body: dict = {"market_positions": page, "event_positions": _events(ledger, subaccount, page)}
     if more:
         body = {"cursor": page[-1].ticker, **body}

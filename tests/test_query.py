@@ -61,3 +61,16 @@ def test_pages_carry_a_cursor_until_the_last():
 def test_bad_parameters_are_refused_by_name(ledger, kw, match):
     with pytest.raises(ValueError, match=match):
         positions_body(ledger, **kw)
+
+
+def test_whole_body_has_every_row_and_no_cursor_where_a_page_stops_at_its_limit():
+    led = Ledger()
+    names = [f"KXW-26-T{i:03d}" for i in range(150)]
+    for name in names:
+        led.add(fill("yes", "1", "0.40", ticker=name))
+    page = positions_body(led)
+    assert len(page["market_positions"]) == 100 and page["cursor"] == names[99]
+    whole = positions_body(led, whole=True)
+    assert tickers(whole) == names and "cursor" not in whole
+    assert [e.event_ticker for e in whole["event_positions"]] == ["KXW-26"]
+    assert whole["event_positions"][0].total_cost_shares_fp == 150

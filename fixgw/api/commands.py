@@ -34,14 +34,15 @@ def reconcile(config_path: Path, store: str | None, min_ts: int | None) -> None:
                           "(base_url, api_key_id, private_key)")
     db = open_store(store_url(config, store))
     try:
-        q = views.Query(db, config.recorder.account, "event", subaccount=rc.subaccount, min_ts=min_ts)
+        q = views.Query(db, config.recorder.account, "event", subaccount=rc.subaccount, min_ts=min_ts,
+                        party_id=config.party_id)
         ours = [json.loads(f.model_dump_json()) for f in q.fills()]
-        our_pos = [json.loads(p.model_dump_json()) for p in q.positions()["market_positions"]]
+        our_pos = [json.loads(p.model_dump_json()) for p in q.positions(whole=True)["market_positions"]]
         subs = {}
         seen = views.Query(db, config.recorder.account, "event").subtraders()
         for who in dict.fromkeys([*seen, *rc.subtraders]):
             sq = views.Query(db, config.recorder.account, "event", subtrader=who, party_id=config.party_id)
-            subs[who] = [json.loads(p.model_dump_json()) for p in sq.positions()["market_positions"]]
+            subs[who] = [json.loads(p.model_dump_json()) for p in sq.positions(whole=True)["market_positions"]]
         start = config.starting_balance
         our_bal = None
         if start is not None:

@@ -226,7 +226,7 @@ def export(config_path, store, user_id, account, product, ticker, event_ticker, 
         elif what == "orders":
             items = q.orders()
         else:
-            pos = q.positions()
+            pos = q.positions(whole=True)
             items = pos["event_positions" if what == "event_positions" else
                         "market_positions" if product == "event" else "positions"]
         n = _write(output, fmt, list(shape.model_fields), (json.loads(x.model_dump_json()) for x in items))

@@ -171,10 +171,11 @@ class Query:
                 self._skip(er.exec_id, e)
         return [o for o in orders.orders(status) if self.within(o.created_time)]
 
-    def positions(self) -> dict:
+    def positions(self, *, whole: bool = False) -> dict:
         """Positions come from every stored fill and settlement (time filters do not apply; REST's do
         not either); event contracts: the body of GET /portfolio/positions (or /fcm/positions with a
-        sub-trader) from :func:`fixgw.query.positions_body`."""
+        sub-trader) from :func:`fixgw.query.positions_body` — one page of ``limit`` (default 100)
+        rows, or with ``whole`` every row (exports and reconciliations compare everything)."""
         sub = self.subaccount or 0
         if self.product == "event":
             from fixgw.query import positions_body
@@ -183,7 +184,7 @@ class Query:
             books = replay(self.store, self.account, self.product, party_id=self.party_id, skip=self._skip).view(self.subtrader)
             return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
                                   count_filter=self.count_filter, settlement_status=self.settlement_status,
-                                  limit=self.limit, cursor=self.cursor)
+                                  limit=self.limit, cursor=self.cursor, whole=whole)
         from fixgw.recorder.replay import replay
 
         ledger = replay(self.store, self.account, self.product, skip=self._skip).books(self.subtrader).ledger
