@@ -25,6 +25,7 @@ from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded
 from fixgw.metrics import SessionMetrics, msg_type_of
+from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
@@ -62,6 +63,11 @@ class SessionRuntime:
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
     metrics: SessionMetrics = field(default_factory=SessionMetrics)  # counters + ack latency
+    # (MsgSeqNum, wire text) of a message QuickFIX delivers although it failed validation:
+    # set from its event line on QuickFIX's thread just before that message's fromApp.
+    invalid: tuple[str, str | None] | None = None
+    last_exec_id: str | None = None  # of the newest report received (where a gap recovery starts)
+    peers: list = field(default_factory=list)  # KalshiDC: its product's registries (a replay resolves acks)
 
     @cached_property  # a session's units never change: every order and report asks
     def units(self) -> Units:
@@ -209,13 +215,25 @@ class GatewayApplication(fix.Application):
     @guarded
     def fromApp(self, message, session_id):
         rt = self.runtime(session_id)
-        raw = message.toString()
+        invalid, raw = rt.invalid, None
+        if invalid is not None:  # decode what was on the wire, not QuickFIX's re-serialisation
+            rt.invalid = None
+            if invalid[1] is not None and invalid[0] == message.getHeader().getField(tags.MSG_SEQ_NUM):
+                raw = invalid[1]
+        if raw is None:
+            raw = message.toString()
         rt.metrics.inbound(msg_type_of(raw))
-        self._app_message(rt, raw)
+        self._app_message(rt, raw, lenient=invalid is not None)
 
-    def _app_message(self, rt: SessionRuntime, raw: str) -> None:
+    def _app_message(self, rt: SessionRuntime, raw: str, lenient: bool = False) -> None:
         try:
-            model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
+            if lenient:
+                model, unknown = fields.decode_lenient(raw, rt.units)
+            else:
+                try:
+                    model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
+                except DecodeError:  # keep what can be kept: a fill must not be lost to one field
+                    model, unknown = fields.decode_lenient(raw, rt.units)
         except DecodeError as e:
             rt.counters["decode_errors"] += 1
             rt.metrics.decode_error()
@@ -228,10 +246,24 @@ class GatewayApplication(fix.Application):
             rt.unknown_tags.update(unknown)
             log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
                         ",".join(map(str, unknown)))
+        if getattr(model, "anomalies", None):
+            self._anomalies(rt, model)
         rt.metrics.answered(model)
+        if model.__class__ is ExecutionReport and not model.is_pending:
+            rt.last_exec_id = model.exec_id
+            for registry in rt.peers:
+                registry.apply(model)
         if rt.registry is not None:
             rt.registry.apply(model)
         self.deliver(rt, Inbound(rt.config.name, model, raw))
+
+    def _anomalies(self, rt: SessionRuntime, model) -> None:
+        """Count and log each thing the dictionary does not allow in a message that was kept."""
+        rt.metrics.anomalies += len(model.anomalies)
+        exec_id = getattr(model, "exec_id", None)
+        for a in model.anomalies:
+            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
+                        rt.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
 
     def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:

@@ -14,16 +14,18 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 from fixgw import settlements, translate
 
 from fixgw.fcm import Subtraders
-from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
+MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
 
 
@@ -102,6 +104,8 @@ class Dispatcher:
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
         self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
+        self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
+        self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
         self._callbacks: list[Callable[[Event], None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -181,6 +185,11 @@ class Dispatcher:
             return Event(session, message, raw=raw, settlement=self._settle(message, raw))
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
+        if not message.is_pending and self._again(session, message.exec_id):
+            return Event(session, message, raw=raw)  # a replay of a report already applied: applied once
+        if message.side.__class__ is not Side:  # a Side the dictionary does not list: never guess one
+            return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
+                                                           "not a value the dictionary lists; not applied")
         subtrader = message.subtrader
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
@@ -192,6 +201,16 @@ class Dispatcher:
         if fill is not None and subtrader is not None:
             self.subtraders.add_fill(message, fill, subtrader)
         return Event(session, message, raw=raw, fill=fill, order=order, position=position)
+
+    def _again(self, session: str, exec_id: str) -> bool:
+        """True for a KalshiDC replay of an ExecID this dispatcher has already applied."""
+        key = (self.products[session], exec_id)
+        if key in self._applied:
+            return session in self.replay_sessions
+        self._applied[key] = None
+        if len(self._applied) > MAX_APPLIED:
+            self._applied.popitem(last=False)
+        return False
 
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).

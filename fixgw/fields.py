@@ -27,6 +27,7 @@ every problem encoding a model becomes :class:`~fixgw.errors.OrderError`.
 """
 from __future__ import annotations
 
+from enum import Enum
 from operator import itemgetter
 from typing import Any, Sequence
 
@@ -95,7 +96,7 @@ class _Plan:
     """Where one shape keeps one level's values; see the module docstring."""
 
     __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
-                 "fields_set", "counts", "unknown", "poss_dup_at")
+                 "fields_set", "counts", "unknown", "poss_dup_at", "notes", "dups")
 
     def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
         self.level = lv
@@ -114,21 +115,38 @@ class _Plan:
         self.counts: tuple[tuple[int, str], ...] = ()
         self.unknown: tuple[int, ...] = ()
         self.poss_dup_at = -1
+        self.notes: tuple[m.Anomaly, ...] = ()  # lenient plans: what the shape breaks
+        self.dups: tuple[tuple[int, int, int], ...] = ()  # lenient: (kept at, repeated at, tag)
 
 
-def _plan(lv: T.Level, keys: Sequence, values: Sequence) -> _Plan:
-    """Work out a shape field by field; every structural error is raised here."""
+class _Loose:
+    """What a lenient plan collects instead of raising (see :func:`decode_lenient`)."""
+
+    __slots__ = ("root", "notes", "dups")
+
+    def __init__(self, root: T.Level):
+        self.root, self.notes, self.dups = root, [], []
+
+    def note(self, tag: int, value: str | None, problem: str) -> None:
+        self.notes.append(m.Anomaly(tag=tag, value=value, problem=problem))
+
+
+def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: _Loose | None = None) -> _Plan:
+    """Work out a shape field by field; every structural error is raised here (strict) or
+    noted on ``loose`` (lenient: only a missing required field still raises)."""
     unknown: list[int] = []
     counts: list[tuple[int, str]] = []
-    plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True)
+    plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True, loose=loose)
     plan.counts, plan.unknown = tuple(counts), tuple(unknown)
+    if loose is not None:
+        plan.notes, plan.dups = tuple(loose.notes), tuple(loose.dups)
     if lv.poss_dup:
         plan.fields_set |= {"poss_dup"}
     return plan
 
 
 def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]], top: bool) -> tuple[_Plan, int]:
+                counts: list[tuple[int, str]], top: bool, loose: _Loose | None = None) -> tuple[_Plan, int]:
     mt, n = lv.msg_type, len(keys)
     at: dict[str, int] = {}
     groups: list[tuple[str, tuple]] = []
@@ -139,25 +157,36 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
         name = lv.names.get(key)
         if name is None or name.__class__ is T.Marker:
             if not top:
-                break  # not ours: this group entry ends here
-            if name is None:
+                if loose is None or loose.root.names.get(key) is not None:
+                    break  # not ours: this group entry ends here
+                loose.note(_tag(key, mt), values[i], f"tag not in the dictionary inside repeating group {lv.count}")
+                unknown.append(_tag(key, mt))
+            elif name is None:
                 unknown.append(_tag(key, mt))
             elif name is T.GROUP_MEMBER:
-                raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
+                if loose is None:
+                    raise DecodeError(mt, "tag is only valid inside its repeating group", _tag(key, mt))
+                loose.note(_tag(key, mt), values[i], "tag is only valid inside its repeating group; ignored")
             elif poss_dup_at < 0 and _tag(key, mt) == 43:
                 poss_dup_at = i
             i += 1
         elif name.__class__ is T.Level:
-            if name in seen:
+            again = name in seen
+            if again and loose is None:
                 raise DecodeError(mt, "repeating group appears more than once", name.count)
             seen.add(name)
-            entries, i = _plan_group(name, keys, values, i, unknown, counts)
-            if name.name is not None:
+            entries, i = _plan_group(name, keys, values, i, unknown, counts, loose)
+            if again:
+                loose.note(name.count, None, "repeating group appears more than once; the first is used")
+            elif name.name is not None:
                 groups.append((name.name, entries))
         elif name in at:
             if not top and name == lv.delim:
                 break  # the next entry of the same group starts
-            raise DecodeError(mt, "tag appears more than once", _tag(key, mt))
+            if loose is None:
+                raise DecodeError(mt, "tag appears more than once", _tag(key, mt))
+            loose.dups.append((at[name], i, _tag(key, mt)))
+            i += 1
         else:
             at[name] = i
             i += 1
@@ -170,30 +199,35 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
 
 
 def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]]) -> tuple[tuple[_Plan, ...], int]:
+                counts: list[tuple[int, str]], loose: _Loose | None = None) -> tuple[tuple[_Plan, ...], int]:
     mt, n, text = g.msg_type, len(keys), values[i]
     try:
         count = T.int_from_wire(text)
     except ValueError:
         count = -1
-    if count < 0:
+    if count < 0 and loose is None:
         raise DecodeError(mt, f"NumInGroup {text!r} is not a count", g.count)
     counts.append((i, text))
     i += 1
     entries = []
-    for found in range(count):
-        if i >= n or g.names.get(keys[i]) != g.delim:
-            raise DecodeError(mt, f"NumInGroup is {count} but only {found} entries start with "
-                              f"tag {g.delim_tag}", g.count)
-        entry, i = _plan_entry(g, keys, values, i, unknown, counts, top=False)
+    while i < n and g.names.get(keys[i]) == g.delim and (loose is not None or len(entries) < count):
+        entry, i = _plan_entry(g, keys, values, i, unknown, counts, top=False, loose=loose)
         entries.append(entry)
-    if i < n and g.names.get(keys[i]) == g.delim:
+    if loose is not None:
+        if len(entries) != count:
+            loose.note(g.count, text, f"NumInGroup does not match the {len(entries)} entries received; "
+                                      f"those are used")
+    elif len(entries) < count:
+        raise DecodeError(mt, f"NumInGroup is {count} but only {len(entries)} entries start with "
+                          f"tag {g.delim_tag}", g.count)
+    elif i < n and g.names.get(keys[i]) == g.delim:
         raise DecodeError(mt, f"more entries than NumInGroup={count}", g.count)
     return tuple(entries), i
 
 
-def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
-    """Fill a plan with one message's values (the hot path)."""
+def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None = None) -> Any:
+    """Fill a plan with one message's values (the hot path); ``found``: lenient, see
+    :func:`decode_lenient`."""
     lv = p.level
     for i, tag in p.limits:
         if values[i] != "2":
@@ -202,15 +236,19 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
     full.update(zip(p.texts, p.get_texts(values)))
     for name, i, memo in p.memo_convs:
         v = memo.get(values[i])
-        full[name] = _convert(lv, name, values[i], memo) if v is None else v
+        if v is None:
+            v = _convert(lv, name, values[i], memo) if found is None else _loose(lv, name, values[i], found)
+        full[name] = v
     for name, i, conv in p.calls:
         try:
             full[name] = conv(values[i])
         except (ValueError, ArithmeticError):
-            _convert(lv, name, values[i], None)  # raises, naming the field
+            if found is None:
+                _convert(lv, name, values[i], None)  # raises, naming the field
+            full[name] = _loose(lv, name, values[i], found)
     for name, entries in p.groups:
-        full[name] = ((_run(entries[0], values),) if len(entries) == 1
-                      else tuple([_run(e, values) for e in entries]))
+        full[name] = ((_run(entries[0], values, False, found),) if len(entries) == 1
+                      else tuple([_run(e, values, False, found) for e in entries]))
     if lv.poss_dup:
         full["poss_dup"] = poss_dup
     obj = _new(lv.model)
@@ -219,6 +257,21 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False) -> Any:
     _SET_EXTRA(obj, None)
     _SET_PRIVATE(obj, None)
     return obj
+
+
+def _loose(lv: T.Level, name: str, s: str, found: list) -> Any:
+    """A value the field cannot hold, leniently: an enum keeps the raw text, another kind
+    becomes None; either way it is noted. A required non-enum field still raises."""
+    tag, conv, memo = lv.convs[name]
+    try:
+        return _convert(lv, name, s, memo)
+    except DecodeError as e:
+        enum = conv is T.reject and memo and isinstance(next(iter(memo.values())), Enum)
+        if not enum and name in lv.required:
+            raise
+        found.append(m.Anomaly(tag=tag, value=s, problem=f"{name}: not a value the dictionary lists"
+                               if conv is T.reject else str(e).split(": ", 1)[-1]))
+        return s if enum else None
 
 
 def _convert(lv: T.Level, name: str, s: str, memo: dict | None) -> Any:
@@ -286,6 +339,46 @@ def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...
     """
     mt, keys, values = _parse(raw)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
+
+
+def decode_lenient(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
+    """:func:`decode_raw_with_unknown` for what the exchange sends: keep the message, list its faults.
+
+    Kalshi's FIX changes over time; one odd field must never cost a fill. An enum value
+    the dictionary does not list is kept as its raw text (a plain ``str`` in the enum's
+    field, never a guessed member); another unconvertible optional value becomes None; a
+    repeated tag keeps its first value; a tag unknown to the dictionary inside a group, a
+    NumInGroup that does not match its entries, an empty value: all are taken as they
+    are. Each becomes an :class:`~fixgw.models.fix.Anomaly` on ``model.anomalies``. Only
+    what leaves no model to build raises DecodeError (an unsupported MsgType, a missing
+    or unconvertible required field).
+    """
+    mt, keys, values = _parse(raw)
+    lv = _level(mt, units)
+    notes: list[m.Anomaly] = []
+    if "" in values:
+        for k, v in zip(keys, values):
+            if v == "":
+                notes.append(m.Anomaly(tag=_tag(k, mt), value="", problem="tag without a value; ignored"))
+        keys, values = zip(*[(k, v) for k, v in zip(keys, values) if v != ""]) if len(notes) < len(keys) else ((), ())
+    shape = SOH.join(keys)
+    plan = lv.loose_plans.get(shape)
+    if plan is None or any(values[i] != text for i, text in plan.counts):
+        plan = _plan(lv, keys, values, _Loose(lv))
+        if len(lv.loose_plans) >= _PLANS_MAX:
+            lv.loose_plans.clear()
+        lv.loose_plans[shape] = plan
+    found = notes + list(plan.notes)
+    for kept, again, tag in plan.dups:
+        same = values[kept] == values[again]
+        found.append(m.Anomaly(tag=tag, value=values[again], problem="tag appears more than once" + (
+            " (same value)" if same else f"; the first value {values[kept]!r} is used")))
+    poss_dup = plan.poss_dup_at >= 0 and values[plan.poss_dup_at] == "Y"
+    model = _run(plan, values, poss_dup, found)
+    if found and "anomalies" in lv.template:
+        model.__dict__["anomalies"] = tuple(found)
+        model.__pydantic_fields_set__.add("anomalies")
+    return model, plan.unknown
 
 
 def decode_raw(raw: str, units: Units) -> Any:

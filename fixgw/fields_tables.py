@@ -110,17 +110,17 @@ def _cents(s: str) -> Decimal:
     return P.price_from_wire(s, Units.CENTS)
 
 
-def _reject(s: str) -> Any:
+def reject(s: str) -> Any:
     raise ValueError("not one of the allowed values")
 
 
 def decoder(kind: object, units: Units) -> tuple[Callable[[str], Any], dict | None, bool]:
     """-> (convert, memo, memo_is_complete).  A complete memo lists every valid text."""
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return _reject, {str(e.value): e for e in kind}, True
+        return reject, {str(e.value): e for e in kind}, True
     complete = {BOOL: {"Y": True, "N": False}, POST_ONLY: {"6": True}, LIMIT: {"2": "2"}}
     if kind in complete:
-        return _reject, complete[kind], True  # type: ignore[index]
+        return reject, complete[kind], True  # type: ignore[index]
     if kind in (PX, AVG_PX):
         return (P.decimal_from_wire if units == Units.DOLLARS else _cents), None, False
     conv = {INT: int_from_wire, QTY: P.qty_from_wire, MONEY: P.money_from_wire,
@@ -305,7 +305,7 @@ class Level:
     """One message body or one group entry, compiled for one price unit."""
 
     __slots__ = ("msg_type", "model", "name", "count", "names", "convs", "limits", "required",
-                 "template", "delim", "delim_tag", "enc", "poss_dup", "plans")
+                 "template", "delim", "delim_tag", "enc", "poss_dup", "plans", "loose_plans")
 
     def __init__(self, msg_type: str, model: type[m.Model] | None, entries: tuple, units: Units,
                  *, name: str | None = None, count: int = 0):
@@ -315,6 +315,7 @@ class Level:
         self.limits: dict[str, int] = {}           # OrdType placeholders -> tag
         self.enc: list[tuple[int, str | None, Any]] = []
         self.plans: dict[Any, Any] = {}            # shape -> fixgw.fields._Plan
+        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.fields.decode_lenient
         fields = model.model_fields if model else {}
         tag_of: dict[str, int] = {}
         for e in entries:

@@ -27,6 +27,7 @@ from fixgw.events import Dispatcher, Subscription
 from fixgw.logs import RedactingLogFactory
 from fixgw.orders import Limits, Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter
+from fixgw.recovery import Recovery
 from fixgw.signing import Signer
 from fixgw.state import Event, Lifecycle, State
 
@@ -34,6 +35,12 @@ log = logging.getLogger("fixgw.gateway")
 
 # Event-log lines worth surfacing as a session's last error before any Logon.
 _CONNECT_FAILURES = ("Connection failed", "SSL", "ssl", "certificate", "handshake")
+_INVALID_DELIVERED = "Invalid application message delivered: "  # patch 8 of .ci/quickfix-wheel.sh
+_TLS_FAILED = "SSL_connect failed:"  # patch 6
+
+
+def s_dc(rt: SessionRuntime) -> bool:
+    return rt.config.type is Kind.DC
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,14 @@ class Gateway(OrderEntry):
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
                                      translating=translate, user_id=config.user_id, party_id=config.party_id)
+        for rt in self.runtimes.values():  # a KalshiDC replay answers the order-entry sessions' acks too
+            if s_dc(rt):
+                rt.peers = [o.registry for o in self.runtimes.values() if not s_dc(o) and o.registry is not None
+                            and o.config.product is rt.config.product]
+        self.dispatcher.replay_sessions = {n for n, rt in self.runtimes.items() if s_dc(rt)}
+        self.recovery = Recovery(self, recover=translate)  # the recorder backfills on its own
+        if translate:
+            self.dispatcher.on_event(self.recovery.on_dispatched)
         self.app = application(list(self.runtimes.values()))
         self.app.sink = self._inbound
         self._initiator: fix.Initiator | None = None
@@ -283,7 +298,23 @@ class Gateway(OrderEntry):
             return
         rt.metrics.on_event(text)
         log.info("session=%s event=quickfix text=%r", session_name, text)
-        if text.startswith("Message ") and " Rejected: " in text:
+        if self.recovery.on_event_line(rt, text):
+            return
+        if text.startswith(_TLS_FAILED):  # patch 6: one line with OpenSSL's reason, on the session's log
+            host, port = self.config.endpoint(rt.config)
+            reason = text[len(_TLS_FAILED):].strip()
+            rt.lifecycle.note_error(f"TLS handshake with {host}:{port} failed: {reason}")
+            log.error("session=%s event=tls-error host=%s port=%s reason=%s", session_name, host, port, reason)
+        elif text.startswith(_INVALID_DELIVERED):
+            # QuickFIX's validation refused the message it is about to hand to fromApp anyway
+            # (DeliverInvalidAppMessages): keep its wire text so fromApp decodes what was sent.
+            seq = text.rpartition("(MsgSeqNum ")[2].rstrip(")")
+            source = self._logs.by_name.get(session_name)
+            rt.invalid = (seq, source.last_incoming if source is not None else None)
+            rt.counters["inbound_invalid"] += 1
+            log.warning("session=%s event=invalid-message-delivered seq=%s detail=%s", session_name, seq,
+                        text[len(_INVALID_DELIVERED):].rpartition(" (MsgSeqNum ")[0])
+        elif text.startswith("Message ") and " Rejected: " in text:
             # QuickFIX refused an inbound message (e.g. a value outside the dictionary's enum)
             # and answered with a session Reject; the session stays up, the message is not lost
             # from view: it is in the messages log and named here.

@@ -38,6 +38,7 @@ class RedactingLog(fix.Log):
         self._events = open(directory / f"{name}.event.log", "a", buffering=1)
         self._messages = open(directory / f"{name}.messages.log", "a", buffering=1) if messages else None
         self._observer = observer
+        self.last_incoming: str | None = None  # the text of the message QuickFIX is processing
 
     def _write(self, f, text: str) -> None:
         try:
@@ -53,6 +54,10 @@ class RedactingLog(fix.Log):
         pass
 
     def onIncoming(self, text):
+        # QuickFIX logs a message before parsing it, on the thread that then validates it and
+        # calls fromApp: the wire text, kept for a message that fails validation (its
+        # re-serialisation by QuickFIX loses what made it invalid, e.g. a group's layout).
+        self.last_incoming = text
         if self._messages is not None:
             self._write(self._messages, "IN  " + text)
 
@@ -85,6 +90,7 @@ class RedactingLogFactory(fix.LogFactory):
         self._messages = messages
         self._observer = observer
         self._logs: list[RedactingLog] = []  # QuickFIX holds raw pointers: keep them alive
+        self.by_name: dict[str, RedactingLog] = {}
 
     def create(self, *args):
         try:
@@ -93,6 +99,7 @@ class RedactingLogFactory(fix.LogFactory):
         except Exception:
             log = RedactingLog(self._dir, "fallback", False, None)
         self._logs.append(log)
+        self.by_name[log._name] = log
         return log
 
     def destroy(self, log):

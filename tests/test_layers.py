@@ -11,7 +11,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
-           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.launch", "recorder.service",
+           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "sim.launch", "recorder.service",
            "recorder.commands", "recorder.pgserver"}
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Side(StrEnum):  # 54
@@ -96,6 +97,41 @@ def subtrader_of(parties: tuple[Party, ...]) -> str | None:
     return None
 
 
+class Anomaly(Model):
+    """Something in a received message the dictionary does not allow, kept instead of dropped.
+
+    Kalshi's FIX changes (a new enum value, a repeated tag, a tag inside a group): the
+    lenient decoder (:func:`fixgw.fields.decode_lenient`) keeps the message and lists
+    each such thing here. ``value`` is the text as received.
+    """
+
+    tag: int
+    value: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.tag}={self.value!r}: {self.problem}" if self.value is not None else f"{self.tag}: {self.problem}"
+
+
+class Received(Model):
+    """A message from the exchange; ``anomalies`` is empty unless it broke the dictionary."""
+
+    anomalies: tuple[Anomaly, ...] = ()
+
+
+# An enum field of a received message holds the raw text (a plain str) when the value is not
+# one the dictionary lists: kept and flagged in ``anomalies``, never mapped to a guess.
+def _or_text(enum: type) -> object:
+    return Annotated[enum | str, Field(union_mode="left_to_right")]
+
+
+SideOrText = _or_text(Side)
+ExecTypeOrText = _or_text(ExecType)
+OrdStatusOrText = _or_text(OrdStatus)
+TimeInForceOrText = _or_text(TimeInForce)
+OrderGroupActionOrText = _or_text(OrderGroupAction)
+
+
 # ---------------------------------------------------------------- requests (client -> exchange)
 class NewOrderSingle(Model):  # 35=D
     cl_ord_id: str  # 11
@@ -170,12 +206,12 @@ class CollateralChange(Model):  # group 1703
     kind: str | None = None  # 1705 BALANCE | PAYOUT
 
 
-class ExecutionReport(Model):  # 35=8
+class ExecutionReport(Received):  # 35=8
     order_id: str  # 37
     exec_id: str  # 17 "clock;event[;index]", "-1;-1" on pending reports
-    exec_type: ExecType  # 150
-    ord_status: OrdStatus  # 39
-    side: Side  # 54
+    exec_type: ExecTypeOrText  # 150
+    ord_status: OrdStatusOrText  # 39
+    side: SideOrText  # 54
     symbol: str  # 55
     cum_qty: Decimal  # 14
     leaves_qty: Decimal  # 151
@@ -187,7 +223,7 @@ class ExecutionReport(Model):  # 35=8
     last_px: Decimal | None = None  # 31, dollars (YES price on event contracts)
     last_qty: Decimal | None = None  # 32
     last_mkt: int | None = None  # 30 exchange index
-    time_in_force: TimeInForce | None = None  # 59
+    time_in_force: TimeInForceOrText | None = None  # 59
     expire_time: dt.datetime | None = None  # 126
     exec_inst: str | None = None  # 18
     transact_time: dt.datetime | None = None  # 60
@@ -223,10 +259,10 @@ class ExecutionReport(Model):  # 35=8
         return self.exec_id == "-1;-1"
 
 
-class OrderCancelReject(Model):  # 35=9
+class OrderCancelReject(Received):  # 35=9
     order_id: str  # 37
     cl_ord_id: str  # 11
-    ord_status: OrdStatus  # 39
+    ord_status: OrdStatusOrText  # 39
     orig_cl_ord_id: str | None = None  # 41
     response_to: int | None = None  # 434: 1 cancel, 2 cancel/replace
     reason: int | None = None  # 102
@@ -234,7 +270,7 @@ class OrderCancelReject(Model):  # 35=9
     alloc_account: int | None = None  # 79
 
 
-class BusinessMessageReject(Model):  # 35=j
+class BusinessMessageReject(Received):  # 35=j
     ref_msg_type: str  # 372
     reason: int  # 380 (8 = rate limit)
     ref_seq_num: int | None = None  # 45
@@ -242,7 +278,7 @@ class BusinessMessageReject(Model):  # 35=j
     text: str | None = None  # 58
 
 
-class SessionReject(Model):  # 35=3
+class SessionReject(Received):  # 35=3
     ref_seq_num: int  # 45
     ref_tag_id: int | None = None  # 371
     ref_msg_type: str | None = None  # 372
@@ -250,7 +286,7 @@ class SessionReject(Model):  # 35=3
     text: str | None = None  # 58
 
 
-class OrderMassCancelReport(Model):  # 35=r
+class OrderMassCancelReport(Received):  # 35=r
     order_id: str  # 37
     response: int  # 531: 6 all cancelled, 0 rejected
     cl_ord_id: str | None = None  # 11
@@ -260,20 +296,20 @@ class OrderMassCancelReport(Model):  # 35=r
     text: str | None = None  # 58
 
 
-class OrderGroupResponse(Model):  # 35=UOH
+class OrderGroupResponse(Received):  # 35=UOH
     order_group_id: str  # 20130
-    action: OrderGroupAction | None = None  # 20131
+    action: OrderGroupActionOrText | None = None  # 20131
     contracts_limit: int | None = None  # 20132
     alloc_account: int | None = None  # 79
     text: str | None = None  # 58
 
 
-class EventResendComplete(Model):  # 35=U2
+class EventResendComplete(Received):  # 35=U2
     ref_seq_num: int  # 45
     count: int  # 21003
 
 
-class EventResendReject(Model):  # 35=U3
+class EventResendReject(Received):  # 35=U3
     ref_seq_num: int  # 45
     reason: int  # 21004
     text: str | None = None  # 58
@@ -288,7 +324,7 @@ class SettlementParty(Model):  # group 20108
     fees: tuple[MiscFee, ...] = ()  # nested 136
 
 
-class MarketSettlementReport(Model):  # 35=UMS
+class MarketSettlementReport(Received):  # 35=UMS
     report_id: str  # 20105
     symbol: str  # 55
     clearing_business_date: str  # 715 YYYYMMDD

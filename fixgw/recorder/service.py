@@ -158,6 +158,9 @@ class Recorder:
         if isinstance(msg, ExecutionReport):
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return
+            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
+                self._say(f"{event.session}: report {msg.exec_id} stored with what the dictionary does not "
+                          f"allow: {'; '.join(map(str, msg.anomalies))}")
             report = StoredReport.from_model(self.account, p.name, msg, event.raw)
             live = event.session in p.listeners
             # A report is contiguous with the watermark only on the connection whose backfill
@@ -223,10 +226,16 @@ class Recorder:
     def _watch(self) -> None:
         """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
         seen_logons: dict[str, int] = {}
+        seen_gaps: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
+                    gaps = self.gateway.runtime(name).metrics.seq_gaps
+                    if gaps != seen_gaps.get(name, 0):  # reports were lost (NR/DC never resend): backfill
+                        seen_gaps[name] = gaps
+                        with self._lock:
+                            p.wanted, p.live_ok = True, False
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:

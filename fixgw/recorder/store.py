@@ -140,8 +140,9 @@ class StoredReport:
                    msg.alloc_account or 0, msg.transact_time, raw, received_at)
 
     def decode(self, units: Units) -> ExecutionReport:
-        """The report as a model again (the store keeps text so a newer codec can reread it)."""
-        return fields.decode_raw(self.raw, units)
+        """The report as a model again (the store keeps text so a newer codec can reread it);
+        decoded leniently, as it was when received (see :func:`fixgw.fields.decode_lenient`)."""
+        return fields.decode_lenient(self.raw, units)[0]
 
 
 @dataclass(frozen=True)

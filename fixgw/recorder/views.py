@@ -94,7 +94,7 @@ class Query:
         kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw):
             try:
-                er = fields.decode_raw(r.raw, units_of(r.raw, self.product))
+                er = fields.decode_lenient(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             except (DecodeError, ValueError) as e:
                 self._skip(r.exec_id, e)
                 continue

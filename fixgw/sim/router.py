@@ -29,6 +29,7 @@ from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventR
 from fixgw.pricing import Units
 from fixgw.sim.dropcopy import DropCopy, Refused
 from fixgw.sim.engine import Engine, Flags, Out
+from fixgw.sim.faults import Faults, Spoiled
 from fixgw.sim.rules import SimSession
 
 log = logging.getLogger("fixgw.sim")
@@ -74,6 +75,7 @@ class Router:
         self.live: dict[str, Live] = {}
         self.withheld: set[tuple[str, Product]] = set()  # until their next listener logon, these get nothing
         self.duplicate_replays = False
+        self.faults = Faults()  # armed from the control socket (fixgw.sim.faults)
         self.lock = threading.RLock()  # the acceptor thread and the control socket both drive engines
         self._depth = 0
         self._outbox: list[tuple[str, object]] = []
@@ -185,7 +187,9 @@ class Router:
                 elif isinstance(out.message, MarketSettlementReport) and live.settlements and s.kind is Kind.RT:
                     targets.append(sid)
             for sid in targets:
-                self.send(sid, out.message)
+                s = self.sessions[sid]
+                fault = self.faults.take(s.account, product.value, s.target, s.api_key_id, out.message)
+                self.send(sid, out.message if fault is None else Spoiled(out.message, fault))
 
     def send(self, sid: str, model) -> None:
         if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released
@@ -200,6 +204,10 @@ class Router:
         s = self.sessions[sid]
         live = self.live.get(sid)
         units = live.units if live else (Units.DOLLARS if s.product is Product.MARGIN else Units.CENTS)
+        if isinstance(model, Spoiled):
+            if not self.faults.send(model, fix.SessionID("FIXT.1.1", s.target, s.api_key_id), units, s.product.value):
+                log.warning("session=%s event=not-sent msg_type=8 fault=%s", sid, model.fault.kind)
+            return
         try:
             msg_type, pairs = fields.encode(model, units)
         except OrderError as e:  # a value the session's units cannot carry: say so, never drop silently

@@ -14,6 +14,7 @@ from fixgw.config import Product
 from fixgw.sim.book import owner
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
+from fixgw.sim.faults import Fault
 
 
 def handler(sim: Simulator):
@@ -63,13 +64,18 @@ def handler(sim: Simulator):
             return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
                 (37, "corrupt"), (17, "1;1"), (150, "F"), (39, "Z"), (54, "1"), (55, "KXCORRUPT"),
                 (14, "0"), (151, "0")])}
+        if cmd == "fault":  # spoil the next Trade reports to some sessions (fixgw.sim.faults)
+            return {"armed": router.faults.arm(Fault.from_request(req))}
+        if cmd == "faults":
+            with router.faults.lock:
+                return {"applied": list(router.faults.applied), "armed": len(router.faults.armed)}
         if cmd == "settle":
             product = Product(req.get("product", "event"))
             with router.locked():
                 router.route(product, router.engines[product].settle(
                     req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt")
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt, fault, faults")
     return handle
 
 

@@ -186,7 +186,8 @@ def test_u3_outside_the_window_is_a_recorded_visible_gap(tmp_path, sim):
         rec.stop()
 
 
-def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
+def test_a_report_with_a_value_the_dictionary_lacks_is_stored_named_and_harms_nothing(tmp_path, sim):
+    # issue 10: a new enum value must never cost a report; it is stored as received and named
     url = f"sqlite:///{tmp_path / 'dropcopy.db'}"
     rec = recording(tmp_path, sim, url)
     try:
@@ -195,12 +196,13 @@ def test_a_corrupted_message_is_named_and_harms_nothing(tmp_path, sim):
         listener = [s for s in sim.cmd(cmd="status")["sessions"]
                     if s["logged_on"] and s["target"] == "KalshiNR"][0]
         sim.cmd(cmd="corrupt", target="KalshiNR", api_key_id=listener["api_key_id"])
-        wait_for(lambda: "listener:" in rec.output() and "39" in rec.output(), 15, "the error to name the session")
+        wait_for(lambda: "listener: report 1;1 stored" in rec.output() and "39='Z'" in rec.output(), 15,
+                 "the anomaly to be named with its session")
         sim.cmd(cmd="burst", account=ACCOUNT, product="event", count=20, rate=500)
-        wait_for(lambda: stored_ids(url)[0] >= 40, 30, "recording to go on")
+        wait_for(lambda: stored_ids(url)[0] >= 41, 30, "recording to go on")
         assert sim.session("KalshiNR", listener["api_key_id"])["logged_on"]
         count, ids = stored_ids(url)
-        assert count == 40 and ids == set(exchange_ids(sim))
+        assert count == 41 and ids == set(exchange_ids(sim)) | {"1;1"}
     finally:
         assert rec.stop() == 0
 
