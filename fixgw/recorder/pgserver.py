@@ -54,36 +54,60 @@ def _ensure_postgres_user() -> None:
 
 
 
-@contextlib.contextmanager
-def private_server() -> Iterator[str]:
-    """``postgresql://postgres@127.0.0.1:PORT/postgres`` of a private, fsync-on server."""
-    bindir = _bin_dir()
-    top = Path(tempfile.mkdtemp(prefix="fixgw-pg-"))
-    data, log = top / "data", top / "server.log"
-    if os.geteuid() == 0:
-        _ensure_postgres_user()
-        pw = pwd.getpwnam("postgres")
-        os.chown(top, pw.pw_uid, pw.pw_gid)
-    started = False
-    try:
+class PrivateServer:
+    """A throw-away cluster that can be stopped and started again on the same port and data
+    (tests kill it under a running recorder)."""
+
+    def __init__(self) -> None:
+        self.bindir = _bin_dir()
+        self.top = Path(tempfile.mkdtemp(prefix="fixgw-pg-"))
+        self.data, self.log = self.top / "data", self.top / "server.log"
+        self.port: int | None = None
+        self.running = False
+        if os.geteuid() == 0:
+            _ensure_postgres_user()
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.top, pw.pw_uid, pw.pw_gid)
         # --no-sync only skips flushing initdb's own files; the server runs with fsync=on.
-        _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-              "-E", "UTF8", "--locale=C", "--no-sync"], cwd=top)
+        _run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+              "-E", "UTF8", "--locale=C", "--no-sync"], cwd=self.top)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> "PrivateServer":
         for attempt in range(3):  # the port is free when chosen, not necessarily when bound
-            port = _free_port()
-            opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={top} "
+            port = self.port or _free_port()
+            opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={self.top} "
                     "-c fsync=on -c synchronous_commit=on -c full_page_writes=on "
                     "-c shared_buffers=32MB -c max_connections=50")
             try:
-                _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                      "-o", opts, "start"], cwd=top)
-                started = True
-                break
+                _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+                      "-o", opts, "start"], cwd=self.top)
+                self.port, self.running = port, True
+                return self
             except RuntimeError:
-                if attempt == 2:
-                    raise RuntimeError(f"PostgreSQL did not start:\n{log.read_text()}") from None
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+                if attempt == 2 or self.port is not None:
+                    raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` disconnects clients cleanly; ``immediate`` is a crash (recovery on the next start)."""
+        if self.running:
+            _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], cwd=self.top)
+            self.running = False
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_server() -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:PORT/postgres`` of a private, fsync-on server."""
+    server = PrivateServer()
+    try:
+        yield server.start().url
     finally:
-        if started:
-            _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], cwd=top)
-        shutil.rmtree(top, ignore_errors=True)
+        server.remove()

@@ -110,7 +110,9 @@ class Recorder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: dict[str, str] = {}
-        self.stored = 0  # reports this run whose write returned (new ones only)
+        # Reports this run whose write was confirmed (new ones only): never one that is not stored,
+        # possibly fewer than were (a commit whose answer was lost, then repeated, adds nothing).
+        self.stored = 0
         self._writer = threading.Thread(target=self._write_loop, name="recorder-writer", daemon=True)
 
     # -- lifecycle ------------------------------------------------------
@@ -204,8 +206,7 @@ class Recorder:
             with self._lock:
                 p.wanted, p.retry_at = True, time.monotonic() + 1.0
             return
-        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
-        self._say(f"GAP {p.name}: drop copy refused {begin}..{end or 'latest'} ({reason}); recorded as a gap")
+        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))  # said once stored
         with self._lock:
             p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
 
@@ -314,6 +315,8 @@ class Recorder:
                     break
                 if isinstance(item, Gap):
                     self._durably("recording a gap", self.store.add_gap, item)
+                    self._say(f"GAP {item.product}: drop copy refused {item.begin_exec_id}.."
+                              f"{item.end_exec_id or 'latest'} ({item.reason}); recorded as a gap")
                     continue
                 report, contiguous = item
                 batch.append(report)

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import tracemalloc
 import types
 from decimal import Decimal as D
 
+import psycopg
 import pytest
 
 from fixgw import fields
@@ -378,3 +380,37 @@ def test_commits_are_flushed_to_disk(store):
         db = store._conn()
         assert db.execute("SHOW fsync").fetchone()[0] == "on"
         assert db.execute("SHOW synchronous_commit").fetchone()[0] != "off"
+
+
+def test_which_write_failures_are_worth_repeating(url, store, tmp_path):
+    """transient(): a held lock or a lost connection yes (repeating it works), a full database no."""
+    if isinstance(store, SqliteStore):
+        impatient = SqliteStore(store.path, busy_timeout=0.05)
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process in the middle of its write
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            impatient.put([report("1;1")])
+        assert store.transient(busy.value)
+        holder.execute("ROLLBACK")
+        assert impatient.put([report("1;1")]) == 1
+        impatient.close()
+        holder.close()
+        full = SqliteStore(tmp_path / "full.db")
+        pages = full._db.execute("PRAGMA page_count").fetchone()[0]
+        full._db.execute(f"PRAGMA max_page_count={pages}")  # SQLITE_FULL: database or disk is full
+        with pytest.raises(sqlite3.OperationalError, match="full") as no_room:
+            full.put([report(f"2;{i}") for i in range(200)])
+        assert not full.transient(no_room.value)
+        full.close()
+    else:
+        pid = store._conn().info.backend_pid
+        with psycopg.connect(url, autocommit=True) as admin:  # the server ends our session
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError) as lost:
+            store.put([report("1;1")])
+        assert store.transient(lost.value)
+        assert store.put([report("1;1")]) == 1  # repeating it reconnects
+        with pytest.raises(psycopg.Error) as bad:  # a statement the server refuses: repeating cannot help
+            store._query("SELECT 1/0", ())
+        assert not store.transient(bad.value)
+    assert store.count() == 1
