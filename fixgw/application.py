@@ -66,6 +66,7 @@ class SessionRuntime:
     # (MsgSeqNum, wire text) of a message QuickFIX delivers although it failed validation:
     # set from its event line on QuickFIX's thread just before that message's fromApp.
     invalid: tuple[str, str | None] | None = None
+    last_event: str | None = None  # QuickFIX's newest event line that says something (not "Disconnecting")
     last_exec_id: str | None = None  # of the newest report received (where a gap recovery starts)
     peers: list = field(default_factory=list)  # KalshiDC: its product's registries (a replay resolves acks)
 
@@ -132,9 +133,12 @@ class GatewayApplication(fix.Application):
     @guarded
     def onLogout(self, session_id):
         rt = self.runtime(session_id)
-        error = None
-        if rt.lifecycle.state is State.LOGGING_ON and rt.lifecycle.last_error is None:
+        error, lc = None, rt.lifecycle
+        if lc.state is State.LOGGING_ON and lc.open_error is None:
             error = "connection closed before the Logon was answered"
+        elif lc.state is State.LOGGED_ON:  # dropped without a Logout: the reason survives the reconnect
+            lc.note_error(f"connection to {rt.config.target} lost while logged on" + (
+                f" ({rt.last_event})" if rt.last_event else ""), attempt=False)
         rt.lifecycle.fire(Event.DISCONNECTED, error)
         log.info("session=%s event=disconnected error=%s", rt.config.name, rt.lifecycle.last_error)
 

@@ -128,6 +128,9 @@ def _when(ts: float | None) -> str | None:
     return t.strftime("%H:%M:%SZ" if same_day else "%Y-%m-%d %H:%M:%SZ")
 
 
+ERRORS_SHOWN = 5  # per session in `fixgw status`; `--json` has every kept error
+
+
 def _status_rows(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
     rows, counters = [], []
     for s in sessions:
@@ -186,6 +189,13 @@ def status(config_path, socket_path, as_json: bool) -> None:
     click.echo(render(counters, ["session", "in", "out", "rejects", "decode_errors", "acks", "p50", "p99", "connects"],
                       ["SESSION", "MSGS IN", "MSGS OUT", "REJECTS IN/OUT", "DECODE ERRORS", "ACKS",
                        "ACK P50", "ACK P99", "CONNECTS"]))
+    errors = [{"session": s["name"], "at": _when(e["at"]), "error": e["error"] + (
+        f" (x{e['count']})" if e.get("count", 1) > 1 else "")} for s in answer["sessions"]
+        for e in (s.get("errors") or [])[-ERRORS_SHOWN:]]
+    if errors:  # why sessions failed, newest last per session (the full history is in --json)
+        click.echo()
+        click.echo("ERRORS")
+        click.echo(render(errors, ["session", "at", "error"], ["SESSION", "AT", "ERROR"]))
 
 
 def _session_answer(answer: dict, goal: str) -> None:

@@ -64,6 +64,8 @@ class SessionStatus:
     enabled: bool | None = None  # False after logout(): QuickFIX will not reconnect it
     in_schedule: bool | None = None  # inside its logon window (start/end time and day)
     metrics: dict | None = None  # fixgw.metrics.SessionMetrics.summary()
+    last_error_at: float | None = None  # wall clock of last_error (it survives a reconnect)
+    errors: list | None = None  # the last errors, oldest first: {"at", "error", "count"}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -260,17 +262,17 @@ class Gateway(OrderEntry):
         deadline = time.time() + timeout
         for name in names if names is not None else self.runtimes:
             lc = self.runtime(name).lifecycle
-            lc.wait(lambda s: s.state is State.LOGGED_ON or (s.state is State.DISCONNECTED and s.last_error),
+            lc.wait(lambda s: s.state is State.LOGGED_ON or (s.state is State.DISCONNECTED and s.open_error),
                     max(0.0, deadline - time.time()))
             if lc.state is not State.LOGGED_ON:
-                raise LogonError(name, lc.last_error or f"not logged on after {timeout:.0f} s (state {lc.state})")
+                raise LogonError(name, lc.open_error or f"not logged on after {timeout:.0f} s (state {lc.state})")
 
     def wait_error(self, name: str, timeout: float = 15.0) -> str:
         """Block until the session records an error (for callers expecting a refusal)."""
         lc = self.runtime(name).lifecycle
-        if not lc.wait(lambda s: s.last_error is not None, timeout):
+        if not lc.wait(lambda s: s.open_error is not None, timeout):
             raise SessionError(name, f"no error within {timeout:.0f} s (state {lc.state})")
-        return lc.last_error or ""
+        return lc.open_error or ""
 
     def status(self) -> list[SessionStatus]:
         out = []
@@ -284,7 +286,7 @@ class Gateway(OrderEntry):
                 connected_since=lc.connected_since,
                 next_out=session.getExpectedSenderNum() if session else None,
                 next_in=session.getExpectedTargetNum() if session else None,
-                logons=lc.logons, last_error=lc.last_error,
+                logons=lc.logons, last_error=lc.last_error, last_error_at=lc.last_error_at, errors=lc.history(),
                 last_in=rt.metrics.last_in, last_out=rt.metrics.last_out,
                 enabled=session.isEnabled() if session else None,
                 in_schedule=session.isLogonTime(fix.UtcTimeStamp.now()) if session else None,
@@ -298,6 +300,8 @@ class Gateway(OrderEntry):
             return
         rt.metrics.on_event(text)
         log.info("session=%s event=quickfix text=%r", session_name, text)
+        if text != "Disconnecting":
+            rt.last_event = text
         if self.recovery.on_event_line(rt, text):
             return
         if text.startswith(_TLS_FAILED):  # patch 6: one line with OpenSSL's reason, on the session's log

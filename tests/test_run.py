@@ -228,6 +228,25 @@ def test_another_user_cannot_drive_the_gateway(gw):
     assert gw.status()["event-nr"]["state"] == "logged-on" and gw.at_sim("event-nr")["logged_on"]
 
 
+def test_why_a_session_dropped_survives_its_reconnect_in_status(gw):
+    # issue 10: last_error was cleared by the next Logon, so nobody could see why a session dropped
+    before = gw.wait_state("event-nr", "logged-on")
+    gw.sim.cmd(cmd="drop", target="KalshiNR", api_key_id=gw.accounts["event-nr"].api_key_id)
+    deadline = time.time() + 20
+    while True:
+        s = gw.status()["event-nr"]
+        if (s["state"] == "logged-on" and s["logons"] > before["logons"]) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert s["state"] == "logged-on" and s["logons"] > before["logons"], s
+    assert s["last_error"].startswith("connection to KalshiNR lost while logged on"), s
+    assert s["last_error_at"] is not None and s["last_error_at"] > before["since"]
+    assert s["errors"][-1]["error"] == s["last_error"] and s["errors"][-1]["at"] == s["last_error_at"]
+    table = gw.cli("status")
+    assert "ERRORS" in table and "event-nr" in table.split("ERRORS", 1)[1] and \
+        "lost while logged on" in table.split("ERRORS", 1)[1]
+
+
 def test_sigterm_logs_every_session_out_and_exits_0(gw):
     gw.proc.send_signal(signal.SIGTERM)
     assert gw.proc.wait(20) == 0

@@ -17,8 +17,15 @@ def test_unlisted_events_leave_state_alone_and_stop_always_stops():
     assert all(TRANSITIONS[(s, Event.STOP)] is State.STOPPED for s in State)
 
 
-def test_logon_clears_last_error():
+def test_logon_keeps_the_last_error_and_its_history_but_clears_the_attempts():
     lc = Lifecycle("s")
-    lc.fire(Event.START); lc.fire(Event.LOGON_SENT); lc.note_error("boom")
+    lc.fire(Event.START); lc.fire(Event.LOGON_SENT); lc.note_error("boom"); lc.note_error("boom")
+    lc.fire(Event.DISCONNECTED, "dropped")
+    lc.fire(Event.LOGON_SENT)
     lc.fire(Event.LOGON_OK)
-    assert lc.last_error is None and lc.connected_since is not None
+    assert lc.open_error is None and lc.connected_since is not None
+    assert lc.last_error == "dropped" and lc.last_error_at is not None  # why it dropped, after the Logon
+    assert [(e["error"], e["count"]) for e in lc.history()] == [("boom", 2), ("dropped", 1)]
+    for i in range(30):
+        lc.note_error(f"e{i}")
+    assert len(lc.history()) == 20 and lc.history()[-1]["error"] == "e29"
