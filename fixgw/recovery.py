@@ -45,6 +45,9 @@ class Recovery:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.dc_of: dict[str, str] = {}  # product -> its KalshiDC session
+        # (session, reason) on QuickFIX's thread, before the message that revealed the gap is
+        # delivered: for a consumer that takes messages straight from that thread (the recorder)
+        self.on_gap = None
         for name, rt in gateway.runtimes.items():
             if rt.config.type is Kind.DC:
                 self.dc_of.setdefault(rt.config.product.value, name)
@@ -65,6 +68,8 @@ class Recovery:
         rt.lifecycle.note_error(reason)
         log.warning("session=%s event=seq-gap expected=%d received=%d lost=%d", s.name, expected, received, lost)
         self.gw.dispatcher.put(s.name, None, None, reason)
+        if self.on_gap is not None:
+            self.on_gap(s.name, reason)
         if not self.recover:
             return True
         dc = self.dc_of.get(s.product.value)

@@ -51,6 +51,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from fixgw.recorder.store import open_store
+from fixgw.state import State
 from conftest import faults_size
 from harness import gateway_config, make_account
 
@@ -73,6 +74,14 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def logged_on(gw: Gateway, name: str, timeout: float = 30) -> None:
+    """Wait for the session to be logged on again. Not ``wait_logged_on``: that one gives up at the
+    first failed attempt, and after an exchange Logout QuickFIX starts a Logon on the closing
+    socket ("connection closed before the Logon was answered") before the reconnect that works."""
+    if not gw.runtimes[name].lifecycle.wait(lambda lc: lc.state is State.LOGGED_ON, timeout):
+        raise AssertionError(f"{name} not logged on after {timeout} s: {gw.runtimes[name].lifecycle.last_error}")
 
 
 @dataclass
@@ -265,10 +274,10 @@ def run_campaign(rng, size, sim, gws, rec, disk, keys, subs, caplog):
         where = {"alice": session, "bob": "bob-rt"}
         maker = "bob" if taker == "alice" else "alice"
         try:
-            gws[maker].wait_logged_on([where[maker]], timeout=30)
+            logged_on(gws[maker], where[maker])
             made = gws[maker].new_order(where[maker], symbol, side[maker], price, qty)
             assert isinstance(made.wait(30), ExecutionReport)
-            gws[taker].wait_logged_on([where[taker]], timeout=30)
+            logged_on(gws[taker], where[taker])
             acks.append(gws[taker].new_order(where[taker], symbol, side[taker], price, qty))
             trades += 1
             wait_for(lambda: len(sim.cmd(cmd="ledger", product="event", account="alice")["fills"]) >= trades, 30,
@@ -306,7 +315,7 @@ def run_campaign(rng, size, sim, gws, rec, disk, keys, subs, caplog):
             continue
         if f.kind in ("logout", "disconnect"):  # a Logout sent into a dead connection would never arrive
             owner = gws[f.target.split("-")[0]]
-            owner.wait_logged_on([f.target], timeout=30)
+            logged_on(owner, f.target)
             sim.wait_session("KalshiRT", keys[f.target], logged_on=True, timeout=30)
         pending.pop(0)
         for i, w in enumerate(wants):
@@ -321,8 +330,9 @@ def run_campaign(rng, size, sim, gws, rec, disk, keys, subs, caplog):
             listener_open.append(f)
     # the last reports on every session (a gap shows when the next message arrives)
     for s in ("alice-nr", "alice-rt"):
-        gws["alice"].wait_logged_on([s, "alice-dc"], timeout=30)
-        gws["bob"].wait_logged_on(["bob-rt"], timeout=30)
+        for name in (s, "alice-dc"):
+            logged_on(gws["alice"], name)
+        logged_on(gws["bob"], "bob-rt")
         symbol = f"KXFAULTS-26DEC06-T{rnd}"
         rnd += 1
         assert isinstance(gws["bob"].new_order("bob-rt", symbol, "sell", "0.50", 1).wait(30), ExecutionReport)
@@ -427,7 +437,12 @@ def check(sim, gws, rec, disk, subs, acks, injected, keys, caplog, trades, unsen
             return store.count("alice", "event"), store.exec_ids("alice", "event")
         finally:
             store.close()
-    wait_for(lambda: stored()[1] >= set(journal), 90, "the recorder to catch up")
+    try:
+        wait_for(lambda: stored()[1] >= set(journal), 90, "the recorder to catch up")
+    except AssertionError:
+        missing = sorted(set(journal) - stored()[1], key=lambda e: [int(x) for x in e.split(";")])
+        raise AssertionError(f"the recorder never stored {missing} (recorder up: {rec.up}); its log ends:\n"
+                             + rec.output()[-4000:]) from None
     assert rec.stop() == 0, rec.output()[-3000:]
     count, ids = stored()
     assert ids == set(journal) and count == len(journal), \
@@ -493,3 +508,4 @@ def summary(injected, invisible, rows, trades, unsent, unanswered, took, disk) -
                      f"{r['repeats']} |")
     lines.append(f"\norders never answered: {unanswered}")
     return "\n".join(lines)
+

@@ -106,6 +106,8 @@ class Recorder:
         # files the report for the writer thread, and answers U2/U3 by sending the next U1.
         self.gateway.app.sink = lambda rt, item: self._on_event(
             Event(item.session, item.message, raw=item.raw, error=item.error))
+        # A gap reaches the recorder on that thread too, ahead of the report that revealed it.
+        self.gateway.recovery.on_gap = lambda session, reason: self._on_event(Event(session, None, error=reason))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -155,6 +157,12 @@ class Recorder:
             return
         msg = event.message
         if msg is None:
+            if event.error and event.error.startswith("MsgSeqNum gap"):
+                # Dispatched before the report that revealed the gap: from it on nothing is
+                # contiguous, so the watermark stays below the lost report the backfill fetches.
+                with self._lock:
+                    p.wanted, p.live_ok = True, False
+                self._errors[event.session] = event.error  # said here: the watcher need not repeat it
             self._say(f"{event.session}: {event.error}")
             return
         if isinstance(msg, ExecutionReport):
