@@ -7,11 +7,11 @@ from fixgw.sim.launch import SimProcess
 
 def pytest_addoption(parser):
     parser.addoption("--faults-size", type=int, default=None,
-                     help="trades in the fault campaign (tests/test_faults.py); default 60 or $FIXGW_FAULTS_SIZE")
+                     help="trades in the fault campaign (tests/test_faults.py); default 120 or $FIXGW_FAULTS_SIZE")
 
 
 def faults_size(config) -> int:
-    return config.getoption("--faults-size") or int(os.environ.get("FIXGW_FAULTS_SIZE", "60"))
+    return config.getoption("--faults-size") or int(os.environ.get("FIXGW_FAULTS_SIZE", "120"))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -24,7 +24,7 @@ end every fill it made is in each gateway's fills and positions exactly once, th
 stored ExecIDs equal the drop-copy journal's (none missing, none twice), and every injected
 fault is found in the gateways' status (error history, metrics) or in the logs.
 
-Size: ``--faults-size N`` or ``FIXGW_FAULTS_SIZE=N`` (trades; default 60), seed
+Size: ``--faults-size N`` or ``FIXGW_FAULTS_SIZE=N`` (trades; default 120), seed
 ``FIXGW_FAULTS_SEED``.
 """
 
@@ -405,6 +405,8 @@ def check(sim, gws, rec, disk, subs, acks, injected, keys, caplog, trades, unsen
             except Exception:
                 break
             if ev.fill is None:
+                if isinstance(ev.message, ExecutionReport) and ev.message.exec_type is ExecType.TRADE and not ev.error:
+                    repeats += 1  # a drop-copy replay of a report already applied
                 continue
             if ev.position is None:
                 repeats += 1  # a report seen again (RT resend, drop-copy replay): not applied twice
