@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -90,7 +91,6 @@ class Fault:
     target: str  # a session name, or "recorder"
     detail: dict = field(default_factory=dict)
     exec_id: str | None = None  # the spoiled report (from the simulator's list of applied faults)
-    seen: str = ""  # where it was found
 
 
 class Recorder:
@@ -380,9 +380,15 @@ def applied_exec_id(sim, f: Fault, keys: dict) -> str | None:
     return mine[f.detail["nth"]]["exec_id"] if len(mine) > f.detail["nth"] else None
 
 
+def lost(lines, session: str) -> int:
+    """Messages the session's ``event=seq-gap`` lines count as lost (two losses can make one gap)."""
+    return sum(int(m.group(1)) for line in lines if f"session={session} event=seq-gap " in line
+               for m in [re.search(r" lost=(\d+)", line)] if m)
+
+
 def listener_evidence(f: Fault, out: str) -> bool:
     if f.kind == "nr-gap":
-        return out.count("session=listener event=seq-gap") > f.detail["nth_gap"]
+        return lost(out.splitlines(), "listener") > f.detail["nth_gap"]
     return f"listener: report {f.exec_id} stored with what the dictionary does not allow" in out
 
 
@@ -469,11 +475,10 @@ def visible(f: Fault, sim, status, logs, out, keys, injected) -> bool:
         return any(f.detail["text"] in e["error"] for e in s.errors) or \
             any(f"session={f.target} " in m and f.detail["text"] in m for m in logs)
     if f.kind == "disconnect":
-        lost = sum(1 for m in logs if f"session={f.target} event=disconnected" in m and "lost while logged on" in m)
-        return lost >= len(same)
+        cut = sum(1 for m in logs if f"session={f.target} event=disconnected" in m and "lost while logged on" in m)
+        return cut >= len(same)
     if f.kind == "nr-gap" and f.target == "alice-nr":
-        gaps = sum(1 for m in logs if "session=alice-nr event=seq-gap" in m)
-        return status["alice-nr"].metrics["seq_gaps"] == len(same) and gaps == len(same)
+        return lost(logs, "alice-nr") == len(same) and 1 <= status["alice-nr"].metrics["seq_gaps"] <= len(same)
     if f.kind == "nr-gap":
         return listener_evidence(f, out)
     if f.kind in SPOIL:
