@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 
 import quickfix as fix
 
-from fixgw import fields, tags
+from fixgw import fields, lenient, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded
@@ -227,17 +227,17 @@ class GatewayApplication(fix.Application):
         if raw is None:
             raw = message.toString()
         rt.metrics.inbound(msg_type_of(raw))
-        self._app_message(rt, raw, lenient=invalid is not None)
+        self._app_message(rt, raw, invalid=invalid is not None)
 
-    def _app_message(self, rt: SessionRuntime, raw: str, lenient: bool = False) -> None:
+    def _app_message(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> None:
         try:
-            if lenient:
-                model, unknown = fields.decode_lenient(raw, rt.units)
+            if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
+                model, unknown = lenient.decode(raw, rt.units)
             else:
                 try:
                     model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
                 except DecodeError:  # keep what can be kept: a fill must not be lost to one field
-                    model, unknown = fields.decode_lenient(raw, rt.units)
+                    model, unknown = lenient.decode(raw, rt.units)
         except DecodeError as e:
             rt.counters["decode_errors"] += 1
             rt.metrics.decode_error()

@@ -47,6 +47,9 @@ VALID: dict[str, str] = {
     "time_zone": 'an IANA zone such as "America/New_York" or "UTC"',
     "maintenance_window": "true or false (default: true for demo/prod, false for local)",
     "reconnect_backoff_max": "whole seconds 1-3600, at least reconnect_interval",
+    "party_id": "this account's MarketSettlementPartyID(20109) in settlement reports (a string)",
+    "profile": '"default" (the JSON Kalshi returns today) or "seed" (integer cents next to *_dollars)',
+    "starting_balance": 'dollars as a string, e.g. "1000.00" (GET /portfolio/balance starts there)',
     "session": "one or more [[session]] tables",
     "limits": "a [limits] table: max_quantity, max_notional, max_symbol_length, control_clients, "
               "control_idle_timeout",

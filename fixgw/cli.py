@@ -51,8 +51,10 @@ def keygen(private_key: Path) -> None:
               help="KalshiNR port; DC and RT follow at +1 and +2.")
 @click.option("--margin-port-base", type=int, default=9228, show_default=True)
 @click.option("--no-message-log", is_flag=True, help="Log session events only, not every message.")
+@click.option("--rest-port", type=int, help="Also serve the ledger's Kalshi REST endpoints (portfolio/fills, "
+              "portfolio/positions) on 127.0.0.1:PORT, signed with the registered keys.")
 def sim(state_dir, keys_dir, tls_dir, cert_file, key_file, event_port_base, margin_port_base,
-        no_message_log) -> None:
+        no_message_log, rest_port) -> None:
     from fixgw.certs import make_tls
     from fixgw.config import Product
     from fixgw.sim.exchange import SimOptions
@@ -66,7 +68,7 @@ def sim(state_dir, keys_dir, tls_dir, cert_file, key_file, event_port_base, marg
     opts = SimOptions(state_dir=state_dir, keys_dir=keys_dir, cert_file=cert_file, key_file=key_file,
                       port_base={Product.EVENT: event_port_base, Product.MARGIN: margin_port_base},
                       log_messages=not no_message_log)
-    sys.exit(run(opts, state_dir / "sim.sock"))
+    sys.exit(run(opts, state_dir / "sim.sock", rest_port=rest_port))
 
 
 def _register_recorder() -> None:
@@ -77,6 +79,16 @@ def _register_recorder() -> None:
 
 
 _register_recorder()
+
+
+def _register_api() -> None:
+    from fixgw.api.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_api()
 
 
 # -- the gateway process and its operators --------------------------------------------

@@ -25,6 +25,7 @@ import os
 import re
 import tomllib
 import uuid
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -241,6 +242,29 @@ class LimitsConfig(BaseModel):
     control_idle_timeout: int = Field(default=60, ge=1, le=86_400)  # seconds without a request
 
 
+class ApiConfig(BaseModel):
+    """``[api]``: ``fixgw serve`` (Kalshi's REST + WebSocket paths, /metrics) from the recorder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"  # loopback unless you say otherwise
+    port: int = Field(default=8400, ge=0, le=65535)  # 0: any free port (printed on start)
+    keys: dict[str, Path] = Field(default_factory=dict)  # KALSHI-ACCESS-KEY id -> public key PEM
+    max_skew_s: int = Field(default=300, ge=1)  # KALSHI-ACCESS-TIMESTAMP this far from now is refused
+    ws_buffer: int = Field(default=10_000, ge=1)  # frames queued per WebSocket client before it is dropped
+
+
+class RestConfig(BaseModel):
+    """``[rest]``: the account's Kalshi REST key, for ``fixgw reconcile``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "https://api.elections.kalshi.com/trade-api/v2"
+    api_key_id: str
+    private_key: Path
+    subaccount: int | None = None  # None: the primary account (0)
+
+
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -257,12 +281,23 @@ class GatewayConfig(BaseModel):
     # Kalshi's user_id of the account, for Order / MarginOrder and WebSocket messages: FIX never
     # carries it. Empty (the default) leaves those fields "", which is all fixgw can know.
     user_id: str = Field(default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})?$")
+    api: ApiConfig | None = None
+    rest: RestConfig | None = None
     session: list[SessionConfig] = Field(default_factory=list, min_length=1)
     dictionary_dir: Path | None = None  # kalshi-fixt11.xml + kalshi-{event,margin}.xml; default spec/
     time_zone: str = "America/New_York"  # IANA zone of every session's start/end time
     maintenance_window: bool | None = None  # no Logon Thursday 03:00-05:00 ET; default: on unless local
     reconnect_backoff_max: int = Field(default=60, ge=1, le=3600)  # fixgw run: doubling backoff cap (s)
     party_id: str | None = None  # this account's MarketSettlementPartyID(20109) in UMS reports
+    starting_balance: Decimal | None = None  # dollars: GET /portfolio/balance = this + every change (fixgw.cash)
+    profile: Literal["default", "seed"] = "default"  # REST JSON schema profile (fixgw.profiles)
+
+    @field_validator("starting_balance", mode="before")
+    @classmethod
+    def _money(cls, v):
+        if isinstance(v, float):
+            raise ValueError(f"{v!r}: write money as a string (\"1000.00\"), never a binary float")
+        return v
 
     @field_validator("time_zone")
     @classmethod
@@ -377,6 +412,10 @@ def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
             s.private_key = base / s.private_key.expanduser()
         if cfg.dictionary_dir is not None:
             cfg.dictionary_dir = base / cfg.dictionary_dir.expanduser()
+        if cfg.api is not None:
+            cfg.api.keys = {k: base / p.expanduser() for k, p in cfg.api.keys.items()}
+        if cfg.rest is not None:
+            cfg.rest.private_key = base / cfg.rest.private_key.expanduser()
     return cfg
 
 

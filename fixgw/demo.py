@@ -101,6 +101,7 @@ def main(root: Path = Path("var/demo")) -> int:
             show("alice's market_positions (GET /portfolio/positions):", positions["market_positions"])
             show("alice's event_positions:", positions["event_positions"])
             show("alice's margin positions (GET /margin/positions):", gw.margin_positions())
+            show("alice's margin orders (GET /margin/orders):", gw.margin_orders())
             exchange = sim.cmd(cmd="ledger", product="event", account="alice")["positions"]["market_positions"]
             # compare as REST models: the exchange writes times with 3 fractional digits, fixgw like
             # Kalshi's REST API (trailing zeros trimmed); the values must be equal either way
@@ -113,8 +114,10 @@ def main(root: Path = Path("var/demo")) -> int:
             margin = Query(store, "alice", "margin").positions()["positions"]
             agree = (dump(recorded["market_positions"]) == dump(positions["market_positions"])
                      and dump(recorded["event_positions"]) == dump(positions["event_positions"])
-                     and dump(margin) == dump(gw.margin_positions()))
-            print(f"\nthe recorder's positions equal the order-entry gateway's: {'yes' if agree else 'NO'}")
+                     and dump(margin) == dump(gw.margin_positions())
+                     and dump(Query(store, "alice", "margin").orders()) == dump(gw.margin_orders()))
+            print(f"\nthe recorder's positions and margin orders equal the order-entry gateway's: "
+                  f"{'yes' if agree else 'NO'}")
             same = same and agree
         recorder.stop()
         still = [x["session"] for x in sim.cmd(cmd="status")["sessions"] if x["logged_on"]]

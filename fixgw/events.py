@@ -2,7 +2,7 @@
 
 QuickFIX's thread only decodes and resolves acks; it then drops each message on
 one queue. A single dispatcher thread turns ExecutionReports into the REST
-shapes (Fill / MarginFill, Order) and feeds the position ledger, then fans the
+shapes (Fill / MarginFill, Order / MarginOrder) and feeds the position ledger, then fans the
 :class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
 callbacks. Callback exceptions are logged and never reach QuickFIX.
 """
@@ -16,12 +16,17 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable
 
-from fixgw import settlements, translate
 
+from fixgw import settlements, translate
+from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
+from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
+from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
+from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Ledger
 
 log = logging.getLogger("fixgw.events")
@@ -34,11 +39,40 @@ class Event:
     session: str
     message: object | None  # a fixgw.models.fix model; None when undecodable
     fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
-    order: object | None = None  # fixgw.models.rest.Order after this report (event contracts)
+    order: object | None = None  # fixgw.models.rest.Order (margin: MarginOrder) after this report
     position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
     settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
     raw: str | None = None  # the FIX message as received (SOH-separated)
     error: str | None = None
+    post_position: Decimal | None = None  # on fills: net position after it (704 - 705, else the ledger's)
+
+    def websocket(self) -> list:
+        """The Kalshi WebSocket messages this event stands for, as models with ``.envelope(sid)``:
+        ``fill`` (FillUpdate / MarginFillUpdate), ``user_order`` (UserOrder / MarginUserOrder) and,
+        for event contracts, ``market_position`` (MarketPositionUpdate). Built on demand."""
+        er = self.message
+        sub = er.alloc_account if isinstance(er, ExecutionReport) else None
+        out: list = []
+        own_id = getattr(self.order, "client_order_id", None) or getattr(er, "cl_ord_id", None)
+        if isinstance(self.fill, Fill) and self.post_position is not None:
+            out.append(FillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id))
+        elif isinstance(self.fill, MarginFill) and self.post_position is not None:
+            out.append(MarginFillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id,
+                                                  subaccount=sub))
+        if isinstance(self.order, Order):
+            out.append(UserOrder.from_order(self.order))
+        elif isinstance(self.order, MarginOrder):
+            out.append(MarginUserOrder.from_order(self.order, subaccount=sub))
+        if self.position is not None:
+            out.append(self.position)
+        return out
+
+
+def post_position_of(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
+    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
+    if er.long_qty is None and er.short_qty is None:
+        return ledger
+    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
 
 
 class Subscription:
@@ -96,14 +130,16 @@ class AsyncSubscription:
 
 class Dispatcher:
     def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = "",
-                 party_id: str | None = None):
+                 party_id: str | None = None, starting_balance: Decimal | None = None):
         self.products = products  # session name -> "event" | "margin"
         self.party_id = party_id  # this account's 20109 in settlement reports (fixgw.settlements)
         self.settlements: list = []  # this account's REST Settlements, in arrival order
+        self.cash = Cash(starting_balance)  # BALANCE/PAYOUT changes: GET /portfolio/balance
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
         self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
+        self.margin_orders = MarginOrders(user_id=user_id)
         self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
         self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
@@ -191,16 +227,27 @@ class Dispatcher:
             return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
                                                            "not a value the dictionary lists; not applied")
         subtrader = message.subtrader
+        if message.collateral:
+            self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
+                          message.collateral, message.transact_time)
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         if self.products[session] == "margin":
-            return Event(session, message, raw=raw, fill=translate.margin_fill_from_report(message, ledger))
+            fill = translate.margin_fill_from_report(message, ledger)
+            post = None
+            if fill is not None:
+                book = ledger.margins.get((message.alloc_account or 0, message.symbol))
+                post = post_position_of(message, book.P if book is not None else None)
+            return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
+                         post_position=post)
         order = orders.apply(message)
         fill = translate.fill_from_report(message) if message.exec_type is ExecType.TRADE else None
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
-            self.subtraders.add_fill(message, fill, subtrader)
-        return Event(session, message, raw=raw, fill=fill, order=order, position=position)
+            self.subtraders.add_fill(fill, subtrader)
+        post = post_position_of(message, position.position_fp if position is not None else None) \
+            if fill is not None else None
+        return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 
     def _again(self, session: str, exec_id: str) -> bool:
         """True for a KalshiDC replay of an ExecID this dispatcher has already applied."""
@@ -215,14 +262,16 @@ class Dispatcher:
     def _settle(self, ums: MarketSettlementReport, raw: str | None):
         """This account's entries settle their books; returns the account's own Settlement (or None).
 
-        Sub-traders' settlements are kept with their books (:meth:`Subtraders.settlements`).
+        Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
         """
         if raw is None:
             raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
         own = None
-        done = settlements.apply(ums, settlements.sending_time(raw), self.party_id, self.subtraders.books,
+        when = settlements.sending_time(raw)
+        done = settlements.apply(ums, when, self.party_id, self.subtraders.books,
                                  lambda who: self.ledger if who is None else self.subtraders.of(who).ledger)
-        for who, settlement in done:
+        for who, party, settlement in done:
+            self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", "event", who, party.collateral, when)
             if who is None:
                 self.settlements.append(settlement)
                 own = settlement

@@ -22,10 +22,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from fixgw import fields, translate
 from fixgw import fields_tables as T
-from fixgw.models.rest import Q2, Q4, Fill
+from fixgw.models.fix import exec_id_key
+from fixgw.models.rest import Q2, Q6, Fill
 from fixgw.pricing import Units, decimal_from_wire, price_from_wire
 
-_WANT = re.compile("\x01(17|30|31|32|37|54|55|60|79|137|150|880|1057)=([^\x01]*)")
+_WANT = re.compile("\x01(17|30|31|32|37|52|54|55|60|79|100|137|150|880|1057)=([^\x01]*)")
 _TRADE = "\x01150=F\x01"
 _MEMO_MAX = T.MEMO_MAX
 _ONE = Decimal(1)
@@ -48,17 +49,17 @@ def _remember(memo: dict, key: str, value):
 
 
 def _price(text: str, units: Units) -> tuple[Decimal, Decimal]:
-    yes = price_from_wire(text, units).quantize(Q4, ROUND_HALF_EVEN)
+    yes = price_from_wire(text, units).quantize(Q6, ROUND_HALF_EVEN)
     return _remember(_PRICES[units], text, (yes, _ONE - yes))
 
 
 def _fee(text: str) -> Decimal:
     fee = _FEES.get(text)
-    return fee if fee is not None else _remember(_FEES, text, decimal_from_wire(text).quantize(Q4, ROUND_HALF_EVEN))
+    return fee if fee is not None else _remember(_FEES, text, decimal_from_wire(text).quantize(Q6, ROUND_HALF_EVEN))
 
 
 def _fees(pairs: list[tuple[str, str]]) -> Decimal:
-    return sum((decimal_from_wire(v) for k, v in pairs if k == "137"), Decimal(0)).quantize(Q4, ROUND_HALF_EVEN)
+    return sum((decimal_from_wire(v) for k, v in pairs if k == "137"), Decimal(0)).quantize(Q6, ROUND_HALF_EVEN)
 
 
 def is_trade(raw: str) -> bool:
@@ -82,11 +83,11 @@ def fill(raw: str, units: Units, *, deprecated: bool = True) -> Fill | None:
         count = _COUNTS.get(qty)
         if count is None:
             count = _remember(_COUNTS, qty, decimal_from_wire(qty).quantize(Q2, ROUND_HALF_EVEN))
-        when = f.get("60")
+        when = f.get("60") or f.get("52")  # without TransactTime, the header's SendingTime
         if when is not None:
             when = time_from_wire(when)
-        index = f.get("30")
-        index = 0 if index is None else int_from_wire(index)
+        index = f.get("30") or f.get("100")  # LastMkt, else ExDestination, else the ExecID's index
+        index = exec_id_key(exec_id)[0] if index is None else int_from_wire(index)
         sub = f.get("79")
         sub = 0 if sub is None else int_from_wire(sub)
         fee = f.get("137", _NO_FEE)

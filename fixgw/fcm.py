@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fixgw.models.fcm import FcmFill
-from fixgw.models.fix import ExecutionReport
 from fixgw.models.rest import Fill
 from fixgw.positions import Ledger
 from fixgw.translate import Orders
@@ -47,7 +46,11 @@ class Subtraders:
             books = self.books[subtrader] = Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id), [])
         return books
 
-    def add_fill(self, er: ExecutionReport, fill: Fill, subtrader: str) -> FcmFill:
+    def view(self, subtrader: str) -> Books:
+        """A sub-trader's books for reading: empty (and not kept) for one never seen."""
+        return self.books.get(subtrader) or Books(Ledger(user_id=self.user_id), Orders(user_id=self.user_id), [])
+
+    def add_fill(self, fill: Fill, subtrader: str) -> FcmFill:
         """Fold one side of a trade into its FcmFill row; returns the row after it."""
         side = "taker" if fill.is_taker else "maker"
         taker_side = fill.outcome_side if fill.is_taker else ("no" if fill.outcome_side == "yes" else "yes")

@@ -22,6 +22,10 @@ is built for speed:
   per-field loop; every value has been checked here, and a test pins the
   equivalence with ``model_construct``.
 
+From raw text, two header fields reach the ExecutionReport: PossDupFlag(43) as
+``poss_dup``, and SendingTime(52) as ``sending_time`` in a shape without
+TransactTime(60), so a report without 60 still has its time.
+
 Every problem with a message becomes :class:`~fixgw.errors.DecodeError`;
 every problem encoding a model becomes :class:`~fixgw.errors.OrderError`.
 """
@@ -96,7 +100,7 @@ class _Plan:
     """Where one shape keeps one level's values; see the module docstring."""
 
     __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
-                 "fields_set", "counts", "unknown", "poss_dup_at", "notes", "dups")
+                 "fields_set", "counts", "unknown", "poss_dup_at", "sending_at", "notes", "dups")
 
     def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
         self.level = lv
@@ -115,25 +119,14 @@ class _Plan:
         self.counts: tuple[tuple[int, str], ...] = ()
         self.unknown: tuple[int, ...] = ()
         self.poss_dup_at = -1
+        self.sending_at = -1  # where header 52 is, when the model keeps it (no 60 in this shape)
         self.notes: tuple[m.Anomaly, ...] = ()  # lenient plans: what the shape breaks
         self.dups: tuple[tuple[int, int, int], ...] = ()  # lenient: (kept at, repeated at, tag)
 
 
-class _Loose:
-    """What a lenient plan collects instead of raising (see :func:`decode_lenient`)."""
-
-    __slots__ = ("root", "notes", "dups")
-
-    def __init__(self, root: T.Level):
-        self.root, self.notes, self.dups = root, [], []
-
-    def note(self, tag: int, value: str | None, problem: str) -> None:
-        self.notes.append(m.Anomaly(tag=tag, value=value, problem=problem))
-
-
-def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: _Loose | None = None) -> _Plan:
+def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: Any = None) -> _Plan:
     """Work out a shape field by field; every structural error is raised here (strict) or
-    noted on ``loose`` (lenient: only a missing required field still raises)."""
+    noted on ``loose``, a :class:`fixgw.lenient.Loose` (only a missing required field still raises)."""
     unknown: list[int] = []
     counts: list[tuple[int, str]] = []
     plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True, loose=loose)
@@ -146,12 +139,12 @@ def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: _Loose | None = 
 
 
 def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]], top: bool, loose: _Loose | None = None) -> tuple[_Plan, int]:
+                counts: list[tuple[int, str]], top: bool, loose: Any = None) -> tuple[_Plan, int]:
     mt, n = lv.msg_type, len(keys)
     at: dict[str, int] = {}
     groups: list[tuple[str, tuple]] = []
     seen: set[T.Level] = set()
-    poss_dup_at = -1
+    poss_dup_at = sending_at = -1
     while i < n:
         key = keys[i]
         name = lv.names.get(key)
@@ -169,6 +162,8 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
                 loose.note(_tag(key, mt), values[i], "tag is only valid inside its repeating group; ignored")
             elif poss_dup_at < 0 and _tag(key, mt) == 43:
                 poss_dup_at = i
+            elif sending_at < 0 and _tag(key, mt) == 52:
+                sending_at = i
             i += 1
         elif name.__class__ is T.Level:
             again = name in seen
@@ -195,11 +190,14 @@ def _plan_entry(lv: T.Level, keys: Sequence, values: Sequence, i: int, unknown: 
             raise DecodeError(mt, f"required field {name} is missing", tag)
     plan = _Plan(lv, at, groups)
     plan.poss_dup_at = poss_dup_at
+    if lv.sending and sending_at >= 0 and "transact_time" not in at:
+        plan.sending_at = sending_at
+        plan.fields_set |= {"sending_time"}
     return plan, i
 
 
 def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: list[int],
-                counts: list[tuple[int, str]], loose: _Loose | None = None) -> tuple[tuple[_Plan, ...], int]:
+                counts: list[tuple[int, str]], loose: Any = None) -> tuple[tuple[_Plan, ...], int]:
     mt, n, text = g.msg_type, len(keys), values[i]
     try:
         count = T.int_from_wire(text)
@@ -226,8 +224,8 @@ def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: l
 
 
 def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None = None) -> Any:
-    """Fill a plan with one message's values (the hot path); ``found``: lenient, see
-    :func:`decode_lenient`."""
+    """Fill a plan with one message's values (the hot path); with ``found`` (a list), a value
+    the field cannot hold is noted there instead of raising (:mod:`fixgw.lenient`)."""
     lv = p.level
     for i, tag in p.limits:
         if values[i] != "2":
@@ -251,6 +249,11 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None 
                       else tuple([_run(e, values, False, found) for e in entries]))
     if lv.poss_dup:
         full["poss_dup"] = poss_dup
+    if p.sending_at >= 0:
+        try:
+            full["sending_time"] = T.time_from_wire(values[p.sending_at])
+        except ValueError:
+            raise DecodeError(lv.msg_type, f"SendingTime {values[p.sending_at]!r} is not a UTCTimestamp", 52) from None
     obj = _new(lv.model)
     _SET_DICT(obj, full)
     _SET_FIELDS_SET(obj, set(p.fields_set))
@@ -339,46 +342,6 @@ def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...
     """
     mt, keys, values = _parse(raw)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
-
-
-def decode_lenient(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
-    """:func:`decode_raw_with_unknown` for what the exchange sends: keep the message, list its faults.
-
-    Kalshi's FIX changes over time; one odd field must never cost a fill. An enum value
-    the dictionary does not list is kept as its raw text (a plain ``str`` in the enum's
-    field, never a guessed member); another unconvertible optional value becomes None; a
-    repeated tag keeps its first value; a tag unknown to the dictionary inside a group, a
-    NumInGroup that does not match its entries, an empty value: all are taken as they
-    are. Each becomes an :class:`~fixgw.models.fix.Anomaly` on ``model.anomalies``. Only
-    what leaves no model to build raises DecodeError (an unsupported MsgType, a missing
-    or unconvertible required field).
-    """
-    mt, keys, values = _parse(raw)
-    lv = _level(mt, units)
-    notes: list[m.Anomaly] = []
-    if "" in values:
-        for k, v in zip(keys, values):
-            if v == "":
-                notes.append(m.Anomaly(tag=_tag(k, mt), value="", problem="tag without a value; ignored"))
-        keys, values = zip(*[(k, v) for k, v in zip(keys, values) if v != ""]) if len(notes) < len(keys) else ((), ())
-    shape = SOH.join(keys)
-    plan = lv.loose_plans.get(shape)
-    if plan is None or any(values[i] != text for i, text in plan.counts):
-        plan = _plan(lv, keys, values, _Loose(lv))
-        if len(lv.loose_plans) >= _PLANS_MAX:
-            lv.loose_plans.clear()
-        lv.loose_plans[shape] = plan
-    found = notes + list(plan.notes)
-    for kept, again, tag in plan.dups:
-        same = values[kept] == values[again]
-        found.append(m.Anomaly(tag=tag, value=values[again], problem="tag appears more than once" + (
-            " (same value)" if same else f"; the first value {values[kept]!r} is used")))
-    poss_dup = plan.poss_dup_at >= 0 and values[plan.poss_dup_at] == "Y"
-    model = _run(plan, values, poss_dup, found)
-    if found and "anomalies" in lv.template:
-        model.__dict__["anomalies"] = tuple(found)
-        model.__pydantic_fields_set__.add("anomalies")
-    return model, plan.unknown
 
 
 def decode_raw(raw: str, units: Units) -> Any:

@@ -305,7 +305,7 @@ class Level:
     """One message body or one group entry, compiled for one price unit."""
 
     __slots__ = ("msg_type", "model", "name", "count", "names", "convs", "limits", "required",
-                 "template", "delim", "delim_tag", "enc", "poss_dup", "plans", "loose_plans")
+                 "template", "delim", "delim_tag", "enc", "poss_dup", "sending", "plans", "loose_plans")
 
     def __init__(self, msg_type: str, model: type[m.Model] | None, entries: tuple, units: Units,
                  *, name: str | None = None, count: int = 0):
@@ -315,7 +315,7 @@ class Level:
         self.limits: dict[str, int] = {}           # OrdType placeholders -> tag
         self.enc: list[tuple[int, str | None, Any]] = []
         self.plans: dict[Any, Any] = {}            # shape -> fixgw.fields._Plan
-        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.fields.decode_lenient
+        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.lenient.decode
         fields = model.model_fields if model else {}
         tag_of: dict[str, int] = {}
         for e in entries:
@@ -345,6 +345,7 @@ class Level:
         first = entries[0]
         self.delim, self.delim_tag = first.name or f"_{first.tag}", first.tag
         self.poss_dup = "poss_dup" in fields
+        self.sending = "sending_time" in fields  # header 52, kept when 60 is missing
         self.required = {n: tag_of.get(n) for n, f in fields.items() if f.is_required()}
         if None in self.required.values():
             raise AssertionError(f"{model}: a required field has no tag")

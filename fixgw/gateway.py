@@ -90,7 +90,8 @@ class Gateway(OrderEntry):
             self.runtimes[s.name] = rt
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
-                                     translating=translate, user_id=config.user_id, party_id=config.party_id)
+                                     translating=translate, user_id=config.user_id, party_id=config.party_id,
+                                     starting_balance=config.starting_balance)
         for rt in self.runtimes.values():  # a KalshiDC replay answers the order-entry sessions' acks too
             if s_dc(rt):
                 rt.peers = [o.registry for o in self.runtimes.values() if not s_dc(o) and o.registry is not None
@@ -128,11 +129,14 @@ class Gateway(OrderEntry):
             return {"market_positions": led.market_positions(subaccount),
                     "event_positions": led.event_positions(subaccount)}
 
-    def margin_positions(self, subaccount: int = 0, marks: dict | None = None) -> list:
-        """``GET /margin/positions``-shaped MarginPosition models."""
+    def margin_positions(self, subaccount: int = 0, marks: dict | None = None, *,
+                         subtrader_id: str | None = None) -> list:
+        """``GET /margin/positions``-shaped MarginPosition models (FCM: one sub-trader's)."""
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return self.dispatcher.ledger.margin_positions(subaccount, marks)
+            ledger = self.dispatcher.ledger if subtrader_id is None else \
+                self.dispatcher.subtraders.view(subtrader_id).ledger
+            return ledger.margin_positions(subaccount, marks)
 
     def orders(self, status: str | None = None) -> list:
         """REST ``Order`` models of every event-contract order seen (``resting``/``canceled``/``executed``)."""
@@ -145,8 +149,36 @@ class Gateway(OrderEntry):
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             if subtrader_id is not None:
-                return list(self.dispatcher.subtraders.of(subtrader_id).settlements)
+                return list(self.dispatcher.subtraders.view(subtrader_id).settlements)
             return list(self.dispatcher.settlements)
+
+    def balance(self, *, product: str = "event", subtrader_id: str | None = None, start=None):
+        """``GET /portfolio/balance``: a ``Balance`` from the starting balance (config ``starting_balance``
+        or ``start`` dollars) plus every BALANCE/PAYOUT change seen; without one, the change since
+        ``gw.dispatcher.cash.since`` (see :mod:`fixgw.cash`)."""
+        from fixgw.entry import decimal_of
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.cash.balance(product, subtrader_id,
+                                                decimal_of("start", start) if start is not None else None)
+
+    def positions_json(self, *, subtrader_id: str | None = None, profile: str | None = None, subaccount: int = 0,
+                       **filters) -> dict:
+        """The JSON body of ``GET /portfolio/positions`` (or, with ``subtrader_id``, ``GET /fcm/positions``)
+        in a schema profile (default: the config's ``profile``; see :mod:`fixgw.profiles`). ``filters``:
+        ticker, event_ticker, count_filter, settlement_status, limit, cursor."""
+        from fixgw import profiles
+        from fixgw.query import positions_body
+
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            d = self.dispatcher
+            ledger, orders = (d.ledger, d.orders) if subtrader_id is None else \
+                (d.subtraders.view(subtrader_id).ledger, d.subtraders.view(subtrader_id).orders)
+            body = positions_body(ledger, subaccount, **filters)
+            counts = profiles.resting(o for o in orders.orders("resting") if (o.subaccount_number or 0) == subaccount)
+        return profiles.positions(body, profile or self.config.profile, counts, fcm=subtrader_id is not None)
 
     # -- FCM sub-traders (GET /fcm/...) ---------------------------------
     def fcm_positions(self, subtrader_id: str, *, ticker: str | None = None, event_ticker: str | None = None,
@@ -157,7 +189,7 @@ class Gateway(OrderEntry):
 
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return positions_body(self.dispatcher.subtraders.of(subtrader_id).ledger, ticker=ticker,
+            return positions_body(self.dispatcher.subtraders.view(subtrader_id).ledger, ticker=ticker,
                                   event_ticker=event_ticker, count_filter=count_filter,
                                   settlement_status=settlement_status, limit=limit, cursor=cursor)
 
@@ -165,13 +197,19 @@ class Gateway(OrderEntry):
         """``GET /fcm/orders?subtrader_id=...``: REST ``Order`` models of that sub-trader's orders."""
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
-            return self.dispatcher.subtraders.of(subtrader_id).orders.orders(status)
+            return self.dispatcher.subtraders.view(subtrader_id).orders.orders(status)
 
     def fcm_fills(self, *, min_ts: int | None = None, max_ts: int | None = None) -> list:
         """``GET /fcm/fills``: one ``FcmFill`` per trade across the sub-traders (bounds inclusive)."""
         self.dispatcher.flush()
         with self.dispatcher.state_lock:
             return self.dispatcher.subtraders.fills(min_ts, max_ts)
+    def margin_orders(self, status: str | None = None, subaccount: int | None = None) -> list:
+        """``GET /margin/orders``-shaped MarginOrder models of every margin order seen, optionally
+        of one status (``resting``/``canceled``/``executed``) and subaccount."""
+        self.dispatcher.flush()
+        with self.dispatcher.state_lock:
+            return self.dispatcher.margin_orders.orders(status, subaccount)
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> "Gateway":

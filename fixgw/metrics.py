@@ -112,7 +112,7 @@ class SessionMetrics:
         self.rejects_out = 0  # 35=3/j we (QuickFIX) sent
         self.decode_errors = 0
         self.seq_gaps = 0  # MsgSeqNum gaps taken on NR/DC (fixgw.recovery)
-        self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.fields.decode_lenient)
+        self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.lenient)
         self.last_in: float | None = None  # wall clock of the last message received
         self.last_out: float | None = None
         self.order_ack = Histogram()

@@ -19,7 +19,7 @@ F fees, T total traded ($), V volume (contracts). For each fill:
 
 MarketPosition: position_fp = P, total_traded = T, market_exposure = C,
 realized_pnl = R, fees_paid = F, last_updated_ts = the last fill's time;
-exchange_index = the last fill's. Dollars print at 4 dp ROUND_HALF_EVEN.
+exchange_index = the last fill's. Dollars print at 4-6 dp ROUND_HALF_EVEN.
 EventPosition per event ticker (market ticker minus its last ``-`` segment):
 total_cost = event_exposure = ΣC, total_cost_shares_fp = Σ|P|, realized = ΣR,
 fees = ΣF. WebSocket market_position: position_cost = C, volume_fp = V and
@@ -33,12 +33,17 @@ entry price, R realized, F fees. Fill side bid: d = +q, ask: d = -q; price x, fe
 * Else: k = min(q, |P|); realized_this = k*(x-E) if P > 0 else k*(E-x);
   R += realized_this; P moves toward 0 by k; if q > k: P = sign(d)*(q-k), E = x;
   if P is now 0: E = 0.
-* F += f, then F = 0 if P is 0 (Kalshi: fees reset when flat).
+* F += f, always: the position's fees are every fee paid in this (subaccount,
+  ticker) since its first fill. They never reset on a flip or when flat, so the
+  number is the same however the fills were split (one 8-lot flip or 5 + 3), and
+  a flat position still shows what it cost. (An older note said Kalshi resets
+  fees when flat; that rule makes the answer depend on the split, so fixgw does
+  not follow it.)
 
 MarginFill.entry_price = E after the fill; realized_pnl = realized_this (0 when
 opening). MarginPosition: position = P, entry_price = E, fees = F,
-unrealized_pnl = (mark - E)*P when a mark is given, else 0; is_portfolio false,
-margin_used and roe null.
+unrealized_pnl = (mark - E)*P when a mark is given, else null (FIX carries no
+mark price, and 0 would claim one); is_portfolio false, margin_used and roe null.
 
 A fill already applied (same fill_id and order_id: a PossDup resend) is ignored.
 """
@@ -50,7 +55,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.rest import (Q4, EventPosition, Fill, MarginFill, MarginPosition, MarketPosition,
+from fixgw.models.rest import (EventPosition, Fill, MarginFill, MarginPosition, MarketPosition,
                                MarketPositionUpdate)
 
 ZERO = Decimal(0)
@@ -126,9 +131,7 @@ class MarginBook:
                 self.E = x
             if self.P == 0:
                 self.E = ZERO
-        self.F += fee
-        if self.P == 0:
-            self.F = ZERO
+        self.F += fee  # cumulative: never reset (module docstring)
         return realized
 
 
@@ -239,14 +242,14 @@ class Ledger:
             return fill
         book = self.margins.setdefault((subaccount, fill.ticker), MarginBook())
         realized = book.apply(fill.side == "bid", fill.count, fill.price, fill.fees)
-        return fill.model_copy(update={"entry_price": book.E.quantize(Q4, ROUND_HALF_EVEN),
-                                       "realized_pnl": realized.quantize(Q4, ROUND_HALF_EVEN)})
+        return fill.model_copy(update={"entry_price": book.E.quantize(Q6, ROUND_HALF_EVEN),
+                                       "realized_pnl": realized.quantize(Q6, ROUND_HALF_EVEN)})
 
     def margin_position(self, subaccount: int, ticker: str, mark: Decimal | None = None) -> MarginPosition | None:
         book = self.margins.get((subaccount, ticker))
         if book is None:
             return None
-        unrealized = (mark - book.E) * book.P if mark is not None else ZERO
+        unrealized = (mark - book.E) * book.P if mark is not None else None
         return MarginPosition(subaccount=subaccount, market_ticker=ticker, position=book.P,
                               entry_price=book.E, unrealized_pnl=unrealized, fees=book.F)
 

@@ -1,4 +1,4 @@
-"""Sequence gaps on KalshiNR and KalshiDC: recorded at once, recovered through KalshiDC.
+"""Sequence gaps on KalshiNR and KalshiDC: recorded at once, recovered through KalshiDC (adapter).
 
 Kalshi resends nothing on NR and DC, so a ResendRequest there is never answered
 and QuickFIX would hold every later message until the heartbeat timeout. Those
@@ -25,6 +25,7 @@ import queue
 import re
 import threading
 
+from fixgw.application import Inbound
 from fixgw.config import Kind
 from fixgw.errors import FixgwError
 from fixgw.models.fix import EventResendComplete, EventResendReject
@@ -32,6 +33,7 @@ from fixgw.state import State
 
 log = logging.getLogger("fixgw.recovery")
 GAP = re.compile(r"MsgSeqNum gap accepted \(AcceptSeqNumGaps\): expecting (\d+) but received (\d+)")
+GAP_PREFIX = "MsgSeqNum gap from "  # how the error recorded for a gap starts
 DC_WAIT_S = 30.0  # how long a recovery waits for its KalshiDC session to be logged on
 
 
@@ -45,9 +47,6 @@ class Recovery:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.dc_of: dict[str, str] = {}  # product -> its KalshiDC session
-        # (session, reason) on QuickFIX's thread, before the message that revealed the gap is
-        # delivered: for a consumer that takes messages straight from that thread (the recorder)
-        self.on_gap = None
         for name, rt in gateway.runtimes.items():
             if rt.config.type is Kind.DC:
                 self.dc_of.setdefault(rt.config.product.value, name)
@@ -61,15 +60,13 @@ class Recovery:
         expected, received = int(m.group(1)), int(m.group(2))
         lost = received - expected
         s = rt.config
-        reason = (f"MsgSeqNum gap from {s.target}: expected {expected}, received {received}; "
+        reason = (f"{GAP_PREFIX}{s.target}: expected {expected}, received {received}; "
                   f"{lost} message(s) lost ({s.target} does not resend)")
         rt.metrics.seq_gaps += 1
         rt.counters["messages_lost"] += lost
         rt.lifecycle.note_error(reason)
         log.warning("session=%s event=seq-gap expected=%d received=%d lost=%d", s.name, expected, received, lost)
-        self.gw.dispatcher.put(s.name, None, None, reason)
-        if self.on_gap is not None:
-            self.on_gap(s.name, reason)
+        self.gw.app.deliver(rt, Inbound(s.name, None, None, reason))  # before the message after the gap
         if not self.recover:
             return True
         dc = self.dc_of.get(s.product.value)

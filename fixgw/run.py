@@ -3,7 +3,10 @@
 The process starts a :class:`~fixgw.gateway.Gateway` for every session in the
 config, serves the owner-only control socket (:mod:`fixgw.control`) and waits
 for SIGTERM/SIGINT, which log every session out (QuickFIX waits for the Logout
-answers), close the stores and exit 0.
+answers), close the stores and exit 0 (1 if a hosted recorder's store failed,
+which also stops the process). Before anything else it locks the state
+directory (:mod:`fixgw.lock`): a second process on it is refused with the
+holder's pid before it opens a connection.
 
 A supervisor thread adds what QuickFIX's initiator lacks, using only the
 session's enable switch (``Session::logout()`` disables, ``logon()`` enables;
@@ -346,13 +349,26 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, u
     held = lock.acquire(state)  # creates it (0700); refuses a second process before any connection
     setup_logging(state)
     socket_path = socket_path or state / control.SOCKET_NAME
+    full = config
     config, recorder, store = _split_recorder(config)
     gw = Gateway(config)
+    api = None
+    if full.api is not None:  # Kalshi's REST/WebSocket paths and /metrics over the recorder
+        if recorder is None:
+            raise ConfigError("[api] serves the recorder's store: add a [recorder] table and its listener "
+                              "and KalshiDC sessions, or remove [api]")
+        from fixgw.api.serve import Api
+        from fixgw.recorder.commands import store_url
+
+        api = Api(full, store_url(full), recorder, gateways=[gw])
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: (log.info("event=signal signal=%s", signal.Signals(signum).name),
                                                    stop.set()))
     gw.start()
+    if api is not None:
+        api.start()
+        log.info("event=api url=http://%s:%s", api.host, api.port)
     if recorder is not None:
         recorder.on_failure = lambda _: stop.set()
         recorder.start()
@@ -365,14 +381,20 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, u
     except BaseException:
         sup.stop()
         gw.stop()
+        if api is not None:
+            api.stop()
         raise
     log.info("event=started pid=%d control=%s sessions=%s", os.getpid(), socket_path, ",".join(gw.runtimes))
     print(json.dumps({"ready": True, "pid": os.getpid(), "control": str(socket_path),
-                      "sessions": list(gw.runtimes)}), file=ready_out or sys.stdout, flush=True)
+                      "sessions": list(gw.runtimes),
+                      **({"api": f"http://{api.host}:{api.port}"} if api is not None else {})}),
+          file=ready_out or sys.stdout, flush=True)
     stop.wait()
     control.close(server)
     sup.stop()
     gw.stop()
+    if api is not None:
+        api.stop()
     failed = False
     if recorder is not None:  # log its sessions out and make everything received durable
         failed = not recorder.stop() or recorder.failure is not None

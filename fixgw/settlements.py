@@ -68,15 +68,15 @@ def mine(ums: MarketSettlementReport, party_id: str | None,
 
 def apply(ums: MarketSettlementReport, settled_time: dt.datetime, party_id: str | None,
           subtraders: Container[str], ledger_of: Callable[[str | None], Ledger],
-          exchange_index: int = 0) -> list[tuple[str | None, Settlement]]:
-    """Settle this account's entries: each one's Settlement, its position closed in its ledger."""
+          exchange_index: int = 0) -> list[tuple[str | None, SettlementParty, Settlement]]:
+    """Settle this account's entries: (whose, the entry, its Settlement), its position closed in its ledger."""
     value = ums.settlement_price if ums.settlement_price is not None else \
         (ONE if ums.market_result == "yes" else ZERO)
     out = []
     for who, party in mine(ums, party_id, subtraders):
         ledger = ledger_of(who)
         yes_cost, no_cost = ledger.cost_basis(0, ums.symbol)
-        out.append((who, settlement_from_report(
+        out.append((who, party, settlement_from_report(
             ums, party_id=party.party_id, exchange_index=exchange_index, yes_total_cost=yes_cost,
             no_total_cost=no_cost, settled_time=settled_time)))
         ledger.settle(0, ums.symbol, value)

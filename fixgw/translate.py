@@ -7,11 +7,13 @@ converted cents); event-contract prices are the YES price.
 
 Fill mapping (event contracts): fill_id = trade_id = 880 TrdMatchID (ExecID
 when 880 is missing); order_id = 37; ticker = market_ticker = 55;
-exchange_index = 30 LastMkt (0 if absent); outcome_side yes iff 54=1, book_side
+exchange_index = 30 LastMkt, else 100 ExDestination, else the ExecID's index (as
+for orders); outcome_side yes iff 54=1, book_side
 bid iff yes; deprecated side = outcome_side and action = "buy" (FIX only
 buys YES or NO); count_fp = 32; yes_price = 31, no_price = 1 - yes; is_taker =
-1057; fee_cost = Σ137; subaccount_number = 79 (0 when absent); created_time = 60, ts = its
-Unix seconds. :func:`fill_from_report` is the hot path: it builds the model
+1057; fee_cost = Σ137; subaccount_number = 79 (0 when absent); created_time = 60
+(header 52 SendingTime when 60 is missing), ts = its Unix seconds. Money keeps up to
+6 dp (FixedPointDollars). :func:`fill_from_report` is the hot path: it builds the model
 without validation from values already in wire precision.
 
 Order status (see :class:`Orders`): 39=2 → executed; 39 ∈ {4, C, 8} →
@@ -27,7 +29,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from fixgw.models.fix import (ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side,
                               exec_id_key)
-from fixgw.models.rest import Q2, Q4, UTC, Fill, MarginFill, Order, Settlement
+from fixgw.models.rest import Q2, Q6, UTC, Fill, MarginFill, Order, Settlement
 from fixgw.positions import Ledger, event_ticker
 
 ZERO = Decimal(0)
@@ -43,6 +45,23 @@ _set = object.__setattr__
 
 def _utc(t: dt.datetime) -> dt.datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def when(er: ExecutionReport) -> dt.datetime | None:
+    """The report's time: 60 TransactTime, else header 52 SendingTime (never the epoch)."""
+    t = er.transact_time or er.sending_time
+    return None if t is None else _utc(t)
+
+
+def exchange_index(er: ExecutionReport, key: tuple[int, int, int] | None = None) -> int:
+    """30 LastMkt, else 100 ExDestination, else the ExecID's index (0 for a pending report)."""
+    if er.last_mkt is not None:
+        return er.last_mkt
+    if er.ex_destination is not None:
+        return er.ex_destination
+    if key is None and not er.is_pending:
+        key = exec_id_key(er.exec_id)
+    return key[0] if key is not None else 0
 
 
 def _fees(er: ExecutionReport) -> Decimal:
@@ -63,23 +82,28 @@ def fill_from_report(er: ExecutionReport, *, deprecated: bool = True) -> Fill | 
     """
     if er.exec_type != TRADE:
         return None
+    px, qty = check_trade(er)
+    at = er.transact_time or er.sending_time
+    yes_px = px.quantize(Q6, ROUND_HALF_EVEN)
+    return make_fill(
+        er.trd_match_id or er.exec_id, er.last_mkt if er.last_mkt is not None else exchange_index(er),
+        er.order_id, er.symbol, er.side == BUY, qty.quantize(Q2, ROUND_HALF_EVEN), yes_px, ONE - yes_px,
+        bool(er.aggressor), None if at is None else _utc(at), _fees(er).quantize(Q6, ROUND_HALF_EVEN),
+        er.alloc_account or 0, deprecated)  # no 79 = the primary account, 0
+
+
+def check_trade(er: ExecutionReport) -> tuple[Decimal, Decimal]:
+    """(LastPx, LastQty) of a Trade report; ValueError when either is missing."""
     px, qty = er.last_px, er.last_qty
     if px is None or qty is None:
         raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31)/LastQty(32)")
-    when = er.transact_time
-    yes_px = px.quantize(Q4, ROUND_HALF_EVEN)
-    return make_fill(
-        trade=er.trd_match_id or er.exec_id, exchange_index=er.last_mkt or 0, order_id=er.order_id,
-        ticker=er.symbol, yes=er.side == BUY, count=qty.quantize(Q2, ROUND_HALF_EVEN), yes_px=yes_px,
-        no_px=ONE - yes_px, taker=bool(er.aggressor), when=None if when is None else _utc(when),
-        fee=_fees(er).quantize(Q4, ROUND_HALF_EVEN), subaccount=er.alloc_account or 0,  # no 79 = primary, 0
-        deprecated=deprecated)
+    return px, qty
 
 
 def make_fill(trade: str, exchange_index: int, order_id: str, ticker: str, yes: bool, count: Decimal,
               yes_px: Decimal, no_px: Decimal, taker: bool, when: dt.datetime | None, fee: Decimal,
               subaccount: int, deprecated: bool) -> Fill:
-    """A Fill from values already in REST precision (Q2 counts, Q4 dollars, aware UTC time).
+    """A Fill from values already in REST precision (Q2 counts, Q6 dollars, aware UTC time).
 
     Both readers of a Trade report build their Fill here (the typed model's path above and
     :mod:`fixgw.fastfill`'s raw-text path), so the mapping exists once.
@@ -119,16 +143,18 @@ def margin_fill_from_report(er: ExecutionReport, ledger: Ledger | None = None) -
 
     entry_price and realized_pnl are not on the wire: with a ``ledger`` the fill
     is folded into it (subaccount = 79) and carries the ledger's numbers,
-    otherwise both are 0. Raises ValueError without 31, 32 or 60.
+    otherwise both are 0. created_time is 60, else 52 SendingTime. Raises
+    ValueError without 31, 32 or a time.
     """
     if er.exec_type != TRADE:
         return None
-    if er.last_px is None or er.last_qty is None or er.transact_time is None:
+    at = when(er)
+    if er.last_px is None or er.last_qty is None or at is None:
         raise ValueError(f"Trade report {er.exec_id} for order {er.order_id} lacks LastPx(31), "
-                         "LastQty(32) or TransactTime(60)")
+                         "LastQty(32) or TransactTime(60)/SendingTime(52)")
     fill = MarginFill(
         fill_id=er.trd_match_id or er.exec_id, order_id=er.order_id, is_taker=bool(er.aggressor),
-        side="bid" if er.side == BUY else "ask", count=er.last_qty, created_time=er.transact_time,
+        side="bid" if er.side == BUY else "ask", count=er.last_qty, created_time=at,
         ticker=er.symbol, price=er.last_px, entry_price=ZERO, fees=_fees(er), realized_pnl=ZERO)
     if ledger is None:
         return fill
@@ -176,6 +202,7 @@ class _Live:
     group: str | None = None
     subaccount: int | None = None
     exchange_index: int = 0
+    reason: str = ""  # why the newest report changed it (margin's last_update_reason)
     last_key: tuple[int, int, int] | None = None
     client_ids: tuple[str, ...] = ()  # every 11/41 that names it, to forget them with it
     # ExecIDs already folded in. A dict of str -> None: CPython leaves a dict of atomic
@@ -233,8 +260,9 @@ class Orders:
             else:
                 live.maker_cost += cost
                 live.maker_fees += fees
-        if er.transact_time is not None and (live.created is None or er.transact_time < live.created):
-            live.created = _utc(er.transact_time)
+        at = when(er)
+        if at is not None and (live.created is None or at < live.created):
+            live.created = at
         newest = (not pending and (live.last_key is None or key > live.last_key)) \
             or (pending and live.status == "resting")
         if newest:
@@ -259,8 +287,7 @@ class Orders:
 
     def orders(self, status: str | None = None) -> list[Order]:
         """All tracked orders in first-seen order, optionally one status only."""
-        out = [self._snapshot(live) for live in self._live.values()]
-        return out if status is None else [o for o in out if o.status == status]
+        return [self._snapshot(live) for live in self._live.values() if status is None or live.status == status]
 
     def __len__(self) -> int:
         return len(self._live)
@@ -303,8 +330,9 @@ class Orders:
             live.price = er.price
         if er.exec_type == ExecType.REPLACED and er.cl_ord_id:
             live.client_order_id = er.cl_ord_id
-        if er.transact_time is not None:
-            live.updated = _utc(er.transact_time)
+        at = when(er)
+        if at is not None:
+            live.updated = at
         if er.expire_time is not None:
             live.expiration = _utc(er.expire_time)
         if er.stp_type is not None:
@@ -313,12 +341,8 @@ class Orders:
             live.group = er.order_group_id
         if er.alloc_account is not None:
             live.subaccount = er.alloc_account
-        if er.last_mkt is not None:
-            live.exchange_index = er.last_mkt
-        elif er.ex_destination is not None:
-            live.exchange_index = er.ex_destination
-        elif key is not None:
-            live.exchange_index = key[0]
+        if er.last_mkt is not None or er.ex_destination is not None or key is not None:
+            live.exchange_index = exchange_index(er, key)
 
     def _snapshot(self, live: _Live) -> Order:
         outcome = "yes" if live.yes else "no"

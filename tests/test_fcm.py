@@ -165,4 +165,95 @@ def test_settlement_reports_settle_each_subtrader_at_the_reports_own_time(tmp_pa
             cost = ours["yes_total_cost_dollars"] if who == A else ours["no_total_cost_dollars"]
             assert Decimal(row["realized_pnl_dollars"]) == Decimal(revenue) / 100 - Decimal(cost)
             assert gw.fcm_positions(who, settlement_status="all")["market_positions"][0].ticker == EV
+            # cash: every BALANCE change of the fills and the PAYOUT, as the exchange booked it
+            bal = as_json(gw.balance(subtrader_id=who))
+            assert bal == sim.cmd(cmd="ledger", product="event", account="fcm", subtrader=who)["balance"]
+        assert as_json(gw.balance(subtrader_id=A))["balance_dollars"] == "1.9100"  # -3.00, fee -0.09, payout +5.00
         assert gw.settlements() == []  # the member itself held nothing
+
+
+def test_seed_profile_bodies_validate_against_the_seed_schemas(fcm, sim):
+    """Every positions body and market_position message in the seed profile, checked by real validators."""
+    import jsonschema
+
+    from seed_schemas import fcm_positions_schema, positions_validator, ws_market_position_schema
+
+    gw, mm = fcm["fcm"], fcm["mm"]
+    events = gw.subscribe()
+    ack(mm.new_order("mm-nr", EV, "sell", "0.60", 10))
+    ack(mm.new_order("mm-nr", EV, "buy", "0.40", 10))
+    ack(gw.new_order("fcm-nr", EV, "buy", "0.60", 5, subtrader_id=A))
+    ack(gw.new_order("fcm-nr", EV, "no", "0.40", 3, subtrader_id=B))
+    ack(gw.new_order("fcm-nr", EV, "buy", "0.61", 2, subtrader_id=A))  # A takes 2 more at 0.60
+    ack(mm.new_order("mm-nr", EV, "buy", "0.30", 4))
+    ack(gw.new_order("fcm-nr", EV, "sell", "0.40", 4, subtrader_id=A))  # A sells 4 YES to mm's bid: partly closes
+    ack(gw.new_order("fcm-nr", EV, "buy", "0.35", 7, subtrader_id=A))  # rests
+    fcm_schema, portfolio = fcm_positions_schema(), positions_validator()
+    bodies = 0
+    for who in SUBS:
+        for status in ("unsettled", "settled", "all"):
+            body = gw.positions_json(subtrader_id=who, profile="seed", settlement_status=status)
+            jsonschema.validate(body, fcm_schema)
+            portfolio.validate({**body, "event_positions": [
+                {**e, "resting_orders_count": e["resting_order_count"]} for e in body["event_positions"]]})
+            bodies += 1
+    for status in ("unsettled", "all"):
+        body = mm.positions_json(profile="seed", settlement_status=status)
+        portfolio.validate(body)
+        bodies += 1
+    a = gw.positions_json(subtrader_id=A, profile="seed")
+    rows = {r["ticker"]: r for r in a["market_positions"]}
+    assert rows[EV]["position"] == 3 and rows[EV]["position_fp"] == "3.00"
+    assert rows[EV]["resting_orders_count"] == 7
+    assert rows[EV]["total_traded"] == round(float(rows[EV]["total_traded_dollars"]) * 100)
+    assert a["event_positions"][0]["resting_order_count"] == 7 and a["cursor"] == ""
+    default = gw.positions_json(subtrader_id=A)  # the default profile is today's JSON, no integer twins
+    assert "position" not in default["market_positions"][0] and "cursor" not in default
+    ws = ws_market_position_schema()
+    updates = 0
+    while True:
+        try:
+            event = events.get(timeout=0.5)
+        except Exception:
+            break
+        if event.position is not None:
+            from fixgw.profiles import dump
+            jsonschema.validate({"type": "market_position", "sid": 1, "msg": dump(event.position, "seed")}, ws)
+            updates += 1
+    assert bodies == 11 and updates == 4
+
+
+def test_margin_subtraders_keep_their_own_positions(tmp_path, sim):
+    from fixgw.models.rest import MarginFill, MarginPosition
+
+    f = make_account(tmp_path, sim.keys, "margin", account="fcm", subtraders=SUBS)
+    m = make_account(tmp_path, sim.keys, "margin", account="mm")
+    sim.start()
+    with Gateway(gateway_config(tmp_path / "fcm", sim, [dict(name="fcm-m", product="margin", type="NR",
+                                                             account=f)], tier="prime")) as gw, \
+            Gateway(gateway_config(tmp_path / "mm", sim, [dict(name="mm-m", product="margin", type="NR",
+                                                               account=m)], tier="prime")) as mm:
+        gw.wait_logged_on(timeout=20)
+        mm.wait_logged_on(timeout=20)
+        events = gw.subscribe()
+        ack(mm.new_order("mm-m", "BTC-PERP", "ask", "101.5000", 5))
+        ack(mm.new_order("mm-m", "BTC-PERP", "bid", "100.0000", 5))
+        ack(gw.new_order("fcm-m", "BTC-PERP", "bid", "101.5000", 3, subtrader_id=A))  # A long 3
+        ack(gw.new_order("fcm-m", "BTC-PERP", "ask", "100.0000", 2, subtrader_id=B))  # B short 2
+        assert ack(gw.new_order("fcm-m", "BTC-PERP", "bid", "101.5000", 1)).text == "CUSTOMER_ACCOUNT_NOT_FOUND"
+        gw.dispatcher.flush()
+        fills = []
+        while True:
+            try:
+                event = events.get(timeout=0.2)
+            except Exception:
+                break
+            if event.fill is not None:
+                fills.append((event.message.subtrader, as_json(event.fill)))
+        for who, position in ((A, "3.00"), (B, "-2.00")):
+            ledger = sim.cmd(cmd="ledger", product="margin", account="fcm", subtrader=who)
+            ours = [as_json(p) for p in gw.margin_positions(subtrader_id=who)]
+            assert ours == [as_json(MarginPosition.model_validate(p)) for p in ledger["positions"]["positions"]]
+            assert ours[0]["position"] == position
+            assert [f for s, f in fills if s == who] == [as_json(MarginFill.model_validate(x)) for x in ledger["fills"]]
+        assert gw.margin_positions() == []

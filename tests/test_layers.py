@@ -12,7 +12,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
 ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
            "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "sim.launch", "recorder.service",
-           "recorder.commands", "recorder.pgserver"}
+           "recovery", "recorder.commands", "recorder.pgserver", "api.serve", "api.commands"}
 
 
 MODULES = sorted(str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")

@@ -132,21 +132,37 @@ def test_margin_walk_long_to_short_and_flat():
     assert pos.model_dump(mode="json") == {
         "subaccount": 0, "market_ticker": "KXBTCPERP", "position": "-3.00", "entry_price": "99.5000",
         "unrealized_pnl": "-1.5000", "margin_used": None, "fees": "0.4500", "roe": None, "is_portfolio": False}
-    assert ledger.margin_position(0, "KXBTCPERP").unrealized_pnl == 0
-    # bid 3 @ 98: close k=3, realized 3*(99.5-98)=4.5; P=0 -> E=0 and fees reset to 0
+    assert ledger.margin_position(0, "KXBTCPERP").unrealized_pnl is None  # no mark: not known
+    # bid 3 @ 98: close k=3, realized 3*(99.5-98)=4.5; P=0 -> E=0; fees stay cumulative: 0.60
     out = ledger.add_margin(mfill("bid", "3", "98", "0.15"))
     assert (out.entry_price, out.realized_pnl, out.fees) == (D(0), D("4.5"), D("0.15"))
     book = ledger.margins[(0, "KXBTCPERP")]
-    assert (book.P, book.E, book.F, book.R) == (0, 0, 0, D("4.5"))
+    assert (book.P, book.E, book.F, book.R) == (0, 0, D("0.60"), D("4.5"))
+
+
+def test_margin_fees_do_not_depend_on_how_the_fills_were_split():
+    """Issue 9 defect 5: a flip in one fill or two, and a flat position, keep every fee paid."""
+    def run(*fills):
+        ledger = Ledger()
+        for f in fills:
+            ledger.add_margin(f)
+        return ledger.margin_position(0, "KXBTCPERP").model_dump(mode="json")
+
+    one = run(mfill("bid", "5", "100", "0.05"), mfill("ask", "8", "101", "0.08"))
+    two = run(mfill("bid", "5", "100", "0.05"), mfill("ask", "5", "101", "0.05"), mfill("ask", "3", "101", "0.03"))
+    assert one == two and one["fees"] == "0.1300" and one["position"] == "-3.00"
+    flat = run(mfill("bid", "5", "100", "0.05"), mfill("ask", "5", "101", "0.05"))
+    assert (flat["position"], flat["fees"]) == ("0.00", "0.1000")
+    assert flat["unrealized_pnl"] is None  # JSON null: fixgw has no mark price
 
 
 def test_margin_entry_price_is_quantized_to_six_places():
     ledger = Ledger()
     ledger.add_margin(mfill("bid", "1", "100"))
     ledger.add_margin(mfill("bid", "2", "100.01"))
-    # (1*100 + 2*100.01)/3 = 100.006666... -> 100.006667 (printed at 4 dp)
+    # (1*100 + 2*100.01)/3 = 100.006666... -> 100.006667 (printed as is: FixedPointDollars has 6 dp)
     assert ledger.margins[(0, "KXBTCPERP")].E == D("100.006667")
-    assert ledger.margin_positions(0)[0].model_dump(mode="json")["entry_price"] == "100.0067"
+    assert ledger.margin_positions(0)[0].model_dump(mode="json")["entry_price"] == "100.006667"
 
 
 def dollar(d: D) -> str:
@@ -187,15 +203,16 @@ margin_fills = st.lists(st.tuples(st.sampled_from(["bid", "ask"]), qty, price.ma
 @given(margin_fills, price)
 def test_margin_invariants(fills, close_px):
     ledger = Ledger()
-    signed = D(0)
+    signed = paid = D(0)
     for side, q, px, f in fills:
         ledger.add_margin(mfill(side, str(q), str(px), str(f)))
         signed += q if side == "bid" else -q
+        paid += f
         book = ledger.margins[(0, "KXBTCPERP")]
         assert book.P == signed
         assert (book.E == 0) == (book.P == 0) and book.E >= 0
-        assert book.F >= 0 and (book.P != 0 or book.F == 0)
+        assert book.F == paid  # cumulative, however the fills were split
     book = ledger.margins[(0, "KXBTCPERP")]
     if book.P:
         ledger.add_margin(mfill("ask" if book.P > 0 else "bid", str(abs(book.P)), str(close_px)))
-    assert (book.P, book.E, book.F) == (0, 0, 0)
+    assert (book.P, book.E, book.F) == (0, 0, paid)

@@ -276,3 +276,51 @@ def test_margin_fill_without_ledger_has_zero_derived_numbers():
     assert (fill.entry_price, fill.realized_pnl, fill.side) == (0, 0, "bid")
     with pytest.raises(ValueError, match="TransactTime"):
         margin_fill_from_report(trade(last_px=D("5"), last_qty=D(1)))
+
+
+# ---------------------------------------------------------------- issue 9, defect 9
+def test_fill_exchange_index_follows_the_orders_rule():
+    """30 LastMkt, else 100 ExDestination, else the ExecID's index: the fill and its order agree."""
+    for report, index in ((trade(exec_id="5;7;2", last_px=D("0.5"), last_qty=D(1)), 2),
+                          (trade(exec_id="5;7;2", last_px=D("0.5"), last_qty=D(1), ex_destination=3), 3),
+                          (trade(exec_id="5;7;2", last_px=D("0.5"), last_qty=D(1), ex_destination=3, last_mkt=1), 1),
+                          (trade(exec_id="5;7", last_px=D("0.5"), last_qty=D(1)), 0)):
+        assert fill_from_report(report).exchange_index == index
+        assert Orders().apply(report).exchange_index == index
+
+
+def test_a_report_without_transact_time_takes_its_sending_time():
+    from fixgw import fields
+    from fixgw.pricing import Units
+
+    soh = "\x01"
+    body = soh.join(["35=8", "34=9", "49=KalshiNR", "52=20261121-12:00:05.250", "56=key", "37=o-1", "11=c-1",
+                     "17=3;4", "150=F", "39=2", "54=2", "55=BTC-PERP", "38=2", "44=101.5", "14=2", "151=0",
+                     "31=101.5", "32=2", "880=t-9", "1057=Y"]) + soh
+    raw = f"8=FIXT.1.1{soh}9={len(body)}{soh}{body}10=000{soh}"
+    report = fields.decode_raw(raw, Units.DOLLARS)
+    assert report.transact_time is None and report.sending_time == at(12, 0, 5, 250000)
+    assert fill_from_report(report).created_time == at(12, 0, 5, 250000)
+    assert fill_from_report(report).ts == int(at(12, 0, 5).timestamp())
+    margin = margin_fill_from_report(report, Ledger())
+    assert margin.created_time == at(12, 0, 5, 250000)
+    order = Orders().apply(report)
+    assert order.created_time == order.last_update_time == at(12, 0, 5, 250000)
+    ledger = Ledger()
+    ledger.add(fill_from_report(report))
+    assert ledger.market_positions(0)[0].last_updated_ts == at(12, 0, 5, 250000)  # never 1970
+    with_60 = fields.decode_raw(raw.replace(f"{soh}1057=Y", f"{soh}60=20261121-12:00:04.000{soh}1057=Y"),
+                                Units.DOLLARS)
+    assert with_60.transact_time == at(12, 0, 4) and fill_from_report(with_60).created_time == at(12, 0, 4)
+
+
+def test_money_keeps_up_to_six_decimal_places():
+    fill = fill_from_report(trade(last_px=D("0.5"), last_qty=D(3), fees=(MiscFee(amount=D("0.0123455")),)))
+    out = json.loads(fill.model_dump_json())
+    assert (out["yes_price_dollars"], out["no_price_dollars"], out["fee_cost"]) == ("0.5000", "0.5000", "0.012346")
+    ledger = Ledger()
+    for n, px in enumerate(("19.5000", "19.5001")):
+        margin_fill_from_report(trade(exec_id=f"{n + 1};1", symbol="BTC-PERP", last_px=D(px), last_qty=D(1),
+                                      transact_time=at(12, n)), ledger)
+    pos = json.loads(ledger.margin_positions(0)[0].model_dump_json())
+    assert pos["entry_price"] == "19.50005"

@@ -101,7 +101,7 @@ class Anomaly(Model):
     """Something in a received message the dictionary does not allow, kept instead of dropped.
 
     Kalshi's FIX changes (a new enum value, a repeated tag, a tag inside a group): the
-    lenient decoder (:func:`fixgw.fields.decode_lenient`) keeps the message and lists
+    lenient decoder (:func:`fixgw.lenient.decode`) keeps the message and lists
     each such thing here. ``value`` is the text as received.
     """
 
@@ -244,6 +244,9 @@ class ExecutionReport(Received):  # 35=8
     ex_destination: int | None = None  # 100
     parties: tuple[Party, ...] = ()  # 453, echoed when the order used them (FCM sub-trader)
     poss_dup: bool = False  # header 43: a resend
+    # header 52 SendingTime, decoded from raw text only when 60 is absent: the time of a
+    # report without TransactTime (fixgw.translate falls back to it, never to the epoch).
+    sending_time: dt.datetime | None = None
 
     @property
     def subtrader(self) -> str | None:

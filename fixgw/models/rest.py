@@ -10,7 +10,8 @@ Wire formats, applied by ``model_dump(mode="json")`` / ``model_dump_json()``
 (python-mode dumps keep ``Decimal`` / ``datetime``):
 
 * money (``*_dollars``, ``fee_cost``, margin ``price``/``entry_price``/``fees``/
-  ``realized_pnl``/``unrealized_pnl``): string, 4 dp, ROUND_HALF_EVEN, no "-0";
+  ``realized_pnl``/``unrealized_pnl``): FixedPointDollars, a string with at least 4
+  and at most 6 dp (``0.5600``, ``19.50005``, ``0.012346``), ROUND_HALF_EVEN, no "-0";
 * counts (``*_fp``, margin ``count``/``position``): string, exactly 2 dp;
 * times: RFC3339 in UTC as Go's ``time.RFC3339Nano`` prints it (Kalshi's backend
   is Go): ``2026-11-21T12:00:00Z``, sub-second digits only when non-zero with
@@ -23,8 +24,8 @@ parse gives an equal object. Floats are refused for money and counts.
 Optional fields: a field the schema marks ``x-omitempty`` (or optional without
 ``x-omitempty: false``) is left out of the JSON when it is ``None``; one marked
 ``x-omitempty: false`` (Order ``created_time``, ``self_trade_prevention_type``)
-or that the brief requires as null (MarginPosition ``margin_used``/``roe``) is
-emitted as ``null``. Unknown keys in REST input are ignored (Kalshi adds fields).
+or that the brief requires as null (MarginPosition ``margin_used``/``roe``, and
+``unrealized_pnl`` when no mark price is given) is emitted as ``null``. Unknown keys in REST input are ignored (Kalshi adds fields).
 
 Deprecated fields, kept only where the current schema (OpenAPI 3.28-3.34) still
 lists them: Fill ``trade_id``/``market_ticker`` (required legacy duplicates),
@@ -48,6 +49,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pl
 
 Q2 = Decimal("0.01")
 Q4 = Decimal("0.0001")
+Q6 = Decimal("0.000001")
 UTC = dt.timezone.utc
 CENTI_CENTS = Decimal(10_000)
 
@@ -76,7 +78,9 @@ def fmt(value: Decimal, quantum: Decimal) -> str:
 
 
 def dollars(value: Decimal) -> str:
-    return fmt(value, Q4)
+    """FixedPointDollars as Kalshi emits it: at most 6 dp, at least 4 (``0.5600``, ``0.012346``)."""
+    s = fmt(value, Q6)
+    return s[:-2] if s.endswith("00") else s[:-1] if s.endswith("0") else s
 
 
 def count(value: Decimal) -> str:
@@ -99,7 +103,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Dollars = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q4, ROUND_HALF_EVEN)),
+Dollars = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q6, ROUND_HALF_EVEN)),
                     PlainSerializer(dollars, return_type=str, when_used="json")]
 Count = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v).quantize(Q2, ROUND_HALF_EVEN)),
                   PlainSerializer(count, return_type=str, when_used="json")]
@@ -282,11 +286,39 @@ class MarginPosition(Rest):  # GET /margin/positions item
     market_ticker: str
     position: Count
     entry_price: Dollars
-    unrealized_pnl: Dollars
+    unrealized_pnl: Dollars | None = None  # null without a mark price (FIX has none)
     margin_used: Dollars | None = None
     fees: Dollars
     roe: Ratio | None = None
     is_portfolio: bool = False
+
+
+LastUpdateReason = Literal["", "Decrease", "Amend", "MarginCancel", "SelfTradeCancel", "ExpiryCancel", "Trade",
+                          "PostOnlyCrossCancel", "ReduceOnlyCancel"]
+
+
+class MarginOrder(Rest):  # GET /margin/orders item (perps spec MarginOrder; no status field)
+    OMIT: ClassVar[frozenset[str]] = frozenset({
+        "expiration_time", "created_time", "last_update_time", "self_trade_prevention_type",
+        "cancel_order_on_pause", "order_group_id", "order_source", "order_reason"})
+
+    order_id: str
+    user_id: str
+    client_order_id: str
+    ticker: str
+    side: BookSide
+    last_update_reason: LastUpdateReason
+    price: Dollars
+    fill_count: Count
+    remaining_count: Count
+    expiration_time: Time | None = None
+    created_time: Time | None = None
+    last_update_time: Time | None = None
+    self_trade_prevention_type: Literal["taker_at_cross", "maker"] | None = None
+    cancel_order_on_pause: bool | None = None
+    order_group_id: str | None = None
+    order_source: Literal["user", "system"] | None = None
+    order_reason: Literal["liquidation", "take_profit_stop_loss"] | None = None
 
 
 # ---------------------------------------------------------------- response envelopes
@@ -320,3 +352,8 @@ class MarginFillsResponse(Rest):
 
 class MarginPositionsResponse(Rest):
     positions: list[MarginPosition]
+
+
+class MarginOrdersResponse(Rest):
+    orders: list[MarginOrder]
+    cursor: str = ""

@@ -1,4 +1,4 @@
-"""``fixgw record``, ``fills``, ``positions``, ``export``: click commands for the drop copy."""
+"""``fixgw record``, ``fills``, ``orders``, ``positions``, ``export``: click commands for the drop copy."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def _filters(f):
                                                            default="event", show_default=True),
                 click.option("--ticker"), click.option("--event", "event_ticker"),
                 click.option("--subaccount", type=int),
+                click.option("--subtrader", help="FCM: one sub-trader's books (GET /fcm/...); default: the account's own."),
                 click.option("--min-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--max-ts", type=int, help="Unix seconds, inclusive."),
                 click.option("--store", help="sqlite:///path or postgresql://... instead of CONFIG's."),
@@ -84,30 +85,94 @@ def _query(config_path, store, account, product, user_id=None, **filters):
     from fixgw.recorder import views
 
     db, config = _open(config_path, store)
+    party = None
     if config is not None:
         account, user_id = account or config.recorder.account, user_id if user_id is not None else config.user_id
-    return db, views.Query(db, account or "default", product, user_id=user_id or "", **filters)
+        party = config.party_id
+    return db, views.Query(db, account or "default", product, user_id=user_id or "", party_id=party, **filters)
 
 
 @click.command(help="Recorded fills as REST JSON lines (like GET /portfolio/fills), or a table.")
 @_filters
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
-def fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+@click.option("--follow", "-f", is_flag=True, help="Keep running: print each new fill as the recorder "
+              "stores it (another process may be recording), until SIGINT/SIGTERM.")
+def fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+          table, follow) -> None:
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    columns = ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
+               "fee_cost"] if product == "event" else \
+        ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"]
     rows = [json.loads(f.model_dump_json()) for f in q.fills()]
+    _emit(rows, table, columns)
+    if follow:
+        _follow(db, q, {r["fill_id"] for r in rows}, table, columns)
     db.close()
-    _emit(rows, table, ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
-                        "fee_cost"] if product == "event" else
-          ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"])
 
 
-@click.command(help="Positions derived from the recorded reports (like GET /portfolio/positions).")
+def _follow(db, q, seen: set[str], table: bool, columns: list[str]) -> None:
+    """Poll the store's report count; when it moves, print the fills not printed yet, in ExecID order.
+
+    Each change re-reads the account's reports (a backfill can fill holes below the newest
+    ExecID, so "after the last one" would miss them): fine for a terminal, not a feed.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sys.stdout.flush()
+    count = db.count(q.account, q.product)
+    while not stop.wait(0.2):
+        now = db.count(q.account, q.product)
+        if now == count:
+            continue
+        count = now
+        new = [json.loads(f.model_dump_json()) for f in q.fills() if f.fill_id not in seen]
+        seen.update(r["fill_id"] for r in new)
+        if new:
+            _emit(new, table, columns)
+            sys.stdout.flush()
+
+
+@click.command(help="Recorded orders as REST JSON lines (GET /portfolio/orders; with --product margin "
+                    "GET /margin/orders), or a table.")
 @_filters
-@click.option("--table", is_flag=True)
-def positions(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, table) -> None:
+@click.option("--status", type=click.Choice(["resting", "canceled", "executed"]))
+@click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
+def orders(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+           status, table) -> None:
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    try:
+        rows = [json.loads(o.model_dump_json()) for o in q.orders(status)]
+    finally:
+        db.close()
+    _emit(rows, table, ["created_time", "ticker", "outcome_side", "status", "yes_price_dollars", "fill_count_fp",
+                        "remaining_count_fp"] if product == "event" else
+          ["created_time", "ticker", "side", "price", "fill_count", "remaining_count", "last_update_reason"])
+
+
+@click.command(help="Positions derived from the recorded reports and settlements (like GET /portfolio/positions; "
+                    "with --subtrader GET /fcm/positions).")
+@_filters
+@click.option("--settlement-status", type=click.Choice(["unsettled", "settled", "all"]), help="Default unsettled.")
+@click.option("--count-filter", help="position,total_traded: rows where any is non-zero.")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Rows per page (default 100).")
+@click.option("--cursor", help="The cursor of the previous page.")
+@click.option("--profile", type=click.Choice(["default", "seed"]),
+              help="Schema profile of the JSON (default: CONFIG's profile, else default).")
+@click.option("--table", is_flag=True)
+def positions(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+              settlement_status, count_filter, limit, cursor, profile, table) -> None:
+    db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts,
+                   settlement_status=settlement_status, count_filter=count_filter, limit=limit, cursor=cursor)
+    if profile is None and config_path is not None:
+        profile = load(config_path).profile
+    if product == "event" and not table:
+        click.echo(json.dumps(q.positions_json(profile)))
+        db.close()
+        return
     out = q.positions()
     db.close()
     if table:
@@ -116,7 +181,8 @@ def positions(config_path, store, user_id, account, product, ticker, event_ticke
               ["ticker", "position_fp", "market_exposure_dollars", "realized_pnl_dollars", "fees_paid_dollars"]
               if product == "event" else ["market_ticker", "position", "entry_price", "fees"])
     else:
-        click.echo(json.dumps({k: [json.loads(p.model_dump_json()) for p in v] for k, v in out.items()}))
+        click.echo(json.dumps({k: v if isinstance(v, str) else [json.loads(p.model_dump_json()) for p in v]
+                               for k, v in out.items()}))
 
 
 @click.command(help="Write one kind of recorded row (fills, orders, market positions or event positions) "
@@ -126,18 +192,18 @@ def positions(config_path, store, user_id, account, product, ticker, event_ticke
               show_default=True, help="positions: market (margin) positions; event_positions: the event roll-ups.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, min_ts, max_ts, what, fmt,
-           output) -> None:
+def export(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+           what, fmt, output) -> None:
     from fixgw.models import rest
 
     if what == "event_positions" and product != "event":
         raise click.UsageError("event_positions exist for event contracts only (margin has positions)")
     shape = {("fills", "event"): rest.Fill, ("fills", "margin"): rest.MarginFill,
-             ("orders", "event"): rest.Order, ("orders", "margin"): rest.Order,
+             ("orders", "event"): rest.Order, ("orders", "margin"): rest.MarginOrder,
              ("positions", "event"): rest.MarketPosition, ("positions", "margin"): rest.MarginPosition,
              ("event_positions", "event"): rest.EventPosition}[(what, product)]
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
-                   subaccount=subaccount, min_ts=min_ts, max_ts=max_ts)
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
     try:
         if what == "fills":
             items = q.fills()
@@ -170,6 +236,53 @@ def _write(output: Path, fmt: str, columns: list[str], rows) -> int:
     return n
 
 
+@click.command(help="Recorded settlements as REST JSON lines (like GET /portfolio/settlements), or a table.")
+@_filters
+@click.option("--table", is_flag=True)
+def settlements(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+                table) -> None:
+    db, q = _query(config_path, store, account, product, ticker=ticker, event_ticker=event_ticker,
+                   subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    rows = [json.loads(s.model_dump_json()) for s in q.settlements()]
+    db.close()
+    _emit(rows, table, ["settled_time", "ticker", "market_result", "yes_count_fp", "no_count_fp", "revenue",
+                        "fee_cost"])
+
+
+@click.command(help="Balance from the recorded BALANCE/PAYOUT changes (like GET /portfolio/balance).")
+@_filters
+@click.option("--start", help="Starting balance in dollars (default: CONFIG's starting_balance).")
+def balance(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+            start) -> None:
+    from decimal import Decimal, InvalidOperation
+
+    db, q = _query(config_path, store, account, product, subtrader=subtrader)
+    if start is None and config_path is not None:
+        start = load(config_path).starting_balance
+    try:
+        start = Decimal(start) if start is not None else None
+    except InvalidOperation:
+        raise click.BadParameter(f"{start!r} is not an amount in dollars", param_hint="--start") from None
+    bal, since = q.balance(start)
+    db.close()
+    if start is None:
+        click.echo(f"fixgw balance: no starting balance given (--start or starting_balance): this is the change "
+                   f"since {since.isoformat() if since else 'the first report (none stored)'}", err=True)
+    click.echo(bal.model_dump_json())
+
+
+@click.command("fcm-fills", help="FCM members: recorded fills across the sub-traders (like GET /fcm/fills).")
+@_filters
+@click.option("--table", is_flag=True)
+def fcm_fills(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
+              table) -> None:
+    db, q = _query(config_path, store, account, product, min_ts=min_ts, max_ts=max_ts)
+    rows = [json.loads(f.model_dump_json()) for f in q.fcm_fills()]
+    db.close()
+    _emit(rows, table, ["created_time", "ticker", "taker_outcome_side", "count_fp", "yes_price_dollars",
+                        "maker_subtrader_id", "taker_subtrader_id"])
+
+
 def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
     if table:
         from fixgw.table import render
@@ -179,4 +292,4 @@ def _emit(rows: list[dict], table: bool, columns: list[str]) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
 
 
-COMMANDS = [record, fills, positions, export]
+COMMANDS = [record, fills, orders, positions, export, settlements, fcm_fills, balance]

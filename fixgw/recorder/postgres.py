@@ -28,9 +28,9 @@ from typing import Sequence
 
 import psycopg
 
-from fixgw.recorder.sqlbase import COLUMNS, SqlReads
+from fixgw.recorder.sqlbase import COLUMNS, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE, SqlReads
 from fixgw.recorder.store import (
-    UTC, Gap, StoredReport, StoreError, check_version, utc, watermark_key)
+    UTC, Gap, StoredReport, StoredSettlement, StoreError, check_version, utc, watermark_key)
 
 # SQLSTATEs worth repeating a write for: the connection broke (class 08), the server is
 # shutting down or starting (57P01-57P03), a serialization failure or deadlock (40001, 40P01).
@@ -79,6 +79,8 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             updated_at timestamptz NOT NULL,
             PRIMARY KEY (account, product, exchange_index))""",
     )),
+    (3, tuple(sql.format(id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", time="timestamptz")
+              for sql in SETTLEMENTS_TABLE)),
 ]
 
 
@@ -210,6 +212,17 @@ class PostgresStore(SqlReads):
                         copy.write_row(row)
                 cur.execute(f"INSERT INTO reports ({COLUMNS}) SELECT {COLUMNS} FROM incoming "
                             "ON CONFLICT DO NOTHING")
+                return cur.rowcount
+
+    def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
+        rows = [(x.account, x.product, x.report_id, x.symbol, x.raw, utc(x.received_at)) for x in settlements]
+        if not rows:
+            return 0
+        with self._lock:
+            db = self._conn()
+            with db.transaction(), db.cursor() as cur:
+                cur.executemany(f"INSERT INTO settlements ({SETTLEMENT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s) "
+                                "ON CONFLICT DO NOTHING", rows)
                 return cur.rowcount
 
     def add_gap(self, gap: Gap) -> None:

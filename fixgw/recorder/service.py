@@ -21,6 +21,10 @@ any other failure, or one that outlasts that, stops recording: ``failure``
 holds the reason, ``on_failure`` is called (the commands stop the process with
 a non-zero exit status), and nothing received after it is counted as stored or
 moves a watermark, so the next start backfills it from KalshiDC.
+
+MarketSettlementReports (35=UMS, on an RT listener that asked for them with
+``receive_settlement_reports``) are stored once per report id, with their header
+(the SendingTime is the settlement's time); the views apply them.
 """
 
 from __future__ import annotations
@@ -31,15 +35,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.events import Event
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
-                              exec_id_key)
-from fixgw.recorder.store import Gap, Store, StoredReport
+                              MarketSettlementReport, exec_id_key)
+from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
+from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
@@ -63,6 +68,8 @@ class _Product:
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
+    moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
+    spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,14 @@ class _Mark:
 class Recorder:
     def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
                  flush_s: float = 0.05, page_clocks: int = 20_000, retry_s: float = 60.0,
-                 out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None):
+                 out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None,
+                 on_stored: Sequence[Callable[[list[StoredReport]], None]] = ()):
         self.config, self.store, self.account = config, store, account
         self.retry_s, self.on_failure = retry_s, on_failure
         self.failure: str | None = None  # why recording stopped, if the store failed
+        # called by the writer thread with each batch once it is durable (it may hold reports the
+        # store already had); a callback must return at once, it holds up the next batch
+        self.on_stored = list(on_stored)
         self.batch, self.flush_s, self.page_clocks, self.out = batch, flush_s, page_clocks, out
         self.products: dict[str, _Product] = {}
         for s in config.session:
@@ -106,8 +117,6 @@ class Recorder:
         # files the report for the writer thread, and answers U2/U3 by sending the next U1.
         self.gateway.app.sink = lambda rt, item: self._on_event(
             Event(item.session, item.message, raw=item.raw, error=item.error))
-        # A gap reaches the recorder on that thread too, ahead of the report that revealed it.
-        self.gateway.recovery.on_gap = lambda session, reason: self._on_event(Event(session, None, error=reason))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -157,12 +166,12 @@ class Recorder:
             return
         msg = event.message
         if msg is None:
-            if event.error and event.error.startswith("MsgSeqNum gap"):
-                # Dispatched before the report that revealed the gap: from it on nothing is
-                # contiguous, so the watermark stays below the lost report the backfill fetches.
+            if event.error and event.error.startswith(GAP_PREFIX):
                 with self._lock:
-                    p.wanted, p.live_ok = True, False
-                self._errors[event.session] = event.error  # said here: the watcher need not repeat it
+                    if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
+                        p.wanted, p.live_ok = True, False
+                    elif p.pending is not None:  # the page in flight lost a report: it proves nothing
+                        p.spoiled = True
             self._say(f"{event.session}: {event.error}")
             return
         if isinstance(msg, ExecutionReport):
@@ -183,6 +192,8 @@ class Recorder:
                     if p.received % 10_000 == 0:
                         self._say(f"backfill {p.name}: {p.received} reports so far, at {msg.exec_id}")
             self._q.put((report, contiguous))
+        elif isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
+            self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
             self._page_done(p, msg.count)
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
@@ -191,7 +202,13 @@ class Recorder:
     def _page_done(self, p: _Product, count: int) -> None:
         with self._lock:
             begin, end = p.pending or ("", None)
-            p.pending = None
+            p.pending, spoiled, p.spoiled = None, p.spoiled, False
+            if spoiled:
+                p.wanted = True
+        if spoiled:  # the watermark stays; the next backfill asks again from it
+            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} lost a report in a MsgSeqNum gap; "
+                      "asking again from the watermark")
+            return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
             self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))
@@ -235,16 +252,10 @@ class Recorder:
     def _watch(self) -> None:
         """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
         seen_logons: dict[str, int] = {}
-        seen_gaps: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
-                    gaps = self.gateway.runtime(name).metrics.seq_gaps
-                    if gaps != seen_gaps.get(name, 0):  # reports were lost (NR/DC never resend): backfill
-                        seen_gaps[name] = gaps
-                        with self._lock:
-                            p.wanted, p.live_ok = True, False
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:
@@ -305,6 +316,7 @@ class Recorder:
 
     def _write_forever(self) -> None:
         batch: list[StoredReport] = []
+        settled: list[StoredSettlement] = []
         live_top: dict[tuple[str, int], str] = {}
         marks: list[_Mark] = []
         waiters: list[threading.Event] = []
@@ -326,6 +338,9 @@ class Recorder:
                     self._say(f"GAP {item.product}: drop copy refused {item.begin_exec_id}.."
                               f"{item.end_exec_id or 'latest'} ({item.reason}); recorded as a gap")
                     continue
+                if isinstance(item, StoredSettlement):
+                    settled.append(item)
+                    continue
                 report, contiguous = item
                 batch.append(report)
                 self._note_top(report)
@@ -335,7 +350,12 @@ class Recorder:
                         live_top[key] = report.exec_id
             if batch:
                 self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
+                for callback in self.on_stored:
+                    callback(batch)
                 batch = []
+            if settled:  # after the batch: the fills a settlement closes are stored first
+                self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
+                settled = []
             for (product, index), exec_id in live_top.items():
                 self._advance(product, index, exec_id)
             for m in marks:
@@ -363,6 +383,11 @@ class Recorder:
                 return
             p.watermark[index] = exec_id
         self._durably("moving the watermark", self.store.set_watermark, self.account, product, index, exec_id)
+        p.moved_at = time.time()
+
+    def backlog(self) -> int:
+        """Reports (and markers) received and not yet taken by the writer."""
+        return self._q.qsize()
 
     def _say(self, text: str) -> None:
         log.warning("recorder account=%s %s", self.account, text)

@@ -10,10 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-from fixgw.recorder.store import PAGE_SIZE, Gap, StoredReport
+from fixgw.recorder.store import PAGE_SIZE, Gap, StoredReport, StoredSettlement
 
 COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
            "transact_time, raw, received_at")
+SETTLEMENT_COLUMNS = "account, product, report_id, symbol, raw, received_at"
+# Migration 3 of both backends (their own column types): settlement reports, kept as text.
+SETTLEMENTS_TABLE = ("CREATE TABLE settlements (id {id}, account text NOT NULL, product text NOT NULL, "
+                     "report_id text NOT NULL, symbol text NOT NULL, raw text NOT NULL, received_at {time} NOT NULL)",
+                     "CREATE UNIQUE INDEX settlements_key ON settlements (account, product, report_id)")
 
 
 class SqlReads:
@@ -83,6 +88,12 @@ class SqlReads:
         p = self.P
         rows = self._query(f"SELECT exec_id FROM reports WHERE account={p} AND product={p}", (account, product))
         return {row[0] for row in rows}
+
+    def settlements(self, account: str, product: str) -> list[StoredSettlement]:
+        p = self.P
+        rows = self._query(f"SELECT {SETTLEMENT_COLUMNS} FROM settlements WHERE account={p} AND product={p} "
+                           "ORDER BY id", (account, product))
+        return [StoredSettlement(a, pr, rid, sym, raw, self._time_of(t)) for a, pr, rid, sym, raw, t in rows]
 
     def gaps(self, account: str | None = None, product: str | None = None) -> list[Gap]:
         where, args = self._optional(account=account, product=product)

@@ -25,9 +25,9 @@ import threading
 import time
 from typing import Sequence
 
-from fixgw.recorder.sqlbase import COLUMNS, SqlReads
+from fixgw.recorder.sqlbase import COLUMNS, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE, SqlReads
 from fixgw.recorder.store import (
-    Gap, StoredReport, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
+    Gap, StoredReport, StoredSettlement, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
 
 # Primary result codes worth repeating the write for: another connection holds the lock.
 _TRANSIENT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
@@ -76,6 +76,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             updated_at INTEGER NOT NULL,
             PRIMARY KEY (account, product, exchange_index))""",
     )),
+    (3, tuple(sql.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", time="INTEGER") for sql in SETTLEMENTS_TABLE)),
 ]
 
 _INSERT = f"INSERT OR IGNORE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
@@ -208,6 +209,15 @@ class SqliteStore(SqlReads):
         with self._transaction():
             before = self._db.total_changes
             self._db.executemany(_INSERT, rows)
+            return self._db.total_changes - before
+
+    def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
+        rows = [(x.account, x.product, x.report_id, x.symbol, x.raw, to_micros(x.received_at)) for x in settlements]
+        if not rows:
+            return 0
+        with self._transaction():
+            before = self._db.total_changes
+            self._db.executemany(f"INSERT OR IGNORE INTO settlements ({SETTLEMENT_COLUMNS}) VALUES (?,?,?,?,?,?)", rows)
             return self._db.total_changes - before
 
     def add_gap(self, gap: Gap) -> None:

@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields
+from fixgw import fields, lenient
 from fixgw.errors import DecodeError, FixgwError
-from fixgw.models.fix import ExecutionReport
+from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units
 
 PRODUCTS = frozenset({EVENT, MARGIN})
@@ -141,8 +141,28 @@ class StoredReport:
 
     def decode(self, units: Units) -> ExecutionReport:
         """The report as a model again (the store keeps text so a newer codec can reread it);
-        decoded leniently, as it was when received (see :func:`fixgw.fields.decode_lenient`)."""
-        return fields.decode_lenient(self.raw, units)[0]
+        decoded leniently, as it was when received (see :func:`fixgw.lenient.decode`)."""
+        return lenient.decode(self.raw, units)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSettlement:
+    """One MarketSettlementReport (35=UMS) as recorded: raw text, found by its report id (20105)."""
+
+    account: str
+    product: str
+    report_id: str  # 20105, a new id per page: the identity
+    symbol: str  # 55
+    raw: str  # as received, header included (its SendingTime is the settlement's time)
+    received_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, account: str, product: str, msg: MarketSettlementReport, raw: str,
+                   received_at: dt.datetime | None = None) -> StoredSettlement:
+        if not isinstance(raw, str) or "\x00" in raw:
+            raise DecodeError("UMS", "raw must be FIX text without NUL characters")
+        return cls(account, product, msg.report_id, msg.symbol, raw,
+                   dt.datetime.now(UTC) if received_at is None else utc(received_at))
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,12 @@ class Store(Protocol):
         """
 
     def count(self, account: str | None = None, product: str | None = None) -> int: ...
+
+    def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
+        """Store settlement reports in one transaction; known report ids are ignored."""
+
+    def settlements(self, account: str, product: str) -> list[StoredSettlement]:
+        """Settlement reports in the order they were first stored."""
 
     def exec_ids(self, account: str, product: str) -> set[str]: ...
 

@@ -25,8 +25,9 @@ from typing import Callable, Iterator
 
 from decimal import Decimal
 
-from fixgw import fields, translate
+from fixgw import lenient, translate
 from fixgw.errors import DecodeError
+from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
 from fixgw.pricing import Units
@@ -34,6 +35,7 @@ from fixgw.recorder.store import Store
 
 
 _PRICE_TAGS = ("\x016=", "\x0131=", "\x0144=")
+TRADE = ExecType.TRADE
 
 
 def units_of(raw: str, product: str) -> Units:
@@ -64,6 +66,12 @@ class Query:
     user_id: str = ""  # Kalshi's user_id for orders (FIX does not carry it)
     on_skip: Callable[[str, str], None] = field(default=None, repr=False)  # (ExecID, reason)
     skipped: int = 0
+    subtrader: str | None = None  # FCM: one sub-trader's reports; None: the account's own (no 452=24 party)
+    settlement_status: str | None = None  # positions: unsettled (default) | settled | all
+    count_filter: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+    party_id: str | None = None  # this account's 20109 in settlement reports (config party_id)
 
     def _skip(self, exec_id: str, reason: object) -> None:
         self.skipped += 1
@@ -94,11 +102,13 @@ class Query:
         kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw):
             try:
-                er = fields.decode_lenient(r.raw, units_of(r.raw, self.product))[0]  # stored as received
+                er = lenient.decode(r.raw, units_of(r.raw, self.product))[0]  # stored as received
             except (DecodeError, ValueError) as e:
                 self._skip(r.exec_id, e)
                 continue
             if narrow and self.event_ticker and event_of(er.symbol) != self.event_ticker:
+                continue
+            if er.subtrader != self.subtrader:  # sub-traders' books are their own (GET /fcm/...)
                 continue
             yield er
 
@@ -121,35 +131,77 @@ class Query:
             if self.within(fill.created_time):
                 yield fill
 
-    def orders(self) -> list:
-        """Orders from every report of theirs; the time bounds apply to ``created_time``."""
-        orders = translate.Orders(user_id=self.user_id)
+    def orders(self, status: str | None = None) -> list:
+        """REST Orders (margin: MarginOrders) from every report of theirs, optionally of one
+        status (resting / canceled / executed); the time bounds apply to ``created_time``."""
+        orders = MarginOrders(user_id=self.user_id) if self.product == "margin" else \
+            translate.Orders(user_id=self.user_id)
         for er in self.reports():
             try:
                 orders.apply(er)
             except ValueError as e:
                 self._skip(er.exec_id, e)
-        return [o for o in orders.orders() if self.within(o.created_time)]
+        return [o for o in orders.orders(status) if self.within(o.created_time)]
 
     def positions(self) -> dict:
-        """Positions come from every stored fill (time filters do not apply; REST's do not either)."""
+        """Positions come from every stored fill and settlement (time filters do not apply; REST's do
+        not either); event contracts: the body of GET /portfolio/positions (or /fcm/positions with a
+        sub-trader) from :func:`fixgw.query.positions_body`."""
+        sub = self.subaccount or 0
+        if self.product == "event":
+            from fixgw.query import positions_body
+            from fixgw.recorder.replay import replay
+
+            books = replay(self.store, self.account, self.product, party_id=self.party_id, skip=self._skip).view(self.subtrader)
+            return positions_body(books.ledger, sub, ticker=self.ticker, event_ticker=self.event_ticker,
+                                  count_filter=self.count_filter, settlement_status=self.settlement_status,
+                                  limit=self.limit, cursor=self.cursor)
         ledger = Ledger()
         for er in self.reports(narrow=False):
             if er.exec_type is not ExecType.TRADE:
                 continue
             try:
-                if self.product == "margin":
-                    translate.margin_fill_from_report(er, ledger)
-                else:
-                    ledger.add(translate.fill_from_report(er))
+                translate.margin_fill_from_report(er, ledger)
             except ValueError as e:
                 self._skip(er.exec_id, e)
-        sub = self.subaccount or 0
-        if self.product == "margin":
-            return {"positions": [p for p in ledger.margin_positions(sub)
-                                  if self.ticker is None or p.market_ticker == self.ticker]}
-        return {"market_positions": [p for p in ledger.market_positions(sub)
-                                     if (self.ticker is None or p.ticker == self.ticker)
-                                     and (self.event_ticker is None or event_of(p.ticker) == self.event_ticker)],
-                "event_positions": [e for e in ledger.event_positions(sub)
-                                    if self.event_ticker is None or e.event_ticker == self.event_ticker]}
+        return {"positions": [p for p in ledger.margin_positions(sub)
+                              if self.ticker is None or p.market_ticker == self.ticker]}
+
+    def positions_json(self, profile: str | None = None) -> dict:
+        """:meth:`positions` (event contracts) as the JSON body in a schema profile (:mod:`fixgw.profiles`)."""
+        from fixgw import profiles
+        from fixgw.query import positions_body
+        from fixgw.recorder.replay import replay
+
+        books = replay(self.store, self.account, self.product, party_id=self.party_id, skip=self._skip).view(self.subtrader)
+        body = positions_body(books.ledger, self.subaccount or 0, ticker=self.ticker, event_ticker=self.event_ticker,
+                              count_filter=self.count_filter, settlement_status=self.settlement_status,
+                              limit=self.limit, cursor=self.cursor)
+        counts = profiles.resting(o for o in books.orders.orders("resting")
+                                  if (o.subaccount_number or 0) == (self.subaccount or 0))
+        return profiles.positions(body, profile, counts, fcm=self.subtrader is not None)
+
+    def settlements(self) -> list:
+        """GET /portfolio/settlements (a sub-trader's with ``subtrader``), oldest first; ``ticker``,
+        ``event_ticker`` and ``min_ts``/``max_ts`` (inclusive, on settled_time) filter."""
+        from fixgw.recorder.replay import replay
+
+        rows = replay(self.store, self.account, self.product, party_id=self.party_id, skip=self._skip).view(self.subtrader).settlements
+        return [s for s in rows if (self.ticker is None or s.ticker == self.ticker)
+                and (self.event_ticker is None or s.event_ticker == self.event_ticker)
+                and (self.min_ts is None or s.settled_time.timestamp() >= self.min_ts)
+                and (self.max_ts is None or s.settled_time.timestamp() < self.max_ts + 1)]
+
+    def balance(self, start=None):
+        """GET /portfolio/balance: ``(Balance, since)`` from ``start`` dollars plus every stored
+        BALANCE/PAYOUT change; ``since`` is the first change (the stated point when there is no start)."""
+        from fixgw.recorder.replay import replay
+
+        cash = replay(self.store, self.account, self.product, party_id=self.party_id, skip=self._skip).cash
+        return cash.balance(self.product, self.subtrader, start), cash.since
+
+    def fcm_fills(self) -> list:
+        """GET /fcm/fills: one FcmFill per trade across the sub-traders (``min_ts``/``max_ts`` inclusive)."""
+        from fixgw.recorder.replay import replay
+
+        return replay(self.store, self.account, self.product, skip=self._skip).subtraders.fills(self.min_ts, self.max_ts)

@@ -316,10 +316,11 @@ class Engine:
         return self.books.setdefault(symbol, Book())
 
     def _report(self, outs: list[Out], order: Order, exec_type: ExecType, status: OrdStatus, *,
-                pending: bool = False, **kw: object) -> None:
+                pending: bool = False, why: str | None = None, **kw: object) -> None:
         exec_id = PENDING if pending else self._ids.next()
         outs.append(Out(order.account, order.session, order_report(
             order, order.flags, exec_id, exec_type, status, self._now, last_mkt=self.exchange_index, **kw)))
+        self.ledger.order_event(order, exec_type, why or kw.get("text"), self._now, pending)  # type: ignore[arg-type]
 
     def _kill(self, outs: list[Out], order: Order, text: str | None, *, orig: str | None = None,
               expiry: bool = False) -> None:
@@ -329,7 +330,7 @@ class Engine:
         kind = (ExecType.EXPIRED, OrdStatus.EXPIRED) if expiry and order.flags.use_expired else (
             ExecType.CANCELED, OrdStatus.CANCELED)
         order.status = kind[1]
-        self._report(outs, order, *kind, orig=orig, text=text)
+        self._report(outs, order, *kind, orig=orig, text=text, why="expiry" if expiry else None)
 
     def _unrest(self, order: Order) -> None:
         if self.resting.pop(order.order_id, None) is not None:

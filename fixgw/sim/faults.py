@@ -14,7 +14,9 @@ Kinds:
 ``group-tag``  ``tag=value`` is added inside the first entry of the report's fees
                group (136), after its own fields.
 ``lose``       the report is never sent and its MsgSeqNum is skipped, so the
-               client sees a sequence gap (a message lost in transit).
+               client sees a sequence gap (a message lost in transit). With
+               target KalshiDC it hits the middle report of the next drop-copy
+               replay (EventResendRequest answer) instead.
 
 Every applied fault is listed by command ``faults`` with the session, kind,
 ExecID and the MsgSeqNum it concerned.
@@ -86,6 +88,27 @@ class Faults:
         """The armed fault for this report to this session, if any (one use counted)."""
         if not self.armed or not isinstance(message, ExecutionReport) or message.exec_type is not ExecType.TRADE:
             return None
+        return self._take(account, product, target, api_key_id)
+
+    def take_replay(self, account: str, product: str, api_key_id: str) -> Fault | None:
+        """An armed ``lose`` fault for a KalshiDC replay to this session (one use counted)."""
+        if not self.armed:
+            return None
+        fault = self._take(account, product, "KalshiDC", api_key_id)
+        if fault is not None and fault.kind != "lose":
+            raise ValueError(f"fault {fault.kind} is not supported on drop-copy replays (only lose)")
+        return fault
+
+    def lose_replayed(self, session, session_id: fix.SessionID, body: str) -> None:
+        """Skip one replayed report: its MsgSeqNum is used up, nothing is sent."""
+        seq = session.getExpectedSenderNum()
+        exec_id = next((f[3:] for f in body.split("\x01") if f.startswith("17=")), None)
+        with self.lock:
+            self.applied.append({"session": session_id.toString(), "kind": "lose", "tag": None, "value": None,
+                                 "exec_id": exec_id, "seq": seq})
+        session.setNextSenderMsgSeqNum(seq + 1)
+
+    def _take(self, account: str, product: str, target: str, api_key_id: str) -> Fault | None:
         with self.lock:
             for f in self.armed:
                 if (f.account, f.product, f.target) == (account, product, target) and \

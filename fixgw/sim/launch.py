@@ -74,6 +74,7 @@ class SimProcess:
         self.state = root / "state"
         self.tls_dir = root / "tls"
         self.ports = {"event": free_port_base(), "margin": free_port_base()}
+        self.rest_port = free_port_base(1)  # the ledger's Kalshi REST endpoints
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -83,7 +84,7 @@ class SimProcess:
     def start(self, timeout: float = 30.0) -> "SimProcess":
         cmd = [sys.executable, "-m", "fixgw", "sim", "--state", str(self.state), "--keys", str(self.keys),
                "--tls-dir", str(self.tls_dir), "--event-port-base", str(self.ports["event"]),
-               "--margin-port-base", str(self.ports["margin"])] + ([] if self.log_messages else ["--no-message-log"])
+               "--margin-port-base", str(self.ports["margin"]), "--rest-port", str(self.rest_port)] + ([] if self.log_messages else ["--no-message-log"])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(self.root / "sim.stderr", "ab"),
                                      text=True)
         deadline = time.time() + timeout
@@ -97,6 +98,10 @@ class SimProcess:
             if self.proc.poll() is not None:
                 raise SimulatorError(f"simulator exited: {(self.root / 'sim.stderr').read_text()}")
         raise SimulatorError("simulator did not become ready")
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}/trade-api/v2"
 
     def stop(self) -> int:
         if self.proc is None:

@@ -8,16 +8,19 @@ for the trade report's collateral change and 704/705.
 
 Event contracts keep per (subaccount, market): P signed contracts (YES > 0),
 C cost basis of the open contracts, R realized PnL, F fees, T total traded.
-Margin keeps P signed (bid > 0), E average entry price, R and F.
+Margin keeps P signed (bid > 0), E average entry price, R and F (all fees ever
+paid in the market, never reset); without a mark price unrealized PnL is null.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.fix import Side
+from fixgw.models.fix import ExecType, Side
+from fixgw.sim.book import Order
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -25,9 +28,13 @@ SIX_DP = Decimal("0.000001")
 
 
 def dollars(x: Decimal) -> str:
-    """REST dollar string: 4 dp, banker's rounding, never ``-0.0000``."""
-    q = x.quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
-    return f"{q if q else ZERO.quantize(q):f}"
+    """REST FixedPointDollars: up to 6 dp and at least 4, banker's rounding, never ``-0.0000``."""
+    q = x.quantize(SIX_DP, ROUND_HALF_EVEN)
+    q = q if q else ZERO.quantize(SIX_DP)
+    for shorter in (Decimal("0.0001"), Decimal("0.00001")):
+        if q == q.quantize(shorter):
+            return f"{q.quantize(shorter):f}"
+    return f"{q:f}"
 
 
 def count(x: Decimal) -> str:
@@ -84,9 +91,30 @@ class Payout:
     fee: Decimal  # the rounding remainder: payout + fee = settlement value
 
 
+# Why a margin order last changed (GET /margin/orders last_update_reason), from what the
+# engine knows: the report it sent and, for a cancel, its reason (a Text, or "expiry").
+_REASON = {ExecType.NEW: "", ExecType.TRADE: "Trade", ExecType.REPLACED: "Amend"}
+_CANCEL_WHY = {"TAKER_CANCEL_FOR_SELF_TRADE_PREVENTION": "SelfTradeCancel",
+               "MAKER_CANCEL_FOR_SELF_TRADE_PREVENTION": "SelfTradeCancel",
+               "POST_ONLY_CROSS": "PostOnlyCrossCancel", "REDUCE_ONLY": "ReduceOnlyCancel",
+               "expiry": "ExpiryCancel"}
+_USERS = uuid.UUID("6f1b2a44-2d5e-4c1e-9a63-7c0f5f1d2e8b")  # namespace of the simulator's user ids
+
+
+@dataclass
+class MarginOrderBook:
+    """What the ledger keeps of one margin order beside the engine's live :class:`Order`."""
+
+    order: Order
+    client_order_id: str  # the order's own id: the first ClOrdID, moved only by a replace
+    created: dt.datetime
+    updated: dt.datetime
+    reason: str = ""
+
+
 @dataclass
 class Ledger:
-    """Fills and positions per account, for one product and one exchange shard."""
+    """Fills, positions and (margin) orders per account, for one product and one exchange shard."""
 
     product: str
     exchange_index: int = 0
@@ -94,6 +122,30 @@ class Ledger:
     _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
     _settlements: dict[str, list[dict]] = field(default_factory=dict)  # account -> REST Settlements
+    _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # margin, by OrderID
+
+    @staticmethod
+    def user_id(account: str) -> str:
+        """The account's Kalshi user_id: a UUID fixed by its name (a gateway configures the same)."""
+        return str(uuid.uuid5(_USERS, account))
+
+    def order_event(self, order: Order, exec_type: ExecType, why: str | None, when: dt.datetime,
+                    pending: bool) -> None:
+        """The engine reported on ``order`` (margin only): keep its times, client id and reason."""
+        if self.product != "margin":
+            return
+        book = self._orders.get(order.order_id)
+        if book is None:
+            book = self._orders[order.order_id] = MarginOrderBook(order, order.cl_ord_id, when, when)
+        book.updated = when
+        if pending:
+            return
+        if exec_type is ExecType.REPLACED:
+            book.client_order_id = order.cl_ord_id
+        if exec_type in _REASON:
+            book.reason = _REASON[exec_type]
+        else:  # a cancel or an expiry
+            book.reason = _CANCEL_WHY.get(why or "", "MarginCancel")
 
     # ------------------------------------------------------------ writing
     def record(self, account: str, subaccount: int, symbol: str, *, order_id: str, trade_id: str,
@@ -134,7 +186,11 @@ class Ledger:
         }
 
     def settle(self, symbol: str, result: str, value: Decimal | None = None) -> dict[str, list[Payout]]:
-        """Close every position in ``symbol``; return the payouts of accounts that held contracts.
+        """Close every position in ``symbol``; return the payouts of every account that traded it.
+
+        An account that is flat at settlement gets an entry too (0 contracts, 0 paid): Kalshi's
+        documents do not say whether it does, and without one a FIX client could never tell
+        that its flat market left GET /portfolio/positions' unsettled view.
 
         ``value`` is what one YES contract pays (1 for ``yes``, 0 for ``no``, given for
         ``scalar``); a NO contract pays ``1 - value``. Settled markets leave
@@ -144,8 +200,8 @@ class Ledger:
             value = {"yes": ONE, "no": ZERO}[result]
         out: dict[str, list[Payout]] = {}
         for (account, sub, sym), pos in sorted(self._pos.items(), key=lambda kv: kv[0]):
-            if sym != symbol or not isinstance(pos, EventPos) or pos.P == 0:
-                continue
+            if sym != symbol or not isinstance(pos, EventPos):
+                continue  # a flat position settles too (0 contracts, 0 paid): it leaves the unsettled view
             worth = pos.P * value if pos.P > 0 else -pos.P * (ONE - value)
             paid = worth.quantize(Decimal("0.01"), ROUND_DOWN)
             out.setdefault(account, []).append(Payout(sub, pos.P, paid, worth - paid))
@@ -167,6 +223,27 @@ class Ledger:
         return [dict(row) for sub, row in self._fills.get(account, [])
                 if subaccount is None or sub == subaccount]
 
+    def margin_orders(self, account: str, subaccount: int | None = None) -> list[dict]:
+        """REST ``/margin/orders`` for one account, in the order the orders were first reported."""
+        out = []
+        for b in self._orders.values():
+            o = b.order
+            if o.account != account or (subaccount is not None and o.subaccount != subaccount):
+                continue
+            row = {"order_id": o.order_id, "user_id": self.user_id(account), "client_order_id": b.client_order_id,
+                   "ticker": o.symbol, "side": "bid" if o.side is Side.BUY else "ask",
+                   "last_update_reason": b.reason, "price": dollars(o.price), "fill_count": count(o.cum),
+                   "remaining_count": count(o.leaves), "created_time": rfc3339(b.created),
+                   "last_update_time": rfc3339(b.updated)}
+            if o.expire_at is not None:
+                row["expiration_time"] = rfc3339(o.expire_at)
+            if o.stp is not None:
+                row["self_trade_prevention_type"] = "taker_at_cross" if int(o.stp) == 1 else "maker"
+            if o.group_id is not None:
+                row["order_group_id"] = o.group_id
+            out.append(row)
+        return out
+
     def net_position(self, account: str, subaccount: int, symbol: str) -> Decimal:
         pos = self._pos.get((account, subaccount, symbol))
         return pos.P if pos else ZERO
@@ -181,7 +258,7 @@ class Ledger:
         if self.product != "event":
             return {"positions": [{
                 "subaccount": subaccount, "market_ticker": sym, "position": count(p.P),
-                "entry_price": dollars(p.E), "unrealized_pnl": "0.0000", "fees": dollars(p.F),
+                "entry_price": dollars(p.E), "unrealized_pnl": None, "fees": dollars(p.F),
                 "is_portfolio": False, "margin_used": None, "roe": None} for sym, p in mine]}
         markets = [{
             "ticker": sym, "exchange_index": self.exchange_index, "total_traded_dollars": dollars(p.T),
@@ -250,7 +327,7 @@ def _apply_margin(pos: MarginPos, side: Side, q: Decimal, x: Decimal, fee: Decim
         pos.P += sign * k
         if q > k:
             pos.P, pos.E = sign * (q - k), x
-    pos.F += fee
+    pos.F += fee  # every fee paid in this market, never reset: the same however fills are split
     if pos.P == 0:
-        pos.E, pos.F = ZERO, ZERO
+        pos.E = ZERO
     return Applied(pos.P, realized=realized)

@@ -226,7 +226,12 @@ class Router:
             log.warning("session=%s event=not-sent msg_type=8 count=%d", sid, len(replay.bodies))
             return
         product, send = s.product.value, session.send
-        for body in replay.bodies:
+        fault = self.faults.take_replay(s.account, product, s.api_key_id)
+        lose = len(replay.bodies) // 2 if fault is not None else -1
+        for i, body in enumerate(replay.bodies):
+            if i == lose:
+                self.faults.lose_replayed(session, session.getSessionID(), body)
+                continue
             for _ in range(replay.copies):
                 if not send(codec.from_body("8", body, product)):
                     log.warning("session=%s event=not-sent msg_type=8", sid)

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from decimal import Decimal
@@ -34,9 +35,13 @@ def handler(sim: Simulator):
             engine = router.engines[Product(req["product"])]
             name = owner(req["account"], req.get("subtrader"))
             with router.locked():
-                return {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
-                        "settlements": engine.ledger.settlements(name),
-                        "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0"))))}
+                out = {"fills": engine.ledger.fills(name), "positions": engine.ledger.positions(name),
+                       "settlements": engine.ledger.settlements(name),
+                       "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0")))),
+                       "user_id": engine.ledger.user_id(req["account"])}
+                if engine.product == "margin":
+                    out["orders"] = engine.ledger.margin_orders(req["account"])
+                return out
         if cmd == "dropcopy":
             with router.locked():
                 return {"exec_ids": router.dropcopy.exec_ids(req["account"], req.get("product", "event"))}
@@ -64,6 +69,11 @@ def handler(sim: Simulator):
             return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
                 (37, "corrupt"), (17, "1;1"), (150, "F"), (39, "Z"), (54, "1"), (55, "KXCORRUPT"),
                 (14, "0"), (151, "0")])}
+        if cmd == "expire":  # GTD/Day orders whose time has come (after "advance", say)
+            product = Product(req.get("product", "event"))
+            with router.locked():
+                router.route(product, router.engines[product].expire())
+            return {}
         if cmd == "fault":  # spoil the next Trade reports to some sessions (fixgw.sim.faults)
             return {"armed": router.faults.arm(Fault.from_request(req))}
         if cmd == "faults":
@@ -75,21 +85,50 @@ def handler(sim: Simulator):
                 router.route(product, router.engines[product].settle(
                     req["symbol"], req["result"], Decimal(str(req["value"])) if req.get("value") is not None else None))
             return {}
-        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt, fault, faults")
+        raise ValueError(f"unknown command {cmd!r}; known: status, send, received, refusals, ledger, expire, settle, dropcopy, burst, withhold, duplicate, advance, drop, corrupt, fault, faults")
     return handle
 
 
-def run(opts: SimOptions, control_path: Path, ready_out=sys.stdout) -> int:
+def rest_server(sim: Simulator, keys_dir: Path, port: int):
+    """The ledger's REST endpoints on 127.0.0.1:``port`` (uvicorn in a thread); returns the server."""
+    import uvicorn
+
+    from fixgw.api.auth import Verifier
+    from fixgw.sim import rest
+    from fixgw.sim.exchange import register_keys
+
+    accounts = {key_id: account for (_, key_id), (_, account) in register_keys(keys_dir).items()}
+    router = sim.app.router
+
+    def ledger(account: str, subaccount: int | None) -> dict:
+        engine = router.engines[Product.EVENT]
+        with router.locked():
+            return {"fills": engine.ledger.fills(account, subaccount),
+                    "positions": engine.ledger.positions(account, subaccount or 0)}
+
+    app = rest.build(Verifier(sim.public_keys), accounts.__getitem__, ledger)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    threading.Thread(target=server.run, name="sim-rest", daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server
+
+
+def run(opts: SimOptions, control_path: Path, ready_out=sys.stdout, rest_port: int | None = None) -> int:
     sim = Simulator(opts).start()
     server = control.serve(control_path, handler(sim))
+    rest = rest_server(sim, opts.keys_dir, rest_port) if rest_port is not None else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     ports = sorted({(s.product.value, s.target, s.port) for s in sim.sessions.values()})
-    print(json.dumps({"ready": True, "control": str(control_path),
+    print(json.dumps({"ready": True, "control": str(control_path), "rest_port": rest_port,
                       "ports": [{"product": p, "target": t, "port": n} for p, t, n in ports]}),
           file=ready_out, flush=True)
     stop.wait()
+    if rest is not None:
+        rest.should_exit = True
     server.shutdown()
     sim.stop()
     return 0

@@ -79,10 +79,12 @@ def test_legacy_centi_cents_are_dollars_times_ten_thousand():
 
 # ---------------------------------------------------------------- scalar formats
 @pytest.mark.parametrize(("value", "text"), [
-    ("0.56", "0.5600"), ("1", "1.0000"), ("0.00005", "0.0000"), ("0.00015", "0.0002"),
-    ("0.00025", "0.0002"), ("-0.00004", "0.0000"), ("-1.23456", "-1.2346"), ("1E+3", "1000.0000"),
+    ("0.56", "0.5600"), ("1", "1.0000"), ("0.00005", "0.00005"), ("0.0000005", "0.0000"),
+    ("0.0000015", "0.000002"), ("0.0000025", "0.000002"), ("-0.0000004", "0.0000"), ("-1.23456", "-1.23456"),
+    ("-1.2345675", "-1.234568"), ("0.123400", "0.1234"), ("0.1234500", "0.12345"), ("1E+3", "1000.0000"),
 ])
-def test_dollars_are_four_places_half_even_without_negative_zero(value, text):
+def test_dollars_are_four_to_six_places_half_even_without_negative_zero(value, text):
+    """FixedPointDollars: responses carry up to 6 dp; fixgw never prints fewer than 4."""
     assert dollars(Decimal(value)) == text
 
 
@@ -117,9 +119,9 @@ def test_floats_are_refused_for_money_and_counts():
 
 
 def test_values_are_decimals_quantized_on_parse():
-    fill = Fill.model_validate(fill_data(yes_price_dollars="0.56", count_fp="10", fee_cost="0.123456"))
+    fill = Fill.model_validate(fill_data(yes_price_dollars="0.56", count_fp="10", fee_cost="0.1234565"))
     assert fill.yes_price_dollars == Decimal("0.56") and isinstance(fill.yes_price_dollars, Decimal)
-    assert str(fill.fee_cost) == "0.1235"
+    assert str(fill.fee_cost) == "0.123456"  # 6 dp, half even
     assert fill.model_dump()["count_fp"] == Decimal("10.00")  # python mode keeps Decimal
     assert fill.created_time.tzinfo is not None
 

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 from click.testing import CliRunner
@@ -79,7 +80,7 @@ def test_one_malformed_stored_report_is_named_and_skipped(tmp_path):
     store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in good]
               + [StoredReport.from_model("acct", "event", bad, raw),
                  StoredReport.from_model("acct", "event", garbled,
-                                         raw_of(garbled, Units.DOLLARS).replace("\x0139=2\x01", "\x0139=?\x01"))])
+                                         re.sub("\x0131=[^\x01]*", "\x0131=abc", raw_of(garbled, Units.DOLLARS)))])
     store.close()
     run = CliRunner()
     out = run.invoke(cli, ["fills", "--store", url, "--account", "acct"])
@@ -87,7 +88,8 @@ def test_one_malformed_stored_report_is_named_and_skipped(tmp_path):
     assert [json.loads(line) for line in out.stdout.splitlines()] == \
         [json.loads(translate.fill_from_report(er).model_dump_json()) for er in good]
     assert "ExecID 2;1" in out.stderr and "LastPx(31)/LastQty(32)" in out.stderr
-    assert "ExecID 4;3" in out.stderr and "39" in out.stderr
+    # a novel enum value would be read leniently (issue 10); an unreadable price cannot be
+    assert "ExecID 4;3" in out.stderr and "31" in out.stderr
     pos = run.invoke(cli, ["positions", "--store", url, "--account", "acct"])
     assert pos.exit_code == 0, pos.output
     ledger = Ledger()

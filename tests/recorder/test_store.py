@@ -272,7 +272,7 @@ def test_migrations_are_idempotent_and_versioned(store):
     cls = type(store)
     latest = len(cls.migrations)
     store.put([report("1;1")])
-    assert store.schema_version() == latest == 2
+    assert store.schema_version() == latest == 3
     again = cls(target(store))
     assert again.schema_version() == latest and again.count() == 1
     again.close()
@@ -301,7 +301,7 @@ def test_an_older_schema_is_upgraded_in_place(url, tmp_path):
     assert old.schema_version() == 1
     old.close()
     with open_store(url) as s:
-        assert s.schema_version() == 2 and s.count() == 1
+        assert s.schema_version() == 3 and s.count() == 1
         s.set_watermark("acct", "event", 0, "1;1")
         assert s.watermark("acct", "event") == "1;1"
 
@@ -380,6 +380,25 @@ def test_commits_are_flushed_to_disk(store):
         db = store._conn()
         assert db.execute("SHOW fsync").fetchone()[0] == "on"
         assert db.execute("SHOW synchronous_commit").fetchone()[0] != "off"
+
+
+# ================================================================== settlement reports
+def test_settlement_reports_are_stored_once_in_order(store):
+    from fixgw.models.fix import MarketSettlementReport
+    from fixgw.recorder.store import StoredSettlement
+
+    def ums(rid, symbol):
+        msg = MarketSettlementReport(report_id=rid, symbol=symbol, clearing_business_date="20261122",
+                                     market_result="yes")
+        return StoredSettlement.from_model("acct", "event", msg, f"8=FIXT.1.1\x0135=UMS\x0120105={rid}\x01",
+                                           dt.datetime(2026, 11, 22, 15, tzinfo=dt.timezone.utc))
+
+    assert store.put_settlements([ums("s2", "B"), ums("s1", "A")]) == 2
+    assert store.put_settlements([ums("s1", "A"), ums("s3", "C")]) == 1  # a resent page is no new report
+    got = store.settlements("acct", "event")
+    assert [(x.report_id, x.symbol) for x in got] == [("s2", "B"), ("s1", "A"), ("s3", "C")]
+    assert got[0].received_at == dt.datetime(2026, 11, 22, 15, tzinfo=dt.timezone.utc)
+    assert got[0].raw.endswith("20105=s2\x01") and store.settlements("other", "event") == []
 
 
 def test_which_write_failures_are_worth_repeating(url, store, tmp_path):

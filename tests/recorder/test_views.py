@@ -135,3 +135,42 @@ def test_orders_carry_the_configured_user_id(store, tmp_path):
                                    "--user-id", user, "--what", "orders", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["user_id"] == user
+
+
+# ------------------------------------------------------------------ defect 3
+def test_margin_orders_have_the_margin_order_shape(store, tmp_path):
+    new = m.ExecutionReport(order_id="o-2", cl_ord_id="cl-o-2", exec_id="1;1", exec_type=m.ExecType.NEW,
+                            ord_status=m.OrdStatus.NEW, side=m.Side.SELL, symbol=MG, cum_qty=D(0), leaves_qty=D(5),
+                            order_qty=D(5), price=D("101.2500"), transact_time=T0)
+    put(store, "margin", new, trade("2;2", "o-2", m.Side.SELL, "2", "101.2500", T1, leaves="3"))
+    (order,) = views.Query(store, "acct", "margin", user_id="u-1").orders()
+    assert json.loads(order.model_dump_json()) == {
+        "order_id": "o-2", "user_id": "u-1", "client_order_id": "cl-o-2", "ticker": MG, "side": "ask",
+        "last_update_reason": "Trade", "price": "101.2500", "fill_count": "2.00", "remaining_count": "3.00",
+        "created_time": "2026-11-22T01:01:16.325Z", "last_update_time": "2026-11-22T01:02:16.325Z"}
+    row = json.loads(_export(f"sqlite:///{store.path}", tmp_path, "orders", "jsonl", product="margin"))
+    assert row == json.loads(order.model_dump_json()) | {"user_id": ""}
+    import csv
+    import io
+    header = next(csv.reader(io.StringIO(_export(f"sqlite:///{store.path}", tmp_path, "orders", "csv", "margin"))))
+    assert header == list(rest.MarginOrder.model_fields)
+
+
+def test_fixgw_orders_lists_margin_orders_by_status(store):
+    from click.testing import CliRunner
+    from fixgw.cli import cli
+
+    new = m.ExecutionReport(order_id="o-3", cl_ord_id="c-3", exec_id="1;1", exec_type=m.ExecType.NEW,
+                            ord_status=m.OrdStatus.NEW, side=m.Side.BUY, symbol=MG, cum_qty=D(0), leaves_qty=D(1),
+                            order_qty=D(1), price=D("99.0000"), transact_time=T0)
+    put(store, "margin", new, trade("2;2", "o-4", m.Side.SELL, "1", "101.0000", T1))
+    url = f"sqlite:///{store.path}"
+
+    def ids(*args: str) -> list[str]:
+        res = CliRunner().invoke(cli, ["orders", "--store", url, "--account", "acct", "--product", "margin", *args])
+        assert res.exit_code == 0, res.output
+        return [json.loads(line)["order_id"] for line in res.output.splitlines()]
+
+    assert ids() == ["o-3", "o-4"]
+    assert ids("--status", "resting") == ["o-3"] and ids("--status", "executed") == ["o-4"]
+    assert ids("--min-ts", str(int(T1.timestamp()))) == ["o-4"]

@@ -24,10 +24,26 @@ def mpos(led, account="u", sub=0):
     return {p["ticker"]: p for p in led.positions(account, sub)["market_positions"]}
 
 
+def test_margin_fees_are_cumulative_and_unrealized_is_unknown():
+    """Issue 9 defect 5, the oracle's side: the same rule as fixgw.positions."""
+    def run(*steps):
+        led = Ledger("margin")
+        for side, qty, fee in steps:
+            rec(led, side, qty, "100", symbol="X", fee=fee)
+        return led.positions("u")["positions"][0]
+
+    one = run((BUY, 5, "0.05"), (SELL, 8, "0.08"))
+    two = run((BUY, 5, "0.05"), (SELL, 5, "0.05"), (SELL, 3, "0.03"))
+    assert one == two and (one["fees"], one["position"], one["unrealized_pnl"]) == ("0.1300", "-3.00", None)
+    assert run((BUY, 5, "0.05"), (SELL, 5, "0.05"))["fees"] == "0.1000"
+
+
 def test_formatting_helpers():
-    assert dollars(D("0.00005")) == "0.0000"  # half-even
-    assert dollars(D("0.00015")) == "0.0002"
-    assert dollars(D("-0.00001")) == "0.0000"  # never -0.0000
+    assert dollars(D("0.0000005")) == "0.0000"  # half-even at 6 dp
+    assert dollars(D("0.0000015")) == "0.000002"
+    assert dollars(D("0.00005")) == "0.00005"  # FixedPointDollars: up to 6 dp
+    assert dollars(D("0.56")) == "0.5600"  # and at least 4
+    assert dollars(D("-0.0000001")) == "0.0000"  # never -0.0000
     assert count(D("3")) == "3.00"
     assert rfc3339(T0) == "2026-11-21T12:00:00.123Z"
     assert event_ticker("KXHIGHNY-26NOV21-B45") == "KXHIGHNY-26NOV21"
@@ -59,11 +75,11 @@ def test_event_cost_removed_is_quantized_half_even():
     rec(led, BUY, 1, "0.10")
     rec(led, BUY, 2, "0.11")  # P 3, C 0.32
     rec(led, SELL, 1, "0.20")  # removed 0.32/3 = 0.106667; R = 1 - 0.106667 - 0.80
-    assert mpos(led)["KXE-26-A"]["market_exposure_dollars"] == "0.2133"
+    assert mpos(led)["KXE-26-A"]["market_exposure_dollars"] == "0.213333"  # up to 6 dp, as FixedPointDollars
     rec(led, SELL, 1, "0.20")  # removed 0.213333/2 = 0.1066665 -> 0.106666 (half even)
     p = mpos(led)["KXE-26-A"]
-    assert p["market_exposure_dollars"] == "0.1067"  # 0.106667
-    assert p["realized_pnl_dollars"] == "0.1867"  # 0.093333 + 0.093334
+    assert p["market_exposure_dollars"] == "0.106667"
+    assert p["realized_pnl_dollars"] == "0.186667"  # 0.093333 + 0.093334
     assert p["position_fp"] == "1.00"
 
 
@@ -112,7 +128,8 @@ def test_event_settlement_pays_and_closes():
     rec(led, BUY, 1, "0.30", account="flat")
     rec(led, SELL, 1, "0.30", account="flat")
     paid = led.settle("KXE-26-A", "yes")
-    assert set(paid) == {"y", "n"}  # flat holds nothing
+    assert set(paid) == {"y", "n", "flat"}  # flat is told too: nothing held, nothing paid
+    assert (paid["flat"][0].position, paid["flat"][0].payout, paid["flat"][0].fee) == (0, 0, 0)
     assert (paid["y"][0].payout, paid["y"][0].position) == (D("4.00"), D(4))
     assert paid["n"][0].payout == 0
     assert led.positions("y")["market_positions"] == []  # settled markets leave the unsettled list
@@ -126,7 +143,7 @@ def test_scalar_settlement_rounds_payout_down_and_charges_the_rest():
     assert (p.payout, p.fee) == (D("0.99"), D("0.0099"))
 
 
-def test_margin_average_entry_realize_flip_and_fee_reset():
+def test_margin_average_entry_realize_flip_and_cumulative_fees():
     led = Ledger("margin")
     sym = "BTC-PERP"
     rec(led, BUY, 10, "100.00", "0.2000", symbol=sym)
@@ -137,12 +154,12 @@ def test_margin_average_entry_realize_flip_and_fee_reset():
     assert (a.position, a.realized) == (D(-5), D(15))
     pos = led.positions("u")["positions"][0]
     assert pos == {"subaccount": 0, "market_ticker": sym, "position": "-5.00", "entry_price": "102.0000",
-                   "unrealized_pnl": "0.0000", "fees": "0.6080", "is_portfolio": False, "margin_used": None,
+                   "unrealized_pnl": None, "fees": "0.6080", "is_portfolio": False, "margin_used": None,
                    "roe": None}
-    b = rec(led, BUY, 5, "100.50", symbol=sym, taker=False)  # short closes: +7.50; flat resets E and fees
+    b = rec(led, BUY, 5, "100.50", symbol=sym, taker=False)  # short closes: +7.50; flat resets E, not fees
     assert (b.position, b.realized) == (0, D("7.50"))
     pos = led.positions("u")["positions"][0]
-    assert (pos["position"], pos["entry_price"], pos["fees"]) == ("0.00", "0.0000", "0.0000")
+    assert (pos["position"], pos["entry_price"], pos["fees"]) == ("0.00", "0.0000", "0.6080")
     fills = led.fills("u")
     assert fills[2] == {"fill_id": fills[2]["fill_id"], "order_id": fills[2]["order_id"], "is_taker": True,
                         "side": "ask", "count": "20.00", "created_time": "2026-11-21T12:00:00.123Z",
@@ -156,7 +173,8 @@ def test_margin_entry_price_quantized_to_six_places():
     rec(led, BUY, 1, "100", symbol="X")
     rec(led, BUY, 2, "100.0001", symbol="X")  # 300.0002 / 3 = 100.00006666.. -> 100.000067
     rec(led, SELL, 1, "101", symbol="X")  # realized 1 * (101 - 100.000067)
-    assert led.fills("u")[-1]["realized_pnl"] == "0.9999"  # 0.999933
+    assert led.fills("u")[-1]["realized_pnl"] == "0.999933"
+    assert led.fills("u")[1]["entry_price"] == "100.000067"
     assert led._pos[("u", 0, "X")].E == D("100.000067")
 
 

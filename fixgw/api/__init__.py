@@ -1,0 +1,1 @@
+"""Kalshi's own REST and WebSocket API served from the drop copy, Prometheus metrics, reconcile."""

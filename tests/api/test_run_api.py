@@ -1,0 +1,57 @@
+"""Acceptance: `fixgw run` with [recorder] and [api] tables serves the same API next to order entry."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from apiharness import ENV, Client, http, serve_config, wait_for
+from fixgw.cli import cli
+from fixgw.signing import Signer, generate_keypair
+from fixgw.sim.launch import SimProcess, make_account
+
+EV = "KXHIGHNY-26NOV21-T50"
+
+
+def test_run_serves_the_recorder_and_meters_its_order_entry_session(tmp_path):
+    sim = SimProcess(tmp_path / "sim")
+    priv, pub = generate_keypair(tmp_path / "reader.pem")
+    cfg = serve_config(tmp_path, sim, f"sqlite:///{tmp_path / 'run.db'}", pub)
+    trader = make_account(tmp_path, sim.keys, "event", account="alice")
+    cfg.write_text(cfg.read_text() + f"""
+[[session]]
+name = "event-nr"
+product = "event"
+type = "NR"
+api_key_id = "{trader.api_key_id}"
+private_key = "{trader.private_key}"
+""")
+    sim.start()
+    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "run.stderr", "wb"), text=True, env=ENV)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, (tmp_path / "run.stderr").read_text()
+        line = json.loads(proc.stdout.readline())
+        assert line["sessions"] == ["event-nr"]
+        client = Client(line["api"], Signer.from_file(priv))
+        wait_for(lambda: "logged-on" in CliRunner().invoke(cli, ["status", "-c", str(cfg)]).output, 30,
+                 "the order-entry session")
+        out = CliRunner().invoke(cli, ["order", "-c", str(cfg), "event-nr", EV, "buy", "0.04", "2",
+                                       "--cl-ord-id", "run-api-1"])
+        assert out.exit_code == 0, out.output
+        orders = wait_for(lambda: client.get("/portfolio/orders").json()["orders"], 30, "the recorded order")
+        assert [(o["client_order_id"], o["status"], o["ticker"]) for o in orders] == [("run-api-1", "resting", EV)]
+        text = http.get(line["api"] + "/metrics").text
+        assert 'fixgw_order_ack_seconds_count{session="event-nr"} 1.0' in text
+        assert 'fixgw_session_state{session="listener",state="logged-on"} 1.0' in text
+        assert http.get(line["api"] + "/trade-api/v2/portfolio/orders").status_code == 401
+    finally:
+        proc.terminate()
+        rc = proc.wait(30)
+        sim.stop()
+    assert rc == 0, (tmp_path / "run.stderr").read_text()
