@@ -296,4 +296,3 @@ private_key = "{trader.private_key}"
         assert proc.wait(30) == 0
     assert not any(s["logged_on"] for s in sim.cmd(cmd="status")["sessions"])
     assert stored_ids(url)[0] == 100
-
