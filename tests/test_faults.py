@@ -195,35 +195,37 @@ def size(request) -> int:
 def test_fault_campaign(tmp_path, sim, size, caplog):
     rng = random.Random(SEED)
     disk = Disk(tmp_path / "disk")
-    a_rt, a_nr, a_dc = (make_account(tmp_path, sim.keys, "event", account="alice") for _ in range(3))
-    b_rt = make_account(tmp_path, sim.keys, "event", account="bob")
-    keys = {"alice-rt": a_rt.api_key_id, "alice-nr": a_nr.api_key_id, "bob-rt": b_rt.api_key_id}
-    rec = Recorder(tmp_path, sim, disk.path)
-    keys["listener"] = rec.listener_key
-    sim.start()
-    alice = Gateway(gateway_config(tmp_path / "alice", sim, [
-        dict(name="alice-rt", product="event", type="RT", account=a_rt),
-        dict(name="alice-nr", product="event", type="NR", account=a_nr),
-        dict(name="alice-dc", product="event", type="DC", account=a_dc)], tier="prime"))
-    bob = Gateway(gateway_config(tmp_path / "bob", sim, [dict(name="bob-rt", product="event", type="RT",
-                                                              account=b_rt)], tier="prime"))
-    gws = {"alice": alice, "bob": bob}
-    subs = {who: gw.subscribe() for who, gw in gws.items()}
-    caplog.set_level(logging.INFO, logger="fixgw")
     try:
-        for gw in gws.values():
-            gw.start()
-        for gw in gws.values():
-            gw.wait_logged_on(timeout=30)
-        rec.start()
-        run_campaign(rng, size, sim, gws, rec, disk, keys, subs, caplog)
+        a_rt, a_nr, a_dc = (make_account(tmp_path, sim.keys, "event", account="alice") for _ in range(3))
+        b_rt = make_account(tmp_path, sim.keys, "event", account="bob")
+        keys = {"alice-rt": a_rt.api_key_id, "alice-nr": a_nr.api_key_id, "bob-rt": b_rt.api_key_id}
+        rec = Recorder(tmp_path, sim, disk.path)
+        keys["listener"] = rec.listener_key
+        sim.start()
+        alice = Gateway(gateway_config(tmp_path / "alice", sim, [
+            dict(name="alice-rt", product="event", type="RT", account=a_rt),
+            dict(name="alice-nr", product="event", type="NR", account=a_nr),
+            dict(name="alice-dc", product="event", type="DC", account=a_dc)], tier="prime"))
+        bob = Gateway(gateway_config(tmp_path / "bob", sim, [dict(name="bob-rt", product="event", type="RT",
+                                                                  account=b_rt)], tier="prime"))
+        gws = {"alice": alice, "bob": bob}
+        subs = {who: gw.subscribe() for who, gw in gws.items()}
+        caplog.set_level(logging.INFO, logger="fixgw")
+        try:
+            for gw in gws.values():
+                gw.start()
+            for gw in gws.values():
+                gw.wait_logged_on(timeout=30)
+            rec.start()
+            run_campaign(rng, size, sim, gws, rec, disk, keys, subs, caplog)
+        finally:
+            (tmp_path / "gateways.log").write_text("".join(f"{r.created:.3f} {r.threadName} {r.getMessage()}\n"
+                                                           for r in caplog.records))
+            for gw in gws.values():
+                gw.stop()
+            if rec.up:
+                rec.kill()
     finally:
-        (tmp_path / "gateways.log").write_text("".join(f"{r.created:.3f} {r.threadName} {r.getMessage()}\n"
-                                                       for r in caplog.records))
-        for gw in gws.values():
-            gw.stop()
-        if rec.up:
-            rec.kill()
         disk.unmount()
 
 
