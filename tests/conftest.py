@@ -7,7 +7,7 @@ from fixgw.sim.launch import SimProcess
 
 def pytest_addoption(parser):
     parser.addoption("--faults-size", type=int, default=None,
-                     help="trades in the fault campaign (tests/test_faults.py); default 120 or $FIXGW_FAULTS_SIZE")
+                     help="trades in the fault campaign (tests/test_campaign.py); default 120 or $FIXGW_FAULTS_SIZE")
 
 
 def faults_size(config) -> int:
