@@ -21,6 +21,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def campaign_size(request) -> int:
+    return faults_size(request.config)
+
+
+@pytest.fixture
 def sim(tmp_path):
     s = SimProcess(tmp_path / "sim")
     yield s

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
 from fixgw.errors import SessionError
 from fixgw.gateway import Gateway
@@ -53,7 +52,6 @@ from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from fixgw.recorder.store import open_store
 from fixgw.state import State
-from conftest import faults_size
 from harness import gateway_config, make_account
 
 SEED = int(os.environ.get("FIXGW_FAULTS_SEED", "20261206"))
@@ -187,12 +185,8 @@ class Disk:
             subprocess.run(["umount", "-l", str(self.path)], check=False)
 
 
-@pytest.fixture
-def size(request) -> int:
-    return faults_size(request.config)
-
-
-def test_fault_campaign(tmp_path, sim, size, caplog):
+def test_fault_campaign(tmp_path, sim, campaign_size, caplog):
+    size = campaign_size
     rng = random.Random(SEED)
     disk = Disk(tmp_path / "disk")
     try:
