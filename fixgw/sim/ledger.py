@@ -44,9 +44,11 @@ def count(x: Decimal) -> str:
 
 
 def rfc3339(t: dt.datetime) -> str:
-    """``2026-11-21T12:00:00.123Z``: UTC, milliseconds, Z (Kalshi's created_time)."""
+    """``2026-11-21T12:00:00.123Z``: UTC, Z, the fraction without trailing zeros (``.65Z``, none on a
+    whole second), as Go's RFC3339Nano prints Kalshi's times."""
     t = t.astimezone(dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    fraction = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def event_ticker(market: str) -> str:

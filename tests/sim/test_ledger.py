@@ -46,6 +46,17 @@ def test_formatting_helpers():
     assert dollars(D("-0.0000001")) == "0.0000"  # never -0.0000
     assert count(D("3")) == "3.00"
     assert rfc3339(T0) == "2026-11-21T12:00:00.123Z"
+
+
+@pytest.mark.parametrize("ms, text", [(650, "2026-11-21T12:00:00.65Z"), (0, "2026-11-21T12:00:00Z"),
+                                      (100, "2026-11-21T12:00:00.1Z")])
+def test_times_print_as_the_gateway_prints_them(ms, text):
+    """The oracle's times are Go's RFC3339Nano, as Kalshi's API and fixgw's models print them:
+    "12:00:00.650Z" and "12:00:00.65Z" are one instant, but a field-by-field check sees two."""
+    from fixgw.models.rest import rfc3339 as gateway_rfc3339
+
+    when = T0.replace(microsecond=ms * 1000)
+    assert rfc3339(when) == gateway_rfc3339(when) == text
     assert event_ticker("KXHIGHNY-26NOV21-B45") == "KXHIGHNY-26NOV21"
 
 
