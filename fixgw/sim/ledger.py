@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.fix import ExecType, Side
+from fixgw.models.fix import ExecType, OrdStatus, Side
 from fixgw.sim.book import Order
 
 ZERO = Decimal(0)
@@ -105,13 +105,16 @@ _USERS = uuid.UUID("6f1b2a44-2d5e-4c1e-9a63-7c0f5f1d2e8b")  # namespace of the s
 
 @dataclass
 class MarginOrderBook:
-    """What the ledger keeps of one margin order beside the engine's live :class:`Order`."""
+    """What the ledger keeps of one order beside the engine's live :class:`Order` (REST orders, both products)."""
 
     order: Order
     client_order_id: str  # the order's own id: the first ClOrdID, moved only by a replace
     created: dt.datetime
     updated: dt.datetime
     reason: str = ""
+    initial: Decimal = ZERO  # the quantity first ordered (REST initial_count)
+    cost: dict[bool, Decimal] = field(default_factory=lambda: {True: ZERO, False: ZERO})  # is_taker -> $
+    fees: dict[bool, Decimal] = field(default_factory=lambda: {True: ZERO, False: ZERO})
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Ledger:
     _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
     _settlements: dict[str, list[dict]] = field(default_factory=dict)  # account -> REST Settlements
-    _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # margin, by OrderID
+    _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # by OrderID
 
     @staticmethod
     def user_id(account: str) -> str:
@@ -133,12 +136,11 @@ class Ledger:
 
     def order_event(self, order: Order, exec_type: ExecType, why: str | None, when: dt.datetime,
                     pending: bool) -> None:
-        """The engine reported on ``order`` (margin only): keep its times, client id and reason."""
-        if self.product != "margin":
-            return
+        """The engine reported on ``order``: keep its times, client id and reason."""
         book = self._orders.get(order.order_id)
         if book is None:
-            book = self._orders[order.order_id] = MarginOrderBook(order, order.cl_ord_id, when, when)
+            book = self._orders[order.order_id] = MarginOrderBook(order, order.cl_ord_id, when, when,
+                                                                  initial=order.leaves + order.cum)
         book.updated = when
         if pending:
             return
@@ -155,6 +157,10 @@ class Ledger:
                when: dt.datetime) -> Applied:
         """Book one side of a trade. ``price`` is the trade's YES price (event) or its price (margin)."""
         key = (account, subaccount, symbol)
+        book = self._orders.get(order_id)
+        if book is not None:  # what the order paid, as its taker or its maker side
+            book.cost[is_taker] += qty * (price if side is Side.BUY or self.product != "event" else ONE - price)
+            book.fees[is_taker] += fee
         if self.product == "event":
             pos = self._pos.setdefault(key, EventPos())
             applied = _apply_event(pos, side, qty, price, fee)
@@ -239,6 +245,36 @@ class Ledger:
                 row["self_trade_prevention_type"] = "taker_at_cross" if int(o.stp) == 1 else "maker"
             if o.group_id is not None:
                 row["order_group_id"] = o.group_id
+            out.append(row)
+        return out
+
+    def event_orders(self, owner: str) -> list[dict]:
+        """REST ``/portfolio/orders`` (``/fcm/orders`` for ``account/sub-trader``), first reported first."""
+        out = []
+        for b in self._orders.values():
+            o = b.order
+            if o.owner != owner:
+                continue
+            yes = o.side is Side.BUY
+            status = "executed" if o.status is OrdStatus.FILLED else "resting" if o.live and o.leaves else "canceled"
+            row = {"order_id": o.order_id, "user_id": self.user_id(o.account), "client_order_id": b.client_order_id,
+                   "ticker": o.symbol, "side": "yes" if yes else "no", "action": "buy",  # deprecated, still there
+                   "outcome_side": "yes" if yes else "no", "book_side": "bid" if yes else "ask",
+                   "type": "limit", "status": status, "yes_price_dollars": dollars(o.price),
+                   "no_price_dollars": dollars(ONE - o.price), "fill_count_fp": count(o.cum),
+                   "remaining_count_fp": count(o.leaves), "initial_count_fp": count(b.initial),
+                   "taker_fill_cost_dollars": dollars(b.cost[True]), "maker_fill_cost_dollars": dollars(b.cost[False]),
+                   "taker_fees_dollars": dollars(b.fees[True]), "maker_fees_dollars": dollars(b.fees[False]),
+                   "created_time": rfc3339(b.created), "last_update_time": rfc3339(b.updated),
+                   "exchange_index": self.exchange_index}
+            if o.expire_at is not None:
+                row["expiration_time"] = rfc3339(o.expire_at)
+            if o.stp is not None:
+                row["self_trade_prevention_type"] = "taker_at_cross" if int(o.stp) == 1 else "maker"
+            if o.group_id is not None:
+                row["order_group_id"] = o.group_id
+            if o.alloc_account is not None:
+                row["subaccount_number"] = o.alloc_account
             out.append(row)
         return out
 
