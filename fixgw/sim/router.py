@@ -160,7 +160,7 @@ class Router:
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
             return
         result = self.dropcopy.replay(s.account, s.product.value, req.begin_exec_id, req.end_exec_id,
-                                           live.units)
+                                      live.units, live.flags.preserve_qty)
         if isinstance(result, Refused):
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=result.reason, text=result.text))
             return
@@ -169,8 +169,9 @@ class Router:
 
     def route(self, product: Product, outs: list[Out]) -> None:
         for out in outs:
-            if isinstance(out.message, ExecutionReport):
-                self.dropcopy.record(out.account, product.value, out.message)
+            worded = self._wordings(product, out.message)
+            if worded is not None:
+                self.dropcopy.record(out.account, product.value, out.message, worded)
             withheld = (out.account, product) in self.withheld
             targets = []
             if out.session is not None:
@@ -184,8 +185,20 @@ class Router:
                     targets.append(sid)
                 elif isinstance(out.message, MarketSettlementReport) and live.settlements and s.kind is Kind.RT:
                     targets.append(sid)
-            for sid in targets:
-                self.send(sid, out.message)
+            for sid in targets:  # a copy (listener) says OrderQty as that session asked (21008)
+                copy = sid != out.session and worded is not None
+                self.send(sid, worded[self.live[sid].flags.preserve_qty] if copy else out.message)
+
+    def _wordings(self, product: Product, report) -> dict[bool, ExecutionReport] | None:
+        """An order's report as a session without / with PreserveOriginalOrderQty (21008) reads it:
+        OrderQty = CumQty + LeavesQty, or the quantity the client last asked for."""
+        if not isinstance(report, ExecutionReport):
+            return None
+        order = self.engines[product].orders.get(report.order_id)
+        if order is None or report.order_qty is None:
+            return {False: report, True: report}
+        return {False: report.model_copy(update={"order_qty": report.cum_qty + report.leaves_qty}),
+                True: report.model_copy(update={"order_qty": order.requested_qty})}
 
     def send(self, sid: str, model) -> None:
         if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released
