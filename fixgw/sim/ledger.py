@@ -125,7 +125,7 @@ class Ledger:
     exchange_index: int = 0
     _fills: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
-    settled: set[str] = field(default_factory=set)
+    settled: set[tuple[str, int, str]] = field(default_factory=set)  # (account, subaccount, market)
     _settlements: dict[str, list[dict]] = field(default_factory=dict)  # account -> REST Settlements
     _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # by OrderID
 
@@ -197,8 +197,11 @@ class Ledger:
         """Close every position in ``symbol``; return the payouts of accounts that held contracts.
 
         ``value`` is what one YES contract pays (1 for ``yes``, 0 for ``no``, given for
-        ``scalar``); a NO contract pays ``1 - value``. Settled markets leave
-        :meth:`positions` (Kalshi's default ``settlement_status=unsettled``).
+        ``scalar``); a NO contract pays ``1 - value``. Settled positions leave
+        :meth:`positions` (Kalshi's default ``settlement_status=unsettled``). A position
+        flat at the settlement is not settled: no settlement report names its owner (one
+        goes to each account that held contracts, an entry per holder), so nothing a FIX
+        client receives could move it, and the documents do not say otherwise.
         """
         if value is None:
             value = {"yes": ONE, "no": ZERO}[result]
@@ -213,7 +216,7 @@ class Ledger:
                 _settlement_row(symbol, self.exchange_index, result, value, pos, paid, worth - paid))
             pos.R += worth - pos.C
             pos.P, pos.C = ZERO, ZERO
-        self.settled.add(symbol)
+            self.settled.add((account, sub, sym))
         return out
 
     # ------------------------------------------------------------ reading
@@ -285,10 +288,10 @@ class Ledger:
     def positions(self, account: str, subaccount: int = 0) -> dict:
         """REST ``/portfolio/positions`` (event) or ``/margin/positions`` (margin) for one subaccount.
 
-        Every market the subaccount has traded and that is not settled is listed, flat or not.
+        Every market the subaccount has traded and whose position was not settled is listed, flat or not.
         """
-        mine = sorted((sym, pos) for (acc, sub, sym), pos in self._pos.items()
-                      if acc == account and sub == subaccount and sym not in self.settled)
+        mine = sorted((key[2], pos) for key, pos in self._pos.items()
+                      if key[0] == account and key[1] == subaccount and key not in self.settled)
         if self.product != "event":
             return {"positions": [{
                 "subaccount": subaccount, "market_ticker": sym, "position": count(p.P),

@@ -146,6 +146,21 @@ def test_event_settlement_pays_and_closes():
     assert led.net_position("y", 0, "KXE-26-A") == 0
 
 
+def test_a_position_flat_at_the_settlement_stays_in_the_unsettled_view():
+    """Found by the randomized session: an account (or FCM sub-trader) that traded a market and was
+    flat when it settled receives no settlement report, so fixgw kept the flat row in the unsettled
+    view while the ledger dropped it; the ledger now settles only the positions it reports."""
+    led = Ledger("event")
+    rec(led, BUY, 4, "0.30", account="y")
+    rec(led, BUY, 1, "0.30", account="flat")
+    rec(led, SELL, 1, "0.30", account="flat")
+    assert set(led.settle("KXE-26-A", "yes")) == {"y"}
+    assert led.positions("y")["market_positions"] == []
+    [row] = led.positions("flat")["market_positions"]
+    assert (row["ticker"], row["position_fp"], row["total_traded_dollars"]) == ("KXE-26-A", "0.00", "1.0000")
+    assert [e["event_ticker"] for e in led.positions("flat")["event_positions"]] == ["KXE-26"]
+
+
 def test_scalar_settlement_rounds_payout_down_and_charges_the_rest():
     led = Ledger("event")
     rec(led, BUY, 3, "0.30")
