@@ -13,9 +13,11 @@ product) stores everything in its own SQLite file.
 At the end, every view - fills, orders, positions with event rows (unsettled,
 settled, all), settlements, balance, the FCM views per sub-trader (positions,
 orders, fills, settlements, balance) and /fcm/fills, margin fills, positions,
-orders and balance - from the gateway and from the recorder (``Query``) equals
-the simulator's own ledger field by field, in both schema profiles; the seed
-profile's bodies are validated against the seed schemas as well.
+orders and balance - from the gateway and from the recorder (``Query``, and its
+command line) equals the simulator's own ledger field by field, in both schema
+profiles; the seed profile's bodies are validated against the seed schemas as
+well. After every step the test waits until each gateway has every report the
+exchange sent, so one seed is one session (the same choices, the same trades).
 
 What the simulator's ledger lacks, and how it is compared:
 * a settlement's ``settled_time`` is the SendingTime QuickFIX stamps on each
@@ -27,7 +29,7 @@ What the simulator's ledger lacks, and how it is compared:
 * /fcm/fills: the ledger keeps fills per sub-trader; the FcmFill rows are built
   from them by trade id (maker and taker sides), compared sorted by fill_id.
 
-Size: ``FIXGW_SESSION_SIZE`` random actions (default 60), ``FIXGW_SESSION_SEED``
+Size: ``FIXGW_SESSION_SIZE`` random actions (default 100), ``FIXGW_SESSION_SEED``
 the seed. ``pytest -s`` prints the counts of views compared and bodies validated.
 """
 
@@ -57,7 +59,7 @@ from fixgw.sim.ledger import Ledger as SimLedger
 from harness import gateway_config, make_account
 from seed_schemas import fcm_positions_schema, positions_validator
 
-SIZE = int(os.environ.get("FIXGW_SESSION_SIZE", "60"))
+SIZE = int(os.environ.get("FIXGW_SESSION_SIZE", "100"))
 SEED = int(os.environ.get("FIXGW_SESSION_SEED", "20261121"))
 SUBS = [str(uuid.UUID(int=random.Random(SEED).getrandbits(128), version=4)) for _ in range(1)] + \
     [str(uuid.UUID(int=random.Random(SEED + i).getrandbits(128), version=4)) for i in (1, 2)]
@@ -81,6 +83,7 @@ def js(models) -> list[dict]:
 class Counts:
     def __init__(self):
         self.views = Counter()
+        self.rows = 0  # rows (fills, orders, positions...) compared field by field
         self.bodies = 0
 
     def same(self, ours: list[dict], theirs: list[dict], what: str) -> None:
@@ -90,6 +93,7 @@ class Counts:
             diff = {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
             assert not diff, f"{what}[{i}] differs (here, exchange): {diff}"
         self.views[what.split(" ")[0]] += 1
+        self.rows += len(ours)
 
 
 def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
@@ -222,7 +226,7 @@ def random_step(rng, traders, markets) -> str:
     roll = rng.random()
     session = t.ev if product == "event" else t.mg
     if live and roll < 0.30:
-        order_id = rng.choice(sorted(live))
+        order_id = rng.choice(list(live))  # in the order placed (OrderIDs are random)
         try:
             if roll < 0.15:
                 track(t, product, sub, answer(t.gw.cancel(session, live[order_id])))
@@ -269,6 +273,8 @@ def scripted_opening(traders) -> None:
     place(bob, "margin", None, mg, "ask", "100.2500", 3)
     place(bob, "margin", None, mg, "ask", "100.5000", 3)
     place(alice, "margin", None, mg, "bid", "100.5000", 5)  # -3 -> 0 -> +2 over two fills
+    bid = place(bob, "margin", None, MARGIN[1], "bid", "95.0000", 1)
+    track(bob, "margin", None, answer(bob.gw.replace(bob.mg, bid.cl_ord_id, quantity=2, price="95.5000")))
 
 
 # ---------------------------------------------------------------- the test
@@ -278,9 +284,11 @@ def test_randomized_session_every_view_equals_the_exchange_ledger(session, sim):
     markets = [m for m, _, _ in SETTLE] + OPEN
     tally = Counter()
     scripted_opening(traders)
+    quiesce(traders, sim)
     settle_at = {SIZE * (i + 1) // (len(SETTLE) + 1): s for i, s in enumerate(SETTLE)}
     for step in range(SIZE):
         tally[random_step(rng, traders, markets)] += 1
+        quiesce(traders, sim)  # the next choice sees every report: one seed, one session
         if step in settle_at:
             symbol, result, value = settle_at[step]
             sim.cmd(cmd="settle", product="event", symbol=symbol, result=result, value=value)
@@ -296,11 +304,21 @@ def test_randomized_session_every_view_equals_the_exchange_ledger(session, sim):
         if who != "fcm":
             margin_views(counts, t, stores[who], sim)
     fcm_fill_views(counts, traders["fcm"], stores["fcm"], sim)
+    for who in traders:
+        cli_views(counts, who, stores[who], sim)
     coverage(traders, sim)
     total = sum(counts.views.values())
     print(f"\nsession seed {SEED}, size {SIZE}: actions {dict(tally)}; settlements reached {settled_accounts}; "
-          f"views compared {total} {dict(counts.views)}; seed bodies validated {counts.bodies}")
+          f"views compared {total} ({counts.rows} rows) {dict(counts.views)}; seed bodies validated {counts.bodies}")
     assert total and counts.bodies
+
+
+def quiesce(traders, sim) -> None:
+    """Until every gateway has every report the exchange has sent its account."""
+    for who, t in traders.items():
+        for product in ("event",) + (("margin",) if who != "fcm" else ()):
+            final = set(sim.cmd(cmd="dropcopy", account=who, product=product)["exec_ids"])
+            wait_for(lambda: final <= {r.exec_id for r in t.reports()}, f"{who}'s gateway ({product})")
 
 
 def settle_wait(traders, stores, sim) -> int:
@@ -448,6 +466,46 @@ def fcm_fill_views(c: Counts, t: Trader, store, sim) -> None:
     c.same(by_id(js(Query(store, "fcm").fcm_fills())), theirs, "fcm-fills recorder")
 
 
+def cli_views(c: Counts, who: str, store, sim) -> None:
+    """The recorder through its command line (``fixgw fills/orders/positions/settlements/balance``):
+    what the ledger says, and the positions bodies of ``Query`` in both profiles."""
+    from click.testing import CliRunner
+
+    from fixgw.cli import cli
+
+    url = f"sqlite:///{store.path}"
+
+    def run(*args) -> str:
+        out = CliRunner().invoke(cli, [*args, "--store", url, "--account", who])
+        assert out.exit_code == 0, (args, out.stderr, out.exception)
+        return out.stdout
+
+    lines = lambda text: [json.loads(x) for x in text.splitlines() if x.strip()]  # noqa: E731
+    scopes = [("event", None)] + ([("margin", None)] if who != "fcm" else [("event", s) for s in SUBS])
+    for product, sub in scopes:
+        ledger = sim.cmd(cmd="ledger", product=product, account=who, subtrader=sub)
+        scope = ["--product", product, "--user-id", ledger["user_id"]] + (["--subtrader", sub] if sub else [])
+        name = f"{who}/{sub[:8]}" if sub else f"{who} {product}"
+        c.same(lines(run("fills", *scope)), ledger["fills"], f"cli-fills {name}")
+        c.same(lines(run("orders", *scope)), ledger["orders"], f"cli-orders {name}")
+        c.same([json.loads(run("balance", *scope, "--start", "0"))], [ledger["balance"]], f"cli-balance {name}")
+        if product == "margin":
+            body = json.loads(run("positions", *scope))
+            c.same(body["positions"], ledger["positions"]["positions"], f"cli-positions {name}")
+            continue
+        rows = lines(run("settlements", *scope))
+        c.same([{k: v for k, v in r.items() if k != "settled_time"} for r in rows], ledger["settlements"],
+               f"cli-settlements {name} (but settled_time)")
+        for profile in ("default", "seed"):
+            body = json.loads(run("positions", *scope, "--profile", profile, "--settlement-status", "all"))
+            q = Query(store, who, "event", subtrader=sub, party_id=None, settlement_status="all")
+            c.same([body], [q.positions_json(profile)], f"cli-positions {name} {profile}")
+            if profile == "default":
+                unsettled = json.loads(run("positions", *scope, "--profile", profile))
+                for part in ("market_positions", "event_positions"):
+                    c.same(unsettled[part], ledger["positions"][part], f"cli-positions {name} {part}")
+
+
 def coverage(traders, sim) -> None:
     """The session holds what the issue asks for, from the exchange's own fills and orders."""
     seen = Counter()
@@ -473,12 +531,13 @@ def coverage(traders, sim) -> None:
                 seen["margin flip over several fills"] += before == 0 and after * last.get(f["ticker"], 0) < 0
                 if after:
                     last[f["ticker"]] = after
-            seen["margin amend"] += sum(o["last_update_reason"] == "Amend" for o in led["orders"])
     for who, t in traders.items():
-        seen["replaced"] += sum(r.exec_type is ExecType.REPLACED for r in t.reports())
+        for r in t.reports():
+            if r.exec_type is ExecType.REPLACED:
+                seen["margin replaced" if r.symbol in MARGIN else "replaced"] += 1
     seen |= Counter(s["market_result"] for who in ("alice", "bob", "fcm") for sub in (SUBS if who == "fcm" else [None])
                     for s in sim.cmd(cmd="ledger", product="event", account=who, subtrader=sub)["settlements"])
     for what in ("replaced", "yes", "no", "scalar", "yes<->no flip", "partial fill", "cancel", "margin flip in one fill",
-                 "margin flip over several fills", "margin amend"):
+                 "margin flip over several fills", "margin replaced"):
         assert seen[what], f"the session has no {what}: {dict(seen)}"
     print(f"\ncoverage: {dict(seen)}")
