@@ -61,8 +61,7 @@ from seed_schemas import fcm_positions_schema, positions_validator
 
 SIZE = int(os.environ.get("FIXGW_SESSION_SIZE", "100"))
 SEED = int(os.environ.get("FIXGW_SESSION_SEED", "20261121"))
-SUBS = [str(uuid.UUID(int=random.Random(SEED).getrandbits(128), version=4)) for _ in range(1)] + \
-    [str(uuid.UUID(int=random.Random(SEED + i).getrandbits(128), version=4)) for i in (1, 2)]
+SUBS = [str(uuid.UUID(int=random.Random(SEED + i).getrandbits(128), version=4)) for i in range(3)]
 # markets: two events; each settles one way in the course of the session, the last stays open
 SETTLE = [("KXSESS-26NOV21-T40", "yes", None), ("KXSESS-26NOV21-T50", "no", None),
           ("KXRAIN-26NOV21-B2", "scalar", "0.37")]
@@ -264,7 +263,7 @@ def scripted_opening(traders) -> None:
     place(fcm, "event", A, m2, "buy", "0.45", 5)
     place(fcm, "event", B, m2, "sell", "0.45", 2)  # A +2 YES from B (two sub-traders trade)
     place(bob, "event", None, m2, "buy", "0.45", 6)
-    place(fcm, "event", A, m2, "no", "0.44", 6)  # A's 3 resting left; A sells 6 into bob and B? bob's 0.45
+    place(fcm, "event", A, m2, "no", "0.44", 6)  # A sells YES into bob's 0.45 bid: a partial fill for bob
     mg = MARGIN[0]
     place(bob, "margin", None, mg, "ask", "100.0000", 2)
     place(alice, "margin", None, mg, "bid", "100.0000", 2)  # alice +2
@@ -535,7 +534,8 @@ def coverage(traders, sim) -> None:
         for r in t.reports():
             if r.exec_type is ExecType.REPLACED:
                 seen["margin replaced" if r.symbol in MARGIN else "replaced"] += 1
-    seen |= Counter(s["market_result"] for who in ("alice", "bob", "fcm") for sub in (SUBS if who == "fcm" else [None])
+    owners = [("alice", None), ("bob", None)] + [("fcm", s) for s in SUBS]
+    seen |= Counter(s["market_result"] for who, sub in owners
                     for s in sim.cmd(cmd="ledger", product="event", account=who, subtrader=sub)["settlements"])
     for what in ("replaced", "yes", "no", "scalar", "yes<->no flip", "partial fill", "cancel", "margin flip in one fill",
                  "margin flip over several fills", "margin replaced"):
