@@ -29,7 +29,7 @@ What the simulator's ledger lacks, and how it is compared:
 * /fcm/fills: the ledger keeps fills per sub-trader; the FcmFill rows are built
   from them by trade id (maker and taker sides), compared sorted by fill_id.
 
-Size: ``FIXGW_SESSION_SIZE`` random actions (default 100), ``FIXGW_SESSION_SEED``
+Size: ``FIXGW_SESSION_SIZE`` random actions (default 300), ``FIXGW_SESSION_SEED``
 the seed. ``pytest -s`` prints the counts of views compared and bodies validated.
 """
 
@@ -54,7 +54,7 @@ from fixgw.sim.ledger import Ledger as SimLedger
 from harness import gateway_config, make_account
 from session_views import Counts, cli_views, event_views, fcm_fill_views, margin_views
 
-SIZE = int(os.environ.get("FIXGW_SESSION_SIZE", "100"))
+SIZE = int(os.environ.get("FIXGW_SESSION_SIZE", "300"))
 SEED = int(os.environ.get("FIXGW_SESSION_SEED", "20261121"))
 SUBS = [str(uuid.UUID(int=random.Random(SEED + i).getrandbits(128), version=4)) for i in range(3)]
 # markets: two events; each settles one way in the course of the session, the last stays open
