@@ -15,7 +15,7 @@ PYVER       := $(shell $(PYTHON) -c 'import sys; print("cp%d%d" % sys.version_in
 RECIPE      := $(shell sha256sum .ci/quickfix-wheel.sh | cut -c1-12)
 WHEEL_CACHE ?= $(HOME)/.cache/fixgw/quickfix-$(QF_VERSION)-$(PYVER)-$(RECIPE)
 
-.PHONY: venv demo test bench spec clean
+.PHONY: venv demo test session bench spec clean
 
 venv: $(VENV)/.installed
 
@@ -47,6 +47,12 @@ postgres:
 
 test: venv postgres
 	$(VPY) -m pytest -q
+
+# The randomized trading session (tests/test_session.py) at a larger size: make session SIZE=2000 SEED=7
+SIZE ?= 1000
+SEED ?= 20261121
+session: venv
+	FIXGW_SESSION_SIZE=$(SIZE) FIXGW_SESSION_SEED=$(SEED) $(VPY) -m pytest -q -s tests/test_session.py
 
 bench: venv
 	$(VPY) -m bench

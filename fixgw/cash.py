@@ -11,8 +11,10 @@ settlement party entry one with 1705=PAYOUT. fixgw adds them up:
   this process (gateway) or store (recorder) saw, :attr:`Cash.since`.
 * ``balance`` (cents) rounds toward minus infinity, what the account can
   spend; ``balance_dollars`` is the exact sum at 4 dp (a BALANCE change may
-  have 4 dp since 2026-05-28); ``updated_ts`` the Unix seconds of the last
-  change: the report's TransactTime(60), a settlement's SendingTime(52).
+  have 4 dp since 2026-05-28); ``updated_ts`` the Unix seconds of the latest
+  change (the latest, whatever order changes are folded in: a recorder folds its
+  reports, then its settlements): the report's TransactTime(60), a settlement's
+  SendingTime(52).
 * A report counts once: an ExecID (or settlement report id and party) seen
   before - a resend, or the same report on a listener - is ignored.
 * Kept per product and per FCM sub-trader (None: the account itself).
@@ -52,7 +54,8 @@ class Cash:
         scope = (product, subtrader)
         self._sum[scope] = self._sum.get(scope, ZERO) + amount
         if when is not None:
-            self._updated[scope] = when
+            if scope not in self._updated or when > self._updated[scope]:  # the latest change, in any order
+                self._updated[scope] = when
             if self.since is None or when < self.since:
                 self.since = when
         return True

@@ -115,7 +115,9 @@ class SessionConfig(BaseModel):
     skip_pending: bool = False  # 21011; forced on listeners
     use_expired_ord_status: bool = False  # 21012
     ioc_cancel_report: bool = False  # 21007
-    preserve_original_qty: bool = False  # 21008
+    preserve_original_qty: bool = False  # 21008; forced on listeners and KalshiDC (a recorder's
+    # only record of an order: with the default 38 = CumQty + LeavesQty an unfilled IOC's reports
+    # say 0, and REST initial_count could not be told)
     always_new_before_trade: bool = False  # 21026
     split_collateral_return: bool = False  # 21027
     receive_settlement_reports: bool = False  # 20127, event RT only
@@ -203,7 +205,7 @@ class SessionConfig(BaseModel):
             (20127, self.receive_settlement_reports),
             (21005, self.dollars),
             (21007, self.ioc_cancel_report),
-            (21008, self.preserve_original_qty),
+            (21008, self.preserve_original_qty or self.listener or self.type is Kind.DC),
             (21011, self.skip_pending or self.listener),
             (21012, self.use_expired_ord_status),
             (21026, self.always_new_before_trade),

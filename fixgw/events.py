@@ -138,7 +138,7 @@ class Dispatcher:
         self.translating = translating  # False: pass messages on untouched (the recorder keeps no state)
         self.ledger = Ledger(user_id=user_id)  # de-duplicates fills seen on several sessions (e.g. a listener)
         self.orders = translate.Orders(user_id=user_id)
-        self.subtraders = Subtraders()  # FCM: a ledger and orders per sub-trader (reports with 452=24)
+        self.subtraders = Subtraders(user_id=user_id)  # FCM: a ledger and orders per sub-trader (452=24)
         self.margin_orders = MarginOrders(user_id=user_id)
         self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
         self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded

@@ -61,3 +61,21 @@ def test_balance_follows_every_balance_and_payout_change(tmp_path, sim):
     finally:
         alice.stop()
         bob.stop()
+
+
+def test_updated_ts_is_the_latest_change_in_whatever_order_changes_are_folded():
+    """Found by the randomized session: the recorder folds every stored report, then every stored
+    settlement, so a trade after a settlement lost to it: updated_ts went back to the settlement's."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from fixgw.cash import Cash
+    from fixgw.models.fix import CollateralChange
+
+    t0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+    later = t0 + dt.timedelta(seconds=1)
+    cash = Cash()
+    cash.add("2;1", "event", None, (CollateralChange(amount=Decimal("-0.40"), kind="BALANCE"),), later)
+    cash.add("UMS:x:alice", "event", None, (CollateralChange(amount=Decimal("1.00"), kind="PAYOUT"),), t0)
+    bal = cash.balance("event")
+    assert (bal.updated_ts, bal.balance_dollars, cash.since) == (int(later.timestamp()), Decimal("0.60"), t0)

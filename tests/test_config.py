@@ -23,8 +23,16 @@ def test_defaults_follow_kalshi_rules():
 def test_margin_forces_usedollars_and_listener_forces_skip_pending():
     assert (21005, "Y") in cfg(product="margin").session[0].logon_fields()
     fields = dict(cfg(listener=True, type="RT").session[0].logon_fields())
-    assert fields == {20126: "Y", 21011: "Y"}
+    assert fields == {20126: "Y", 21008: "Y", 21011: "Y"}
     assert 8013 not in fields
+
+
+def test_listeners_and_kalshidc_ask_for_the_original_order_qty():
+    """A recorder's only record of an order is its listener and KalshiDC reports: with the default
+    OrderQty (CumQty + LeavesQty) an unfilled IOC says 0 and REST initial_count cannot be told."""
+    assert (21008, "Y") in cfg(listener=True, type="RT").session[0].logon_fields()
+    assert (21008, "Y") in cfg(type="DC").session[0].logon_fields()
+    assert 21008 not in dict(cfg().session[0].logon_fields())
 
 
 @pytest.mark.parametrize("option, value, message", [

@@ -53,3 +53,19 @@ def test_user_id_on_the_command_line_is_checked_like_the_files():
     assert with_user_id(cfg, USER).user_id == USER and with_user_id(cfg, USER).session == cfg.session
     with pytest.raises(ConfigError, match="user_id"):
         with_user_id(cfg, "bad id")
+
+
+def test_a_subtraders_orders_carry_the_configured_user_id_too():
+    """Found by the randomized session: GET /fcm/orders showed user_id "" from the gateway while the
+    recorder (and the exchange) showed the member's user_id."""
+    from fixgw.models.fix import Party
+
+    sub = str(uuid.uuid4())
+    d = Dispatcher({"ev": "event"}, user_id=USER)
+    got = []
+    d.on_event(got.append)
+    d.put("ev", fill_report().model_copy(update={"parties": (Party(party_id=sub, role=24),)}))
+    d.flush()
+    d.stop()
+    [order] = d.subtraders.view(sub).orders.orders()
+    assert order.user_id == USER and got[0].order.user_id == USER

@@ -3,7 +3,8 @@
 Every ExecutionReport with a real ExecID (no pending ``-1;-1`` reports, no
 rejects) is retained per (account, product) in ExecID order. An
 EventResendRequest (U1) replays the inclusive range [BeginExecID, EndExecID]
-of one exchange index; EndExecID defaults to the latest. Refusals follow the
+of one exchange index; EndExecID defaults to the latest, each report's OrderQty
+worded as the asking session's PreserveOriginalOrderQty (21008) wants it. Refusals follow the
 documented EventResendReject (U3) reasons: 1 too many requests, 3 BeginExecID
 older than the window (or newer than anything retained), 4 EndExecID beyond
 the latest or on another exchange index.
@@ -28,7 +29,8 @@ RATE_LIMITED, SERVER_ERROR, BEGIN_TOO_SMALL, END_TOO_LARGE = 1, 2, 3, 4
 @dataclass
 class _Stream:
     keys: list[tuple[int, int, int]] = field(default_factory=list)
-    reports: list[tuple[float, ExecutionReport, dict]] = field(default_factory=list)  # (time, report, wire)
+    # (time, {21008 off/on: the report so worded}, {(units, 21008): wire body})
+    reports: list[tuple[float, dict[bool, ExecutionReport], dict]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class DropCopy:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._requests: dict[tuple[str, str], list[float]] = {}
 
-    def record(self, account: str, product: str, report: ExecutionReport) -> None:
+    def record(self, account: str, product: str, report: ExecutionReport,
+               worded: dict[bool, ExecutionReport] | None = None) -> None:
+        """Keep a report; ``worded``: its wording without / with 21008 (default: ``report`` for both)."""
         if report.is_pending or report.exec_type is ExecType.REJECTED:
             return
         stream = self._streams.setdefault((account, product), _Stream())
@@ -52,7 +56,7 @@ class DropCopy:
         if i < len(stream.keys) and stream.keys[i] == key:
             return  # the same report routed to several sessions
         stream.keys.insert(i, key)
-        stream.reports.insert(i, (self.clock(), report, {}))
+        stream.reports.insert(i, (self.clock(), worded or {False: report, True: report}, {}))
 
     def _expire(self, stream: _Stream) -> None:
         horizon = self.clock() - self.window_s
@@ -67,10 +71,10 @@ class DropCopy:
         if stream is None:
             return []
         self._expire(stream)
-        return [r.exec_id for _, r, _ in stream.reports]
+        return [r[False].exec_id for _, r, _ in stream.reports]
 
     def replay(self, account: str, product: str, begin: str, end: str | None,
-               units: Units) -> list[str] | Refused:
+               units: Units, preserve_qty: bool = False) -> list[str] | Refused:
         """The range as FIX body text (tag=value SOH ..., no header).
 
         Like an exchange serving its journal, each report is serialised once per
@@ -80,10 +84,11 @@ class DropCopy:
         if isinstance(found, Refused):
             return found
         out = []
-        for _, report, wire in found:
-            body = wire.get(units)
+        for _, worded, wire in found:
+            body = wire.get((units, preserve_qty))
             if body is None:
-                body = wire[units] = "".join([f"{t}={v}\x01" for t, v in fields.encode(report, units)[1]])
+                body = wire[units, preserve_qty] = "".join(
+                    [f"{t}={v}\x01" for t, v in fields.encode(worded[preserve_qty], units)[1]])
             out.append(body)
         return out
 

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import time
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Callable
 
 from fixgw.models.fix import (CollateralChange, ExecType, MarketSettlementReport, MiscFee,
@@ -23,7 +23,7 @@ from fixgw.models.fix import (CollateralChange, ExecType, MarketSettlementReport
                               SelfTradePrevention, SettlementParty, Side, TimeInForce)
 from fixgw.models.fix import subtrader_of
 from fixgw.sim import fcm
-from fixgw.sim.book import ET, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
+from fixgw.sim.book import ET, TICK, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
 from fixgw.sim.cash import Cash
 from fixgw.sim.groups import Group, Groups
 from fixgw.sim.ledger import Applied, Ledger
@@ -297,11 +297,13 @@ class Engine:
         return tripped
 
     def _balance(self, side: Side, qty: Decimal, px: Decimal, fee: Decimal, applied: Applied) -> Decimal:
-        """Cash moved by one fill: event pays the side's price and gets $1 per YES+NO pair redeemed."""
+        """Cash moved by one fill: event pays the side's price and gets $1 per YES+NO pair redeemed;
+        margin moves realized PnL less fees, rounded half-even to the 4 dp a 1704 amount carries (an
+        entry price averaged to 6 dp gives a 6-dp PnL)."""
         if self.product == "event":
             own = px if side is Side.BUY else 1 - px
             return -(qty * own) - fee + applied.netted
-        return applied.realized - fee
+        return (applied.realized - fee).quantize(TICK, ROUND_HALF_EVEN)
 
     # ------------------------------------------------------------ helpers
     def _begin(self) -> dt.datetime:

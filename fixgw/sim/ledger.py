@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.fix import ExecType, Side
+from fixgw.models.fix import ExecType, OrdStatus, Side
 from fixgw.sim.book import Order
 
 ZERO = Decimal(0)
@@ -44,9 +44,11 @@ def count(x: Decimal) -> str:
 
 
 def rfc3339(t: dt.datetime) -> str:
-    """``2026-11-21T12:00:00.123Z``: UTC, milliseconds, Z (Kalshi's created_time)."""
+    """``2026-11-21T12:00:00.123Z``: UTC, Z, the fraction without trailing zeros (``.65Z``, none on a
+    whole second), as Go's RFC3339Nano prints Kalshi's times."""
     t = t.astimezone(dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    fraction = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def event_ticker(market: str) -> str:
@@ -103,13 +105,16 @@ _USERS = uuid.UUID("6f1b2a44-2d5e-4c1e-9a63-7c0f5f1d2e8b")  # namespace of the s
 
 @dataclass
 class MarginOrderBook:
-    """What the ledger keeps of one margin order beside the engine's live :class:`Order`."""
+    """What the ledger keeps of one order beside the engine's live :class:`Order` (REST orders, both products)."""
 
     order: Order
     client_order_id: str  # the order's own id: the first ClOrdID, moved only by a replace
     created: dt.datetime
     updated: dt.datetime
     reason: str = ""
+    initial: Decimal = ZERO  # the quantity first ordered (REST initial_count)
+    cost: dict[bool, Decimal] = field(default_factory=lambda: {True: ZERO, False: ZERO})  # is_taker -> $
+    fees: dict[bool, Decimal] = field(default_factory=lambda: {True: ZERO, False: ZERO})
 
 
 @dataclass
@@ -120,9 +125,9 @@ class Ledger:
     exchange_index: int = 0
     _fills: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     _pos: dict[tuple[str, int, str], EventPos | MarginPos] = field(default_factory=dict)
-    settled: set[str] = field(default_factory=set)
+    settled: set[tuple[str, int, str]] = field(default_factory=set)  # (account, subaccount, market)
     _settlements: dict[str, list[dict]] = field(default_factory=dict)  # account -> REST Settlements
-    _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # margin, by OrderID
+    _orders: dict[str, MarginOrderBook] = field(default_factory=dict)  # by OrderID
 
     @staticmethod
     def user_id(account: str) -> str:
@@ -131,12 +136,11 @@ class Ledger:
 
     def order_event(self, order: Order, exec_type: ExecType, why: str | None, when: dt.datetime,
                     pending: bool) -> None:
-        """The engine reported on ``order`` (margin only): keep its times, client id and reason."""
-        if self.product != "margin":
-            return
+        """The engine reported on ``order``: keep its times, client id and reason."""
         book = self._orders.get(order.order_id)
         if book is None:
-            book = self._orders[order.order_id] = MarginOrderBook(order, order.cl_ord_id, when, when)
+            book = self._orders[order.order_id] = MarginOrderBook(order, order.cl_ord_id, when, when,
+                                                                  initial=order.leaves + order.cum)
         book.updated = when
         if pending:
             return
@@ -153,6 +157,10 @@ class Ledger:
                when: dt.datetime) -> Applied:
         """Book one side of a trade. ``price`` is the trade's YES price (event) or its price (margin)."""
         key = (account, subaccount, symbol)
+        book = self._orders.get(order_id)
+        if book is not None:  # what the order paid, as its taker or its maker side
+            book.cost[is_taker] += qty * (price if side is Side.BUY or self.product != "event" else ONE - price)
+            book.fees[is_taker] += fee
         if self.product == "event":
             pos = self._pos.setdefault(key, EventPos())
             applied = _apply_event(pos, side, qty, price, fee)
@@ -193,8 +201,8 @@ class Ledger:
         that its flat market left GET /portfolio/positions' unsettled view.
 
         ``value`` is what one YES contract pays (1 for ``yes``, 0 for ``no``, given for
-        ``scalar``); a NO contract pays ``1 - value``. Settled markets leave
-        :meth:`positions` (Kalshi's default ``settlement_status=unsettled``).
+        ``scalar``); a NO contract pays ``1 - value``. Settled positions, flat ones
+        included, leave :meth:`positions` (Kalshi's default ``settlement_status=unsettled``).
         """
         if value is None:
             value = {"yes": ONE, "no": ZERO}[result]
@@ -209,7 +217,7 @@ class Ledger:
                 _settlement_row(symbol, self.exchange_index, result, value, pos, paid, worth - paid))
             pos.R += worth - pos.C
             pos.P, pos.C = ZERO, ZERO
-        self.settled.add(symbol)
+            self.settled.add((account, sub, sym))
         return out
 
     # ------------------------------------------------------------ reading
@@ -244,6 +252,36 @@ class Ledger:
             out.append(row)
         return out
 
+    def event_orders(self, owner: str) -> list[dict]:
+        """REST ``/portfolio/orders`` (``/fcm/orders`` for ``account/sub-trader``), first reported first."""
+        out = []
+        for b in self._orders.values():
+            o = b.order
+            if o.owner != owner:
+                continue
+            yes = o.side is Side.BUY
+            status = "executed" if o.status is OrdStatus.FILLED else "resting" if o.live and o.leaves else "canceled"
+            row = {"order_id": o.order_id, "user_id": self.user_id(o.account), "client_order_id": b.client_order_id,
+                   "ticker": o.symbol, "side": "yes" if yes else "no", "action": "buy",  # deprecated, still there
+                   "outcome_side": "yes" if yes else "no", "book_side": "bid" if yes else "ask",
+                   "type": "limit", "status": status, "yes_price_dollars": dollars(o.price),
+                   "no_price_dollars": dollars(ONE - o.price), "fill_count_fp": count(o.cum),
+                   "remaining_count_fp": count(o.leaves), "initial_count_fp": count(b.initial),
+                   "taker_fill_cost_dollars": dollars(b.cost[True]), "maker_fill_cost_dollars": dollars(b.cost[False]),
+                   "taker_fees_dollars": dollars(b.fees[True]), "maker_fees_dollars": dollars(b.fees[False]),
+                   "created_time": rfc3339(b.created), "last_update_time": rfc3339(b.updated),
+                   "exchange_index": self.exchange_index}
+            if o.expire_at is not None:
+                row["expiration_time"] = rfc3339(o.expire_at)
+            if o.stp is not None:
+                row["self_trade_prevention_type"] = "taker_at_cross" if int(o.stp) == 1 else "maker"
+            if o.group_id is not None:
+                row["order_group_id"] = o.group_id
+            if o.alloc_account is not None:
+                row["subaccount_number"] = o.alloc_account
+            out.append(row)
+        return out
+
     def net_position(self, account: str, subaccount: int, symbol: str) -> Decimal:
         pos = self._pos.get((account, subaccount, symbol))
         return pos.P if pos else ZERO
@@ -251,10 +289,10 @@ class Ledger:
     def positions(self, account: str, subaccount: int = 0) -> dict:
         """REST ``/portfolio/positions`` (event) or ``/margin/positions`` (margin) for one subaccount.
 
-        Every market the subaccount has traded and that is not settled is listed, flat or not.
+        Every market the subaccount has traded and whose position was not settled is listed, flat or not.
         """
-        mine = sorted((sym, pos) for (acc, sub, sym), pos in self._pos.items()
-                      if acc == account and sub == subaccount and sym not in self.settled)
+        mine = sorted((key[2], pos) for key, pos in self._pos.items()
+                      if key[0] == account and key[1] == subaccount and key not in self.settled)
         if self.product != "event":
             return {"positions": [{
                 "subaccount": subaccount, "market_ticker": sym, "position": count(p.P),

@@ -162,7 +162,7 @@ class Router:
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
             return
         result = self.dropcopy.replay(s.account, s.product.value, req.begin_exec_id, req.end_exec_id,
-                                           live.units)
+                                      live.units, live.flags.preserve_qty)
         if isinstance(result, Refused):
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=result.reason, text=result.text))
             return
@@ -171,8 +171,9 @@ class Router:
 
     def route(self, product: Product, outs: list[Out]) -> None:
         for out in outs:
-            if isinstance(out.message, ExecutionReport):
-                self.dropcopy.record(out.account, product.value, out.message)
+            worded = self._wordings(product, out.message)
+            if worded is not None:
+                self.dropcopy.record(out.account, product.value, out.message, worded)
             withheld = (out.account, product) in self.withheld
             targets = []
             if out.session is not None:
@@ -186,10 +187,23 @@ class Router:
                     targets.append(sid)
                 elif isinstance(out.message, MarketSettlementReport) and live.settlements and s.kind is Kind.RT:
                     targets.append(sid)
-            for sid in targets:
+            for sid in targets:  # a copy (listener) says OrderQty as that session asked (21008)
                 s = self.sessions[sid]
-                fault = self.faults.take(s.account, product.value, s.target, s.api_key_id, out.message)
-                self.send(sid, out.message if fault is None else Spoiled(out.message, fault))
+                copy = sid != out.session and worded is not None
+                message = worded[self.live[sid].flags.preserve_qty] if copy else out.message
+                fault = self.faults.take(s.account, product.value, s.target, s.api_key_id, message)
+                self.send(sid, message if fault is None else Spoiled(message, fault))
+
+    def _wordings(self, product: Product, report) -> dict[bool, ExecutionReport] | None:
+        """An order's report as a session without / with PreserveOriginalOrderQty (21008) reads it:
+        OrderQty = CumQty + LeavesQty, or the quantity the client last asked for."""
+        if not isinstance(report, ExecutionReport):
+            return None
+        order = self.engines[product].orders.get(report.order_id)
+        if order is None or report.order_qty is None:
+            return {False: report, True: report}
+        return {False: report.model_copy(update={"order_qty": report.cum_qty + report.leaves_qty}),
+                True: report.model_copy(update={"order_qty": order.requested_qty})}
 
     def send(self, sid: str, model) -> None:
         if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released

@@ -39,8 +39,8 @@ def handler(sim: Simulator):
                        "settlements": engine.ledger.settlements(name),
                        "balance": engine.cash.balance(name, Decimal(str(req.get("start", "0")))),
                        "user_id": engine.ledger.user_id(req["account"])}
-                if engine.product == "margin":
-                    out["orders"] = engine.ledger.margin_orders(req["account"])
+                out["orders"] = engine.ledger.margin_orders(req["account"]) if engine.product == "margin" \
+                    else engine.ledger.event_orders(name)
                 return out
         if cmd == "dropcopy":
             with router.locked():

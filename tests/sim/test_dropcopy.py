@@ -54,3 +54,13 @@ def test_refusals_carry_the_documented_reasons():
     now[0] += 200  # everything is older than the window now
     assert dc.replay("acct", "event", "10;2", None, Units.CENTS).reason == BEGIN_TOO_SMALL
     assert dc.exec_ids("acct", "event") == []
+
+
+def test_replay_words_order_qty_as_the_asking_session_wants_it():
+    """21008 on the KalshiDC session: OrderQty is the quantity asked for, not CumQty + LeavesQty."""
+    dc = DropCopy()
+    plain = _report("10;2").model_copy(update={"order_qty": D(0)})
+    dc.record("acct", "event", plain, {False: plain, True: plain.model_copy(update={"order_qty": D(9)})})
+    for preserve, qty in ((False, 0), (True, 9)):
+        [body] = dc.replay("acct", "event", "10;2", None, Units.DOLLARS, preserve)
+        assert decode_raw(f"8=FIXT.1.1\x0135=8\x01{body}10=000\x01", Units.DOLLARS).order_qty == qty

@@ -526,6 +526,25 @@ def test_margin_closing_fill_collateral_is_realized_minus_fee(mg):
     assert mg.ledger.fills("b")[-1]["realized_pnl"] == "30.0000"
 
 
+def test_margin_collateral_change_is_a_4dp_amount_a_report_can_carry(mg):
+    """Found by the randomized session (size 1000): an entry price averaged to 6 dp made a realized
+    PnL of 6 dp, the Trade report's 1704 could not be encoded and the report was never sent."""
+    from fixgw import fields
+    from fixgw.pricing import Units
+
+    outs = []
+    for account, side, qty, price in (("a", SELL, 2, "100.0000"), ("b", BUY, 2, "100.0000"),
+                                      ("a", SELL, 1, "100.2500"), ("b", BUY, 1, "100.2500"),  # b: 3 at 100.083333
+                                      ("c", BUY, 3, "101.0000"), ("b", SELL, 3, "101.0000")):
+        outs += place(mg, account, side, qty, price, symbol="P")[1]
+    assert mg.ledger.fills("b")[-1]["realized_pnl"] == "2.750001"  # 3 x (101 - 100.083333)
+    changes = [m.collateral[0].amount for m in ers(outs, "b") if m.exec_type is X.TRADE]
+    assert len(changes) == 3 and all(c == c.quantize(D("0.0001")) for c in changes), changes
+    for m in ers(outs):
+        fields.encode(m, Units.DOLLARS)  # every report is one its session can carry
+    assert mg.cash.balance("b")["balance_dollars"] == f"{sum(changes):.4f}"  # the oracle books what it reports
+
+
 def test_settlement_reports_once_per_holding_account(ev):
     place(ev, "a", SELL, 5, "0.40", alloc_account=2)
     place(ev, "b", BUY, 5, "0.40")

@@ -46,6 +46,17 @@ def test_formatting_helpers():
     assert dollars(D("-0.0000001")) == "0.0000"  # never -0.0000
     assert count(D("3")) == "3.00"
     assert rfc3339(T0) == "2026-11-21T12:00:00.123Z"
+
+
+@pytest.mark.parametrize("ms, text", [(650, "2026-11-21T12:00:00.65Z"), (0, "2026-11-21T12:00:00Z"),
+                                      (100, "2026-11-21T12:00:00.1Z")])
+def test_times_print_as_the_gateway_prints_them(ms, text):
+    """The oracle's times are Go's RFC3339Nano, as Kalshi's API and fixgw's models print them:
+    "12:00:00.650Z" and "12:00:00.65Z" are one instant, but a field-by-field check sees two."""
+    from fixgw.models.rest import rfc3339 as gateway_rfc3339
+
+    when = T0.replace(microsecond=ms * 1000)
+    assert rfc3339(when) == gateway_rfc3339(when) == text
     assert event_ticker("KXHIGHNY-26NOV21-B45") == "KXHIGHNY-26NOV21"
 
 
@@ -136,6 +147,20 @@ def test_event_settlement_pays_and_closes():
     assert led.net_position("y", 0, "KXE-26-A") == 0
 
 
+def test_a_position_flat_at_the_settlement_is_told_and_leaves_the_unsettled_view():
+    """An account (or FCM sub-trader) that traded a market and is flat when it settles gets an
+    entry too (0 contracts, 0 paid), so a FIX client can move the flat market out of the
+    unsettled view as the ledger does (Kalshi's documents are silent; README says so)."""
+    led = Ledger("event")
+    rec(led, BUY, 4, "0.30", account="y")
+    rec(led, BUY, 1, "0.30", account="flat")
+    rec(led, SELL, 1, "0.30", account="flat")
+    paid = led.settle("KXE-26-A", "yes")
+    assert set(paid) == {"y", "flat"}
+    assert [(p.position, p.payout) for p in paid["flat"]] == [(0, 0)]
+    assert led.positions("y")["market_positions"] == [] and led.positions("flat")["market_positions"] == []
+
+
 def test_scalar_settlement_rounds_payout_down_and_charges_the_rest():
     led = Ledger("event")
     rec(led, BUY, 3, "0.30")
@@ -190,3 +215,29 @@ def test_settlement_realizes_against_cost(result, value):
     rec(led, BUY, 2, "0.25")
     led.settle("KXE-26-A", result)
     assert led._pos[("u", 0, "KXE-26-A")].R == 2 * value - D("0.50")
+
+
+def test_event_orders_are_rest_orders_with_their_fill_costs_and_fees():
+    """GET /portfolio/orders (and /fcm/orders per sub-trader) as the exchange keeps them: the oracle."""
+    from fixgw.models.fix import ExecType, OrdStatus
+    from fixgw.sim.book import Flags, Order
+
+    led = Ledger("event")
+    o = Order(order_id="o1", account="u", session=None, flags=Flags(), cl_ord_id="c1", symbol="KXE-26-A",
+              side=SELL, price=D("0.40"), requested_qty=D(5), leaves=D(5), seq=1)
+    led.order_event(o, ExecType.NEW, None, T0, pending=False)
+    o.fill(D(2), D("0.40"))
+    led.record("u", 0, "KXE-26-A", order_id="o1", trade_id="t1", side=SELL, qty=D(2), price=D("0.40"),
+               fee=D("0.03"), is_taker=True, when=T0)
+    led.order_event(o, ExecType.TRADE, None, T0, pending=False)
+    o.leaves, o.status = D(0), OrdStatus.CANCELED
+    led.order_event(o, ExecType.CANCELED, None, T0.replace(second=1), pending=False)
+    [row] = led.event_orders("u")
+    assert (row["outcome_side"], row["book_side"], row["yes_price_dollars"], row["no_price_dollars"]) == \
+        ("no", "ask", "0.4000", "0.6000")
+    assert (row["status"], row["fill_count_fp"], row["remaining_count_fp"], row["initial_count_fp"]) == \
+        ("canceled", "2.00", "0.00", "5.00")
+    assert (row["taker_fill_cost_dollars"], row["taker_fees_dollars"], row["maker_fill_cost_dollars"]) == \
+        ("1.2000", "0.0300", "0.0000")  # 2 NO at 0.60
+    assert (row["created_time"], row["last_update_time"]) == ("2026-11-21T12:00:00.123Z", "2026-11-21T12:00:01.123Z")
+    assert led.event_orders("someone else") == []
