@@ -75,9 +75,14 @@ def apply(ums: MarketSettlementReport, settled_time: dt.datetime, party_id: str 
     out = []
     for who, party in mine(ums, party_id, subtraders):
         ledger = ledger_of(who)
-        yes_cost, no_cost = ledger.cost_basis(0, ums.symbol)
+        # The report names the account, not a subaccount (79): every subaccount's position in the
+        # market settles, and the Settlement's costs are theirs together.
+        subs = sorted({sub for sub, ticker in ledger.events if ticker == ums.symbol}) or [0]
+        costs = [ledger.cost_basis(sub, ums.symbol) for sub in subs]
         out.append((who, party, settlement_from_report(
-            ums, party_id=party.party_id, exchange_index=exchange_index, yes_total_cost=yes_cost,
-            no_total_cost=no_cost, settled_time=settled_time)))
-        ledger.settle(0, ums.symbol, value)
+            ums, party_id=party.party_id, exchange_index=exchange_index,
+            yes_total_cost=sum((c[0] for c in costs), ZERO), no_total_cost=sum((c[1] for c in costs), ZERO),
+            settled_time=settled_time)))
+        for sub in subs:
+            ledger.settle(sub, ums.symbol, value)
     return out

@@ -16,7 +16,7 @@ import pytest
 
 from fixgw import fields
 from fixgw.gateway import Gateway
-from fixgw.models.fix import ExecType, ExecutionReport, NewOrderSingle, Party, Side
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, NewOrderSingle, Party, Side
 from fixgw.models.rest import EventPosition, Fill, MarketPosition
 from fixgw.pricing import Units
 from harness import gateway_config, make_account
@@ -257,3 +257,23 @@ def test_margin_subtraders_keep_their_own_positions(tmp_path, sim):
             assert ours[0]["position"] == position
             assert [f for s, f in fills if s == who] == [as_json(MarginFill.model_validate(x)) for x in ledger["fills"]]
         assert gw.margin_positions() == []
+
+
+def test_a_settlement_closes_the_market_in_every_subaccount():
+    """Review finding: settlements closed subaccount 0 only; a position in subaccount 2 stayed open."""
+    import datetime as dt
+
+    from fixgw import settlements
+    from fixgw.models.fix import SettlementParty
+    from fixgw.positions import Ledger
+    from test_positions import fill
+
+    led = Ledger()
+    led.add(fill("yes", "3", "0.40", ticker=EV))
+    led.add(fill("yes", "2", "0.50", ticker=EV).model_copy(update={"subaccount_number": 2}))
+    ums = MarketSettlementReport(report_id="r1", symbol=EV, clearing_business_date="20261122", market_result="yes",
+                                 parties=(SettlementParty(party_id="me"),))
+    [(who, _, settlement)] = settlements.apply(ums, dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc), "me", (),
+                                               lambda w: led)
+    assert who is None and settlement.yes_total_cost_dollars == Decimal("2.2")
+    assert led.market_positions(0) == [] and led.market_positions(2) == []

@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from typing import Iterable
 
-from fixgw import fields, translate
+from fixgw import lenient, translate
 from fixgw.events import post_position_of
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders
@@ -139,11 +139,16 @@ class Hub:
         return self._primed.wait(timeout)
 
     def _run(self) -> None:
-        if self.store is not None:  # what was stored before: state only, no frames
-            for product in PRODUCT_CHANNELS:
-                for r in self.store.reports(self.account, product):
-                    self._fold(r, publish=False)
-        self._primed.set()
+        try:
+            if self.store is not None:  # what was stored before: state only, no frames
+                for product in PRODUCT_CHANNELS:
+                    for r in self.store.reports(self.account, product):
+                        try:
+                            self._fold(r, publish=False)
+                        except Exception:  # noqa: BLE001 - one bad stored report must not stop the stream
+                            log.exception("api hub: stored report %s could not be folded; skipped", r.exec_id)
+        finally:
+            self._primed.set()  # never leave the server waiting on a hub that died
         while True:
             batch = self._q.get()
             if batch is _STOP:
@@ -163,7 +168,7 @@ class Hub:
             return
         if r.product == "margin":
             return self._fold_margin(r, publish=publish)
-        er = fields.decode_raw(r.raw, units_of(r.raw, "event"))
+        er = lenient.decode(r.raw, units_of(r.raw, "event"))[0]  # stored as received
         frames: list[tuple[str, dict]] = []
         if er.exec_type is ExecType.TRADE:
             fill = translate.fill_from_report(er)
@@ -183,7 +188,7 @@ class Hub:
         if r.exec_id in self._margin_seen:
             return
         self._margin_seen.add(r.exec_id)
-        er = fields.decode_raw(r.raw, units_of(r.raw, "margin"))
+        er = lenient.decode(r.raw, units_of(r.raw, "margin"))[0]
         sub = er.alloc_account
         frames: list[tuple[str, dict]] = []
         order = self.margin_orders.apply(er)

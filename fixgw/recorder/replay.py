@@ -73,17 +73,27 @@ class Replayed:
             if sub is not None:
                 self.subtraders.add_fill(fill, sub)
 
-    def settle(self, store: Store, account: str, product: str, party_id: str | None = None) -> Replayed:
-        """Apply every stored settlement report, after the last fill (event contracts only)."""
+    def settle(self, store: Store, account: str, product: str, party_id: str | None = None,
+               skip: Callable[[str, Exception], None] | None = None) -> Replayed:
+        """Apply every stored settlement report, after the last fill (event contracts only).
+
+        Read leniently, as reports are (stored as received); ``skip(report_id, error)`` is told
+        of one that cannot be read or applied, and the others are applied. Without ``skip`` it raises."""
         if product != "event":
             return self
         for s in store.settlements(account, product):
-            ums = fields.decode_raw(s.raw, Units.DOLLARS)  # UMS prices are cents on every session (730)
-            if not isinstance(ums, MarketSettlementReport):
-                raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
-            when = settlements.sending_time(s.raw)
-            for who, party, settlement in settlements.apply(ums, when, party_id, self.subtraders.books,
-                                                            lambda w: self.books(w).ledger):
+            try:  # UMS prices are cents on every session (730), whatever the units
+                ums = lenient.decode(s.raw, Units.DOLLARS)[0]
+                if not isinstance(ums, MarketSettlementReport):
+                    raise ValueError(f"stored settlement {s.report_id} is not a 35=UMS")
+                when = settlements.sending_time(s.raw)
+                done = settlements.apply(ums, when, party_id, self.subtraders.books, lambda w: self.books(w).ledger)
+            except ValueError as e:  # DecodeError is a ValueError
+                if skip is None:
+                    raise
+                skip(s.report_id, e)
+                continue
+            for who, party, settlement in done:
                 self.books(who).settlements.append(settlement)
                 self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", product, who, party.collateral, when)
         return self
@@ -110,4 +120,4 @@ def replay(store: Store, account: str, product: str, *, party_id: str | None = N
             if skip is None:
                 raise
             skip(r.exec_id, e)
-    return out.settle(store, account, product, party_id)
+    return out.settle(store, account, product, party_id, skip)

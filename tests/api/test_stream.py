@@ -70,3 +70,32 @@ def test_the_recorder_side_never_waits_for_a_client():
         hub.on_stored([])
     assert len(client.out) == 1 and hub.backlog == 0
     stuck.close()
+
+
+def test_a_stored_report_with_a_novel_value_neither_stops_nor_hangs_the_hub(tmp_path):
+    """Review finding: the hub primed with the strict decoder; one stored report the recorder
+    keeps on purpose (a Side the dictionary does not list) killed its thread and the server
+    waited for it for ever."""
+    import re
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recorder"))
+    from test_commands import raw_of, trade
+
+    from fixgw import lenient
+    from fixgw.models.fix import Side
+    from fixgw.pricing import Units
+    from fixgw.recorder.store import StoredReport, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    good = raw_of(trade(1, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS)
+    odd = re.sub("\x0154=[^\x01]*", "\x0154=7", raw_of(trade(2, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS))
+    store.put([StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw)
+               for raw in (odd, good)])
+    hub = Hub(store, "acct").start()
+    try:
+        assert hub.wait_primed(10) and hub._thread.is_alive()
+    finally:
+        hub.stop()
+        store.close()
