@@ -64,9 +64,7 @@ def fills(src: Source, p: Params) -> str:
 
 
 def _orders(src: Source, p: Params, subtrader: str | None = None) -> dict:
-    q = src.query(p, subtrader=subtrader)
-    if subtrader is not None:  # the member's user_id is not the sub-trader's (FIX names neither): as the gateway
-        q.user_id = ""
+    q = src.query(p, subtrader=subtrader)  # FCM: the configured user_id too, as the gateway's sub-trader books
     items, cursor = page(q.orders(p.status), p)
     return _json(OrdersResponse(orders=items, cursor=cursor))
 
