@@ -12,9 +12,6 @@ from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
 from fixgw import sessions, tls
-from fixgw.events import Event
-from fixgw.fields import decode_raw
-from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer
@@ -129,10 +126,11 @@ def rss_figure(tmp: Path):
     p = rec.products["event"]
     p.live_ok, p.live_gen = True, 0
     template = sample_reports(1)[0].replace("1000;5000", "{c};{e}")
+    rt = rec.gateway.runtime("listener")
     at = 0.0
     for i in range(N_RSS):
         raw = template.format(c=10_000 + i, e=50_000 + i)
-        rec._on_event(Event("listener", decode_raw(raw, Units.CENTS), raw=raw))
+        rec._on_raw(rt, "8", raw)  # what QuickFIX's thread hands over: the text
         while rec._q.qsize() > 20_000:  # like a socket: the sender waits when the writer lags
             time.sleep(0.001)
         if i + 1 == RSS_AT:
