@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, NamedTuple
@@ -58,11 +57,10 @@ class SessionRuntime:
     lifecycle: Lifecycle
     registry: Registry | None = None
     inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
-    counters: Counter = field(default_factory=Counter)
     unknown_tags: set[int] = field(default_factory=set)
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
-    metrics: SessionMetrics = field(default_factory=SessionMetrics)  # counters + ack latency
+    metrics: SessionMetrics = field(default_factory=SessionMetrics)  # counts + ack latency
     # (MsgSeqNum, wire text) of a message QuickFIX delivers although it failed validation:
     # set from its event line on QuickFIX's thread just before that message's fromApp.
     invalid: tuple[str, str | None] | None = None
@@ -119,7 +117,7 @@ class GatewayApplication(fix.Application):
                 rt = self.by_key[a.toString()]
                 name = rt.config.name
                 rt.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
-                rt.counters["callback_errors"] += 1
+                rt.metrics.callback_errors += 1
         log.error("session=%s callback=%s error=%s: %s", name, callback, type(exc).__name__, exc)
 
     # -- quickfix.Application -------------------------------------------
@@ -172,7 +170,6 @@ class GatewayApplication(fix.Application):
     @guarded
     def fromAdmin(self, message, session_id):
         rt = self.runtime(session_id)
-        rt.counters["admin_in"] += 1
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
         rt.metrics.inbound(msg_type)
         if msg_type == "5":
@@ -190,7 +187,6 @@ class GatewayApplication(fix.Application):
             name = tags.SESSION_REJECT_REASONS.get(int(code), "unknown") if code and code.isdigit() else "no 373"
             ref = _get(message, tags.REF_MSG_TYPE)
             reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
-            rt.counters["rejects_in"] += 1
             log.warning("session=%s event=reject reason=%s", rt.config.name, reason)
             if rt.lifecycle.state is State.LOGGING_ON:
                 rt.attempt_reject = reason
@@ -251,7 +247,6 @@ class GatewayApplication(fix.Application):
                 except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                     model, unknown = lenient.decode(raw, rt.units)
         except DecodeError as e:
-            rt.counters["decode_errors"] += 1
             rt.metrics.decode_error()
             reason = f"undecodable message kept as raw: {e}"
             rt.lifecycle.note_error(reason)

@@ -231,7 +231,7 @@ class Recorder:
             # What the callback guard does with it on QuickFIX's thread: name it, go on.
             rt = item.rt
             rt.lifecycle.note_error(f"internal error in fromApp: {type(exc).__name__}: {exc}")
-            rt.counters["callback_errors"] += 1
+            rt.metrics.callback_errors += 1
             log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
             return None
 
