@@ -37,11 +37,6 @@ class FcmFill(Rest):  # GET /fcm/fills item
     taker_fee_cost: Dollars | None = None
 
 
-class FcmFillsResponse(Rest):
-    fills: list[FcmFill]
-    cursor: str = ""
-
-
 class Balance(Rest):  # GET /portfolio/balance
     OMIT: ClassVar[frozenset[str]] = frozenset({"updated_ts"})
 

@@ -352,8 +352,3 @@ class MarginFillsResponse(Rest):
 
 class MarginPositionsResponse(Rest):
     positions: list[MarginPosition]
-
-
-class MarginOrdersResponse(Rest):
-    orders: list[MarginOrder]
-    cursor: str = ""

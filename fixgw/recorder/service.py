@@ -42,8 +42,7 @@ from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.events import Event
 from fixgw.gateway import Gateway
-from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
-                              MarketSettlementReport, exec_id_key)
+from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
 from fixgw.recorder.store import UTC, Gap, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
