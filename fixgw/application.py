@@ -207,7 +207,7 @@ class GatewayApplication(fix.Application):
             seq = fix_session.getExpectedSenderNum()
         else:  # a resend, or a message sent some other way: read it (each SWIG call costs ~1 us)
             rt = self.runtime(session_id)
-            header, cl_ord_id = message.getHeader(), _get(message, 11)
+            header, cl_ord_id = message.getHeader(), _get(message, tags.CL_ORD_ID)
             msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
             seq = int(header.getField(tags.MSG_SEQ_NUM))

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import quickfix as fix
 
-from fixgw import dictionary
+from fixgw import dictionary, tags
 
 Pairs = Sequence[tuple[int, str]]
 
@@ -116,6 +116,6 @@ def _framed(msg_type: str, body: str) -> str:
 def to_message_fields(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Message:
     """The same message built field by field (kept for tests that compare both builders)."""
     message = fix.Message()
-    message.getHeader().setField(35, msg_type)
+    message.getHeader().setField(tags.MSG_TYPE, msg_type)
     _fill(message, iter(pairs), _layouts(product).get(msg_type, {}), None, [])
     return message
