@@ -1,11 +1,13 @@
 """The quickfix.Application of the gateway: guard, sign, route, hand off.
 
-Every callback runs behind :func:`guarded`: an exception escaping a SWIG
-director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's own
-control-flow exceptions is caught, logged with the session's name and recorded
-as the session's last error. Callbacks never run user code and never keep a
-``quickfix.Message`` past their return: inbound application messages are
-copied to strings and handed to a queue.
+Every callback runs behind :func:`fixgw.guard.guarded`: an exception escaping a
+SWIG director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's
+own control-flow exceptions is caught, logged with the session's name, recorded
+as the session's last error and counted (``metrics.callback_errors``). Callbacks
+never run user code and never keep a ``quickfix.Message`` past their return: an
+inbound application message is read as text, decoded (:meth:`GatewayApplication.decode`)
+and handed to the gateway's ``sink``, unless the ``raw_sink`` (the recorder) takes
+the text first to decode it on its own thread.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ class Inbound(NamedTuple):
     ``message`` is the model and ``raw`` the message as received (the recorder
     stores it); when the message could not be decoded ``message`` is None and
     ``error`` says why (naming the MsgType and tag), so nothing is lost. A
-    NamedTuple: immutable like a frozen dataclass, and built several times faster
-    on QuickFIX's thread.
+    NamedTuple: immutable like a frozen dataclass, and cheaper to build on
+    QuickFIX's thread.
     """
 
     session: str
@@ -205,7 +207,7 @@ class GatewayApplication(fix.Application):
             # Session::send has just set 34 to the session's next sender number (it holds the
             # session's lock): one SWIG call returning an int instead of Header proxy + getField.
             seq = fix_session.getExpectedSenderNum()
-        else:  # a resend, or a message sent some other way: read it (each SWIG call costs ~1 us)
+        else:  # a resend, or a message sent some other way: read it (one SWIG call per field)
             rt = self.runtime(session_id)
             header, cl_ord_id = message.getHeader(), _get(message, tags.CL_ORD_ID)
             msg_type = header.getField(tags.MSG_TYPE)
