@@ -1,11 +1,14 @@
-"""quickfix.Message <-> field pairs (adapter).
+"""Field pairs or body text -> ``quickfix.Message``, for sending (adapter).
 
-:mod:`fixgw.fields` turns models into ``(tag, value)`` pairs in wire order and
-back; this module is the only place that builds ``quickfix.Message`` objects.
-Repeating groups need real ``quickfix.Group`` instances (a FieldMap holds one
-value per tag), so the group layout comes from the project's dictionaries.
-Inbound messages are never kept: callers pass ``message.toString()`` to
-:func:`fixgw.wire.split` inside the callback.
+One direction only. :mod:`fixgw.fields` turns a model into ``(tag, value)`` pairs
+in wire order; :func:`to_message` makes the Message the gateway sends. QuickFIX
+parses the body text in one call: without a dictionary when the message has no
+repeating groups (:func:`from_flat_body`, or :func:`scratch_flat_body`, which
+reuses one Message per sending thread), against the project's dictionaries when it
+has (:func:`from_body`), because a FieldMap holds one value per tag and groups need
+real ``quickfix.Group`` instances. Inbound messages never come through here: the
+callbacks read ``message.toString()`` and :mod:`fixgw.fields` (or
+:mod:`fixgw.lenient`) decodes the text.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Iterator, Sequence
 
 import quickfix as fix
 
-from fixgw import dictionary
+from fixgw import dictionary, tags
 
 Pairs = Sequence[tuple[int, str]]
 
@@ -70,8 +73,8 @@ def to_message(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Messa
     layout = _layouts(product).get(msg_type, {})
     if not layout or not any(tag in layout for tag, _ in pairs):
         return from_flat_body(msg_type, body)
-    # With groups, letting QuickFIX parse the text against the dictionary is twice as fast
-    # as building Group objects field by field.
+    # With groups, letting QuickFIX parse the text against the dictionary is one SWIG call;
+    # building Group objects field by field is several per field.
     return from_body(msg_type, body, product)
 
 
@@ -116,6 +119,6 @@ def _framed(msg_type: str, body: str) -> str:
 def to_message_fields(msg_type: str, pairs: Pairs, product: str = "event") -> fix.Message:
     """The same message built field by field (kept for tests that compare both builders)."""
     message = fix.Message()
-    message.getHeader().setField(35, msg_type)
+    message.getHeader().setField(tags.MSG_TYPE, msg_type)
     _fill(message, iter(pairs), _layouts(product).get(msg_type, {}), None, [])
     return message

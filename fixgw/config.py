@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fixgw import tags
 from fixgw.errors import ConfigError
-from fixgw.paths import CFG_DIR, SPEC_DIR
+from fixgw.paths import CFG_DIR, SPEC_DIR  # noqa: F401 - CFG_DIR is re-exported (sessions, sim, tests)
 
 
 class Product(StrEnum):
@@ -200,20 +201,20 @@ class SessionConfig(BaseModel):
     def logon_fields(self) -> list[tuple[int, str]]:
         """Kalshi flags added to our Logon (QuickFIX adds 98, 108, 141, 1137 itself)."""
         flags: list[tuple[int, bool]] = [
-            (8013, self.cancel_on_disconnect),
-            (20126, self.listener),
-            (20127, self.receive_settlement_reports),
-            (21005, self.dollars),
-            (21007, self.ioc_cancel_report),
-            (21008, self.preserve_original_qty or self.listener or self.type is Kind.DC),
-            (21011, self.skip_pending or self.listener),
-            (21012, self.use_expired_ord_status),
-            (21026, self.always_new_before_trade),
-            (21027, self.split_collateral_return),
+            (tags.CANCEL_ORDERS_ON_DISCONNECT, self.cancel_on_disconnect),
+            (tags.LISTENER_SESSION, self.listener),
+            (tags.RECEIVE_SETTLEMENT_REPORTS, self.receive_settlement_reports),
+            (tags.USE_DOLLARS, self.dollars),
+            (tags.ENABLE_IOC_CANCEL_REPORT, self.ioc_cancel_report),
+            (tags.PRESERVE_ORIGINAL_ORDER_QTY, self.preserve_original_qty or self.listener or self.type is Kind.DC),
+            (tags.SKIP_PENDING_EXEC_REPORTS, self.skip_pending or self.listener),
+            (tags.USE_EXPIRED_ORD_STATUS, self.use_expired_ord_status),
+            (tags.ALWAYS_EMIT_NEW_BEFORE_TRADE, self.always_new_before_trade),
+            (tags.SPLIT_COLLATERAL_RETURN, self.split_collateral_return),
         ]
         out = [(tag, "Y") for tag, on in flags if on]
         if self.retention_hours is not None:
-            out.append((20200, str(self.retention_hours)))
+            out.append((tags.MESSAGE_RETENTION_PERIOD, str(self.retention_hours)))
         return sorted(out)
 
 

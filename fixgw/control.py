@@ -243,7 +243,7 @@ class Server:
 
     def _next(self, c: _Client) -> None:
         """Start the connection's next complete request, if it has one."""
-        end = c.buf.find(b"\n")
+        end = c.buf.find(b"\n", 0, MAX_LINE + 1)  # a newline further on still ends an over-long line
         if end < 0:
             if len(c.buf) > MAX_LINE:
                 self._drop(c, f"closed: a request line is longer than {MAX_LINE} bytes")

@@ -2,12 +2,22 @@
 
     FixgwError
     ├── ConfigError        a config file or option is wrong (names the option)
-    ├── KeyError_          a private/public key cannot be used (names the file)
-    ├── DecodeError        a FIX message cannot become a model (names type, tag, value)
-    ├── OrderError         an order request is invalid; nothing was sent (names the field)
+    ├── KeyFileError       a private/public key file cannot be used (names the file)
+    ├── DecodeError        a FIX message cannot become a model (names type, tag, value); also a ValueError
+    ├── OrderError         an order request is invalid; nothing was sent (names the field); also a ValueError
+    ├── RequestError       a control request is malformed; nothing was done (schema.py); also a ValueError
+    ├── RateLimited        the client-side rate limit refused a request (ratelimit.py; carries retry_after)
     ├── SessionError       a session misbehaved (names the session)
     │   └── LogonError     Kalshi refused or dropped a Logon (carries the reason)
+    ├── ControlError       the control socket cannot be served or reached, or refused a command (control.py)
+    ├── StateDirBusy       another process holds the state directory's lock (lock.py)
+    ├── StoreError         the recorder's store cannot be used as asked (recorder/store.py)
     └── SimulatorError     the local simulator cannot start or was misused
+
+Classes defined next to the code that raises them are listed with their module. Two exceptions
+stand outside the tree on purpose: ``api.rest.ApiError`` is an HTTP error answer in Kalshi's
+REST shape, and ``cli.Failed`` is click's way to print a reason and exit 1.
+``tests/test_error_tree.py`` fails when a FixgwError subclass is missing here.
 
 Error messages name the thing that is wrong and, where there is one, the fix.
 They never carry key material or RawData signatures.

@@ -1,10 +1,13 @@
-"""From decoded FIX messages to what callers consume (adapter-side, no quickfix import needed).
+"""From decoded FIX messages to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread only decodes and resolves acks; it then drops each message on
-one queue. A single dispatcher thread turns ExecutionReports into the REST
-shapes (Fill / MarginFill, Order / MarginOrder) and feeds the position ledger, then fans the
-:class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
-callbacks. Callback exceptions are logged and never reach QuickFIX.
+QuickFIX's thread decodes and resolves acks, then :meth:`Dispatcher.put` drops
+each message on one queue. A single dispatcher thread applies a KalshiDC replay
+of an ExecID once, turns ExecutionReports into the REST shapes (Fill / MarginFill,
+Order / MarginOrder), feeds the position ledgers (the account's and each FCM
+sub-trader's), the cash balance and, from MarketSettlementReports, the
+settlements; then fans the :class:`Event` out to subscriptions (blocking
+iterators, asyncio iterators) and callbacks. A translation or callback that
+raises is logged and the dispatcher goes on.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The express lane for the order most callers send (pure core).
 
 A plain limit order - ClOrdID, symbol, side, quantity, price and at most a
-TimeInForce - is most of what a trading process sends, and on a cold CPU the
-generic encoder (a walk over every NewOrderSingle field) and the pair list it
-builds cost more than the rest of the order path. :func:`new_order_body` writes
-that order's FIX body text directly, with the very encoders of
-:mod:`fixgw.fields_tables` and their error wording; anything else returns None
-and goes the generic way. ``tests/test_express.py`` checks the text against
+TimeInForce; no post-only, parties or other option - is most of what a trading
+process sends. :func:`new_order_body` writes that order's FIX body text directly,
+skipping the generic encoder's walk over every NewOrderSingle field and the pair
+list it builds, with the very encoders of :mod:`fixgw.fields_tables` and their
+error wording; anything else returns None and goes the generic way
+(:func:`fixgw.fields.encode`, then :func:`fixgw.codec.to_message`). ``tests/test_express.py`` checks the text against
 :func:`fixgw.fields.encode` for arbitrary orders.
 """
 

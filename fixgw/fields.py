@@ -1,11 +1,13 @@
 """The codec between FIX field lists and :mod:`fixgw.models.fix` (pure core).
 
 A body is a list of ``(tag, value)`` pairs in wire order, because repeating
-groups (and groups inside groups) are only defined by position.  Header and
-trailer fields are not part of a body; :func:`split` (from :mod:`fixgw.wire`) strips them.
+groups (and groups inside groups) are only defined by position.  Raw text is
+split by :func:`fixgw.wire.parse`; a decoding plan skips the header and trailer
+fields (keeping the two below).
 
-Decoding runs on QuickFIX's callback thread for every ExecutionReport, so it
-is built for speed:
+Decoding runs for every inbound application message, on QuickFIX's callback
+thread (or, for the recorder's ExecutionReports, its writer thread), so it is
+built for speed:
 
 * A session sends the same *shapes* over and over (a trade report always has
   the same tags in the same order).  The structure of a shape - which

@@ -353,14 +353,12 @@ class Gateway(OrderEntry):
             seq = text.rpartition("(MsgSeqNum ")[2].rstrip(")")
             source = self._logs.by_name.get(session_name)
             rt.invalid = (seq, source.last_incoming if source is not None else None)
-            rt.counters["inbound_invalid"] += 1
             log.warning("session=%s event=invalid-message-delivered seq=%s detail=%s", session_name, seq,
                         text[len(_INVALID_DELIVERED):].rpartition(" (MsgSeqNum ")[0])
         elif text.startswith("Message ") and " Rejected: " in text:
             # QuickFIX refused an inbound message (e.g. a value outside the dictionary's enum)
             # and answered with a session Reject; the session stays up, the message is not lost
             # from view: it is in the messages log and named here.
-            rt.counters["inbound_rejected"] += 1
             rt.lifecycle.note_error(f"inbound message refused by validation: {text}")
             log.error("session=%s event=inbound-rejected detail=%s", session_name, text)
         elif rt.lifecycle.state in (State.CONNECTING, State.DISCONNECTED):

@@ -111,6 +111,7 @@ class SessionMetrics:
         self.rejects_in = 0  # 35=3/j/9 and ExecutionReports with 150=8
         self.rejects_out = 0  # 35=3/j we (QuickFIX) sent
         self.decode_errors = 0
+        self.callback_errors = 0  # exceptions the callback guard caught (fixgw.guard)
         self.seq_gaps = 0  # MsgSeqNum gaps taken on NR/DC (fixgw.recovery)
         self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.lenient)
         self.last_in: float | None = None  # wall clock of the last message received
@@ -187,7 +188,8 @@ class SessionMetrics:
         """Small enough for every ``status`` line."""
         return {"in": sum(self.msgs_in.values()), "out": sum(self.msgs_out.values()),
                 "rejects_in": self.rejects_in, "rejects_out": self.rejects_out,
-                "decode_errors": self.decode_errors, "anomalies": self.anomalies, "seq_gaps": self.seq_gaps, "acks": self.order_ack.count,
+                "decode_errors": self.decode_errors,
+                "callback_errors": self.callback_errors, "anomalies": self.anomalies, "seq_gaps": self.seq_gaps, "acks": self.order_ack.count,
                 "ack_p50_us": _round(self.order_ack.quantile(0.5)),
                 "ack_p99_us": _round(self.order_ack.quantile(0.99)),
                 "connects": self.attempts.total, "failed_connects": self.attempts.failed}

@@ -134,8 +134,8 @@ def new_cl_ord_id() -> str:
 
     The first 24 characters are random per process and the last 12 hex digits
     count, so ids never repeat within a process and collide across processes
-    only with negligible probability; the order path saves ~4 us warm and far
-    more when the CPU is cold.
+    only with negligible probability, and the order path makes no system call
+    for an id.
     """
     return f"{_CL_ORD_PREFIX}{next(_cl_ord_seq) & 0xFFFFFFFFFFFF:012x}"
 
@@ -153,7 +153,7 @@ class Registry:
         self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
         # MsgSeqNum of a request -> its ack key, oldest first. An OrderedDict: trimming the
         # oldest of a plain dict (next(iter(d))) walks the holes left by earlier deletions,
-        # ~20 us per send once a session has sent _SEQ_MEMORY messages.
+        # a cost that grows with every send once a session has sent _SEQ_MEMORY messages.
         self._by_seq: OrderedDict[int, str] = OrderedDict()
 
     # -- validation -----------------------------------------------------

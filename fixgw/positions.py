@@ -51,7 +51,7 @@ A fill already applied (same fill_id and order_id: a PossDup resend) is ignored.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -182,10 +182,6 @@ class Ledger:
         elif fill.ts is not None:
             book.updated = dt.datetime.fromtimestamp(fill.ts, dt.timezone.utc)
         return True
-
-    def add_all(self, fills: Iterable[Fill]) -> None:
-        for fill in fills:
-            self.add(fill)
 
     def position_update(self, subaccount: int, ticker: str) -> MarketPositionUpdate | None:
         """The WebSocket ``market_position`` message for one market (None if never traded)."""

@@ -63,7 +63,6 @@ class Recovery:
         reason = (f"{GAP_PREFIX}{s.target}: expected {expected}, received {received}; "
                   f"{lost} message(s) lost ({s.target} does not resend)")
         rt.metrics.seq_gaps += 1
-        rt.counters["messages_lost"] += lost
         rt.lifecycle.note_error(reason)
         log.warning("session=%s event=seq-gap expected=%d received=%d lost=%d", s.name, expected, received, lost)
         self.gw.app.deliver(rt, Inbound(s.name, None, None, reason))  # before the message after the gap

@@ -51,10 +51,6 @@ UNABLE, PARAMS, NEED_CHANNELS, NEED_SIDS, UNKNOWN_CMD, UNKNOWN_SID, UNKNOWN_CHAN
 _STOP = object()
 
 
-def _ms(t) -> int | None:
-    return None if t is None else int(t.timestamp() * 1000)
-
-
 def fill_msg(er: ExecutionReport, fill, position) -> dict:
     """The ``fill`` channel's msg: the gateway's own WebSocket model (:mod:`fixgw.models.ws`)."""
     post = post_position_of(er, position.position_fp)

@@ -37,7 +37,7 @@ class FcmFill(Rest):  # GET /fcm/fills item
     taker_fee_cost: Dollars | None = None
 
 
-class FcmFillsResponse(Rest):
+class FcmFillsResponse(Rest):  # GET /fcm/fills
     fills: list[FcmFill]
     cursor: str = ""
 

@@ -346,7 +346,3 @@ def exec_id_key(exec_id: str) -> tuple[int, int, int]:
     clock, event = int(parts[0]), int(parts[1])
     return (int(parts[2]) if len(parts) == 3 else 0, clock, event)
 
-
-Inbound = (ExecutionReport | OrderCancelReject | BusinessMessageReject | SessionReject
-           | OrderMassCancelReport | OrderGroupResponse | EventResendComplete | EventResendReject
-           | MarketSettlementReport)

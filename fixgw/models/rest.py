@@ -354,6 +354,6 @@ class MarginPositionsResponse(Rest):
     positions: list[MarginPosition]
 
 
-class MarginOrdersResponse(Rest):
+class MarginOrdersResponse(Rest):  # GET /margin/orders
     orders: list[MarginOrder]
     cursor: str = ""

@@ -39,7 +39,6 @@ loaded by an unpickler that refuses every other class.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import pickle

@@ -1,7 +1,8 @@
 """The drop-copy recorder: listener sessions for the live stream, KalshiDC for the holes.
 
-Every ExecutionReport with a real ExecID is stored once per (account, product,
-ExecID). Correctness rests on a durable **watermark** per exchange index: every
+Every ExecutionReport that is neither pending nor a reject (150=8) is stored once
+per (account, product, ExecID). QuickFIX's thread only files each one as text;
+the writer thread decodes, stores and folds it into the kept books. Correctness rests on a durable **watermark** per exchange index: every
 report at or below it is in the store. It only moves forward when that is
 provably true — after a backfill page answered by EventResendComplete (U2) has
 been written, or for live reports received while the listener has been
@@ -42,8 +43,7 @@ from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.events import Event
 from fixgw.gateway import Gateway
-from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, ExecutionReport,
-                              MarketSettlementReport, exec_id_key)
+from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
 from fixgw.recorder.store import UTC, Gap, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
@@ -143,7 +143,7 @@ class Recorder:
         self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
         # Take messages straight from QuickFIX's thread (no dispatcher hop): ExecutionReports go
         # to the writer thread as text, which decodes them there in batches, so QuickFIX's
-        # thread spends a few microseconds per report; U2/U3 are answered by sending the next U1.
+        # thread does not decode them; U2/U3 are answered by sending the next U1.
         self.gateway.app.raw_sink = self._on_raw
         self.gateway.app.sink = lambda rt, item: self._on_event(
             Event(item.session, item.message, raw=item.raw, error=item.error))
@@ -231,7 +231,7 @@ class Recorder:
             # What the callback guard does with it on QuickFIX's thread: name it, go on.
             rt = item.rt
             rt.lifecycle.note_error(f"internal error in fromApp: {type(exc).__name__}: {exc}")
-            rt.counters["callback_errors"] += 1
+            rt.metrics.callback_errors += 1
             log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
             return None
 

@@ -61,7 +61,7 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     assert decoded_on == ["recorder-writer"] * 4  # none on the calling (QuickFIX) thread
     assert rec.failure is None and rec._writer.is_alive()
     lifecycle = rec.gateway.runtime("listener").lifecycle
-    assert "x;1" in lifecycle.last_error and rec.gateway.runtime("listener").counters["callback_errors"] == 1
+    assert "x;1" in lifecycle.last_error and rec.gateway.runtime("listener").metrics.callback_errors == 1
     assert store.watermark("acct", "event", 0) == kept.exec_id  # live and contiguous: the watermark moved
-    assert rec.gateway.runtime("listener").counters["decode_errors"] == 1
+    assert rec.gateway.runtime("listener").metrics.decode_errors == 1
     store.close()
