@@ -13,7 +13,7 @@ Why that is exact. ``through`` is always a durable watermark (index 0): every
 report at or below it is already stored, so no report can be stored later
 below it, and the reports after it are exactly what a full replay would fold
 after the checkpoint, in the same order. The recorder writes a new checkpoint
-in the transaction that moves the watermark, at most every :data:`EVERY`
+in the transaction that moves the watermark, at most once every :data:`EVERY`
 reports, folding the stored rows between the old and the new ``through`` (so
 what is folded is what is stored, decoded as a full replay decodes it).
 
@@ -56,6 +56,9 @@ log = logging.getLogger("fixgw.recorder")
 
 VERSION = 1  # bump whenever the layout or the fold changes: older checkpoints are then rebuilt
 EVERY = 1000  # reports between checkpoints: the most a read folds on top of one (plus unwatermarked ones)
+# ...or more when the books are large: a checkpoint writes the whole state, so one comes at most every
+# (its size / BYTES_PER_REPORT) reports and its cost per report stays constant, never the state's size.
+BYTES_PER_REPORT = 256
 NOTED = 100_000  # decoded reports the recorder keeps for its next checkpoint, at most
 _LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
 _EVENT = [f.name for f in dc_fields(EventBook)]
@@ -162,6 +165,7 @@ class Keeper:
     def __init__(self, store: Store, account: str, every: int = EVERY):
         self.store, self.account, self.every = store, account, every
         self._books: dict[str, tuple[Replayed, Key | None, int]] = {}  # product -> (books, through, folded)
+        self._size: dict[str, int] = {}  # product -> bytes of its last checkpoint
         self._off: set[str] = set()
         self._decoded: dict[str, dict] = {"event": {}, "margin": {}}  # product -> key -> (raw, units, model)
 
@@ -199,10 +203,12 @@ class Keeper:
             cp = self.store.checkpoint(self.account, product)
             self._books[product] = (books, through, cp.reports if cp is not None and through else 0)
         books, through, folded = self._books[product]
+        every = max(self.every, self._size.get(product, 0) // BYTES_PER_REPORT)
         if through is not None and (upto <= through or self.store.count(
-                self.account, product, after=through, upto=upto) < self.every):
+                self.account, product, after=through, upto=upto) < every):
             return None
         n = fold(books, self.store, self.account, product, through, upto, self._decoded[product])
         blob = dumps(books)
+        self._size[product] = len(blob)
         self._books[product] = (loads(blob), upto, folded + n)  # what was written: no finished orders
         return Checkpoint(self.account, product, upto, mark, VERSION, folded + n, blob)
