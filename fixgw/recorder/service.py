@@ -66,7 +66,8 @@ class _Product:
     live_gen: int = -1  # ...if they arrive on this listener connection (its logon count)
     req_gen: int = -1  # the listener connection a running backfill was started for
     wanted: bool = True  # a backfill is needed
-    pending: tuple[str, str | None] | None = None  # the U1 in flight
+    pending: tuple[str, str | None, int] | None = None  # the U1 in flight: begin, end, listener epoch
+    gaps: int = 0  # MsgSeqNum gaps on the listener; with its logons, the listener epoch (see _epoch)
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
@@ -244,7 +245,7 @@ class Recorder:
             if event.error and event.error.startswith(GAP_PREFIX):
                 with self._lock:
                     if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
-                        p.wanted, p.live_ok = True, False
+                        p.wanted, p.live_ok, p.gaps = True, False, p.gaps + 1
                     elif p.pending is not None:  # the page in flight lost a report: it proves nothing
                         p.spoiled = True
             self._say(f"{event.session}: {event.error}")
@@ -257,15 +258,23 @@ class Recorder:
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
             self._rejected(p, msg)
 
+    def _epoch(self, p: _Product) -> int:
+        """The listener epoch: changes with every MsgSeqNum gap and every logon of the listener, so a
+        page asked for in another epoch cannot prove that the live stream since then is whole."""
+        return p.gaps + self.gateway.runtime(p.listeners[0]).lifecycle.logons
+
     def _page_done(self, p: _Product, count: int) -> None:
         with self._lock:
-            begin, end = p.pending or ("", None)
+            begin, end, epoch = p.pending or ("", None, -1)
             p.pending, spoiled, p.spoiled = None, p.spoiled, False
-            if spoiled:
+            # the last page hands over to the live stream: a listener gap or logon since it was asked
+            # for means live reports past a lost one are in page_top, so it proves nothing
+            moved = end is None and epoch != self._epoch(p)
+            if spoiled or moved:
                 p.wanted = True
-        if spoiled:  # the watermark stays; the next backfill asks again from it
-            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} lost a report in a MsgSeqNum gap; "
-                      "asking again from the watermark")
+        if spoiled or moved:  # the watermark stays; the next backfill asks again from it
+            why = "lost a report in a MsgSeqNum gap" if spoiled else "ended after the listener lost reports or reconnected"
+            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} {why}; asking again from the watermark")
             return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
@@ -278,7 +287,7 @@ class Recorder:
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
         with self._lock:
-            begin, end = p.pending or ("?", None)
+            begin, end, epoch = p.pending or ("?", None, -1)
             p.pending = None
         reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
@@ -291,7 +300,10 @@ class Recorder:
             return
         self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))  # said once stored
         with self._lock:
-            p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
+            if epoch != self._epoch(p):  # the listener lost reports or reconnected since: ask again
+                p.wanted = True
+            else:
+                p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
 
     # -- backfill -------------------------------------------------------
     def _send_page(self, p: _Product, begin: str, final: bool = False) -> None:
@@ -299,7 +311,7 @@ class Recorder:
         index, clock, _ = exec_id_key(begin)
         end = None if final else f"{clock + self.page_clocks};0" + (f";{index}" if index else "")
         with self._lock:
-            p.pending = (begin, end)
+            p.pending = (begin, end, self._epoch(p))
         try:
             self.gateway.event_resend(p.dc, begin, end)
         except FixgwError as e:

@@ -1,0 +1,57 @@
+"""Reports the recorder must not lose: a listener gap during the last backfill page, a report even
+the lenient decoder cannot read, an answer KalshiDC lost, a watcher that fails, a busy store at a
+checkpoint. Real parts: the simulator's config, the recorder's own threads, SQLite files."""
+import io
+import re
+
+import quickfix as fix
+
+from fixgw.events import Event
+from fixgw.models.fix import EventResendComplete, Side, exec_id_key
+from fixgw.pricing import Units
+from fixgw.recorder.service import Recorder
+from fixgw.recorder.store import StoredReport, open_store
+from fixgw.recovery import GAP_PREFIX
+from fixgw.sim.launch import gateway_config, make_account
+from test_commands import raw_of, trade
+
+
+def _recorder(tmp_path, sim, **kw):
+    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    cfg = gateway_config(tmp_path / "rec", sim, [
+        dict(name="listener", product="event", type="NR", listener=True, account=listener),
+        dict(name="dc", product="event", type="DC", account=dc)])
+    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    out = io.StringIO()
+    return Recorder(cfg, store, account="acct", out=out, **kw), store, out, listener
+
+
+def _seed(store):
+    t0 = trade(0, Side.BUY, "0.40", 1, "KXA-26-T1")
+    store.put([StoredReport.from_model("acct", "event", t0, raw_of(t0, Units.DOLLARS))])
+    store.set_watermark("acct", "event", 0, t0.exec_id)
+    return t0
+
+
+def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_report(tmp_path, sim):
+    rec, store, out, _ = _recorder(tmp_path, sim)
+    t0 = _seed(store)
+    rec = Recorder(rec.config, store, account="acct", out=out)  # picks up the watermark
+    rec._writer.start()
+    p = rec.products["event"]
+    lrt, drt = rec.gateway.runtime("listener"), rec.gateway.runtime("dc")
+    # the watcher sent the last page (no end) for the listener's current connection
+    p.req_gen, p.pending = lrt.lifecycle.logons, (t0.exec_id, None, rec._epoch(p))
+    rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))  # the replay: 2;1
+    # 3;2 happens; the listener loses it in a MsgSeqNum gap, then receives 4;3 live
+    rec._on_event(Event("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
+    rec._on_raw(lrt, "8", raw_of(trade(3, Side.BUY, "0.40", 1, "KXA-26-T1"), lrt.units))
+    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=2, count=1)))  # the last page completes
+    assert rec.flush(10)
+    lost = trade(2, Side.BUY, "0.40", 1, "KXA-26-T1").exec_id
+    assert lost not in [r.exec_id for r in store.reports("acct", "event")]
+    # the watermark must stay below the lost report: the next backfill starts there and fetches it
+    assert exec_id_key(store.watermark("acct", "event", 0)) < exec_id_key(lost)
+    assert not p.live_ok and p.wanted and p.pending is None
+    assert "asking again from the watermark" in out.getvalue()
