@@ -72,7 +72,6 @@ class _Product:
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
-    spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
 
 
 def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], str]:
@@ -211,14 +210,13 @@ class Recorder:
         self._q.put(_Raw(rt, p.name, raw, contiguous, time.time(), invalid))
         return True
 
-    def _decoded(self, item: _Raw) -> StoredReport | None:
+    def _decoded(self, item: _Raw) -> StoredReport | Gap | None:
         """The writer's half of :meth:`_on_raw`: what :meth:`_on_event` does with a decoded report."""
         try:
             inbound = self.gateway.app.decode(item.rt, item.raw, item.invalid)
             msg = inbound.message
             if msg is None:
-                self._say(f"{inbound.session}: {inbound.error}")
-                return None
+                return self._undecodable(item, inbound.session, inbound.error)
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return None
             if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
@@ -236,19 +234,43 @@ class Recorder:
             log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
             return None
 
+    def _undecodable(self, item: _Raw, session: str, error: str) -> StoredReport | Gap | None:
+        """An ExecutionReport even the lenient decoder cannot read: stored as its text under its
+        ExecID (views and replays name and skip it), so no later report moves the watermark past it
+        unseen; without a readable ExecID, a visible gap from the watermark (writer thread)."""
+        if _REJECTED in item.raw or _PENDING in item.raw:  # never stored, decoded or not
+            self._say(f"{session}: {error}; a rejected or pending report, not recorded")
+            return None
+        try:
+            report = StoredReport.from_text(self.account, item.product, item.raw,
+                                            dt.datetime.fromtimestamp(item.received, UTC))
+        except ValueError as e:  # DecodeError too: no ExecID to key it on
+            with self._lock:
+                begin = self.products[item.product].watermark.get(0, "?")
+            gap = Gap.now(self.account, item.product, begin, None,
+                          f"{session}: an ExecutionReport without a readable ExecID ({e}); {error}")
+            return gap  # the writer records it (durably, or the recording stops) and says it
+        self._say(f"{session}: {error}; stored as received under ExecID {report.exec_id} "
+                  "(views and replays name and skip it)")
+        return report
+
     def _on_event(self, event: Event) -> None:
         p = self._product_of(event.session)
         if p is None:
             return
         msg = event.message
         if msg is None:
+            given_up = None
             if event.error and event.error.startswith(GAP_PREFIX):
                 with self._lock:
                     if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
                         p.wanted, p.live_ok, p.gaps = True, False, p.gaps + 1
-                    elif p.pending is not None:  # the page in flight lost a report: it proves nothing
-                        p.spoiled = True
+                    elif p.pending is not None:  # the page in flight lost a message, perhaps its answer:
+                        given_up, p.pending, p.wanted = p.pending, None, True  # it proves nothing
             self._say(f"{event.session}: {event.error}")
+            if given_up is not None:
+                self._say(f"backfill {p.name}: {given_up[0]}..{given_up[1] or 'latest'} lost a message in a "
+                          "MsgSeqNum gap; asking again from the watermark")
             return
         # ExecutionReports never come this way: _on_raw takes them as text for the writer
         if isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
@@ -263,18 +285,27 @@ class Recorder:
         page asked for in another epoch cannot prove that the live stream since then is whole."""
         return p.gaps + self.gateway.runtime(p.listeners[0]).lifecycle.logons
 
+    def _stale(self, p: _Product, what: str) -> bool:
+        """An answer for no page in flight: KalshiDC's MsgSeqNum gap already gave that page up."""
+        if p.pending is not None:
+            return False
+        self._say(f"backfill {p.name}: {what} for a page given up after a MsgSeqNum gap on {p.dc}; ignored")
+        return True
+
     def _page_done(self, p: _Product, count: int) -> None:
         with self._lock:
-            begin, end, epoch = p.pending or ("", None, -1)
-            p.pending, spoiled, p.spoiled = None, p.spoiled, False
+            if self._stale(p, "EventResendComplete"):
+                return
+            begin, end, epoch = p.pending
+            p.pending = None
             # the last page hands over to the live stream: a listener gap or logon since it was asked
             # for means live reports past a lost one are in page_top, so it proves nothing
             moved = end is None and epoch != self._epoch(p)
-            if spoiled or moved:
+            if moved:
                 p.wanted = True
-        if spoiled or moved:  # the watermark stays; the next backfill asks again from it
-            why = "lost a report in a MsgSeqNum gap" if spoiled else "ended after the listener lost reports or reconnected"
-            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} {why}; asking again from the watermark")
+        if moved:  # the watermark stays; the next backfill asks again from it
+            self._say(f"backfill {p.name}: {begin}..latest ended after the listener lost reports or reconnected; "
+                      "asking again from the watermark")
             return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
@@ -287,7 +318,9 @@ class Recorder:
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
         with self._lock:
-            begin, end, epoch = p.pending or ("?", None, -1)
+            if self._stale(p, f"EventResendReject {msg.reason}"):
+                return
+            begin, end, epoch = p.pending
             p.pending = None
         reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
@@ -404,9 +437,7 @@ class Recorder:
                     marks.append(item)
                     break
                 if isinstance(item, Gap):
-                    self._durably("recording a gap", self.store.add_gap, item)
-                    self._say(f"GAP {item.product}: drop copy refused {item.begin_exec_id}.."
-                              f"{item.end_exec_id or 'latest'} ({item.reason}); recorded as a gap")
+                    self._gap(item)
                     continue
                 if isinstance(item, StoredSettlement):
                     settled.append(item)
@@ -414,6 +445,9 @@ class Recorder:
                 if item.__class__ is _Raw:
                     report, contiguous = self._decoded(item), item.contiguous
                     if report is None:
+                        continue
+                    if isinstance(report, Gap):  # a report without a readable ExecID
+                        self._gap(report)
                         continue
                 else:
                     report, contiguous = item
@@ -441,6 +475,11 @@ class Recorder:
             for w in waiters:
                 w.set()
             waiters = []
+
+    def _gap(self, gap: Gap) -> None:
+        self._durably("recording a gap", self.store.add_gap, gap)
+        self._say(f"GAP {gap.product}: {gap.begin_exec_id}..{gap.end_exec_id or 'latest'} "
+                  f"({gap.reason}); recorded as a gap")
 
     def _note_tops(self, tops: dict[tuple[str, int], str]) -> None:
         """Remember the highest ExecID received per (product, exchange index): one lock per batch."""

@@ -55,3 +55,60 @@ def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_re
     assert exec_id_key(store.watermark("acct", "event", 0)) < exec_id_key(lost)
     assert not p.live_ok and p.wanted and p.pending is None
     assert "asking again from the watermark" in out.getvalue()
+
+
+def _live(rec, listener, raws):
+    """Reports as QuickFIX hands them to the listener session, live and contiguous with the watermark."""
+    rec._writer.start()
+    p = rec.products["event"]
+    p.live_ok, p.live_gen = True, 0
+    sid = fix.SessionID("FIXT.1.1", listener.api_key_id, "KalshiNR")
+    for raw in raws:
+        rec.gateway.app.fromApp(fix.Message(raw, False), sid)
+    assert rec.flush(10)
+
+
+def test_a_report_the_lenient_decoder_cannot_read_is_stored_as_text_and_skipped_by_views(tmp_path, sim):
+    from fixgw.recorder.views import Query
+    rec, store, out, listener = _recorder(tmp_path, sim)
+    units = rec.gateway.runtime("listener").units
+    broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(1, Side.BUY, "0.40", 2, "KXA-26-T1"), units))  # no OrderID
+    _live(rec, listener, [broken, raw_of(trade(2, Side.BUY, "0.40", 2, "KXA-26-T1"), units)])
+    stored = {r.exec_id: r for r in store.reports("acct", "event")}
+    assert list(stored) == ["2;1", "3;2"] and "\x0137=" not in stored["2;1"].raw
+    assert (stored["2;1"].symbol, stored["2;1"].subaccount) == ("KXA-26-T1", 0)
+    assert stored["2;1"].transact_time == trade(1, Side.BUY, "0.40", 2, "KXA-26-T1").transact_time
+    assert store.watermark("acct", "event", 0) == "3;2"
+    assert "stored as received under ExecID 2;1" in out.getvalue()
+    skipped = []
+    q = Query(store, "acct", "event", on_skip=lambda e, r: skipped.append(e))
+    assert [er.exec_id for er in q.reports()] == ["3;2"] and skipped == ["2;1"]
+
+
+def test_a_report_without_a_readable_exec_id_is_a_visible_gap(tmp_path, sim):
+    rec, store, out, listener = _recorder(tmp_path, sim)
+    units = rec.gateway.runtime("listener").units
+    broken = re.sub("\x01(17|37)=[^\x01]*", "", raw_of(trade(1, Side.BUY, "0.40", 2, "KXA-26-T1"), units))
+    _live(rec, listener, [broken, raw_of(trade(2, Side.BUY, "0.40", 2, "KXA-26-T1"), units)])
+    assert [r.exec_id for r in store.reports("acct", "event")] == ["3;2"]
+    gaps = store.gaps()
+    assert len(gaps) == 1 and "without a readable ExecID" in gaps[0].reason and "listener" in gaps[0].reason
+    assert "GAP event" in out.getvalue()
+
+
+def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
+    rec, store, out, _ = _recorder(tmp_path, sim)
+    t0 = _seed(store)
+    rec = Recorder(rec.config, store, account="acct", out=out)
+    rec._writer.start()
+    p = rec.products["event"]
+    drt = rec.gateway.runtime("dc")
+    p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a page in flight
+    rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))
+    # KalshiDC's next message was lost: perhaps the page's EventResendComplete itself
+    rec._on_event(Event("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
+    assert p.pending is None and p.wanted  # the watcher asks again from the watermark, no reconnect needed
+    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
+    assert rec.flush(10)
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
+    assert "EventResendComplete for a page given up" in out.getvalue()
