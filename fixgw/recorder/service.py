@@ -353,7 +353,16 @@ class Recorder:
             self._say(f"backfill {p.name}: {e}; will retry")
 
     def _watch(self) -> None:
-        """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
+        """Start a backfill whenever a listener (re)connects, once KalshiDC is up. Without it no
+        backfill runs and no watermark moves, so an unexpected error stops the recording loudly."""
+        try:
+            self._watch_forever()
+        except Exception as e:  # noqa: BLE001 - as a store failure: named, and the process exits non-zero
+            cause = f"{type(e).__name__}: {' '.join(str(e).split())}"
+            log.exception("recorder account=%s event=watcher-failed", self.account)
+            self._fail(f"recorder backfill watcher: {cause}", "WATCHER FAILED")
+
+    def _watch_forever(self) -> None:
         seen_logons: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
@@ -395,13 +404,17 @@ class Recorder:
             self._write_forever()
         except Exception as e:  # noqa: BLE001 - any failure stops recording, loudly
             cause = " ".join(str(e).split()) or type(e).__name__
-            self.failure = f"{self.store.where}: {cause}"
             log.error("recorder account=%s event=store-failed store=%r cause=%r stored=%d",
                       self.account, self.store.where, cause, self.stored)
-            self._say(f"STORE FAILED: {self.failure}; recording stopped after {self.stored} reports "
-                      "stored this run (what was not stored is backfilled from KalshiDC on the next start)")
-            if self.on_failure is not None:
-                self.on_failure(self.failure)
+            self._fail(f"{self.store.where}: {cause}", "STORE FAILED")
+
+    def _fail(self, failure: str, headline: str) -> None:
+        """Stop recording: ``failure`` says why; ``on_failure`` (the commands) ends the process non-zero."""
+        self.failure = failure
+        self._say(f"{headline}: {failure}; recording stopped after {self.stored} reports stored this run "
+                  "(what was not stored is backfilled from KalshiDC on the next start)")
+        if self.on_failure is not None:
+            self.on_failure(failure)
 
     def _durably(self, what: str, fn, *args):
         """``fn(*args)``, repeated while it fails for a passing reason, for up to ``retry_s``."""

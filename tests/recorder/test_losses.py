@@ -112,3 +112,17 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
     assert "EventResendComplete for a page given up" in out.getvalue()
+
+
+def test_an_unexpected_error_in_the_watcher_stops_the_recording_loudly(tmp_path, sim):
+    failures = []
+    rec, store, out, _ = _recorder(tmp_path, sim, on_failure=failures.append)
+    rec._writer.start()
+
+    def broken(name):
+        raise RuntimeError(f"no runtime {name}")
+    rec.gateway.runtime = broken
+    rec._watch()  # returns: the error is caught, named, and passed on
+    assert rec.failure == "recorder backfill watcher: RuntimeError: no runtime listener"
+    assert failures == [rec.failure] and "WATCHER FAILED" in out.getvalue()
+    assert not rec.flush(1)  # nothing after it counts as recorded
