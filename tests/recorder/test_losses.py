@@ -126,3 +126,35 @@ def test_an_unexpected_error_in_the_watcher_stops_the_recording_loudly(tmp_path,
     assert rec.failure == "recorder backfill watcher: RuntimeError: no runtime listener"
     assert failures == [rec.failure] and "WATCHER FAILED" in out.getvalue()
     assert not rec.flush(1)  # nothing after it counts as recorded
+
+
+def test_a_busy_store_at_a_checkpoint_is_repeated_and_keeps_the_kept_books_on(tmp_path, caplog):
+    import sqlite3
+
+    from fixgw.recorder.kept import Keeper
+    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(3)]
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in ers])
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
+    assert store.transient(busy)
+    count, calls = store.count, []
+
+    def count_busy_once(*a, **kw):
+        calls.append(a)
+        if len(calls) == 1:
+            raise busy
+        return count(*a, **kw)
+    store.count = count_busy_once
+    keeper = Keeper(store, "acct", every=1)
+    keeper.set_watermark("event", 0, ers[0].exec_id)  # the first checkpoint: no count asked
+    try:
+        keeper.set_watermark("event", 0, ers[2].exec_id)
+    except sqlite3.OperationalError as e:  # for the writer's _durably to repeat
+        assert e is busy
+    else:
+        raise AssertionError("a busy store was swallowed by the kept books")
+    assert "event" not in keeper._off and "turned off" not in caplog.text
+    keeper.set_watermark("event", 0, ers[2].exec_id)  # the writer's repeat
+    cp = store.checkpoint("acct", "event")
+    assert store.watermark("acct", "event", 0) == ers[2].exec_id and cp.exec_id == ers[2].exec_id and cp.reports == 3
