@@ -67,6 +67,7 @@ class _Product:
     req_gen: int = -1  # the listener connection a running backfill was started for
     wanted: bool = True  # a backfill is needed
     pending: tuple[str, str | None, int] | None = None  # the U1 in flight: begin, end, listener epoch
+    pending_seq: int | None = None  # its MsgSeqNum, when known: U2/U3 name it in RefSeqNum(45)
     gaps: int = 0  # MsgSeqNum gaps on the listener; with its logons, the listener epoch (see _epoch)
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
@@ -276,7 +277,7 @@ class Recorder:
         if isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
             self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
-            self._page_done(p, msg.count)
+            self._page_done(p, msg.count, msg.ref_seq_num)
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
             self._rejected(p, msg)
 
@@ -285,16 +286,18 @@ class Recorder:
         page asked for in another epoch cannot prove that the live stream since then is whole."""
         return p.gaps + self.gateway.runtime(p.listeners[0]).lifecycle.logons
 
-    def _stale(self, p: _Product, what: str) -> bool:
-        """An answer for no page in flight: KalshiDC's MsgSeqNum gap already gave that page up."""
-        if p.pending is not None:
+    def _stale(self, p: _Product, what: str, ref_seq_num: int) -> bool:
+        """An answer for no page in flight (KalshiDC's MsgSeqNum gap gave that page up), or for
+        another U1 than the one in flight (when its MsgSeqNum is known)."""
+        if p.pending is not None and p.pending_seq in (None, ref_seq_num):
             return False
-        self._say(f"backfill {p.name}: {what} for a page given up after a MsgSeqNum gap on {p.dc}; ignored")
+        self._say(f"backfill {p.name}: {what} (RefSeqNum {ref_seq_num}) for a page given up after a MsgSeqNum "
+                  f"gap on {p.dc}; ignored")
         return True
 
-    def _page_done(self, p: _Product, count: int) -> None:
+    def _page_done(self, p: _Product, count: int, ref_seq_num: int) -> None:
         with self._lock:
-            if self._stale(p, "EventResendComplete"):
+            if self._stale(p, "EventResendComplete", ref_seq_num):
                 return
             begin, end, epoch = p.pending
             p.pending = None
@@ -318,7 +321,7 @@ class Recorder:
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
         with self._lock:
-            if self._stale(p, f"EventResendReject {msg.reason}"):
+            if self._stale(p, f"EventResendReject {msg.reason}", msg.ref_seq_num):
                 return
             begin, end, epoch = p.pending
             p.pending = None
@@ -343,10 +346,17 @@ class Recorder:
         """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end."""
         index, clock, _ = exec_id_key(begin)
         end = None if final else f"{clock + self.page_clocks};0" + (f";{index}" if index else "")
+        rt = self.gateway.runtime(p.dc)
         with self._lock:
-            p.pending = (begin, end, self._epoch(p))
+            p.pending, p.pending_seq = (begin, end, self._epoch(p)), None
         try:
+            before = rt.fix_session.getExpectedSenderNum() if rt.fix_session is not None else None
             self.gateway.event_resend(p.dc, begin, end)
+            # the U1's MsgSeqNum, unless QuickFIX's thread sent something (a heartbeat) in between
+            if before is not None and rt.fix_session.getExpectedSenderNum() == before + 1:
+                with self._lock:
+                    if p.pending is not None and p.pending[:2] == (begin, end):
+                        p.pending_seq = before
         except FixgwError as e:
             with self._lock:
                 p.pending, p.wanted = None, True

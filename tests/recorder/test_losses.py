@@ -111,7 +111,15 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
-    assert "EventResendComplete for a page given up" in out.getvalue()
+    assert "EventResendComplete (RefSeqNum 5) for a page given up" in out.getvalue()
+    # the watcher asked again (U1 MsgSeqNum 9) before a late answer to the first page (RefSeqNum 5) came
+    p.pending, p.pending_seq = (t0.exec_id, "20001;0", rec._epoch(p)), 9
+    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))
+    assert rec.flush(10)
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is not None
+    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
+    assert rec.flush(10)
+    assert store.watermark("acct", "event", 0) == "20001;0"
 
 
 def test_an_unexpected_error_in_the_watcher_stops_the_recording_loudly(tmp_path, sim):
