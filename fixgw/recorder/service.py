@@ -13,6 +13,14 @@ Order of operations on every (re)connect: the listener logs on first, then the
 recorder asks KalshiDC for everything from the watermark to the latest, so any
 report is either live (after the logon) or in the replay (before the request).
 EventResendReject (U3) is recorded as a visible gap with its range and reason.
+A MsgSeqNum gap on the listener, or its logon, while the last page is in
+flight means that page proves nothing (live reports past a lost one are in
+it): it is asked again. A MsgSeqNum gap on KalshiDC gives the page in flight
+up (its answer may be what was lost); a late answer to it is ignored.
+
+An ExecutionReport even the lenient decoder cannot read is stored as its text
+under its ExecID (views and replays name and skip it); without a readable
+ExecID it is recorded as a gap. Either way no later report passes it unseen.
 
 A store failure is loud.  Every write happens on the writer thread; one that
 fails for a passing reason (the store's ``transient()``: database busy, the
@@ -291,8 +299,8 @@ class Recorder:
         another U1 than the one in flight (when its MsgSeqNum is known)."""
         if p.pending is not None and p.pending_seq in (None, ref_seq_num):
             return False
-        self._say(f"backfill {p.name}: {what} (RefSeqNum {ref_seq_num}) for a page given up after a MsgSeqNum "
-                  f"gap on {p.dc}; ignored")
+        self._say(f"backfill {p.name}: {what} (RefSeqNum {ref_seq_num}) answers no request in flight "
+                  f"(given up after a MsgSeqNum gap on {p.dc}); ignored")
         return True
 
     def _page_done(self, p: _Product, count: int, ref_seq_num: int) -> None:

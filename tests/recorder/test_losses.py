@@ -111,7 +111,7 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
-    assert "EventResendComplete (RefSeqNum 5) for a page given up" in out.getvalue()
+    assert "EventResendComplete (RefSeqNum 5) answers no request in flight" in out.getvalue()
     # the watcher asked again (U1 MsgSeqNum 9) before a late answer to the first page (RefSeqNum 5) came
     p.pending, p.pending_seq = (t0.exec_id, "20001;0", rec._epoch(p)), 9
     rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))
@@ -166,3 +166,20 @@ def test_a_busy_store_at_a_checkpoint_is_repeated_and_keeps_the_kept_books_on(tm
     keeper.set_watermark("event", 0, ers[2].exec_id)  # the writer's repeat
     cp = store.checkpoint("acct", "event")
     assert store.watermark("acct", "event", 0) == ers[2].exec_id and cp.exec_id == ers[2].exec_id and cp.reports == 3
+
+
+def test_from_text_reads_the_keys_with_the_lenient_rules():
+    import datetime as dt
+
+    import pytest
+
+    from fixgw.errors import DecodeError
+    raw = raw_of(trade(4, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS)
+    odd = re.sub("\x0160=[^\x01]*", "\x0160=yesterday\x0179=x7", raw).replace("\x0117=5;4", "\x0117=5;4\x0117=9;9")
+    r = StoredReport.from_text("acct", "event", odd, dt.datetime(2026, 11, 21))
+    assert (r.exec_id, r.key, r.symbol, r.subaccount, r.transact_time, r.raw) == ("5;4", (0, 5, 4), "KXA-26-T1", 0,
+                                                                                  None, odd)
+    with pytest.raises(DecodeError, match="ExecID"):
+        StoredReport.from_text("acct", "event", re.sub("\x0117=[^\x01]*", "", raw), dt.datetime(2026, 11, 21))
+    with pytest.raises(DecodeError, match="35=8"):
+        StoredReport.from_text("acct", "event", raw.replace("\x0135=8\x01", "\x0135=9\x01"), dt.datetime(2026, 11, 21))
