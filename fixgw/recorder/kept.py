@@ -183,17 +183,22 @@ class Keeper:
 
     def set_watermark(self, product: str, index: int, exec_id: str) -> None:
         """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
-        have been stored since the last one. The kept books never stop the recording: a failure
-        is logged, the watermark still moves, and reads keep working from the older checkpoint."""
+        have been stored since the last one. A passing store error (``transient()``: database busy,
+        connection lost) is raised for the writer to repeat the whole move. Any other failure turns
+        the kept books off for the run, logged; the watermark still moves, and reads keep working
+        from the older checkpoint. A report that does not fold is skipped inside :func:`fold`."""
         kept = None
         if index == 0 and product not in self._off:
             try:
                 kept = self._checkpoint(product, exec_id)
-            except Exception as e:  # noqa: BLE001 - reported, and the reads fall back
+            except Exception as e:
+                self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
+                if self.store.transient(e):
+                    raise
                 self._off.add(product)
-                log.error("recorder account=%s product=%s: kept books stopped at a report that does not "
-                          "fold (%s); reads replay from the last checkpoint, run fixgw rebuild", self.account,
-                          product, e)
+                log.error("recorder account=%s product=%s: kept books turned off for this run after %s: %s "
+                          "(while writing a checkpoint at %s); reads replay from the last checkpoint, "
+                          "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
         self.store.set_watermark(self.account, product, index, exec_id, kept=kept)
 
     def _checkpoint(self, product: str, mark: str) -> Checkpoint | None:

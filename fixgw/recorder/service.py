@@ -14,6 +14,14 @@ Order of operations on every (re)connect: the listener logs on first, then the
 recorder asks KalshiDC for everything from the watermark to the latest, so any
 report is either live (after the logon) or in the replay (before the request).
 EventResendReject (U3) is recorded as a visible gap with its range and reason.
+A MsgSeqNum gap on the listener, or its logon, while the last page is in
+flight means that page proves nothing (live reports past a lost one are in
+it): it is asked again. A MsgSeqNum gap on KalshiDC gives the page in flight
+up (its answer may be what was lost); a late answer to it is ignored.
+
+An ExecutionReport even the lenient decoder cannot read is stored as its text
+under its ExecID (views and replays name and skip it); without a readable
+ExecID it is recorded as a gap. Either way no later report passes it unseen.
 
 A store failure is loud.  Every write happens on the writer thread; one that
 fails for a passing reason (the store's ``transient()``: database busy, the
@@ -66,12 +74,13 @@ class _Product:
     live_gen: int = -1  # ...if they arrive on this listener connection (its logon count)
     req_gen: int = -1  # the listener connection a running backfill was started for
     wanted: bool = True  # a backfill is needed
-    pending: tuple[str, str | None] | None = None  # the U1 in flight
+    pending: tuple[str, str | None, int] | None = None  # the U1 in flight: begin, end, listener epoch
+    pending_seq: int | None = None  # its MsgSeqNum, when known: U2/U3 name it in RefSeqNum(45)
+    gaps: int = 0  # MsgSeqNum gaps on the listener; with its logons, the listener epoch (see _epoch)
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
-    spoiled: bool = False  # KalshiDC lost a message of the page in flight (a MsgSeqNum gap)
 
 
 def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], str]:
@@ -210,14 +219,13 @@ class Recorder:
         self._q.put(_Raw(rt, p.name, raw, contiguous, time.time(), invalid))
         return True
 
-    def _decoded(self, item: _Raw) -> StoredReport | None:
+    def _decoded(self, item: _Raw) -> StoredReport | Gap | None:
         """The writer's half of :meth:`_on_raw`: what :meth:`_on_event` does with a decoded report."""
         try:
             inbound = self.gateway.app.decode(item.rt, item.raw, item.invalid)
             msg = inbound.message
             if msg is None:
-                self._say(f"{inbound.session}: {inbound.error}")
-                return None
+                return self._undecodable(item, inbound.session, inbound.error)
             if msg.is_pending or msg.exec_type is ExecType.REJECTED:
                 return None
             if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
@@ -235,36 +243,79 @@ class Recorder:
             log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
             return None
 
+    def _undecodable(self, item: _Raw, session: str, error: str) -> StoredReport | Gap | None:
+        """An ExecutionReport even the lenient decoder cannot read: stored as its text under its
+        ExecID (views and replays name and skip it), so no later report moves the watermark past it
+        unseen; without a readable ExecID, a visible gap from the watermark (writer thread)."""
+        if _REJECTED in item.raw or _PENDING in item.raw:  # never stored, decoded or not
+            self._say(f"{session}: {error}; a rejected or pending report, not recorded")
+            return None
+        try:
+            report = StoredReport.from_text(self.account, item.product, item.raw,
+                                            dt.datetime.fromtimestamp(item.received, UTC))
+        except ValueError as e:  # DecodeError too: no ExecID to key it on
+            with self._lock:
+                begin = self.products[item.product].watermark.get(0, "?")
+            gap = Gap.now(self.account, item.product, begin, None,
+                          f"{session}: an ExecutionReport without a readable ExecID ({e}); {error}")
+            return gap  # the writer records it (durably, or the recording stops) and says it
+        self._say(f"{session}: {error}; stored as received under ExecID {report.exec_id} "
+                  "(views and replays name and skip it)")
+        return report
+
     def _on_event(self, event: Event) -> None:
         p = self._product_of(event.session)
         if p is None:
             return
         msg = event.message
         if msg is None:
+            given_up = None
             if event.error and event.error.startswith(GAP_PREFIX):
                 with self._lock:
                     if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
-                        p.wanted, p.live_ok = True, False
-                    elif p.pending is not None:  # the page in flight lost a report: it proves nothing
-                        p.spoiled = True
+                        p.wanted, p.live_ok, p.gaps = True, False, p.gaps + 1
+                    elif p.pending is not None:  # the page in flight lost a message, perhaps its answer:
+                        given_up, p.pending, p.wanted = p.pending, None, True  # it proves nothing
             self._say(f"{event.session}: {event.error}")
+            if given_up is not None:
+                self._say(f"backfill {p.name}: {given_up[0]}..{given_up[1] or 'latest'} lost a message in a "
+                          "MsgSeqNum gap; asking again from the watermark")
             return
         # ExecutionReports never come this way: _on_raw takes them as text for the writer
         if isinstance(msg, MarketSettlementReport):  # on an RT listener with 20127=Y
             self._q.put(StoredSettlement.from_model(self.account, p.name, msg, event.raw))
         elif isinstance(msg, EventResendComplete) and event.session == p.dc:
-            self._page_done(p, msg.count)
+            self._page_done(p, msg.count, msg.ref_seq_num)
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
             self._rejected(p, msg)
 
-    def _page_done(self, p: _Product, count: int) -> None:
+    def _epoch(self, p: _Product) -> int:
+        """The listener epoch: changes with every MsgSeqNum gap and every logon of the listener, so a
+        page asked for in another epoch cannot prove that the live stream since then is whole."""
+        return p.gaps + self.gateway.runtime(p.listeners[0]).lifecycle.logons
+
+    def _stale(self, p: _Product, what: str, ref_seq_num: int) -> bool:
+        """An answer for no page in flight (KalshiDC's MsgSeqNum gap gave that page up), or for
+        another U1 than the one in flight (when its MsgSeqNum is known)."""
+        if p.pending is not None and p.pending_seq in (None, ref_seq_num):
+            return False
+        self._say(f"backfill {p.name}: {what} (RefSeqNum {ref_seq_num}) answers no request in flight "
+                  f"(given up after a MsgSeqNum gap on {p.dc}); ignored")
+        return True
+
+    def _page_done(self, p: _Product, count: int, ref_seq_num: int) -> None:
         with self._lock:
-            begin, end = p.pending or ("", None)
-            p.pending, spoiled, p.spoiled = None, p.spoiled, False
-            if spoiled:
+            if self._stale(p, "EventResendComplete", ref_seq_num):
+                return
+            begin, end, epoch = p.pending
+            p.pending = None
+            # the last page hands over to the live stream: a listener gap or logon since it was asked
+            # for means live reports past a lost one are in page_top, so it proves nothing
+            moved = end is None and epoch != self._epoch(p)
+            if moved:
                 p.wanted = True
-        if spoiled:  # the watermark stays; the next backfill asks again from it
-            self._say(f"backfill {p.name}: {begin}..{end or 'latest'} lost a report in a MsgSeqNum gap; "
+        if moved:  # the watermark stays; the next backfill asks again from it
+            self._say(f"backfill {p.name}: {begin}..latest ended after the listener lost reports or reconnected; "
                       "asking again from the watermark")
             return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
@@ -278,7 +329,9 @@ class Recorder:
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
         with self._lock:
-            begin, end = p.pending or ("?", None)
+            if self._stale(p, f"EventResendReject {msg.reason}", msg.ref_seq_num):
+                return
+            begin, end, epoch = p.pending
             p.pending = None
         reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
@@ -291,24 +344,43 @@ class Recorder:
             return
         self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))  # said once stored
         with self._lock:
-            p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
+            if epoch != self._epoch(p):  # the listener lost reports or reconnected since: ask again
+                p.wanted = True
+            else:
+                p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
 
     # -- backfill -------------------------------------------------------
     def _send_page(self, p: _Product, begin: str, final: bool = False) -> None:
         """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end."""
         index, clock, _ = exec_id_key(begin)
         end = None if final else f"{clock + self.page_clocks};0" + (f";{index}" if index else "")
+        rt = self.gateway.runtime(p.dc)
         with self._lock:
-            p.pending = (begin, end)
+            p.pending, p.pending_seq = (begin, end, self._epoch(p)), None
         try:
+            before = rt.fix_session.getExpectedSenderNum() if rt.fix_session is not None else None
             self.gateway.event_resend(p.dc, begin, end)
+            # the U1's MsgSeqNum, unless QuickFIX's thread sent something (a heartbeat) in between
+            if before is not None and rt.fix_session.getExpectedSenderNum() == before + 1:
+                with self._lock:
+                    if p.pending is not None and p.pending[:2] == (begin, end):
+                        p.pending_seq = before
         except FixgwError as e:
             with self._lock:
                 p.pending, p.wanted = None, True
             self._say(f"backfill {p.name}: {e}; will retry")
 
     def _watch(self) -> None:
-        """Start a backfill whenever a listener (re)connects, once KalshiDC is up."""
+        """Start a backfill whenever a listener (re)connects, once KalshiDC is up. Without it no
+        backfill runs and no watermark moves, so an unexpected error stops the recording loudly."""
+        try:
+            self._watch_forever()
+        except Exception as e:  # noqa: BLE001 - as a store failure: named, and the process exits non-zero
+            cause = f"{type(e).__name__}: {' '.join(str(e).split())}"
+            log.exception("recorder account=%s event=watcher-failed", self.account)
+            self._fail(f"recorder backfill watcher: {cause}", "WATCHER FAILED")
+
+    def _watch_forever(self) -> None:
         seen_logons: dict[str, int] = {}
         while not self._stop.wait(0.2):
             for p in self.products.values():
@@ -350,13 +422,17 @@ class Recorder:
             self._write_forever()
         except Exception as e:  # noqa: BLE001 - any failure stops recording, loudly
             cause = " ".join(str(e).split()) or type(e).__name__
-            self.failure = f"{self.store.where}: {cause}"
             log.error("recorder account=%s event=store-failed store=%r cause=%r stored=%d",
                       self.account, self.store.where, cause, self.stored)
-            self._say(f"STORE FAILED: {self.failure}; recording stopped after {self.stored} reports "
-                      "stored this run (what was not stored is backfilled from KalshiDC on the next start)")
-            if self.on_failure is not None:
-                self.on_failure(self.failure)
+            self._fail(f"{self.store.where}: {cause}", "STORE FAILED")
+
+    def _fail(self, failure: str, headline: str) -> None:
+        """Stop recording: ``failure`` says why; ``on_failure`` (the commands) ends the process non-zero."""
+        self.failure = failure
+        self._say(f"{headline}: {failure}; recording stopped after {self.stored} reports stored this run "
+                  "(what was not stored is backfilled from KalshiDC on the next start)")
+        if self.on_failure is not None:
+            self.on_failure(failure)
 
     def _durably(self, what: str, fn, *args):
         """``fn(*args)``, repeated while it fails for a passing reason, for up to ``retry_s``."""
@@ -392,9 +468,7 @@ class Recorder:
                     marks.append(item)
                     break
                 if isinstance(item, Gap):
-                    self._durably("recording a gap", self.store.add_gap, item)
-                    self._say(f"GAP {item.product}: drop copy refused {item.begin_exec_id}.."
-                              f"{item.end_exec_id or 'latest'} ({item.reason}); recorded as a gap")
+                    self._gap(item)
                     continue
                 if isinstance(item, StoredSettlement):
                     settled.append(item)
@@ -402,6 +476,9 @@ class Recorder:
                 if item.__class__ is _Raw:
                     report, contiguous = self._decoded(item), item.contiguous
                     if report is None:
+                        continue
+                    if isinstance(report, Gap):  # a report without a readable ExecID
+                        self._gap(report)
                         continue
                 else:
                     report, contiguous = item
@@ -429,6 +506,11 @@ class Recorder:
             for w in waiters:
                 w.set()
             waiters = []
+
+    def _gap(self, gap: Gap) -> None:
+        self._durably("recording a gap", self.store.add_gap, gap)
+        self._say(f"GAP {gap.product}: {gap.begin_exec_id}..{gap.end_exec_id or 'latest'} "
+                  f"({gap.reason}); recorded as a gap")
 
     def _note_tops(self, tops: dict[tuple[str, int], str]) -> None:
         """Remember the highest ExecID received per (product, exchange index): one lock per batch."""

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields, lenient
+from fixgw import fields, fields_tables, lenient, wire
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units
@@ -138,6 +138,35 @@ class StoredReport:
         received_at = dt.datetime.now(UTC) if received_at is None else utc(received_at)
         return cls(account, product, msg.exec_id, index, clock, event, msg.symbol,
                    msg.alloc_account or 0, msg.transact_time, raw, received_at)
+
+    @classmethod
+    def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime) -> StoredReport:
+        """An ExecutionReport even the lenient decoder cannot read, kept as its text: ExecID(17),
+        Symbol(55), AllocAccount(79) and TransactTime(60) read from the text (a repeated tag keeps its
+        first value, as the lenient decoder does); 55 absent is "", 79 absent or not digits is 0, 60
+        absent or not a UTCTimestamp is None. Views and replays skip it, naming it, when they decode it.
+
+        DecodeError: not FIX, not 35=8, or no readable ExecID (nothing to key it on).
+        """
+        if not isinstance(raw, str) or "\x00" in raw:
+            raise DecodeError("8", "raw must be FIX text without NUL characters")
+        mt, keys, values = wire.parse(raw)
+        if mt != "8":
+            raise DecodeError(mt, "not an ExecutionReport (35=8)", 35)
+        found: dict[str, str] = {}
+        for k, v in zip(keys, values):
+            found.setdefault(k, v)
+        exec_id = found.get("17")
+        if exec_id is None:
+            raise DecodeError("8", "no ExecID(17)", 17)
+        index, clock, event = exec_key(exec_id)
+        sub = found.get("79", "")
+        try:
+            when = fields_tables.time_from_wire(found["60"]) if "60" in found else None
+        except (ValueError, KeyError, IndexError):
+            when = None
+        return cls(account, product, exec_id, index, clock, event, found.get("55", ""),
+                   int(sub) if sub.isdigit() and len(sub) <= 18 else 0, when, raw, utc(received_at))
 
     def decode(self, units: Units) -> ExecutionReport:
         """The report as a model again (the store keeps text so a newer codec can reread it);
