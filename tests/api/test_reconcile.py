@@ -48,6 +48,9 @@ def test_clean_books_then_an_injected_break(served):
     with sqlite3.connect(broken) as db:
         gone = db.execute("DELETE FROM reports WHERE symbol = ? AND raw LIKE ?",
                           (EV2, "%\x01150=F\x01%")).rowcount
+        # the kept books may already hold that fill (when the watermark moved past it before the
+        # copy): a report deleted beneath them needs them dropped, or reads would still count it
+        db.execute("DELETE FROM kept")
     assert gone == 1
     out = run(cfg, "--store", f"sqlite:///{broken}")
     assert out.returncode == 1, out.stdout + out.stderr
