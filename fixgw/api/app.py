@@ -17,6 +17,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -60,6 +61,56 @@ def _rest_route(ep: Endpoint, source: Source, verifier: Verifier) -> Route:
     return Route(rest.PREFIX + ep.path, handle, methods=["GET"])
 
 
+_RAW_SEND = "fixgw.raw_send"
+
+
+class _KeepSend:
+    """ASGI middleware: a WebSocket scope carries the server's own ``send`` (Starlette wraps the one
+    the endpoint sees), for :func:`_frames_writer`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            scope[_RAW_SEND] = send
+        await self.app(scope, receive, send)
+
+
+BATCH = 256  # frames one client's writer encodes and writes in one go before the others get a turn
+
+
+def _take(out, n: int) -> list[str]:
+    return [out.popleft() for _ in range(min(n, len(out)))]
+
+
+def _frames_writer(ws: WebSocket):
+    """A function writing several text frames to the socket in one ``transport.write``, or None.
+
+    Each frame stays its own WebSocket message (Kalshi's clients parse one JSON per message);
+    what is saved is the per-message trip through Starlette, uvicorn and a ``send`` system call,
+    which for 100 subscribers was most of the server's CPU during a burst and took the GIL from
+    the recorder's writer thread. It needs uvicorn's websockets-sansio protocol (the one
+    :mod:`fixgw.api.serve` runs) under the ASGI send; with any other, None, and frames go one
+    by one through ``send_text``."""
+    proto = getattr(ws.scope.get(_RAW_SEND), "__self__", None)  # uvicorn's protocol: its send is a bound method
+    conn, transport = getattr(proto, "conn", None), getattr(proto, "transport", None)
+    try:
+        from websockets.protocol import OPEN, Protocol
+    except ImportError:
+        return None
+    if not isinstance(conn, Protocol) or transport is None or not hasattr(proto, "close_sent"):
+        return None
+
+    def write(texts: list[str]) -> None:
+        if proto.close_sent or conn.state is not OPEN or transport.is_closing():
+            raise WebSocketDisconnect(1006)  # the peer went away (what send_text would tell)
+        for text in texts:
+            conn.send_text(text.encode())
+        transport.write(b"".join(conn.data_to_send()))
+    return write
+
+
 def _ws_route(hub: Hub, verifier: Verifier, path: str, product: str) -> WebSocketRoute:
     async def handle(ws: WebSocket) -> None:
         who = verifier.check(ws.headers.get, "GET", ws.url.path)
@@ -69,10 +120,16 @@ def _ws_route(hub: Hub, verifier: Verifier, path: str, product: str) -> WebSocke
         await ws.accept()
         client = hub.attach(asyncio.get_running_loop(), product)
 
+        write = _frames_writer(ws)
+
         async def writer() -> None:
             while True:
                 await client.ready.wait()
                 client.ready.clear()
+                if write is not None:
+                    while client.out:
+                        write(_take(client.out, BATCH))
+                        await asyncio.sleep(0)  # the other clients' writers, and commands, get their turn
                 while client.out:
                     await ws.send_text(client.out.popleft())
                 if client.closed is not None:
@@ -112,4 +169,5 @@ def build(source: Source, verifier: Verifier, hub: Hub, metrics=None) -> Starlet
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return _error(ApiError(404, "not_found", f"no endpoint {request.method} {request.url.path} here"))
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
+                     middleware=[Middleware(_KeepSend)])

@@ -58,8 +58,10 @@ class Api:
             self.reader.close()
             raise ConfigError(f"[api] cannot listen on {api.host}:{want}: {e.strerror}") from None
         self.host, self.port = self.sock.getsockname()[:2]
+        # no permessage-deflate: on 127.0.0.1 it saves nothing and compressing every frame for every
+        # subscriber was most of the CPU a burst cost this process (the recorder's, bench/api.py)
         self.server = uvicorn.Server(uvicorn.Config(application, log_level="warning", ws="websockets-sansio",
-                                                    lifespan="off"))
+                                                    lifespan="off", ws_per_message_deflate=False))
         # in a thread: on the main thread uvicorn re-raises SIGTERM after its own shutdown,
         # which would kill the process before the recorder has flushed
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},

@@ -110,6 +110,7 @@ def fills(config_path, store, user_id, account, product, ticker, event_ticker, s
     columns = ["created_time", "ticker", "outcome_side", "count_fp", "yes_price_dollars", "is_taker",
                "fee_cost"] if product == "event" else \
         ["created_time", "ticker", "side", "count", "price", "entry_price", "realized_pnl", "fees"]
+    since = _stamp(db, q)
     if limit is None and cursor is None:
         rows = [json.loads(f.model_dump_json()) for f in q.fills()]
     else:
@@ -123,28 +124,39 @@ def fills(config_path, store, user_id, account, product, ticker, event_ticker, s
         click.echo(f"fixgw fills: next page --cursor '{after}'" if after else "fixgw fills: last page", err=True)
     _emit(rows, table, columns)
     if follow:
-        _follow(db, q, {r["fill_id"] for r in rows}, table, columns)
+        _follow(db, q, since, lambda: [json.loads(f.model_dump_json()) for f in q.fills()],
+                {r["fill_id"]: r for r in rows}, "fill_id", table, columns)
     db.close()
 
 
-def _follow(db, q, seen: set[str], table: bool, columns: list[str]) -> None:
-    """Poll the store's report count; when it moves, print the fills not printed yet, in ExecID order.
+def _stamp(db, q, settled: bool = False) -> tuple[int, int]:
+    """What ``--follow`` polls: the account's report count (with ``settled``, its settlements too)."""
+    return db.count(q.account, q.product), len(db.settlements(q.account, q.product)) if settled else 0
 
-    Each change re-reads the account's reports (a backfill can fill holes below the newest
-    ExecID, so "after the last one" would miss them): fine for a terminal, not a feed.
+
+def _follow(db, q, since: tuple[int, int], rows, printed: dict, key: str, table: bool, columns: list[str],
+            settled: bool = False) -> None:
+    """Poll :func:`_stamp` from ``since`` (taken before the first rows were read, so a report stored
+    while they were read is not missed); when it moves, read ``rows()`` again and print each row
+    whose ``key`` is new or whose row differs from the one printed last, in the order ``rows()`` gives. ``printed`` (key -> row) holds what is on screen.
+
+    Each change re-reads the view (a backfill can fill holes below the newest ExecID, so
+    "after the last one" would miss them); positions come from the kept books plus the tail
+    (:mod:`fixgw.recorder.kept`), fills and orders from the account's reports: fine for a
+    terminal, not a feed. A row that leaves the view (a settled position) is not printed.
     """
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sys.stdout.flush()
-    count = db.count(q.account, q.product)
+    last = since
     while not stop.wait(0.2):
-        now = db.count(q.account, q.product)
-        if now == count:
+        now = _stamp(db, q, settled)
+        if now == last:
             continue
-        count = now
-        new = [json.loads(f.model_dump_json()) for f in q.fills() if f.fill_id not in seen]
-        seen.update(r["fill_id"] for r in new)
+        last = now
+        new = [r for r in rows() if printed.get(r[key]) != r]
+        printed.update((r[key], r) for r in new)
         if new:
             _emit(new, table, columns)
             sys.stdout.flush()
@@ -155,17 +167,27 @@ def _follow(db, q, seen: set[str], table: bool, columns: list[str]) -> None:
 @_filters
 @click.option("--status", type=click.Choice(["resting", "canceled", "executed"]))
 @click.option("--table", is_flag=True, help="A table for people instead of JSON lines.")
+@click.option("--follow", "-f", is_flag=True, help="Keep running: print an order again each time a stored "
+              "report changes it (another process may be recording), until SIGINT/SIGTERM.")
 def orders(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
-           status, table) -> None:
+           status, table, follow) -> None:
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts)
+    columns = ["created_time", "ticker", "outcome_side", "status", "yes_price_dollars", "fill_count_fp",
+               "remaining_count_fp"] if product == "event" else \
+        ["created_time", "ticker", "side", "price", "fill_count", "remaining_count", "last_update_reason"]
+
+    def rows():
+        return [json.loads(o.model_dump_json()) for o in q.orders(status)]
+
     try:
-        rows = [json.loads(o.model_dump_json()) for o in q.orders(status)]
+        since = _stamp(db, q)
+        now = rows()
+        _emit(now, table, columns)
+        if follow:
+            _follow(db, q, since, rows, {r["order_id"]: r for r in now}, "order_id", table, columns)
     finally:
         db.close()
-    _emit(rows, table, ["created_time", "ticker", "outcome_side", "status", "yes_price_dollars", "fill_count_fp",
-                        "remaining_count_fp"] if product == "event" else
-          ["created_time", "ticker", "side", "price", "fill_count", "remaining_count", "last_update_reason"])
 
 
 @click.command(help="Positions derived from the recorded reports and settlements (like GET /portfolio/positions; "
@@ -178,13 +200,33 @@ def orders(config_path, store, user_id, account, product, ticker, event_ticker, 
 @click.option("--profile", type=click.Choice(["default", "seed"]),
               help="Schema profile of the JSON (default: CONFIG's profile, else default).")
 @click.option("--table", is_flag=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep running: print each market position (one line "
+              "each, not the body) and then each one again when a stored report or settlement changes it, "
+              "until SIGINT/SIGTERM.")
 def positions(config_path, store, user_id, account, product, ticker, event_ticker, subaccount, subtrader, min_ts, max_ts,
-              settlement_status, count_filter, limit, cursor, profile, table) -> None:
+              settlement_status, count_filter, limit, cursor, profile, table, follow) -> None:
+    if follow and (limit is not None or cursor is not None):
+        raise click.UsageError("--follow prints every position: it does not take --limit/--cursor")
     db, q = _query(config_path, store, account, product, user_id, ticker=ticker, event_ticker=event_ticker,
                    subaccount=subaccount, subtrader=subtrader, min_ts=min_ts, max_ts=max_ts,
                    settlement_status=settlement_status, count_filter=count_filter, limit=limit, cursor=cursor)
     if profile is None and config_path is not None:
         profile = load(config_path).profile
+    key, ident = ("market_positions", "ticker") if product == "event" else ("positions", "market_ticker")
+    columns = ["ticker", "position_fp", "market_exposure_dollars", "realized_pnl_dollars", "fees_paid_dollars"] \
+        if product == "event" else ["market_ticker", "position", "entry_price", "fees"]
+    if follow:
+        def rows():
+            return [json.loads(p.model_dump_json()) for p in q.positions(whole=True)[key]]
+
+        try:
+            since = _stamp(db, q, settled=True)
+            now = rows()
+            _emit(now, table, columns)
+            _follow(db, q, since, rows, {r[ident]: r for r in now}, ident, table, columns, settled=True)
+        finally:
+            db.close()
+        return
     if product == "event" and not table:
         click.echo(json.dumps(q.positions_json(profile)))
         db.close()
@@ -192,10 +234,7 @@ def positions(config_path, store, user_id, account, product, ticker, event_ticke
     out = q.positions()
     db.close()
     if table:
-        key = "market_positions" if product == "event" else "positions"
-        _emit([json.loads(p.model_dump_json()) for p in out[key]], True,
-              ["ticker", "position_fp", "market_exposure_dollars", "realized_pnl_dollars", "fees_paid_dollars"]
-              if product == "event" else ["market_ticker", "position", "entry_price", "fees"])
+        _emit([json.loads(p.model_dump_json()) for p in out[key]], True, columns)
     else:
         click.echo(json.dumps({k: v if isinstance(v, str) else [json.loads(p.model_dump_json()) for p in v]
                                for k, v in out.items()}))

@@ -273,3 +273,56 @@ def test_fills_follow_prints_new_fills_as_they_are_stored(served):
     rows = [json.loads(line) for line in lines]
     assert [r["ticker"] for r in rows[FILLS:]] == ["KXFOLLOW-26NOV21-T1"] * 3
     assert len({r["fill_id"] for r in rows}) == len(rows) == FILLS + 3
+
+
+def test_orders_and_positions_follow_print_each_change(served):
+    """After the fills one: it trades more. Each order and market position a new burst changes is
+    printed again, its last line the same as the REST body (a settled view is not re-read here)."""
+    import subprocess
+    import sys
+    import threading
+
+    from apiharness import ENV, wait_for
+    store = f"sqlite:///{served['root'] / 'dropcopy.db'}"
+    client, symbol = served["client"], "KXFOLLOW-26NOV21-T2"
+    before = client.get("/portfolio/orders", limit=1000).json()["orders"]
+    procs, lines = {}, {}
+    for what in ("orders", "positions"):
+        procs[what] = subprocess.Popen([sys.executable, "-m", "fixgw", what, "--follow", "--store", store,
+                                        "--account", "alice"], stdout=subprocess.PIPE, text=True, env=ENV)
+        lines[what] = []
+        threading.Thread(target=lambda w=what: lines[w].extend(iter(procs[w].stdout.readline, "")),
+                         daemon=True).start()
+
+    def last(what: str, key: str) -> dict:
+        out = {}
+        for line in list(lines[what]):
+            row = json.loads(line)
+            out[row[key]] = row
+        return out
+
+    try:
+        held = client.get("/portfolio/positions", limit=1000).json()["market_positions"]
+        wait_for(lambda: len(lines["orders"]) >= len(before) and len(lines["positions"]) >= len(held), 30,
+                 "the recorded orders and positions")
+        assert [json.loads(line) for line in lines["orders"]] == before
+        assert [json.loads(line) for line in lines["positions"]] == held
+        printed = len(lines["positions"])
+        served["sim"].cmd(cmd="burst", account="alice", product="event", count=3, rate=100, symbol=symbol)
+        wait_for(lambda: len(client.get("/portfolio/fills", ticker=symbol).json()["fills"]) == 3, 30,
+                 "three new fills served")
+        orders = client.get("/portfolio/orders", ticker=symbol, limit=1000).json()["orders"]
+        position = client.get("/portfolio/positions", ticker=symbol).json()["market_positions"]
+        assert orders and len(position) == 1
+        wait_for(lambda: all(last("orders", "order_id").get(o["order_id"]) == o for o in orders), 30,
+                 "each new order's last state")
+        wait_for(lambda: last("positions", "ticker").get(symbol) == position[0], 30, "the new position")
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            assert proc.wait(10) == 0
+    changed = [json.loads(line) for line in lines["positions"][printed:]]
+    assert {r["ticker"] for r in changed} == {symbol}  # only the position that changed
+    old = {o["order_id"] for o in before}
+    assert {r["order_id"] for r in map(json.loads, lines["orders"][len(before):])} == {o["order_id"] for o in orders}
+    assert not old & {o["order_id"] for o in orders}

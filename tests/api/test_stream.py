@@ -99,3 +99,53 @@ def test_a_stored_report_with_a_novel_value_neither_stops_nor_hangs_the_hub(tmp_
     finally:
         hub.stop()
         store.close()
+
+
+def test_a_burst_reaches_a_real_client_as_one_message_per_frame_then_overflow_closes(tmp_path, monkeypatch):
+    """Over a real uvicorn server run as `fixgw serve` runs it: the frames of one hand-over are
+    written to the socket together (one write per client, not one per frame), and the client still
+    gets each as its own message, seq contiguous; a client that falls behind gets error 25, closed."""
+    import socket
+    import time
+
+    import uvicorn
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from fixgw.api import app as appmod, auth
+    from fixgw.api.auth import Verifier
+    from fixgw.api.rest import Source
+    from fixgw.signing import Signer, generate_keypair, load_public_key
+
+    writers = []
+    real = appmod._frames_writer
+    monkeypatch.setattr(appmod, "_frames_writer", lambda ws: writers.append(real(ws)) or writers[-1])
+    priv, pub = generate_keypair(tmp_path / "k.pem")
+    hub = Hub(None, "alice", limit=500)
+    app = appmod.build(Source(None, "alice"), Verifier({"k": load_public_key(pub)}), hub)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio",
+                                           ws_per_message_deflate=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        url = f"ws://127.0.0.1:{sock.getsockname()[1]}{appmod.WS_PATH}"
+        headers = auth.headers(Signer.from_file(priv), "k", "GET", appmod.WS_PATH)
+        with connect(url, additional_headers=headers) as ws:
+            ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["fill"]}}))
+            assert json.loads(ws.recv(5))["type"] == "subscribed"
+            assert writers and writers[0] is not None  # the one-write path, not send_text per frame
+            hub.publish("KXA-1", [("fill", {"n": i}) for i in range(300)])
+            got = [json.loads(ws.recv(5)) for _ in range(300)]
+            assert [(f["seq"], f["msg"]["n"]) for f in got] == [(i + 1, i) for i in range(300)]
+            hub.publish("KXA-1", [("fill", {"n": i}) for i in range(501)])  # more than the buffer holds
+            last = json.loads(ws.recv(5))
+            assert last["type"] == "error" and last["msg"]["code"] == OVERFLOW
+            with pytest.raises(ConnectionClosed):
+                ws.recv(5)
+    finally:
+        server.should_exit = True
+        thread.join(10)
