@@ -5,6 +5,19 @@ Everything is real: keys are generated per test run, the simulator is the
 QuickFIX initiators.
 """
 
+import time
+
 from fixgw.sim.launch import Account, SimProcess, free_port_base, gateway_config, make_account
 
-__all__ = ["Account", "SimProcess", "free_port_base", "gateway_config", "make_account"]
+__all__ = ["Account", "SimProcess", "free_port_base", "gateway_config", "make_account", "wait_for"]
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.1):
+    """Poll ``predicate`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

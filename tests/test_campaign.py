@@ -52,7 +52,7 @@ from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from fixgw.recorder.store import open_store
 from fixgw.state import State
-from harness import gateway_config, make_account
+from harness import gateway_config, make_account, wait_for
 
 SEED = int(os.environ.get("FIXGW_FAULTS_SEED", "20261206"))
 KINDS = ("logout", "disconnect", "nr-gap", "novel-enum", "duplicate-tag", "group-tag", "recorder-kill", "store-full")
@@ -63,16 +63,6 @@ RECORDER_KINDS = {"recorder-kill", "store-full"}
 
 def as_json(model) -> dict:
     return json.loads(model.model_dump_json())
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def logged_on(gw: Gateway, name: str, timeout: float = 30) -> None:

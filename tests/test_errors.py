@@ -13,17 +13,7 @@ from pathlib import Path
 
 from fixgw.certs import make_tls
 from fixgw.gateway import Gateway
-from harness import gateway_config, make_account
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from harness import gateway_config, make_account, wait_for
 
 
 def test_a_wrong_ca_is_the_sessions_last_error_with_openssls_reason(tmp_path, sim, caplog):

@@ -15,23 +15,13 @@ import pytest
 from fixgw.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
-from harness import gateway_config, make_account
+from harness import gateway_config, make_account, wait_for
 
 EV = "KXHIGHNY-26NOV21-T50"
 
 
 def as_json(model) -> dict:
     return json.loads(model.model_dump_json())
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import ExecutionReport
 from fixgw.signing import Signer, generate_keypair
 from fixgw.sim.launch import SimProcess
-from harness import gateway_config, make_account
+from harness import gateway_config, make_account, wait_for
 
 ACCOUNT = "alice"
 # fixgw.tls points SSL_CERT_FILE at an empty trust store in a process running QuickFIX (TLS
@@ -37,16 +37,6 @@ ENV = dict(os.environ)  # as it was before a gateway in this process changed it,
 EV, EV2, EV3 = "KXHIGHNY-26NOV21-T50", "KXHIGHNY-26NOV21-T60", "KXRAIN-26NOV21-T1"
 BURST = "KXBURST-26NOV21-T50"
 FILLS = 3 + 20  # three in trade(), then the burst
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def serve_config(root: Path, sim, store_url: str, client_pub: Path, extra: str = "") -> Path:

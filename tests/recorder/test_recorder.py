@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from fixgw.recorder.store import open_store
-from harness import make_account
+from harness import make_account, wait_for
 
 ACCOUNT = "alice"
 
@@ -89,16 +89,6 @@ def recording(tmp_path, sim, url: str) -> "RecorderProcess":
         rec.kill()
         raise
     return rec
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stored_ids(url: str) -> tuple[int, set[str]]:
