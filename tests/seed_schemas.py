@@ -1,4 +1,7 @@
-"""JSON Schemas extracted from the seed documents in ../shared/seeds (test helper).
+"""JSON Schemas extracted from the seed documents (test helper).
+
+The seeds 001-003 are kept in tests/fixtures/seeds, byte for byte as in ../shared/seeds (a test checks
+that, when ../shared is beside the checkout): a clone must not need anything outside itself.
 
 * 001: the OpenAPI 3.0 document of GET /portfolio/positions, as written in the
   seed (its ````yaml block): validated with openapi-schema-validator's OAS 3.0
@@ -18,9 +21,7 @@ from pathlib import Path
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
-if not SEEDS.is_dir():  # a worktree two levels down, or the main clone beside shared/
-    SEEDS = next(p / "shared" / "seeds" for p in Path(__file__).resolve().parents if (p / "shared" / "seeds").is_dir())
+SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"
 
 
 def _text(prefix: str) -> str:
