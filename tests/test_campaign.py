@@ -52,7 +52,7 @@ from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from fixgw.recorder.store import open_store
 from fixgw.state import State
-from harness import gateway_config, make_account, wait_for
+from harness import gateway_config, make_account, wait_for, drop_copy_sessions
 
 SEED = int(os.environ.get("FIXGW_FAULTS_SEED", "20261206"))
 KINDS = ("logout", "disconnect", "nr-gap", "novel-enum", "duplicate-tag", "group-tag", "recorder-kill", "store-full")
@@ -103,21 +103,7 @@ account = "alice"
 flush_ms = 20
 retry_s = 5
 
-[[session]]
-name = "listener"
-product = "event"
-type = "NR"
-listener = true
-api_key_id = "{listener.api_key_id}"
-private_key = "{listener.private_key}"
-
-[[session]]
-name = "dc"
-product = "event"
-type = "DC"
-api_key_id = "{dc.api_key_id}"
-private_key = "{dc.private_key}"
-""")
+{drop_copy_sessions(listener, dc)}""")
         self.proc: subprocess.Popen | None = None
         self.exits: list[int] = []
 

@@ -27,7 +27,7 @@ from fixgw.gateway import Gateway
 from fixgw.models.fix import ExecutionReport
 from fixgw.signing import Signer, generate_keypair
 from fixgw.sim.launch import SimProcess
-from harness import gateway_config, make_account, wait_for
+from harness import gateway_config, make_account, wait_for, drop_copy_sessions
 
 ACCOUNT = "alice"
 # fixgw.tls points SSL_CERT_FILE at an empty trust store in a process running QuickFIX (TLS
@@ -59,21 +59,7 @@ flush_ms = 20
 port = 0
 keys = {{ "reader-key" = "{client_pub}" }}
 {extra}
-[[session]]
-name = "listener"
-product = "event"
-type = "NR"
-listener = true
-api_key_id = "{listener.api_key_id}"
-private_key = "{listener.private_key}"
-
-[[session]]
-name = "dc"
-product = "event"
-type = "DC"
-api_key_id = "{dc.api_key_id}"
-private_key = "{dc.private_key}"
-""")
+{drop_copy_sessions(listener, dc)}""")
     return cfg
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from fixgw.recorder.store import open_store
-from harness import make_account, wait_for
+from harness import make_account, wait_for, drop_copy_sessions
 
 ACCOUNT = "alice"
 
@@ -39,21 +39,7 @@ account = "{ACCOUNT}"
 flush_ms = 20
 page_clocks = 2000
 
-[[session]]
-name = "listener"
-product = "event"
-type = "NR"
-listener = true
-api_key_id = "{listener.api_key_id}"
-private_key = "{listener.private_key}"
-
-[[session]]
-name = "dc"
-product = "event"
-type = "DC"
-api_key_id = "{dc.api_key_id}"
-private_key = "{dc.private_key}"
-""")
+{drop_copy_sessions(listener, dc)}""")
     return cfg
 
 
