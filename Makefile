@@ -58,7 +58,7 @@ bench: venv
 	$(VPY) -m bench
 
 spec: venv
-	$(VPY) -m fixgw.dictionary spec
+	$(VPY) -m fixgw.fix.dictionary spec
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -79,7 +79,7 @@ def build(path: Path, n: int) -> None:
 def keeping(tmp: Path, n: int) -> tuple[float, float, float, float]:
     """Seconds per report with the kept books and without, wall then CPU, for the writer's work on
     ``n`` reports."""
-    from fixgw import fields
+    from fixgw.fix import codec as fields
     from fixgw.pricing import Units
 
     made = [_raw(i) for i in range(n)]

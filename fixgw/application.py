@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 
 import quickfix as fix
 
-from fixgw import fields, lenient, tags
+from fixgw.fix import codec as fields, lenient, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded

@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 
 import quickfix as fix
 
-from fixgw import dictionary, tags
+from fixgw.fix import dictionary, tags
 
 Pairs = Sequence[tuple[int, str]]
 

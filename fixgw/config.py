@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fixgw import tags
+from fixgw.fix import tags
 from fixgw.errors import ConfigError
 from fixgw.paths import CFG_DIR, SPEC_DIR  # noqa: F401 - CFG_DIR is re-exported (sessions, sim, tests)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fixgw import application, codec, express, fields
+from fixgw import application, codec
+from fixgw.fix import fastorder as express, codec as fields
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,

@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fixgw import fields, translate
-from fixgw import fields_tables as T
+from fixgw import translate
+from fixgw.fix import codec as fields
+from fixgw.fix import codec_tables as T
 from fixgw.models.fix import exec_id_key
 from fixgw.models.rest import Q2, Q6, Fill
 from fixgw.pricing import Units, decimal_from_wire, price_from_wire

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 import quickfix as fix
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.application import GatewayApplication, Inbound, SessionRuntime
 from fixgw.config import parse
 from fixgw.guard import guarded

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from fixgw import codec, fields
+from fixgw import codec
+from fixgw.fix import codec as fields
 from fixgw.models.fix import (CollateralChange, ExecType, ExecutionReport, MarketSettlementReport, MiscFee,
                               NewOrderSingle, OrdStatus, SettlementParty, Side)
 from fixgw.pricing import Units

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixgw import dictionary as D
-from fixgw import dictionary_tables as T
+from fixgw.fix import dictionary as D
+from fixgw.fix import dictionary_tables as T
 
 REPO = Path(__file__).resolve().parent.parent
 SOH = "\x01"
@@ -18,17 +18,17 @@ SOH = "\x01"
 # --------------------------------------------------------------------------- generated files
 def test_committed_spec_files_match_the_tables():
     assert D.SPEC_DIR == REPO / "spec"
-    assert D.stale(D.SPEC_DIR) == [], "spec/ is stale: run `python -m fixgw.dictionary spec`"
+    assert D.stale(D.SPEC_DIR) == [], "spec/ is stale: run `python -m fixgw.fix.dictionary spec`"
 
 
 def test_rendering_is_deterministic():
     assert D.rendered() == D.rendered()
     for text in D.rendered().values():
-        assert "python -m fixgw.dictionary" in text and "Do not edit by hand" in text
+        assert "python -m fixgw.fix.dictionary" in text and "Do not edit by hand" in text
 
 
 def test_check_mode_names_the_file_that_differs(tmp_path):
-    run = [sys.executable, "-m", "fixgw.dictionary"]
+    run = [sys.executable, "-m", "fixgw.fix.dictionary"]
     assert subprocess.run(run + [str(tmp_path)], cwd=REPO, capture_output=True).returncode == 0
     ok = subprocess.run(run + ["--check", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
@@ -41,7 +41,7 @@ def test_check_mode_names_the_file_that_differs(tmp_path):
 
 def test_imports_without_quickfix():
     code = ("import sys; sys.modules['quickfix'] = None\n"
-            "import fixgw.dictionary as d\n"
+            "import fixgw.fix.dictionary as d\n"
             "assert 'quickfix' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
             "d.rendered(); print(d.field_names()[21001])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixgw import express
+from fixgw.fix import fastorder as express
 from fixgw.errors import OrderError
-from fixgw.fields import encode
+from fixgw.fix.codec import encode
 from fixgw.models.fix import NewOrderSingle, SelfTradePrevention, Side, TimeInForce
 from fixgw.pricing import Units
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixgw import fastfill, fields, translate
+from fixgw import fastfill, translate
+from fixgw.fix import codec as fields
 from fixgw.models import fix as m
 from fixgw.pricing import Units
 from test_fields import SOH, as_raw, model_strategy

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixgw import dictionary, dictionary_tables, fields, fields_tables, lenient
+from fixgw.fix import dictionary, dictionary_tables, codec as fields, codec_tables as fields_tables, lenient
 from fixgw.errors import DecodeError, OrderError
-from fixgw.fields import decode, decode_raw, decode_raw_with_unknown, decode_with_unknown, encode
-from fixgw.wire import split
+from fixgw.fix.codec import decode, decode_raw, decode_raw_with_unknown, decode_with_unknown, encode
+from fixgw.fix.wire import split
 from fixgw.models import fix as m
 from fixgw.pricing import Units
 

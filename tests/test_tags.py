@@ -1,9 +1,9 @@
-"""fixgw.tags names each tag number once, with the dictionary's own field name."""
+"""fixgw.fix.tags names each tag number once, with the dictionary's own field name."""
 
 import re
 
-from fixgw import tags
-from fixgw.dictionary_tables import FIELDS
+from fixgw.fix import tags
+from fixgw.fix.dictionary_tables import FIELDS
 
 
 def upper_snake(name: str) -> str:

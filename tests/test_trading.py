@@ -285,7 +285,8 @@ def test_settlement_reports_reach_rt_sessions_that_asked(tmp_path, sim):
 
 def _raw_order(gw, session: str, symbol: str, price_text: str, qty_text: str = "1.00"):
     """A NewOrderSingle whose Price(44) and OrderQty(38) are written as given, past every local check."""
-    from fixgw import codec, fields
+    from fixgw import codec
+    from fixgw.fix import codec as fields
     from fixgw.models.fix import NewOrderSingle, Side
     from fixgw.orders import new_cl_ord_id
     rt = gw.runtime(session)

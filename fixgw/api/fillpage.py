@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 
-from fixgw import fastfill, fields, translate
+from fixgw import fastfill, translate
+from fixgw.fix import codec as fields
 from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.models.rest import FillsResponse

@@ -32,7 +32,8 @@ import threading
 from collections import deque
 from typing import Iterable
 
-from fixgw import lenient, translate
+from fixgw import translate
+from fixgw.fix import lenient
 from fixgw.events import post_position_of
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields, fields_tables, lenient, wire
+from fixgw.fix import codec as fields, codec_tables as fields_tables, lenient, wire
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units

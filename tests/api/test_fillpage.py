@@ -12,7 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.api import fillpage
 from fixgw.api.params import ApiError, Params
 from fixgw.api.rest import Source

@@ -15,7 +15,7 @@ import threading
 
 import quickfix as fix
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, Side
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder

@@ -16,7 +16,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.errors import DecodeError
 from fixgw.models import fix as m
 from fixgw.pricing import Units

@@ -39,12 +39,12 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel
 
-from fixgw import fields_tables as T
+from fixgw.fix import codec_tables as T
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models import fix as m
 from fixgw.pricing import Units
-from fixgw.wire import parse as _parse
-from fixgw.wire import tag as _tag
+from fixgw.fix.wire import parse as _parse
+from fixgw.fix.wire import tag as _tag
 
 SOH = T.SOH
 MODELS, MSG_TYPES = T.MODELS, T.MSG_TYPES

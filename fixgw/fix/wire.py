@@ -3,7 +3,7 @@
 QuickFIX hands callbacks a ``Message``; fixgw reads ``message.toString()``
 instead, because one string crossing the binding is cheaper than a SWIG call
 per field. :func:`parse` splits the text without validating structure (that
-is :mod:`fixgw.fields`' job); :func:`split` also drops header and trailer.
+is :mod:`fixgw.fix.codec`' job); :func:`split` also drops header and trailer.
 Malformed text (a field without ``=``, no MsgType) raises DecodeError.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fixgw import fields_tables as T
+from fixgw.fix import codec_tables as T
 from fixgw.errors import DecodeError
 from fixgw.pricing import Units
 
@@ -84,7 +84,7 @@ def parse(raw: str) -> tuple[str, list[str], list[str]]:
 def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:
     """Raw FIX text -> (MsgType, PossDupFlag, body pairs), for callers that want fields as data.
 
-    To get a model, :func:`fixgw.fields.decode_raw` is faster: it needs neither ``int()`` per tag nor pairs.
+    To get a model, :func:`fixgw.fix.codec.decode_raw` is faster: it needs neither ``int()`` per tag nor pairs.
     """
     mt, keys, values = parse(raw)
     start, end = 0, len(keys)

@@ -12,7 +12,7 @@ error wording; anything else returns None and goes the generic way
 
 from __future__ import annotations
 
-from fixgw import fields_tables as T
+from fixgw.fix import codec_tables as T
 from fixgw.errors import OrderError
 from fixgw.models.fix import NewOrderSingle
 from fixgw.pricing import Units

@@ -1,4 +1,4 @@
-"""Tables behind :mod:`fixgw.dictionary`: Kalshi FIX fields and message layouts.
+"""Tables behind :mod:`fixgw.fix.dictionary`: Kalshi FIX fields and message layouts.
 
 Pure data, stdlib only (never imports ``quickfix``).
 

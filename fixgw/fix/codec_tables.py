@@ -1,7 +1,7 @@
-"""What :mod:`fixgw.fields` knows: value kinds, which tag carries which field, compiled.
+"""What :mod:`fixgw.fix.codec` knows: value kinds, which tag carries which field, compiled.
 
-Entries are in wire order (the order of :mod:`fixgw.dictionary_tables`), which
-is also the order :func:`fixgw.fields.encode` writes.  A field with name
+Entries are in wire order (the order of :mod:`fixgw.fix.dictionary_tables`), which
+is also the order :func:`fixgw.fix.codec.encode` writes.  A field with name
 ``None`` is in the Kalshi layout but not in the model: the decoder accepts and
 drops it, so it is never reported as unknown.  A group with model ``None``
 is checked for structure and dropped the same way.
@@ -280,7 +280,7 @@ TRAILER_TAGS = frozenset({93, 89, 10})
 
 
 # --------------------------------------------------------------------------- compiled tables
-# The layouts above, compiled once per price unit for fixgw.fields.  A level's ``names``
+# The layouts above, compiled once per price unit for fixgw.fix.codec.  A level's ``names``
 # maps every tag it may meet (as int and as text, so raw text never needs int()) to a
 # field name, a "_<tag>" placeholder for layout-only fields, a nested Level for a
 # NumInGroup tag, or one of the markers below.
@@ -314,8 +314,8 @@ class Level:
         self.convs: dict[str, tuple] = {}           # name -> (tag, convert, memo or None)
         self.limits: dict[str, int] = {}           # OrdType placeholders -> tag
         self.enc: list[tuple[int, str | None, Any]] = []
-        self.plans: dict[Any, Any] = {}            # shape -> fixgw.fields._Plan
-        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.lenient.decode
+        self.plans: dict[Any, Any] = {}            # shape -> fixgw.fix.codec._Plan
+        self.loose_plans: dict[Any, Any] = {}      # the same for fixgw.fix.lenient.decode
         fields = model.model_fields if model else {}
         tag_of: dict[str, int] = {}
         for e in entries:

@@ -2,7 +2,7 @@
 
 Kalshi's FIX changes over time (a tag reorganisation in v1.0.17, an enum split in
 v1.0.30); one new value must never cost a fill. :func:`decode` is
-:func:`fixgw.fields.decode_raw_with_unknown` that keeps the message and lists its
+:func:`fixgw.fix.codec.decode_raw_with_unknown` that keeps the message and lists its
 faults instead of raising:
 
 * an enum value the dictionary does not list is kept as its raw text (a plain
@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixgw import fields as F
-from fixgw import fields_tables as T
+from fixgw.fix import codec as F
+from fixgw.fix import codec_tables as T
 from fixgw.models import fix as m
 from fixgw.pricing import Units
-from fixgw.wire import parse, tag
+from fixgw.fix.wire import parse, tag
 
 
 class Loose:
-    """What a lenient plan collects instead of raising (see :func:`fixgw.fields._plan`)."""
+    """What a lenient plan collects instead of raising (see :func:`fixgw.fix.codec._plan`)."""
 
     __slots__ = ("root", "notes", "dups")
 

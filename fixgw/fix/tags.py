@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Each name is the dictionary's field name in UPPER_SNAKE (tests/test_tags.py checks it).
-# Models name their tags through fixgw.fields' tables; these are the tags code reads or
+# Models name their tags through fixgw.fix.codec' tables; these are the tags code reads or
 # writes by hand on a quickfix.Message or a Logon.
 
 # Header / session
