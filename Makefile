@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q --force-reinstall --no-deps $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl
 	$(VPY) -m pip install -q -e '.[test]'
-	$(VPY) -c 'import quickfix, fixgw.tls; fixgw.tls.require_ssl_build(); fixgw.tls.require_optimised_build()'
+	$(VPY) -c 'import quickfix, fixgw.adapter.tls; fixgw.adapter.tls.require_ssl_build(); fixgw.adapter.tls.require_optimised_build()'
 	@touch $@
 
 demo: venv

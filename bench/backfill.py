@@ -11,7 +11,7 @@ import quickfix as fix
 from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
-from fixgw import sessions, tls
+from fixgw.adapter import sessions, tls
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer

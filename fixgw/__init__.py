@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _API = {
     # configure and run
     "load": "fixgw.config", "parse": "fixgw.config", "GatewayConfig": "fixgw.config",
-    "SessionConfig": "fixgw.config", "Gateway": "fixgw.gateway", "SessionStatus": "fixgw.gateway",
+    "SessionConfig": "fixgw.config", "Gateway": "fixgw.adapter.gateway", "SessionStatus": "fixgw.adapter.gateway",
     "Ack": "fixgw.orders", "Event": "fixgw.events",
     # FIX messages a caller receives
     "ExecutionReport": "fixgw.models.fix", "OrderCancelReject": "fixgw.models.fix",

@@ -314,7 +314,7 @@ def _hosts(data: dict, sessions: list[dict], timeout: float) -> list[Problem]:
 def _render(data: dict, base: Path) -> list[Problem]:
     import quickfix as fix
 
-    from fixgw import sessions
+    from fixgw.adapter import sessions
     from fixgw.config import parse
     from fixgw.errors import ConfigError
 

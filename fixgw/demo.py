@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.rest import MarketPosition
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store

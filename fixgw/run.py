@@ -1,6 +1,6 @@
 """``fixgw run CONFIG``: one foreground gateway process driven through its control socket.
 
-The process starts a :class:`~fixgw.gateway.Gateway` for every session in the
+The process starts a :class:`~fixgw.adapter.gateway.Gateway` for every session in the
 config, serves the owner-only control socket (:mod:`fixgw.control`) and waits
 for SIGTERM/SIGINT, which log every session out (QuickFIX waits for the Logout
 answers), close the stores and exit 0 (1 if a hosted recorder's store failed,
@@ -39,8 +39,8 @@ import quickfix as fix
 from fixgw import control, lock, schema
 from fixgw.config import Kind, load, with_user_id
 from fixgw.errors import ConfigError, SessionError
-from fixgw.gateway import Gateway
-from fixgw.logs import redact
+from fixgw.adapter.gateway import Gateway
+from fixgw.adapter.logs import redact
 from fixgw.metrics import backoff_delay
 from fixgw.orders import outcome
 from fixgw.state import State

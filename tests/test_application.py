@@ -16,9 +16,9 @@ import pytest
 import quickfix as fix
 
 from fixgw.fix import codec as fields
-from fixgw.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntime
 from fixgw.config import parse
-from fixgw.guard import guarded
+from fixgw.adapter.guard import guarded
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
 from fixgw.state import Lifecycle
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from fixgw import codec
+from fixgw.adapter import encode as codec
 from fixgw.fix import codec as fields
 from fixgw.models.fix import (CollateralChange, ExecType, ExecutionReport, MarketSettlementReport, MiscFee,
                               NewOrderSingle, OrdStatus, SettlementParty, Side)

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
-ADAPTER = {"logs", "guard", "application", "sessions", "gateway", "tls", "codec", "entry", "demo", "cli", "control", "run",
+ADAPTER = {"adapter.logs", "adapter.guard", "adapter.application", "adapter.sessions", "adapter.gateway", "adapter.tls",
+           "adapter.encode", "adapter.orderentry", "demo", "cli", "control", "run",
            "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "sim.launch", "recorder.service",
-           "recovery", "recorder.commands", "recorder.pgserver", "api.serve", "api.commands"}
+           "adapter.recovery", "recorder.commands", "recorder.pgserver", "api.serve", "api.commands"}
 
 
 MODULES = sorted(str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")

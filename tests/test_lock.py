@@ -10,7 +10,7 @@ import pytest
 
 from fixgw import lock
 from fixgw.config import load
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.lock import StateDirBusy
 from test_run import Gw
 

@@ -289,7 +289,7 @@ def test_the_maintenance_window_is_quickfix_logon_time_in_new_york(tmp_path):
     code = textwrap.dedent(f"""
         import uuid, quickfix as fix
         from pathlib import Path
-        from fixgw import sessions
+        from fixgw.adapter import sessions
         from fixgw.certs import make_tls
         from fixgw.config import parse
         tmp = Path({str(tmp_path)!r}); key = str(uuid.uuid4())

@@ -10,10 +10,10 @@ import time
 import pytest
 import quickfix as fix
 
-from fixgw.application import GatewayApplication
+from fixgw.adapter.application import GatewayApplication
 from fixgw.certs import make_tls
 from fixgw.errors import LogonError
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from harness import gateway_config, make_account
 
 SIX = [("event", "NR"), ("event", "RT"), ("event", "DC"), ("margin", "NR"), ("margin", "RT"), ("margin", "DC")]

@@ -2,7 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixgw import tls
+from fixgw.adapter import tls
 
 
 def test_quickfix_is_linked_to_libssl():
@@ -27,7 +27,7 @@ from pathlib import Path
 from harness import make_account
 from fixgw.certs import make_tls
 from fixgw.config import parse
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 root = Path({str(tmp_path)!r})
 acct = make_account(root, None)
 tls = make_tls(root / "tls")
@@ -53,8 +53,8 @@ def test_a_closed_connection_writes_nothing_into_a_reused_descriptor(tmp_path, s
 
     from harness import gateway_config, make_account
 
-    from fixgw.application import GatewayApplication
-    from fixgw.gateway import Gateway
+    from fixgw.adapter.application import GatewayApplication
+    from fixgw.adapter.gateway import Gateway
 
     opened: list = []
 
@@ -94,7 +94,7 @@ def test_a_session_disabled_before_it_logged_on_is_closed_by_quickfix_itself(tmp
     from harness import gateway_config, make_account
 
     from fixgw.certs import make_tls
-    from fixgw.gateway import Gateway
+    from fixgw.adapter.gateway import Gateway
 
     tls = make_tls(tmp_path / "tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import quickfix as fix
 
-from fixgw import codec
+from fixgw.adapter import encode as codec
 from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.pricing import Units

@@ -23,7 +23,7 @@ import pytest
 from websockets.sync.client import connect
 
 from fixgw.api import auth
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecutionReport
 from fixgw.signing import Signer, generate_keypair
 from fixgw.sim.launch import SimProcess

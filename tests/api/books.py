@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.signing import Signer, generate_keypair
 from fixgw.sim.launch import SimProcess
 from fixgw.sim.ledger import Ledger as SimLedger

@@ -25,7 +25,7 @@ import queue
 import re
 import threading
 
-from fixgw.application import Inbound
+from fixgw.adapter.application import Inbound
 from fixgw.config import Kind
 from fixgw.errors import FixgwError
 from fixgw.models.fix import EventResendComplete, EventResendReject

@@ -18,16 +18,17 @@ from typing import Iterable
 
 import quickfix as fix
 
-from fixgw import lock, sessions, tls
-from fixgw.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw import lock
+from fixgw.adapter import sessions, tls
+from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntime
 from fixgw.config import GatewayConfig, Kind
-from fixgw.entry import OrderEntry
+from fixgw.adapter.orderentry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
 from fixgw.events import Dispatcher, Subscription
-from fixgw.logs import RedactingLogFactory
+from fixgw.adapter.logs import RedactingLogFactory
 from fixgw.orders import Limits, Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter
-from fixgw.recovery import Recovery
+from fixgw.adapter.recovery import Recovery
 from fixgw.signing import Signer
 from fixgw.state import Event, Lifecycle, State
 
@@ -156,7 +157,7 @@ class Gateway(OrderEntry):
         """``GET /portfolio/balance``: a ``Balance`` from the starting balance (config ``starting_balance``
         or ``start`` dollars) plus every BALANCE/PAYOUT change seen; without one, the change since
         ``gw.dispatcher.cash.since`` (see :mod:`fixgw.cash`)."""
-        from fixgw.entry import decimal_of
+        from fixgw.adapter.orderentry import decimal_of
 
         self.dispatcher.flush()
         with self.dispatcher.state_lock:

@@ -24,7 +24,7 @@ import quickfix as fix
 from fixgw.fix import codec as fields, lenient, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
-from fixgw.guard import guarded
+from fixgw.adapter.guard import guarded
 from fixgw.metrics import SessionMetrics, msg_type_of
 from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
