@@ -9,7 +9,7 @@ import pytest
 
 from fixgw.config import parse
 from fixgw.errors import ConfigError
-from fixgw.events import Dispatcher
+from fixgw.dispatch import Dispatcher
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 
 UTC = dt.timezone.utc

@@ -24,7 +24,7 @@ from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntim
 from fixgw.config import GatewayConfig, Kind
 from fixgw.adapter.orderentry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
-from fixgw.events import Dispatcher, Subscription
+from fixgw.dispatch import Dispatcher, Subscription
 from fixgw.adapter.logs import RedactingLogFactory
 from fixgw.orders import Limits, Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter

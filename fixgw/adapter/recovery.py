@@ -8,7 +8,7 @@ QuickFIX takes the message above the gap as it is and writes one event line,
 reaches :meth:`Recovery.on_gap` through the session's log on QuickFIX's thread.
 
 There the gap is recorded (the session's last error and error history, a
-``seq_gaps`` metric, a ``event=seq-gap`` log line and an :class:`~fixgw.events.Event`
+``seq_gaps`` metric, a ``event=seq-gap`` log line and an :class:`~fixgw.dispatch.Event`
 whose ``error`` names it), nothing more: sending from inside a QuickFIX callback
 could deadlock against the session's own lock. When the gateway has a KalshiDC
 session for the product, a worker thread asks it for every report from the last

@@ -34,7 +34,7 @@ from typing import Iterable
 
 from fixgw import translate
 from fixgw.fix import lenient
-from fixgw.events import post_position_of
+from fixgw.dispatch import post_position_of
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder

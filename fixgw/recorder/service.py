@@ -49,7 +49,7 @@ from typing import Callable, NamedTuple, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
-from fixgw.events import Event
+from fixgw.dispatch import Event
 from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper

@@ -6,7 +6,7 @@ import re
 
 import quickfix as fix
 
-from fixgw.events import Event
+from fixgw.dispatch import Event
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
