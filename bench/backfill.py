@@ -15,7 +15,7 @@ from fixgw.adapter import sessions, tls
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer
-from fixgw.sim.launch import SimProcess, gateway_config, make_account
+from fixgw.testing.launch import SimProcess, gateway_config, make_account
 
 N_BACKFILL = 100_000
 N_RSS, RSS_AT = 1_000_000, 100_000

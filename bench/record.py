@@ -69,7 +69,7 @@ def sqlite_figure(rows: list[StoredReport], tmp: Path):
 def postgres_figure(rows: list[StoredReport]):
     import psycopg
 
-    from fixgw.recorder.pgserver import private_server
+    from fixgw.testing.pgserver import private_server
 
     with private_server() as url:
         store = open_store(url)

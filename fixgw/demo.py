@@ -22,7 +22,7 @@ from fixgw.models.rest import MarketPosition
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.recorder.views import Query
-from fixgw.sim.launch import SimProcess, gateway_config, make_account
+from fixgw.testing.launch import SimProcess, gateway_config, make_account
 from fixgw.table import render
 
 SIX = [("event", "NR"), ("event", "RT"), ("event", "DC"), ("margin", "NR"), ("margin", "RT"), ("margin", "DC")]

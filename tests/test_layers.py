@@ -12,8 +12,8 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
 ADAPTER = {"adapter.logs", "adapter.guard", "adapter.application", "adapter.sessions", "adapter.gateway", "adapter.tls",
            "adapter.encode", "adapter.orderentry", "demo", "cli", "control", "run",
-           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "sim.launch", "recorder.service",
-           "adapter.recovery", "recorder.commands", "recorder.pgserver", "api.serve", "api.commands"}
+           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "testing.launch", "recorder.service",
+           "adapter.recovery", "recorder.commands", "testing.pgserver", "api.serve", "api.commands"}
 
 
 MODULES = sorted(str(p.relative_to(PKG).with_suffix("")).replace("/", ".") for p in PKG.rglob("*.py")

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixgw.cli import cli
-from fixgw.sim.launch import SimProcess, make_account
+from fixgw.testing.launch import SimProcess, make_account
 
 EV = "KXHIGHNY-26NOV21-T50"
 TYPES = {"event-nr": "KalshiNR", "event-rt": "KalshiRT", "event-dc": "KalshiDC", "event-late": "KalshiNR"}

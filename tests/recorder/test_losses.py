@@ -12,7 +12,7 @@ from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.adapter.recovery import GAP_PREFIX
-from fixgw.sim.launch import gateway_config, make_account
+from fixgw.testing.launch import gateway_config, make_account
 from test_commands import raw_of, trade
 
 
