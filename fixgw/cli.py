@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from fixgw.errors import FixgwError
-from fixgw.schema import MAX_WAIT
+from fixgw.control.schema import MAX_WAIT
 
 
 def main() -> None:
@@ -112,7 +112,7 @@ def _target(f):
 
 
 def _call(socket_path: Path | None, config_path: Path | None, payload: dict, timeout: float = 30.0) -> dict:
-    from fixgw import control
+    from fixgw.control import server as control
 
     if socket_path is None:
         if config_path is None:
@@ -175,7 +175,7 @@ def _status_rows(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
               help="Serve the control socket here instead of STATE_DIR/control.sock.")
 @click.option("--user-id", help="Kalshi user_id for orders and WebSocket messages (overrides CONFIG's user_id).")
 def run(config: Path, socket_path: Path | None, user_id: str | None) -> None:
-    from fixgw.run import run as run_gateway
+    from fixgw.control.main import run as run_gateway
 
     sys.exit(run_gateway(config, socket_path, user_id=user_id))
 

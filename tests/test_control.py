@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fixgw import control
+from fixgw.control import server as control
 from test_run import EV, Gw
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixgw import control
+from fixgw.control import server as control
 
 
 @pytest.fixture

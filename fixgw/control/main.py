@@ -1,7 +1,7 @@
 """``fixgw run CONFIG``: one foreground gateway process driven through its control socket.
 
 The process starts a :class:`~fixgw.adapter.gateway.Gateway` for every session in the
-config, serves the owner-only control socket (:mod:`fixgw.control`) and waits
+config, serves the owner-only control socket (:mod:`fixgw.control.server`) and waits
 for SIGTERM/SIGINT, which log every session out (QuickFIX waits for the Logout
 answers), close the stores and exit 0 (1 if a hosted recorder's store failed,
 which also stops the process). Before anything else it locks the state
@@ -36,7 +36,8 @@ from pathlib import Path
 
 import quickfix as fix
 
-from fixgw import control, lock, schema
+from fixgw import lock
+from fixgw.control import server as control, schema
 from fixgw.config import Kind, load, with_user_id
 from fixgw.errors import ConfigError, SessionError
 from fixgw.adapter.gateway import Gateway
