@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
 	@touch $@
 
 demo: venv
-	$(VPY) -m fixgw.demo
+	$(VPY) -m fixgw.cli.demo
 
 # The recorder's tests start a real PostgreSQL server from Debian's binaries.
 postgres:

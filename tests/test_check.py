@@ -9,7 +9,7 @@ import uuid
 from click.testing import CliRunner
 
 from fixgw.certs import make_tls
-from fixgw.check import check
+from fixgw.cli.check import check
 from fixgw.cli import cli
 from fixgw.config import SPEC_DIR
 from fixgw.signing import generate_keypair

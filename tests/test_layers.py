@@ -11,8 +11,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "fixgw"
 ADAPTER = {"adapter.logs", "adapter.guard", "adapter.application", "adapter.sessions", "adapter.gateway", "adapter.tls",
-           "adapter.encode", "adapter.orderentry", "demo", "cli", "control.server", "control.main",
-           "check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "testing.launch", "recorder.service",
+           "adapter.encode", "adapter.orderentry", "cli.demo", "control.server", "control.main",
+           "cli.check", "sim.exchange", "sim.run", "sim.control", "sim.router", "sim.faults", "testing.launch", "recorder.service",
            "adapter.recovery", "recorder.commands", "testing.pgserver", "api.serve", "api.commands"}
 
 

@@ -1,4 +1,8 @@
-"""fixgw's command line (click): parse, validate, delegate. No protocol logic here."""
+"""fixgw's command line (click): parse, validate, delegate. No protocol logic here.
+
+Beside the commands: ``check`` (``fixgw check CONFIG``: every problem a config has) and
+``demo`` (``make demo``: the simulator, two gateways, a few trades, the drop copy).
+"""
 
 from __future__ import annotations
 
@@ -345,7 +349,7 @@ def mass_cancel(config_path, socket_path, session, subaccount, wait, as_json) ->
                   "dictionaries, host names. Prints every problem with its fix; exit 1 if there is one.")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 def check(config: Path) -> None:
-    from fixgw.check import check as check_config
+    from fixgw.cli.check import check as check_config
 
     problems = check_config(config)
     for p in problems:
