@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from string import Template
@@ -89,3 +90,28 @@ def settings(config: GatewayConfig, path: Path, sessions: list[SessionConfig] | 
         return fix.SessionSettings(str(path))
     except fix.ConfigError as e:
         raise ConfigError(f"QuickFIX refused the rendered settings {path}: {e}") from None
+
+
+def in_logon_window(session: fix.Session) -> bool:
+    """Whether QuickFIX's schedule lets ``session`` be logged on now (its logon window is open)."""
+    return session.isLogonTime(fix.UtcTimeStamp.now())
+
+
+def dictionary_problem(path: Path) -> str | None:
+    """Why QuickFIX cannot load the data dictionary at ``path``, or None when it can."""
+    try:
+        fix.DataDictionary(str(path))
+    except fix.ConfigError as e:
+        return str(e)
+    return None
+
+
+def settings_problem(text: str) -> str | None:
+    """Why QuickFIX refuses the rendered settings ``text``, or None when it reads them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "q.cfg").write_text(text)
+        try:
+            fix.SessionSettings(str(Path(tmp) / "q.cfg"))
+        except fix.ConfigError as e:
+            return str(e)
+    return None

@@ -17,7 +17,6 @@ import os
 import re
 import socket
 import stat
-import tempfile
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -251,7 +250,7 @@ def _ca_file(data: dict, base: Path, sessions: list[dict]) -> list[Problem]:
 
 
 def _dictionaries(data: dict, base: Path, sessions: list[dict]) -> list[Problem]:
-    import quickfix as fix
+    from fixgw.adapter.sessions import dictionary_problem
 
     raw = data.get("dictionary_dir")
     directory = base / Path(raw).expanduser() if isinstance(raw, str) else SPEC_DIR
@@ -266,10 +265,9 @@ def _dictionaries(data: dict, base: Path, sessions: list[dict]) -> list[Problem]
             out.append(Problem("dictionary_dir", f"{path} does not exist",
                                f"copy it from {SPEC_DIR} (or regenerate with `make spec`)"))
             continue
-        try:
-            fix.DataDictionary(str(path))
-        except fix.ConfigError as e:
-            out.append(Problem("dictionary_dir", f"QuickFIX cannot load {path}: {e}",
+        why = dictionary_problem(path)
+        if why is not None:
+            out.append(Problem("dictionary_dir", f"QuickFIX cannot load {path}: {why}",
                                f"restore it from {SPEC_DIR} (or regenerate with `make spec`)"))
     return out
 
@@ -312,18 +310,15 @@ def _hosts(data: dict, sessions: list[dict], timeout: float) -> list[Problem]:
 
 
 def _render(data: dict, base: Path) -> list[Problem]:
-    import quickfix as fix
-
     from fixgw.adapter import sessions
     from fixgw.config import parse
     from fixgw.errors import ConfigError
 
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            text = sessions.render(parse(data, base=base))
-            (Path(tmp) / "q.cfg").write_text(text)
-            fix.SessionSettings(str(Path(tmp) / "q.cfg"))
-        except (ConfigError, fix.ConfigError) as e:
-            return [Problem("quickfix", f"QuickFIX refuses the rendered settings: {e}",
-                            "report this: fixgw should have refused the config earlier")]
-    return []
+    try:
+        why = sessions.settings_problem(sessions.render(parse(data, base=base)))
+    except ConfigError as e:
+        why = str(e)
+    if why is None:
+        return []
+    return [Problem("quickfix", f"QuickFIX refuses the rendered settings: {why}",
+                    "report this: fixgw should have refused the config earlier")]

@@ -34,13 +34,12 @@ import threading
 import time
 from pathlib import Path
 
-import quickfix as fix
-
 from fixgw import lock
 from fixgw.control import server as control, schema
 from fixgw.config import Kind, load, with_user_id
 from fixgw.errors import ConfigError, SessionError
 from fixgw.adapter.gateway import Gateway
+from fixgw.adapter.sessions import in_logon_window
 from fixgw.adapter.logs import redact
 from fixgw.metrics import backoff_delay
 from fixgw.orders import outcome
@@ -169,7 +168,7 @@ class Supervisor:
                 self.reset_pending.discard(name)
             if reason == "operator":
                 return
-            if not session.isLogonTime(fix.UtcTimeStamp.now()):
+            if not in_logon_window(session):
                 if reason != "schedule" and not session.isLoggedOn():  # QuickFIX logs it out itself
                     self.hold(name, "schedule")
                 return
@@ -233,7 +232,7 @@ class Commands:
         name = req["session"]
         self.sup.release(name)
         session = self.gw._session(name)
-        if session is not None and not session.isLogonTime(fix.UtcTimeStamp.now()):
+        if session is not None and not in_logon_window(session):
             self.sup.hold(name, "schedule")
             return {"session": name, "state": self.gw.runtime(name).lifecycle.state.value, "reached": False,
                     "note": "outside its logon window (start/end time, maintenance); it logs on when it opens"}
