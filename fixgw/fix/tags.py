@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Each name is the dictionary's field name in UPPER_SNAKE (tests/test_tags.py checks it).
+# Each name is the dictionary's field name in UPPER_SNAKE (tests/fix/test_tags.py checks it).
 # Models name their tags through fixgw.fix.codec' tables; these are the tags code reads or
 # writes by hand on a quickfix.Message or a Logon.
 

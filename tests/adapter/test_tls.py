@@ -22,7 +22,7 @@ def test_gateway_process_exits_cleanly(tmp_path):
     called our LogFactory.create (patched in .ci/quickfix-wheel.sh)."""
     code = f"""
 import sys, uuid
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
 from pathlib import Path
 from harness import make_account
 from fixgw.certs import make_tls

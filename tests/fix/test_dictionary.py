@@ -11,7 +11,7 @@ import pytest
 from fixgw.fix import dictionary as D
 from fixgw.fix import dictionary_tables as T
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 SOH = "\x01"
 
 
