@@ -263,7 +263,7 @@ def test_sigterm_logs_every_session_out_and_exits_0(gw):
 def test_structured_log_lines_are_one_line_redacted_key_value(tmp_path):
     import logging
 
-    from fixgw.control.main import setup_logging
+    from fixgw.control.logsetup import setup_logging
 
     root = logging.getLogger()
     before = list(root.handlers)
