@@ -10,7 +10,7 @@ from fixgw import fastfill, translate
 from fixgw.fix import codec as fields
 from fixgw.models import fix as m
 from fixgw.pricing import Units
-from test_fields import SOH, as_raw, model_strategy
+from fix.test_codec import SOH, as_raw, model_strategy  # tests/fix/test_codec.py
 
 reports = st.sampled_from(list(Units)).flatmap(lambda u: st.tuples(st.just(u), model_strategy(m.ExecutionReport, u)))
 
