@@ -25,7 +25,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import socket
 import sqlite3
 import statistics
 import sys
@@ -41,6 +40,7 @@ from bench.translation import sample_reports
 from fixgw.api import app as appmod, auth
 from fixgw.api.auth import Verifier
 from fixgw.api.rest import Source
+from fixgw.api.serve import listen
 from fixgw.api.stream import CHANNELS, Hub
 from fixgw.pricing import Units
 from fixgw.recorder.store import StoredReport, open_store
@@ -56,8 +56,7 @@ def _quantiles(samples: list[float]) -> tuple[float, float]:
 
 
 def _server(app) -> tuple[uvicorn.Server, int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # as fixgw serve listens
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio",
                                            ws_per_message_deflate=False))  # as fixgw.api.serve runs it
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
