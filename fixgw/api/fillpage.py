@@ -48,10 +48,26 @@ def key_of(cursor: str) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
+def _field(raw: str, tag: str) -> str | None:
+    start = raw.find(tag)
+    return None if start < 0 else raw[start + len(tag):raw.find("\x01", start + 1)]
+
+
 def _units(raw: str):
-    """The price unit a stored report was written in. The seam for a stored unit: today the views
-    infer it from the report's prices (:func:`fixgw.recorder.views.units_of`)."""
-    return units_of(raw, "event")
+    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says
+    (the seam for a stored unit: today the views infer it from AvgPx, LastPx and Price), remembered
+    per the text of those three fields (their Decimal reading is most of its cost)."""
+    key = (_field(raw, "\x016="), _field(raw, "\x0131="), _field(raw, "\x0144="))
+    units = _UNITS.get(key)
+    if units is None:
+        if len(_UNITS) >= _UNITS_MAX:
+            _UNITS.clear()
+        units = _UNITS[key] = units_of(raw, "event")
+    return units
+
+
+_UNITS: dict[tuple, object] = {}
+_UNITS_MAX = 4096
 
 
 def _fill(raw: str) -> tuple[str, int | None, str] | None:
