@@ -52,7 +52,8 @@ _PRICES_JSON: dict[Units, dict[str, str]] = {u: {} for u in Units}
 _COUNTS_JSON: dict[str, str] = {}
 _FEES_JSON: dict[str, str] = {}
 _MINUTES_JSON: dict[str, tuple[str, int]] = {}  # "YYYYMMDD-HH:MM" -> ("YYYY-MM-DDTHH:MM:", its Unix second)
-_SECONDS = {f"{i:02d}": i for i in range(60)}
+_SECONDS = {f":{i:02d}": i for i in range(60)}
+_MILLIS_JSON = {f"{i:03d}": f".{i:03d}".rstrip("0").rstrip(".") for i in range(1000)}  # "250" -> ".25", "000" -> ""
 _ESCAPED = re.compile('["\\\\\x00-\x1f\ud800-\udfff]')  # what a JSON string cannot carry as it is
 
 
@@ -158,16 +159,22 @@ def _minute_json(minute: str) -> tuple[str, int]:
 def _time_json(s: str) -> tuple[int, str]:
     """(Unix second, ``"created_time":"..."``) of a FIX UTCTimestamp, as the model dumps it."""
     prefix, second = _MINUTES_JSON.get(s[:14]) or _minute_json(s[:14])
-    sec = _SECONDS.get(s[15:17])
-    if sec is None or s[14:15] != ":":
+    sec = _SECONDS.get(s[14:17])  # ":SS"
+    if sec is None:
         raise ValueError("not a plain UTCTimestamp")
-    if len(s) == 17:
-        return second + sec, f'"created_time":"{prefix}{s[15:17]}Z",'
-    frac = s[18:]
-    if s[17] != "." or len(frac) not in (3, 6, 9) or not (frac.isascii() and frac.isdigit()):
+    if len(s) == 21 and s[17] == ".":  # milliseconds, the common case
+        frac = _MILLIS_JSON.get(s[18:])
+    elif len(s) == 17:
+        frac = ""
+    else:
+        frac = s[18:]
+        if s[17] != "." or len(frac) not in (6, 9) or not (frac.isascii() and frac.isdigit()):
+            raise ValueError("not a plain UTCTimestamp")
+        frac = frac[:6].rstrip("0")  # microseconds, as the model keeps them
+        frac = f".{frac}" if frac else ""
+    if frac is None:
         raise ValueError("not a plain UTCTimestamp")
-    frac = (frac[:6] + "000")[:6].rstrip("0")  # microseconds, as the model keeps them
-    return second + sec, f'"created_time":"{prefix}{s[15:17]}{"." if frac else ""}{frac}Z",'
+    return second + sec, f'"created_time":"{prefix}{s[15:17]}{frac}Z",'
 
 
 def fill_json(raw: str, units: Units, *, deprecated: bool = True) -> tuple[str, int | None, str] | None:
