@@ -66,7 +66,7 @@ class SqlReads:
                 subaccount: int | None = None, after: Key | None = None, upto: Key | None = None,
                 trades: bool = False) -> Iterator[StoredReport]:
         where, args = self._where(account, product, ticker, since, until, subaccount, upto, trades)
-        return map(self._report, self._pages(COLUMNS, where, args, after, PAGE_SIZE, slice(3, 6)))
+        return (self._report(row) for row in self._pages(COLUMNS, where, args, after, PAGE_SIZE, slice(3, 6)))
 
     def texts(self, account: str, product: str, *, ticker: str | None = None, subaccount: int | None = None,
               after: Key | None = None, trades: bool = False, size: int = PAGE_SIZE) -> Iterator[tuple]:
