@@ -118,7 +118,7 @@ def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
     application's ``fromApp`` (the guarded callback: MsgType, inbound counters, the recorder's raw
     sink), on a thread of its own; the writer decodes, stores and keeps the books. RSS at ``at_n``
     reports and at ``n``, each after everything received is durable."""
-    from fixgw import codec
+    from fixgw import dictionary
 
     sim = SimProcess(tmp / "sim-rss")
     listener = make_account(tmp / "keys", sim.keys, "event", account="bench")
@@ -134,7 +134,9 @@ def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
     template = sample_reports(1)[0].replace("1000;5000", "{c};{e}").replace("\x0134=2\x01", "\x0134={s}\x01")
     rt = rec.gateway.runtime("listener")
     sid = fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
-    app, (transport, application) = rec.gateway.app, codec._dictionaries("event")
+    app = rec.gateway.app
+    transport = fix.DataDictionary(str(dictionary.transport_path()))  # the session's dictionaries
+    application = fix.DataDictionary(str(dictionary.path("event")))
     assert app.runtime(sid) is rt
     rss: list[float] = []
 
