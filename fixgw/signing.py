@@ -69,24 +69,29 @@ def verify(public_key: rsa.RSAPublicKey, message: bytes, raw_data: str) -> bool:
     return True
 
 
+def loose_mode(path: Path) -> int | None:
+    """The permission bits of a private key file that group or others can use, else None."""
+    mode = path.stat().st_mode
+    return stat.S_IMODE(mode) if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
 def check_private_permissions(path: Path) -> None:
     """Refuse a private key that group or others can read: it is a trading credential."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    mode = loose_mode(path)
+    if mode is not None:
         raise KeyFileError(
-            f"private key {path} is accessible by group/others (mode {stat.S_IMODE(mode):04o}); "
+            f"private key {path} is accessible by group/others (mode {mode:04o}); "
             f"fix with: chmod 600 {path}"
         )
 
 
-def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
-    """Load an unencrypted PKCS#8 (or PKCS#1) PEM RSA key after the permission check."""
+def read_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
+    """Parse an unencrypted PKCS#8 (or PKCS#1) PEM RSA key of at least :data:`KEY_BITS` bits."""
     p = Path(path)
-    if not p.is_file():
-        raise KeyFileError(f"private key {p} does not exist; create one with: fixgw keygen {p}")
-    check_private_permissions(p)
     try:
         key = serialization.load_pem_private_key(p.read_bytes(), password=None)
+    except PermissionError:
+        raise KeyFileError(f"private key {p} cannot be read by this user") from None
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # The library's message may quote parts of the file; say only what is wrong.
         raise KeyFileError(f"private key {p} is not an unencrypted PEM private key") from None
@@ -95,6 +100,15 @@ def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
     if key.key_size < KEY_BITS:
         raise KeyFileError(f"private key {p} has {key.key_size} bits; Kalshi requires {KEY_BITS}")
     return key
+
+
+def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
+    """Load a private key after the existence and permission checks (:func:`read_private_key`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise KeyFileError(f"private key {p} does not exist; create one with: fixgw keygen {p}")
+    check_private_permissions(p)
+    return read_private_key(p)
 
 
 def load_public_key(path: str | os.PathLike) -> rsa.RSAPublicKey:
