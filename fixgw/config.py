@@ -382,12 +382,19 @@ def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
     return cfg
 
 
-def load(path: str | os.PathLike) -> GatewayConfig:
+def read(path: str | os.PathLike) -> dict:
+    """A config file's TOML as it is, not validated; ConfigError names the file when it is
+    missing or not TOML."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {p}: {e}") from None
-    return parse(data, base=p.resolve().parent)
+
+
+def load(path: str | os.PathLike) -> GatewayConfig:
+    """Read, expand and validate a config file; relative paths resolve against its folder."""
+    p = Path(path)
+    return parse(read(p), base=p.resolve().parent)

@@ -14,6 +14,7 @@ import socket
 import time
 from pathlib import Path
 
+from fixgw.config import read
 from fixgw.control.server import SOCKET_NAME
 from fixgw.errors import ControlError
 
@@ -21,15 +22,8 @@ from fixgw.errors import ControlError
 def socket_for(config_path: str | os.PathLike) -> Path:
     """``<state_dir>/control.sock`` of a gateway config, read without validating the rest
     (an operator asking for status need not have the sessions' key-id variables set)."""
-    import tomllib
-
     p = Path(config_path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ControlError(f"config file {p} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ControlError(f"config file {p}: {e}") from None
+    data = read(p)
     state = Path(str(data.get("state_dir", "var/fixgw"))).expanduser()
     return p.resolve().parent / state / SOCKET_NAME
 
