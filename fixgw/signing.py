@@ -85,18 +85,27 @@ def check_private_permissions(path: Path) -> None:
         )
 
 
+def _read_rsa(p: Path, what: str, form: str, load, cls):
+    """The RSA key in PEM file ``p``; KeyFileError naming what is wrong, never the file's content."""
+    try:
+        key = load(p.read_bytes())
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {p} does not exist") from None
+    except PermissionError:
+        raise KeyFileError(f"{what} {p} cannot be read by this user") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # The library's message may quote parts of the file; say only what is wrong.
+        raise KeyFileError(f"{what} {p} is not {form}") from None
+    if not isinstance(key, cls):
+        raise KeyFileError(f"{what} {p} is not an RSA key (Kalshi FIX signs with RSA-PSS)")
+    return key
+
+
 def read_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
     """Parse an unencrypted PKCS#8 (or PKCS#1) PEM RSA key of at least :data:`KEY_BITS` bits."""
     p = Path(path)
-    try:
-        key = serialization.load_pem_private_key(p.read_bytes(), password=None)
-    except PermissionError:
-        raise KeyFileError(f"private key {p} cannot be read by this user") from None
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        # The library's message may quote parts of the file; say only what is wrong.
-        raise KeyFileError(f"private key {p} is not an unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise KeyFileError(f"private key {p} is not an RSA key (Kalshi FIX signs with RSA-PSS)")
+    key = _read_rsa(p, "private key", "an unencrypted PEM private key",
+                    lambda data: serialization.load_pem_private_key(data, password=None), rsa.RSAPrivateKey)
     if key.key_size < KEY_BITS:
         raise KeyFileError(f"private key {p} has {key.key_size} bits; Kalshi requires {KEY_BITS}")
     return key
@@ -112,16 +121,7 @@ def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
 
 
 def load_public_key(path: str | os.PathLike) -> rsa.RSAPublicKey:
-    p = Path(path)
-    try:
-        key = serialization.load_pem_public_key(p.read_bytes())
-    except FileNotFoundError:
-        raise KeyFileError(f"public key {p} does not exist") from None
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise KeyFileError(f"public key {p} is not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise KeyFileError(f"public key {p} is not an RSA key")
-    return key
+    return _read_rsa(Path(path), "public key", "a PEM public key", serialization.load_pem_public_key, rsa.RSAPublicKey)
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> bytes:
