@@ -23,9 +23,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fixgw.config import SPEC_DIR, GatewayConfig, LimitsConfig, SessionConfig, expand
+from fixgw.config import SPEC_DIR, GatewayConfig, SessionConfig, expand
 from fixgw.errors import KeyFileError
 from fixgw.kalshi import BASE_PORT, HOSTS, Kind, Product, endpoint
+from fixgw.options import LimitsConfig
 from fixgw.signing import loose_mode, read_private_key
 
 PIN_HINT = ("save the certificate Kalshi's host presents: openssl s_client -showcerts -connect "
