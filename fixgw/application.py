@@ -17,7 +17,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import quickfix as fix
 
@@ -25,6 +25,7 @@ from fixgw import fields, lenient, tags
 from fixgw.config import SessionConfig
 from fixgw.errors import DecodeError
 from fixgw.guard import guarded
+from fixgw.inbound import Backlog, Inbound
 from fixgw.metrics import SessionMetrics, msg_type_of
 from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
@@ -34,22 +35,6 @@ from fixgw.state import Event, Lifecycle, State
 
 log = logging.getLogger("fixgw.application")
 
-
-
-class Inbound(NamedTuple):
-    """One application message from a session, decoded inside the callback.
-
-    ``message`` is the model and ``raw`` the message as received (the recorder
-    stores it); when the message could not be decoded ``message`` is None and
-    ``error`` says why (naming the MsgType and tag), so nothing is lost. A
-    NamedTuple: immutable like a frozen dataclass, and cheaper to build on
-    QuickFIX's thread.
-    """
-
-    session: str
-    message: object | None
-    raw: str | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -107,6 +92,7 @@ class GatewayApplication(fix.Application):
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
         self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
+        self.backlog = Backlog(self._decoded)  # received, decoded on first read, in arrival order
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -195,7 +181,7 @@ class GatewayApplication(fix.Application):
                 rt.lifecycle.note_error(f"Logon refused by {rt.config.target}: {reason}")
                 return
             rt.lifecycle.note_error(reason)
-            self._app_message(rt, message.toString())  # a reject of one of our requests is data too
+            self.deliver(rt, self.backlog.add(rt.config.name, rt, message.toString(), False))  # data too
 
     @guarded
     def toApp(self, message, session_id):
@@ -231,43 +217,57 @@ class GatewayApplication(fix.Application):
         rt.metrics.inbound(msg_type)
         if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
             return
-        self._app_message(rt, raw, invalid=invalid is not None)
-
-    def _app_message(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> None:
-        self.deliver(rt, self.decode(rt, raw, invalid))
+        item = self.backlog.add(rt.config.name, rt, raw, invalid is not None)
+        if msg_type == "8" and rt.registry is not None:
+            rt.registry.wake(raw, item)  # its waiter decodes it: the answer does not queue behind anything
+        self.deliver(rt, item)
 
     def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
-        """An inbound message as the sink gets it, with the session's bookkeeping (decode errors,
-        unknown tags, anomalies, ack timers, the order registries); on QuickFIX's thread unless
-        taken raw. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
+        """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
+        what it took raw with this); see :meth:`_decoded`."""
+        model, error = self._decoded(rt, raw, invalid)
+        return Inbound(rt.config.name, model, raw, error)
+
+    def _decoded(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> tuple[object | None, str | None]:
+        """(model, None), or (None, why) for a message no decoder can read, with the session's
+        bookkeeping: the order registries (acks), the ack timer, unknown tags, anomalies, decode
+        errors. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
         try:
-            if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
-                model, unknown = lenient.decode(raw, rt.units)
-            else:
-                try:
-                    model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
-                except DecodeError:  # keep what can be kept: a fill must not be lost to one field
-                    model, unknown = lenient.decode(raw, rt.units)
+            return self._decode(rt, raw, invalid), None
         except DecodeError as e:
             rt.metrics.decode_error()
             reason = f"undecodable message kept as raw: {e}"
             rt.lifecycle.note_error(reason)
             log.error("session=%s event=decode-error error=%s", rt.config.name, e)
-            return Inbound(rt.config.name, None, raw, reason)
+            return None, reason
+        except Exception as exc:  # noqa: BLE001 - what the callback guard did when this ran inside fromApp
+            rt.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
+            rt.metrics.callback_errors += 1
+            log.error("session=%s callback=decode error=%s: %s", rt.config.name, type(exc).__name__, exc)
+            return None, f"decoding failed: {type(exc).__name__}: {exc}"
+
+    def _decode(self, rt: SessionRuntime, raw: str, invalid: bool):
+        if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
+            model, unknown = lenient.decode(raw, rt.units)
+        else:
+            try:
+                model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
+            except DecodeError:  # keep what can be kept: a fill must not be lost to one field
+                model, unknown = lenient.decode(raw, rt.units)
+        if rt.registry is not None:  # first: the caller waiting for this answer is on the latency path
+            rt.registry.apply(model)
+        rt.metrics.answered(model)
+        if model.__class__ is ExecutionReport and not model.is_pending:
+            rt.last_exec_id = model.exec_id
+            for registry in rt.peers:
+                registry.apply(model)
         if unknown and not rt.unknown_tags.issuperset(unknown):
             rt.unknown_tags.update(unknown)
             log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
                         ",".join(map(str, unknown)))
         if getattr(model, "anomalies", None):
             self._anomalies(rt, model)
-        rt.metrics.answered(model)
-        if model.__class__ is ExecutionReport and not model.is_pending:
-            rt.last_exec_id = model.exec_id
-            for registry in rt.peers:
-                registry.apply(model)
-        if rt.registry is not None:
-            rt.registry.apply(model)
-        return Inbound(rt.config.name, model, raw)
+        return model
 
     def _anomalies(self, rt: SessionRuntime, model) -> None:
         """Count and log each thing the dictionary does not allow in a message that was kept."""

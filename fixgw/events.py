@@ -26,6 +26,7 @@ from typing import Callable
 from fixgw import settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
+from fixgw.inbound import Inbound
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
@@ -154,8 +155,9 @@ class Dispatcher:
         self._thread.start()
 
     # producers (QuickFIX's thread)
-    def put(self, session: str, message: object | None, raw: str | None = None, error: str | None = None) -> None:
-        self._q.put((session, message, raw, error))
+    def put(self, item: Inbound) -> None:
+        """Queue a received message; it is decoded (if nobody did yet) and translated here."""
+        self._q.put(item)
 
     # consumers
     def subscribe(self) -> Subscription:
@@ -202,11 +204,12 @@ class Dispatcher:
                 item.set()
                 continue
             try:
+                message = item.message  # decodes it, unless the caller waiting for it did
                 with self.state_lock:
-                    event = self._translate(*item)
+                    event = self._translate(item.session, message, item.raw, item.error)
             except Exception as exc:  # noqa: BLE001 - keep dispatching
-                log.exception("session=%s event=translate-error error=%s", item[0], exc)
-                event = Event(item[0], item[1], raw=item[2], error=f"translation failed: {exc}")
+                log.exception("session=%s event=translate-error error=%s", item.session, exc)
+                event = Event(item.session, item.message, raw=item.raw, error=f"translation failed: {exc}")
             with self._lock:
                 subs, callbacks = list(self._subs), list(self._callbacks)
             for sub in subs:

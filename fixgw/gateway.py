@@ -106,7 +106,7 @@ class Gateway(OrderEntry):
         self._lock: Path | None = None
 
     def _inbound(self, rt: SessionRuntime, item: Inbound) -> None:
-        self.dispatcher.put(item.session, item.message, item.raw, item.error)
+        self.dispatcher.put(item)
 
     # -- consuming what sessions receive -------------------------------
     def subscribe(self) -> Subscription:

@@ -128,3 +128,21 @@ def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model()
     assert [i.message is None for i in got] == [True, False]
     assert got[1].message.exec_id == "2;1" and got[1].error is None
     assert rt.last_exec_id == "2;1" and rt.metrics.decode_errors == 1
+
+
+def test_a_report_answering_an_ack_is_decoded_by_the_waiting_caller_when_nobody_else_reads_it():
+    from fixgw.models.fix import NewOrderSingle
+    from fixgw.orders import Registry, SessionCaps
+    rt = runtime()
+    rt.registry = Registry(SessionCaps("nr", "event", rt.units, order_entry=True, mass_cancel=True))
+    app, got, sid = wired(rt)
+    req = NewOrderSingle(cl_ord_id="c-1", symbol="KXA-26-T1", side=Side.BUY, order_qty=Decimal(2),
+                         price=Decimal("0.40"))
+    ack = rt.registry.register("c-1", req)
+    report = trade().model_copy(update={"cl_ord_id": "c-1"})
+    app.fromApp(fix.Message(raw_of(report, rt), False), sid)
+    [item] = got
+    assert not item.decoded and ack.woken and not ack.done  # QuickFIX's thread only woke the caller
+    answer = ack.wait(5)  # ... which decodes it (and resolves the ack) itself
+    assert answer.exec_id == "2;1" and answer.cl_ord_id == "c-1" and item.decoded and item.message is answer
+    assert rt.last_exec_id == "2;1" and rt.registry._orders == {}  # filled: retired
