@@ -214,12 +214,13 @@ class GatewayApplication(fix.Application):
         if raw is None:
             raw = message.toString()
         msg_type = msg_type_of(raw)
-        rt.metrics.inbound(msg_type)
         if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
+            rt.metrics.inbound(msg_type)
             return
         item = self.backlog.add(rt.config.name, rt, raw, invalid is not None)
         if msg_type == "8" and rt.registry is not None:
             rt.registry.wake(raw, item)  # its waiter decodes it: the answer does not queue behind anything
+        rt.metrics.inbound(msg_type)
         self.deliver(rt, item)
 
     def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
