@@ -5,15 +5,16 @@ SWIG director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's
 own control-flow exceptions is caught, logged with the session's name, recorded
 as the session's last error and counted (``metrics.callback_errors``). Callbacks
 never run user code and never keep a ``quickfix.Message`` past their return: an
-inbound application message is read as text, decoded (:meth:`GatewayApplication.decode`)
-and handed to the gateway's ``sink``, unless the ``raw_sink`` (the recorder) takes
-the text first to decode it on its own thread.
+inbound application message is read as text and handed to the gateway's ``sink``
+as a :class:`fixgw.inbound.Inbound`, decoded on first read (by the caller whose
+ack it answers, whom :meth:`fixgw.orders.Registry.wake` wakes from the text,
+else by the dispatcher), unless the ``raw_sink`` (the recorder) takes the text
+first to decode it on its own thread (:meth:`GatewayApplication.decode`).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -43,7 +44,6 @@ class SessionRuntime:
     signer: Signer
     lifecycle: Lifecycle
     registry: Registry | None = None
-    inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     unknown_tags: set[int] = field(default_factory=set)
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
@@ -281,5 +281,5 @@ class GatewayApplication(fix.Application):
     def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:
             self.sink(rt, item)
-        else:
-            rt.inbound.put(item)
+        else:  # nobody reads it: decode now for the session's bookkeeping (acks, registries)
+            item.settle()

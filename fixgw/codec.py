@@ -1,7 +1,8 @@
 """Field pairs or body text -> ``quickfix.Message``, for sending (adapter).
 
 One direction only. :mod:`fixgw.fields` turns a model into ``(tag, value)`` pairs
-in wire order; :func:`to_message` makes the Message the gateway sends. QuickFIX
+in wire order and :func:`to_message` makes the Message the gateway sends; a plain
+NewOrderSingle skips the pairs (:mod:`fixgw.express` writes its body text). QuickFIX
 parses the body text in one call: without a dictionary when the message has no
 repeating groups (:func:`from_flat_body`, or :func:`scratch_flat_body`, which
 reuses one Message per sending thread), against the project's dictionaries when it

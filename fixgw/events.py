@@ -1,13 +1,14 @@
-"""From decoded FIX messages to what callers consume (pure core: no quickfix import).
+"""From received FIX messages to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread decodes and resolves acks, then :meth:`Dispatcher.put` drops
-each message on one queue. A single dispatcher thread applies a KalshiDC replay
-of an ExecID once, turns ExecutionReports into the REST shapes (Fill / MarginFill,
-Order / MarginOrder), feeds the position ledgers (the account's and each FCM
-sub-trader's), the cash balance and, from MarketSettlementReports, the
-settlements; then fans the :class:`Event` out to subscriptions (blocking
-iterators, asyncio iterators) and callbacks. A translation or callback that
-raises is logged and the dispatcher goes on.
+QuickFIX's thread queues each received message (:class:`fixgw.inbound.Inbound`)
+with :meth:`Dispatcher.put`. A single dispatcher thread takes them in arrival
+order, decodes each one the caller waiting for it has not already decoded,
+applies a KalshiDC replay of an ExecID once, turns ExecutionReports into the
+REST shapes (Fill / MarginFill, Order / MarginOrder), feeds the position ledgers
+(the account's and each FCM sub-trader's), the cash balance and, from
+MarketSettlementReports, the settlements; then fans the :class:`Event` out to
+subscriptions (blocking iterators, asyncio iterators) and callbacks. A
+translation or callback that raises is logged and the dispatcher goes on.
 """
 
 from __future__ import annotations
@@ -187,9 +188,6 @@ class Dispatcher:
         self._q.put(done)
         done.wait(timeout)
 
-    def stop(self) -> None:
-        self._q.put(None)
-
     # the dispatcher thread
     def _run(self) -> None:
         while True:
@@ -198,8 +196,6 @@ class Dispatcher:
             # its ack, and both want the GIL the moment QuickFIX's thread lets go of it. The
             # caller is on the latency path; translating for subscribers can wait a moment.
             time.sleep(0)
-            if item is None:
-                return
             if isinstance(item, threading.Event):
                 item.set()
                 continue

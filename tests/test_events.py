@@ -42,7 +42,6 @@ def test_user_id_from_config_reaches_orders_and_websocket_messages():
     d.on_event(got.append)
     d.put(Inbound("ev", fill_report()))
     d.flush()
-    d.stop()
     assert got[0].order.user_id == USER and got[0].position.user_id == USER
     assert d.orders.orders()[0].user_id == USER
 
@@ -67,6 +66,5 @@ def test_a_subtraders_orders_carry_the_configured_user_id_too():
     d.on_event(got.append)
     d.put(Inbound("ev", fill_report().model_copy(update={"parties": (Party(party_id=sub, role=24),)})))
     d.flush()
-    d.stop()
     [order] = d.subtraders.view(sub).orders.orders()
     assert order.user_id == USER and got[0].order.user_id == USER

@@ -63,7 +63,6 @@ def frames(product: str, report: ExecutionReport) -> list[dict]:
     d.on_event(got.append)
     d.put(Inbound("s", report))
     d.flush()
-    d.stop()
     return [m.envelope(14) for m in got[0].websocket()]
 
 
