@@ -349,24 +349,26 @@ class Registry:
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
                 self._by_seq.popitem(last=False)
 
-    def wake(self, raw: str, item: object) -> None:
+    def wake(self, raw: str, item: object) -> bool:
         """Wake the waiter of the ack an ExecutionReport's text answers, before it is decoded.
 
         One scan of the text for ClOrdID(11) and ExecType(150): a report that is not
         pending and names a waiting ack wakes it with ``item`` (:meth:`Ack.wake`), the
         received message the waiter then decodes; :meth:`apply` with the decoded report
         still decides and gives the value. Without the lock: one dict read, and a wrong
-        guess costs only an early wake-up."""
+        guess costs only an early wake-up. True if it woke one."""
         i = raw.find("\x0111=")
         if i < 0:
-            return
+            return False
         j = raw.find("\x01", i + 4)
         ack = self._acks.get(raw[i + 4:j])
         if ack is None:
-            return
+            return False
         k = raw.find("\x01150=")
-        if k >= 0 and raw[k + 5:k + 7] not in _PENDING_TEXT:
-            ack.wake(item)
+        if k < 0 or raw[k + 5:k + 7] in _PENDING_TEXT:
+            return False
+        ack.wake(item)
+        return True
 
     def apply(self, message: object) -> None:
         """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""

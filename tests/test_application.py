@@ -130,7 +130,7 @@ def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model()
     assert rt.last_exec_id == "2;1" and rt.metrics.decode_errors == 1
 
 
-def test_a_report_answering_an_ack_is_decoded_by_the_waiting_caller_when_nobody_else_reads_it():
+def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read():
     from fixgw.models.fix import NewOrderSingle
     from fixgw.orders import Registry, SessionCaps
     rt = runtime()
@@ -139,10 +139,14 @@ def test_a_report_answering_an_ack_is_decoded_by_the_waiting_caller_when_nobody_
     req = NewOrderSingle(cl_ord_id="c-1", symbol="KXA-26-T1", side=Side.BUY, order_qty=Decimal(2),
                          price=Decimal("0.40"))
     ack = rt.registry.register("c-1", req)
-    report = trade().model_copy(update={"cl_ord_id": "c-1"})
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)  # nobody waits for it (no ClOrdID)
+    report = trade().model_copy(update={"cl_ord_id": "c-1", "exec_id": "3;1"})
     app.fromApp(fix.Message(raw_of(report, rt), False), sid)
-    [item] = got
-    assert not item.decoded and ack.woken and not ack.done  # QuickFIX's thread only woke the caller
-    answer = ack.wait(5)  # ... which decodes it (and resolves the ack) itself
-    assert answer.exec_id == "2;1" and answer.cl_ord_id == "c-1" and item.decoded and item.message is answer
-    assert rt.last_exec_id == "2;1" and rt.registry._orders == {}  # filled: retired
+    first, answer = got
+    # the answer woke its caller and was decoded (with every message before it) inside the callback
+    assert ack.woken and ack.done and first.decoded and answer.decoded
+    assert ack.wait(0) is answer.message and answer.message.exec_id == "3;1" and rt.registry._orders == {}
+    app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "4;1"}), rt), False), sid)
+    later = got[2]
+    assert not later.decoded and rt.last_exec_id == "3;1"  # waits for its reader (the dispatcher)
+    assert later.message.exec_id == "4;1" and rt.last_exec_id == "4;1"
