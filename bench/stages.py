@@ -8,8 +8,8 @@ stamps each order at four points with one clock (``perf_counter_ns``):
   rate limiter, encoding, the message object, QuickFIX's own send work);
 * ``wire``: ``toApp`` until ``fromApp`` receives the report (serialising, TLS,
   the simulator, parsing; the same work for both clients);
-* ``in``: ``fromApp`` until the waiter is released (decoding, bookkeeping);
-* ``wake``: release until ``wait()`` returns in the caller.
+* ``in``: ``fromApp`` until the ack resolves (decoding, bookkeeping);
+* ``wake``: the ack resolving until ``wait()`` returns in the caller.
 
 It prints the median and p99 of each stage per client. The stamps wrap the
 callbacks of subclasses, so each adds the cost of one Python call to both.
@@ -64,21 +64,14 @@ class StampedBare(BareApp):
             self.got.set()
 
 
-def _stamp_release():
-    """Stamp the first of Ack.wake and Ack.resolve: when the waiter is let go."""
-    wake, resolve = orders.Ack.wake, orders.Ack.resolve
+def _stamp_resolve():
+    resolve = orders.Ack.resolve
 
-    def stamped_wake(self, help=None):
-        if not self.woken:
-            _gw.released = _now()
-        return wake(self, help)
-
-    def stamped_resolve(self, value):
-        if not self.woken:
-            _gw.released = _now()
+    def stamped(self, value):
+        _gw.released = _now()
         return resolve(self, value)
 
-    orders.Ack.wake, orders.Ack.resolve = stamped_wake, stamped_resolve
+    orders.Ack.resolve = stamped
 
 
 def _row(t0: int, s: _Stamps, t1: int) -> tuple[float, ...]:
@@ -87,7 +80,7 @@ def _row(t0: int, s: _Stamps, t1: int) -> tuple[float, ...]:
 
 
 def run(n: int = 2000, warmup: int = 200) -> dict[str, list[tuple[float, ...]]]:
-    _stamp_release()
+    _stamp_resolve()
     root = Path(tempfile.mkdtemp(prefix="fixgw-stages-"))
     sim = SimProcess(root / "sim", log_messages=False)
     a = make_account(root / "keys", sim.keys, "event", account="bench")

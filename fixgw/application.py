@@ -181,7 +181,7 @@ class GatewayApplication(fix.Application):
                 rt.lifecycle.note_error(f"Logon refused by {rt.config.target}: {reason}")
                 return
             rt.lifecycle.note_error(reason)
-            self.deliver(rt, self.backlog.add(rt.config.name, rt, message.toString(), False))  # data too
+            self._received(rt, msg_type, message.toString(), False, counted=True)  # a reject of ours is data too
 
     @guarded
     def toApp(self, message, session_id):
@@ -217,12 +217,16 @@ class GatewayApplication(fix.Application):
         if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
             rt.metrics.inbound(msg_type)
             return
-        item = self.backlog.add(rt.config.name, rt, raw, invalid is not None)
-        if msg_type == "8" and rt.registry is not None and rt.registry.wake(raw, item):
-            # The woken caller needs tens of microseconds to be running again: decode its
-            # answer in that time, here, rather than after it wakes (it would if this lost the race).
+        self._received(rt, msg_type, raw, invalid is not None)
+
+    def _received(self, rt: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
+        item = self.backlog.add(rt.config.name, rt, raw, invalid)
+        if rt.registry is not None and (msg_type != "8" or rt.registry.answers(raw)):
+            # A caller waits for this answer (or it is one of the rare other messages, which may
+            # answer one): decode it now, so the ack resolves before anything else is done.
             item.settle()
-        rt.metrics.inbound(msg_type)
+        if not counted:
+            rt.metrics.inbound(msg_type)
         self.deliver(rt, item)
 
     def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:

@@ -17,7 +17,6 @@ import itertools
 import os
 import re
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,55 +39,31 @@ MAX_SUBACCOUNT = 63
 class Ack:
     """A one-shot answer that threads can wait on and asyncio code can await.
 
-    Two latches, plain locks held until they open (cheaper than an Event: no
-    Condition, no waiter lock per wait). ``_woken`` opens when the answer has
-    arrived as text (:meth:`wake`, from QuickFIX's thread): the waiting thread
-    then decodes that message itself (``settle()`` of what wake() was given,
-    see :mod:`fixgw.inbound`), so its wake-up overlaps the rest of QuickFIX's
-    callback and its answer does not queue behind the dispatcher. ``_ready``
-    opens with the value (:meth:`resolve`); a waiter returns only that value, so
-    a wake whose message turns out not to answer it costs only a second wait.
+    The latch is a plain lock held until the answer comes: cheaper than an Event
+    (no Condition, no waiter lock per wait) on the path every order takes.
     """
 
-    __slots__ = ("_woken", "_ready", "_done", "_value", "_waiters", "_lock", "_awake", "_help", "request")
+    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request")
 
     def __init__(self, request: object):
         self.request = request
-        self._woken = threading.Lock()
-        self._woken.acquire()
-        self._ready = threading.Lock()
-        self._ready.acquire()
-        self._done = self._awake = False
+        self._latch = threading.Lock()
+        self._latch.acquire()
+        self._done = False
         self._value: object = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._lock = threading.Lock()
-        self._help: object | None = None  # what wake() was given: has settle()
 
     @property
     def done(self) -> bool:
         return self._done
-
-    @property
-    def woken(self) -> bool:
-        """The answer was announced (:meth:`wake`) or given (:meth:`resolve`)."""
-        return self._awake
-
-    def wake(self, help: object | None = None) -> None:
-        """The answer has arrived: release waiters to call ``help.settle()``, which resolves."""
-        with self._lock:
-            if not self._awake:
-                self._help, self._awake = help, True
-                self._woken.release()
 
     def resolve(self, value: object) -> bool:
         with self._lock:
             if self._done:
                 return False
             self._value, self._done = value, True
-            self._ready.release()
-            if not self._awake:
-                self._awake = True
-                self._woken.release()
+            self._latch.release()
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
             loop.call_soon_threadsafe(_set, fut, value)
@@ -98,16 +73,9 @@ class Ack:
         """The ack model (ExecutionReport or a reject model); TimeoutError if none came."""
         if not self._done:
             forever = timeout is None or timeout >= threading.TIMEOUT_MAX  # 1e308 s: wait, do not overflow
-            deadline = None if forever else time.monotonic() + max(0.0, timeout)
-            for latch in (self._woken, self._ready):
-                if latch is self._ready and self._help is not None:
-                    self._help.settle()  # type: ignore[attr-defined]  # decode the answer here, now
-                if self._done:
-                    break
-                left = -1 if deadline is None else max(0.0, deadline - time.monotonic())
-                if not latch.acquire(timeout=left):
-                    raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
-                latch.release()  # open for every other waiter too
+            if not self._latch.acquire(timeout=-1 if forever else max(0.0, timeout)):
+                raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
+            self._latch.release()  # open for every other waiter too
         return self._value
 
     def __await__(self):
@@ -349,26 +317,21 @@ class Registry:
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
                 self._by_seq.popitem(last=False)
 
-    def wake(self, raw: str, item: object) -> bool:
-        """Wake the waiter of the ack an ExecutionReport's text answers, before it is decoded.
+    def answers(self, raw: str) -> bool:
+        """Whether an ExecutionReport's text is the answer a waiting ack is waiting for.
 
-        One scan of the text for ClOrdID(11) and ExecType(150): a report that is not
-        pending and names a waiting ack wakes it with ``item`` (:meth:`Ack.wake`), the
-        received message the waiter then decodes; :meth:`apply` with the decoded report
-        still decides and gives the value. Without the lock: one dict read, and a wrong
-        guess costs only an early wake-up. True if it woke one."""
+        One scan of the text for ClOrdID(11) and ExecType(150), so that QuickFIX's thread
+        decodes such a report at once (its caller is on the latency path) and leaves the
+        others to the dispatcher. Without the lock: one dict read; :meth:`apply` with the
+        decoded report still decides."""
         i = raw.find("\x0111=")
         if i < 0:
             return False
         j = raw.find("\x01", i + 4)
-        ack = self._acks.get(raw[i + 4:j])
-        if ack is None:
+        if raw[i + 4:j] not in self._acks:
             return False
         k = raw.find("\x01150=")
-        if k < 0 or raw[k + 5:k + 7] in _PENDING_TEXT:
-            return False
-        ack.wake(item)
-        return True
+        return k >= 0 and raw[k + 5:k + 7] not in _PENDING_TEXT
 
     def apply(self, message: object) -> None:
         """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""

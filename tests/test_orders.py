@@ -171,52 +171,19 @@ def test_the_config_sets_every_session_s_limits(tmp_path):
     assert (limits.max_quantity, limits.max_notional, limits.max_symbol_length) == (D(7), D(3), 9)
 
 
-# ------------------------------------------------------------------ early wake: the waiter decodes its answer
-class _Answer:
-    """What Registry.wake hands an ack: something whose settle() resolves it (the received message)."""
-
-    def __init__(self, ack, value):
-        self.ack, self.value, self.threads = ack, value, []
-
-    def settle(self):
-        self.threads.append(threading.current_thread().name)
-        self.ack.resolve(self.value)
-
-
-def test_a_woken_waiter_decodes_its_answer_on_its_own_thread():
-    ack = Ack("req")
-    got = []
-    waiter = threading.Thread(target=lambda: got.append(ack.wait(5)), name="caller")
-    waiter.start()
-    answer = _Answer(ack, "report")
-    ack.wake(answer)
-    waiter.join(5)
-    assert got == ["report"] and answer.threads == ["caller"] and ack.woken and ack.done
-
-
-def test_a_wake_that_does_not_resolve_leaves_the_waiter_waiting_for_the_value():
-    ack = Ack("req")
-    ack.wake(None)  # e.g. the woken-for message could not be decoded
-    assert ack.woken and not ack.done
-    with pytest.raises(TimeoutError, match="no answer to str within 0.01 s"):
-        ack.wait(0.01)
-    threading.Timer(0.02, ack.resolve, args=("later",)).start()
-    assert ack.wait(5) == "later" and ack.wait(0) == "later"
-
-
+# ------------------------------------------------------------------ which reports QuickFIX's thread decodes at once
 def _raw_report(cl_ord_id: str, exec_type: str) -> str:
     return (f"8=FIXT.1.1\x019=1\x0135=8\x0134=2\x0111={cl_ord_id}\x0117=1;1\x0137=o-1\x0139=0\x0154=1"
             f"\x0155=KXT\x01150={exec_type}\x01151=1\x0110=000\x01")
 
 
-def test_the_registry_wakes_only_the_waiter_a_definitive_report_names():
+def test_a_report_answers_a_waiting_ack_only_when_it_is_definitive_and_names_it():
     reg = _registry()
     new = NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5"))
-    ack = reg.register("a", new)
-    for pending in ("A", "6", "E"):
-        reg.wake(_raw_report("a", pending), None)
-    reg.wake(_raw_report("zz", "0"), None)  # another order's report
-    reg.wake("8=FIXT.1.1\x0135=8\x01150=0\x01", None)  # no ClOrdID
-    assert not ack.woken
-    reg.wake(_raw_report("a", "0"), "item")
-    assert ack.woken and not ack.done and ack._help == "item"
+    reg.register("a", new)
+    assert reg.answers(_raw_report("a", "0")) and reg.answers(_raw_report("a", "8"))
+    assert not any(reg.answers(_raw_report("a", pending)) for pending in ("A", "6", "E"))
+    assert not reg.answers(_raw_report("zz", "0"))  # another order's report
+    assert not reg.answers("8=FIXT.1.1\x0135=8\x01150=0\x01")  # no ClOrdID
+    reg.apply(_report("a", ExecType.NEW, 1))
+    assert not reg.answers(_raw_report("a", "0"))  # answered already: nobody waits
