@@ -6,9 +6,9 @@ own control-flow exceptions is caught, logged with the session's name, recorded
 as the session's last error and counted (``metrics.callback_errors``). Callbacks
 never run user code and never keep a ``quickfix.Message`` past their return: an
 inbound application message is read as text and handed to the gateway's ``sink``
-as a :class:`fixgw.inbound.Inbound`, decoded on first read (by the caller whose
-ack it answers, whom :meth:`fixgw.orders.Registry.wake` wakes from the text,
-else by the dispatcher), unless the ``raw_sink`` (the recorder) takes the text
+as a :class:`fixgw.inbound.Inbound`: decoded at once when a caller waits for it
+(:meth:`fixgw.orders.Registry.answers`, from the text), else on first read by
+the dispatcher, unless the ``raw_sink`` (the recorder) takes the text
 first to decode it on its own thread (:meth:`GatewayApplication.decode`).
 """
 

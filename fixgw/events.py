@@ -2,7 +2,7 @@
 
 QuickFIX's thread queues each received message (:class:`fixgw.inbound.Inbound`)
 with :meth:`Dispatcher.put`. A single dispatcher thread takes them in arrival
-order, decodes each one the caller waiting for it has not already decoded,
+order, decodes each one QuickFIX's thread did not (only answers to waiting acks),
 applies a KalshiDC replay of an ExecID once, turns ExecutionReports into the
 REST shapes (Fill / MarginFill, Order / MarginOrder), feeds the position ledgers
 (the account's and each FCM sub-trader's), the cash balance and, from

@@ -1,14 +1,14 @@
 """One received application message, from QuickFIX's callback to the dispatcher (pure core).
 
-QuickFIX's thread keeps its part small: it reads the message's text, wakes the
-caller waiting for the answer (:meth:`fixgw.orders.Registry.wake`), and queues an
-:class:`Inbound` holding that text. The message is decoded, with the session's
-bookkeeping (order registry and acks, ack timer, unknown tags, anomalies), the
-first time anyone reads ``message`` or ``error``: the caller whose ack the
-report answers (so its answer does not wait behind the dispatcher), else the
-dispatcher thread, else the recorder's sink. A :class:`Backlog` makes sure that
-messages are decoded one at a time and in the order they arrived, whichever
-thread asks: reading one decodes every earlier one first.
+QuickFIX's thread keeps its part small: it reads the message's text and queues
+an :class:`Inbound` holding it. The message is decoded, with the session's
+bookkeeping (order registry and acks, ack timer, unknown tags, anomalies), when
+someone first reads ``message`` or ``error`` (or calls ``settle()``): QuickFIX's
+thread itself for an answer a caller is waiting for (its ack resolves before
+anything else is done), else the dispatcher thread or the recorder's sink. A
+:class:`Backlog` makes sure that messages are decoded one at a time and in the
+order they arrived, whichever thread asks: reading one decodes every earlier one
+first.
 """
 
 from __future__ import annotations
