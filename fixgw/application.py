@@ -32,7 +32,7 @@ from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
-from fixgw.state import Event, Lifecycle, State
+from fixgw.state import Lifecycle, State, Trigger
 
 log = logging.getLogger("fixgw.application")
 
@@ -116,7 +116,7 @@ class GatewayApplication(fix.Application):
     @guarded
     def onLogon(self, session_id):
         rt = self.runtime(session_id)
-        rt.lifecycle.fire(Event.LOGON_OK)
+        rt.lifecycle.fire(Trigger.LOGON_OK)
         log.info("session=%s event=logon", rt.config.name)
 
     @guarded
@@ -128,7 +128,7 @@ class GatewayApplication(fix.Application):
         elif lc.state is State.LOGGED_ON:  # dropped without a Logout: the reason survives the reconnect
             lc.note_error(f"connection to {rt.config.target} lost while logged on" + (
                 f" ({rt.last_event})" if rt.last_event else ""), attempt=False)
-        rt.lifecycle.fire(Event.DISCONNECTED, error)
+        rt.lifecycle.fire(Trigger.DISCONNECTED, error)
         log.info("session=%s event=disconnected error=%s", rt.config.name, rt.lifecycle.last_error)
 
     @guarded
@@ -139,9 +139,9 @@ class GatewayApplication(fix.Application):
         if msg_type == "A":
             self.sign_logon(message, rt)
             rt.attempt_reject = None
-            rt.lifecycle.fire(Event.LOGON_SENT)
+            rt.lifecycle.fire(Trigger.LOGON_SENT)
         elif msg_type == "5":
-            rt.lifecycle.fire(Event.LOGOUT_SENT)
+            rt.lifecycle.fire(Trigger.LOGOUT_SENT)
 
     def sign_logon(self, message: fix.Message, rt: SessionRuntime) -> None:
         """Add Kalshi's flags and RawData, signed over the header QuickFIX filled."""
