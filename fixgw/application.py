@@ -70,8 +70,8 @@ class SessionRuntime:
 _sending = threading.local()
 
 
-def sending(rt: "SessionRuntime", msg_type: str, key: str, fix_session) -> None:
-    _sending.request = (rt, msg_type, key, fix_session)
+def sending(sess: "SessionRuntime", msg_type: str, key: str, fix_session) -> None:
+    _sending.request = (sess, msg_type, key, fix_session)
 
 
 def sent() -> None:
@@ -87,7 +87,7 @@ class GatewayApplication(fix.Application):
 
     def __init__(self, runtimes: list[SessionRuntime]):
         super().__init__()
-        self.by_key = {rt.key: rt for rt in runtimes}
+        self.by_key = {sess.key: sess for sess in runtimes}
         self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
@@ -102,10 +102,10 @@ class GatewayApplication(fix.Application):
         name = "?"
         for a in args:
             if isinstance(a, fix.SessionID) and a.toString() in self.by_key:
-                rt = self.by_key[a.toString()]
-                name = rt.config.name
-                rt.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
-                rt.metrics.callback_errors += 1
+                sess = self.by_key[a.toString()]
+                name = sess.config.name
+                sess.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
+                sess.metrics.callback_errors += 1
         log.error("session=%s callback=%s error=%s: %s", name, callback, type(exc).__name__, exc)
 
     # -- quickfix.Application -------------------------------------------
@@ -115,40 +115,40 @@ class GatewayApplication(fix.Application):
 
     @guarded
     def onLogon(self, session_id):
-        rt = self.runtime(session_id)
-        rt.lifecycle.fire(Trigger.LOGON_OK)
-        log.info("session=%s event=logon", rt.config.name)
+        sess = self.runtime(session_id)
+        sess.lifecycle.fire(Trigger.LOGON_OK)
+        log.info("session=%s event=logon", sess.config.name)
 
     @guarded
     def onLogout(self, session_id):
-        rt = self.runtime(session_id)
-        error, lc = None, rt.lifecycle
+        sess = self.runtime(session_id)
+        error, lc = None, sess.lifecycle
         if lc.state is State.LOGGING_ON and lc.open_error is None:
             error = "connection closed before the Logon was answered"
         elif lc.state is State.LOGGED_ON:  # dropped without a Logout: the reason survives the reconnect
-            lc.note_error(f"connection to {rt.config.target} lost while logged on" + (
-                f" ({rt.last_event})" if rt.last_event else ""), attempt=False)
-        rt.lifecycle.fire(Trigger.DISCONNECTED, error)
-        log.info("session=%s event=disconnected error=%s", rt.config.name, rt.lifecycle.last_error)
+            lc.note_error(f"connection to {sess.config.target} lost while logged on" + (
+                f" ({sess.last_event})" if sess.last_event else ""), attempt=False)
+        sess.lifecycle.fire(Trigger.DISCONNECTED, error)
+        log.info("session=%s event=disconnected error=%s", sess.config.name, sess.lifecycle.last_error)
 
     @guarded
     def toAdmin(self, message, session_id):
-        rt = self.runtime(session_id)
+        sess = self.runtime(session_id)
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
-        rt.metrics.outbound(msg_type)
+        sess.metrics.outbound(msg_type)
         if msg_type == "A":
-            self.sign_logon(message, rt)
-            rt.attempt_reject = None
-            rt.lifecycle.fire(Trigger.LOGON_SENT)
+            self.sign_logon(message, sess)
+            sess.attempt_reject = None
+            sess.lifecycle.fire(Trigger.LOGON_SENT)
         elif msg_type == "5":
-            rt.lifecycle.fire(Trigger.LOGOUT_SENT)
+            sess.lifecycle.fire(Trigger.LOGOUT_SENT)
 
-    def sign_logon(self, message: fix.Message, rt: SessionRuntime) -> None:
+    def sign_logon(self, message: fix.Message, sess: SessionRuntime) -> None:
         """Add Kalshi's flags and RawData, signed over the header QuickFIX filled."""
-        for tag, value in rt.config.logon_fields():
+        for tag, value in sess.config.logon_fields():
             message.setField(fix.StringField(tag, value))
         header = message.getHeader()
-        signature = rt.signer.sign(pre_hash(
+        signature = sess.signer.sign(pre_hash(
             header.getField(tags.SENDING_TIME), "A", header.getField(tags.MSG_SEQ_NUM),
             header.getField(tags.SENDER_COMP_ID), header.getField(tags.TARGET_COMP_ID),
         ))
@@ -157,135 +157,135 @@ class GatewayApplication(fix.Application):
 
     @guarded
     def fromAdmin(self, message, session_id):
-        rt = self.runtime(session_id)
+        sess = self.runtime(session_id)
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
-        rt.metrics.inbound(msg_type)
+        sess.metrics.inbound(msg_type)
         if msg_type == "5":
             text = _get(message, tags.TEXT)
-            if rt.lifecycle.state is State.LOGGING_ON:
-                why = text or rt.attempt_reject or "Logout without Text(58)"
-                reason = f"Logon refused by {rt.config.target}: {why}"
-                rt.lifecycle.note_error(reason)
-                log.warning("session=%s event=logon-refused reason=%s", rt.config.name, text)
+            if sess.lifecycle.state is State.LOGGING_ON:
+                why = text or sess.attempt_reject or "Logout without Text(58)"
+                reason = f"Logon refused by {sess.config.target}: {why}"
+                sess.lifecycle.note_error(reason)
+                log.warning("session=%s event=logon-refused reason=%s", sess.config.name, text)
             elif text:
-                rt.lifecycle.note_error(f"Logout from {rt.config.target}: {text}")
+                sess.lifecycle.note_error(f"Logout from {sess.config.target}: {text}")
         elif msg_type == "3":
             code = _get(message, tags.SESSION_REJECT_REASON)
             text = _get(message, tags.TEXT) or ""
             name = tags.SESSION_REJECT_REASONS.get(int(code), "unknown") if code and code.isdigit() else "no 373"
             ref = _get(message, tags.REF_MSG_TYPE)
             reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
-            log.warning("session=%s event=reject reason=%s", rt.config.name, reason)
-            if rt.lifecycle.state is State.LOGGING_ON:
-                rt.attempt_reject = reason
-                rt.lifecycle.note_error(f"Logon refused by {rt.config.target}: {reason}")
+            log.warning("session=%s event=reject reason=%s", sess.config.name, reason)
+            if sess.lifecycle.state is State.LOGGING_ON:
+                sess.attempt_reject = reason
+                sess.lifecycle.note_error(f"Logon refused by {sess.config.target}: {reason}")
                 return
-            rt.lifecycle.note_error(reason)
-            self._received(rt, msg_type, message.toString(), False, counted=True)  # a reject of ours is data too
+            sess.lifecycle.note_error(reason)
+            self._received(sess, msg_type, message.toString(), False, counted=True)  # a reject of ours is data too
 
     @guarded
     def toApp(self, message, session_id):
         sending = getattr(_sending, "request", None)
         if sending is not None:  # our own order path on this thread: it told us what it sends
             _sending.request = None
-            rt, msg_type, key, fix_session = sending
+            sess, msg_type, key, fix_session = sending
             cl_ord_id = None if key == GROUP_KEY else key
             # Session::send has just set 34 to the session's next sender number (it holds the
             # session's lock): one SWIG call returning an int instead of Header proxy + getField.
             seq = fix_session.getExpectedSenderNum()
         else:  # a resend, or a message sent some other way: read it (one SWIG call per field)
-            rt = self.runtime(session_id)
+            sess = self.runtime(session_id)
             header, cl_ord_id = message.getHeader(), _get(message, tags.CL_ORD_ID)
             msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
             seq = int(header.getField(tags.MSG_SEQ_NUM))
-        rt.metrics.outbound(msg_type, cl_ord_id)
-        if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
-            rt.registry.sent(seq, key)
+        sess.metrics.outbound(msg_type, cl_ord_id)
+        if sess.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
+            sess.registry.sent(seq, key)
 
     @guarded
     def fromApp(self, message, session_id):
-        rt = self.runtime(session_id)
-        invalid, raw = rt.invalid, None
+        sess = self.runtime(session_id)
+        invalid, raw = sess.invalid, None
         if invalid is not None:  # decode what was on the wire, not QuickFIX's re-serialisation
-            rt.invalid = None
+            sess.invalid = None
             if invalid[1] is not None and invalid[0] == message.getHeader().getField(tags.MSG_SEQ_NUM):
                 raw = invalid[1]
         if raw is None:
             raw = message.toString()
         msg_type = msg_type_of(raw)
-        if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
-            rt.metrics.inbound(msg_type)
+        if self.raw_sink is not None and self.raw_sink(sess, msg_type, raw, invalid is not None):
+            sess.metrics.inbound(msg_type)
             return
-        self._received(rt, msg_type, raw, invalid is not None)
+        self._received(sess, msg_type, raw, invalid is not None)
 
-    def _received(self, rt: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
-        item = self.backlog.add(rt.config.name, rt, raw, invalid)
-        if rt.registry is not None and (msg_type != "8" or rt.registry.answers(raw)):
+    def _received(self, sess: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
+        item = self.backlog.add(sess.config.name, sess, raw, invalid)
+        if sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw)):
             # A caller waits for this answer (or it is one of the rare other messages, which may
             # answer one): decode it now, so the ack resolves before anything else is done.
             item.settle()
         if not counted:
-            rt.metrics.inbound(msg_type)
-        self.deliver(rt, item)
+            sess.metrics.inbound(msg_type)
+        self.deliver(sess, item)
 
-    def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
+    def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
         what it took raw with this); see :meth:`_decoded`."""
-        model, error = self._decoded(rt, raw, invalid)
-        return Inbound(rt.config.name, model, raw, error)
+        model, error = self._decoded(sess, raw, invalid)
+        return Inbound(sess.config.name, model, raw, error)
 
-    def _decoded(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> tuple[object | None, str | None]:
+    def _decoded(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> tuple[object | None, str | None]:
         """(model, None), or (None, why) for a message no decoder can read, with the session's
         bookkeeping: the order registries (acks), the ack timer, unknown tags, anomalies, decode
         errors. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
         try:
-            return self._decode(rt, raw, invalid), None
+            return self._decode(sess, raw, invalid), None
         except DecodeError as e:
-            rt.metrics.decode_error()
+            sess.metrics.decode_error()
             reason = f"undecodable message kept as raw: {e}"
-            rt.lifecycle.note_error(reason)
-            log.error("session=%s event=decode-error error=%s", rt.config.name, e)
+            sess.lifecycle.note_error(reason)
+            log.error("session=%s event=decode-error error=%s", sess.config.name, e)
             return None, reason
         except Exception as exc:  # noqa: BLE001 - what the callback guard did when this ran inside fromApp
-            rt.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
-            rt.metrics.callback_errors += 1
-            log.error("session=%s callback=decode error=%s: %s", rt.config.name, type(exc).__name__, exc)
+            sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
+            sess.metrics.callback_errors += 1
+            log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
             return None, f"decoding failed: {type(exc).__name__}: {exc}"
 
-    def _decode(self, rt: SessionRuntime, raw: str, invalid: bool):
+    def _decode(self, sess: SessionRuntime, raw: str, invalid: bool):
         if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
-            model, unknown = lenient.decode(raw, rt.units)
+            model, unknown = lenient.decode(raw, sess.units)
         else:
             try:
-                model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
+                model, unknown = fields.decode_raw_with_unknown(raw, sess.units)
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
-                model, unknown = lenient.decode(raw, rt.units)
-        if rt.registry is not None:  # first: the caller waiting for this answer is on the latency path
-            rt.registry.apply(model)
-        rt.metrics.answered(model)
+                model, unknown = lenient.decode(raw, sess.units)
+        if sess.registry is not None:  # first: the caller waiting for this answer is on the latency path
+            sess.registry.apply(model)
+        sess.metrics.answered(model)
         if model.__class__ is ExecutionReport and not model.is_pending:
-            rt.last_exec_id = model.exec_id
-            for registry in rt.peers:
+            sess.last_exec_id = model.exec_id
+            for registry in sess.peers:
                 registry.apply(model)
-        if unknown and not rt.unknown_tags.issuperset(unknown):
-            rt.unknown_tags.update(unknown)
-            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
+        if unknown and not sess.unknown_tags.issuperset(unknown):
+            sess.unknown_tags.update(unknown)
+            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
                         ",".join(map(str, unknown)))
         if getattr(model, "anomalies", None):
-            self._anomalies(rt, model)
+            self._anomalies(sess, model)
         return model
 
-    def _anomalies(self, rt: SessionRuntime, model) -> None:
+    def _anomalies(self, sess: SessionRuntime, model) -> None:
         """Count and log each thing the dictionary does not allow in a message that was kept."""
-        rt.metrics.anomalies += len(model.anomalies)
+        sess.metrics.anomalies += len(model.anomalies)
         exec_id = getattr(model, "exec_id", None)
         for a in model.anomalies:
             log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
-                        rt.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
+                        sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
 
-    def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
+    def deliver(self, sess: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:
-            self.sink(rt, item)
+            self.sink(sess, item)
         else:  # nobody reads it: decode now for the session's bookkeeping (acks, registries)
             item.settle()
