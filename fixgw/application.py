@@ -88,6 +88,9 @@ class GatewayApplication(fix.Application):
     def __init__(self, runtimes: list[SessionRuntime]):
         super().__init__()
         self.by_key = {sess.key: sess for sess in runtimes}
+        for sess in runtimes:
+            if sess.registry is not None:
+                sess.metrics.in_flight = sess.registry.waiting
         self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
@@ -189,7 +192,6 @@ class GatewayApplication(fix.Application):
         if sending is not None:  # our own order path on this thread: it told us what it sends
             _sending.request = None
             sess, msg_type, key, fix_session = sending
-            cl_ord_id = None if key == GROUP_KEY else key
             # Session::send has just set 34 to the session's next sender number (it holds the
             # session's lock): one SWIG call returning an int instead of Header proxy + getField.
             seq = fix_session.getExpectedSenderNum()
@@ -199,8 +201,8 @@ class GatewayApplication(fix.Application):
             msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
             seq = int(header.getField(tags.MSG_SEQ_NUM))
-        sess.metrics.outbound(msg_type, cl_ord_id)
-        if sess.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
+        sess.metrics.outbound(msg_type)
+        if sess.registry is not None:  # the ack's clock, and which request a 35=3/35=j RefSeqNum names
             sess.registry.sent(seq, key)
 
     @guarded
@@ -261,9 +263,9 @@ class GatewayApplication(fix.Application):
                 model, unknown = fields.decode_raw_with_unknown(raw, sess.units)
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                 model, unknown = lenient.decode(raw, sess.units)
-        if sess.registry is not None:  # first: the caller waiting for this answer is on the latency path
-            sess.registry.apply(model)
-        sess.metrics.answered(model)
+        # first: the caller waiting for this answer is on the latency path
+        ack_us = sess.registry.apply(model) if sess.registry is not None else None
+        sess.metrics.decoded(model, ack_us)
         if model.__class__ is ExecutionReport and not model.is_pending:
             sess.last_exec_id = model.exec_id
             for registry in sess.peers:
