@@ -234,11 +234,15 @@ class Dispatcher:
                           message.collateral, message.transact_time)
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
+        # translate makes the REST shapes from the report alone; the ledgers are folded here, for
+        # both products, so that positions are only ever changed by the dispatcher in one place.
         if self.products[session] == "margin":
-            fill = translate.margin_fill_from_report(message, ledger)
+            fill = translate.margin_fill_from_report(message)
             post = None
             if fill is not None:
-                book = ledger.margins.get((message.alloc_account or 0, message.symbol))
+                sub = message.alloc_account or 0
+                fill = ledger.add_margin(fill, subaccount=sub)  # carries the ledger's entry price and PnL
+                book = ledger.margins.get((sub, message.symbol))
                 post = post_position_of(message, book.P if book is not None else None)
             return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
                          post_position=post)
