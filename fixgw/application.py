@@ -222,7 +222,7 @@ class GatewayApplication(fix.Application):
         self._received(sess, msg_type, raw, invalid is not None)
 
     def _received(self, sess: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
-        item = self.backlog.add(sess.config.name, sess, raw, invalid)
+        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
         if sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw)):
             # A caller waits for this answer (or it is one of the rare other messages, which may
             # answer one): decode it now, so the ack resolves before anything else is done.
@@ -237,12 +237,14 @@ class GatewayApplication(fix.Application):
         model, error = self._decoded(sess, raw, invalid)
         return Inbound(sess.config.name, model, raw, error)
 
-    def _decoded(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> tuple[object | None, str | None]:
+    def _decoded(self, sess: SessionRuntime, raw: str, invalid: bool = False,
+                 msg_type: str | None = None) -> tuple[object | None, str | None]:
         """(model, None), or (None, why) for a message no decoder can read, with the session's
         bookkeeping: the order registries (acks), the ack timer, unknown tags, anomalies, decode
-        errors. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
+        errors. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder;
+        ``msg_type``: read from the text on arrival (not looked for again)."""
         try:
-            return self._decode(sess, raw, invalid), None
+            return self._decode(sess, raw, invalid, msg_type), None
         except DecodeError as e:
             sess.metrics.decode_error()
             reason = f"undecodable message kept as raw: {e}"
@@ -255,12 +257,12 @@ class GatewayApplication(fix.Application):
             log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
             return None, f"decoding failed: {type(exc).__name__}: {exc}"
 
-    def _decode(self, sess: SessionRuntime, raw: str, invalid: bool):
+    def _decode(self, sess: SessionRuntime, raw: str, invalid: bool, msg_type: str | None):
         if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
             model, unknown = lenient.decode(raw, sess.units)
         else:
             try:
-                model, unknown = fields.decode_raw_with_unknown(raw, sess.units)
+                model, unknown = fields.decode_raw_with_unknown(raw, sess.units, msg_type)
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                 model, unknown = lenient.decode(raw, sess.units)
         # first: the caller waiting for this answer is on the latency path

@@ -338,12 +338,13 @@ def decode(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
     return decode_with_unknown(msg_type, pairs, units, poss_dup)[0]
 
 
-def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
+def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None) -> tuple[Any, tuple[int, ...]]:
     """The QuickFIX callback path: ``Message.toString()`` straight to a model.
 
-    Header and trailer are skipped; PossDupFlag(43) comes from the header.
+    Header and trailer are skipped; PossDupFlag(43) comes from the header. ``msg_type``:
+    the MsgType the caller already read from ``raw``.
     """
-    mt, keys, values = _parse(raw)
+    mt, keys, values = _parse(raw, msg_type)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
 
 

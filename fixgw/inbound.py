@@ -17,20 +17,22 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-# (runtime, raw, invalid) -> (model or None, error or None): the session's decoding and bookkeeping
-Decoder = Callable[[Any, str, bool], tuple[Any, "str | None"]]
+# (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
+Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
 
 
 class Inbound:
     """One application message from a session: ``session`` (its name), ``message`` (the model,
-    None when undecodable), ``raw`` (the text as received; the recorder stores it) and ``error``
-    (why it could not be decoded, naming the MsgType and tag). Built decoded, or received
-    (:meth:`Backlog.add`) and decoded on first read."""
+    None when undecodable), ``raw`` (the text as received; the recorder stores it), ``error``
+    (why it could not be decoded, naming the MsgType and tag) and ``msg_type`` (read from the
+    text once, when it arrived). Built decoded, or received (:meth:`Backlog.add`) and decoded
+    on first read."""
 
-    __slots__ = ("session", "raw", "_message", "_error", "_todo")
+    __slots__ = ("session", "raw", "msg_type", "_message", "_error", "_todo")
 
-    def __init__(self, session: str, message: Any = None, raw: str | None = None, error: str | None = None):
-        self.session, self.raw = session, raw
+    def __init__(self, session: str, message: Any = None, raw: str | None = None, error: str | None = None,
+                 msg_type: str | None = None):
+        self.session, self.raw, self.msg_type = session, raw, msg_type
         self._message, self._error = message, error
         self._todo: tuple[Backlog, Any, bool] | None = None  # (backlog, runtime, invalid) until decoded
 
@@ -71,9 +73,9 @@ class Backlog:
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, session: str, runtime: Any, raw: str, invalid: bool) -> Inbound:
+    def add(self, session: str, runtime: Any, raw: str, invalid: bool, msg_type: str | None = None) -> Inbound:
         """A received message, decoded later (QuickFIX's thread: one append)."""
-        item = Inbound(session, raw=raw)
+        item = Inbound(session, raw=raw, msg_type=msg_type)
         item._todo = (self, runtime, invalid)
         self._items.append(item)
         return item
@@ -86,7 +88,7 @@ class Backlog:
                 item = items.popleft()
                 _, runtime, invalid = item._todo  # type: ignore[misc]
                 try:
-                    item._message, item._error = self._decoder(runtime, item.raw, invalid)  # type: ignore[arg-type]
+                    item._message, item._error = self._decoder(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
                 except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
                     item._message, item._error = None, f"decoding failed: {type(exc).__name__}: {exc}"
                 item._todo = None

@@ -6,7 +6,7 @@ from fixgw.inbound import Backlog, Inbound
 
 
 def _backlog(log: list):
-    def decoder(runtime, raw, invalid):
+    def decoder(runtime, raw, invalid, msg_type):
         log.append((threading.current_thread().name, raw))
         if raw == "boom":
             raise RuntimeError("decoder bug")
@@ -48,3 +48,10 @@ def test_concurrent_readers_decode_each_message_once():
     for t in threads:
         t.join(10)
     assert [raw for _, raw in log] == [str(i) for i in range(200)]
+
+
+def test_the_decoder_gets_the_msg_type_read_on_arrival():
+    seen = []
+    b = Backlog(lambda runtime, raw, invalid, msg_type: (seen.append((raw, invalid, msg_type)), None)[1:] + (None,))
+    b.add("nr", None, "text", True, "8").settle()
+    assert seen == [("text", True, "8")]
