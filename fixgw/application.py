@@ -95,7 +95,7 @@ class GatewayApplication(fix.Application):
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
         self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
-        self.backlog = Backlog(self._decoded)  # received, decoded on first read, in arrival order
+        self.backlog = Backlog(self._settle)  # received, decoded on first read, in arrival order
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -251,7 +251,13 @@ class GatewayApplication(fix.Application):
             sess.lifecycle.note_error(reason)
             log.error("session=%s event=decode-error error=%s", sess.config.name, e)
             return None, reason
-        except Exception as exc:  # noqa: BLE001 - what the callback guard did when this ran inside fromApp
+
+    def _settle(self, sess: SessionRuntime, raw: str, invalid: bool, msg_type: str | None):
+        """The backlog's decoder: :meth:`_decoded`, and a bug in it is what the callback guard
+        makes of one (named, counted, the session's last error), on whichever thread decodes."""
+        try:
+            return self._decoded(sess, raw, invalid, msg_type)
+        except Exception as exc:  # noqa: BLE001 - the dispatcher or QuickFIX's thread must go on
             sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
             sess.metrics.callback_errors += 1
             log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)

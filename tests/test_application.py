@@ -150,3 +150,24 @@ def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read
     later = got[2]
     assert not later.decoded and rt.last_exec_id == "3;1"  # waits for its reader (the dispatcher)
     assert later.message.exec_id == "4;1" and rt.last_exec_id == "4;1"
+
+
+def test_a_bug_while_decoding_later_is_named_counted_and_does_not_stall_what_follows(caplog):
+    rt = runtime()
+    app, got, sid = wired(rt)
+    broken = {"armed": True}
+    decode = app._decoded
+
+    def buggy(*args):
+        if broken.pop("armed", False):
+            raise KeyError("bug")
+        return decode(*args)
+
+    app._decoded = buggy
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
+    app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "3;1"}), rt), False), sid)
+    with caplog.at_level(logging.ERROR, logger="fixgw.application"):
+        assert got[1].message.exec_id == "3;1"  # decodes the first (which fails) then this one
+    assert got[0].message is None and got[0].error == "decoding failed: KeyError: 'bug'"
+    assert rt.metrics.callback_errors == 1 and rt.lifecycle.last_error.startswith("internal error decoding")
+    assert any("session=nr callback=decode error=KeyError" in r.getMessage() for r in caplog.records)
