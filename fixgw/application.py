@@ -22,13 +22,11 @@ from typing import Callable
 
 import quickfix as fix
 
-from fixgw import fields, lenient, tags
+from fixgw import inbound, tags
 from fixgw.config import SessionConfig
-from fixgw.errors import DecodeError
 from fixgw.guard import guarded
 from fixgw.inbound import Backlog, Inbound
 from fixgw.metrics import SessionMetrics, msg_type_of
-from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
@@ -95,7 +93,7 @@ class GatewayApplication(fix.Application):
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
         self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
-        self.backlog = Backlog(self._settle)  # received, decoded on first read, in arrival order
+        self.backlog = Backlog()  # received, decoded on first read, in arrival order
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -233,66 +231,9 @@ class GatewayApplication(fix.Application):
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
-        what it took raw with this); see :meth:`_decoded`."""
-        model, error = self._decoded(sess, raw, invalid)
+        what it took raw with this); see :func:`fixgw.inbound.decoded`."""
+        model, error = inbound.decoded(sess, raw, invalid)
         return Inbound(sess.config.name, model, raw, error)
-
-    def _decoded(self, sess: SessionRuntime, raw: str, invalid: bool = False,
-                 msg_type: str | None = None) -> tuple[object | None, str | None]:
-        """(model, None), or (None, why) for a message no decoder can read, with the session's
-        bookkeeping: the order registries (acks), the ack timer, unknown tags, anomalies, decode
-        errors. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder;
-        ``msg_type``: read from the text on arrival (not looked for again)."""
-        try:
-            return self._decode(sess, raw, invalid, msg_type), None
-        except DecodeError as e:
-            sess.metrics.decode_error()
-            reason = f"undecodable message kept as raw: {e}"
-            sess.lifecycle.note_error(reason)
-            log.error("session=%s event=decode-error error=%s", sess.config.name, e)
-            return None, reason
-
-    def _settle(self, sess: SessionRuntime, raw: str, invalid: bool, msg_type: str | None):
-        """The backlog's decoder: :meth:`_decoded`, and a bug in it is what the callback guard
-        makes of one (named, counted, the session's last error), on whichever thread decodes."""
-        try:
-            return self._decoded(sess, raw, invalid, msg_type)
-        except Exception as exc:  # noqa: BLE001 - the dispatcher or QuickFIX's thread must go on
-            sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
-            sess.metrics.callback_errors += 1
-            log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
-            return None, f"decoding failed: {type(exc).__name__}: {exc}"
-
-    def _decode(self, sess: SessionRuntime, raw: str, invalid: bool, msg_type: str | None):
-        if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
-            model, unknown = lenient.decode(raw, sess.units)
-        else:
-            try:
-                model, unknown = fields.decode_raw_with_unknown(raw, sess.units, msg_type)
-            except DecodeError:  # keep what can be kept: a fill must not be lost to one field
-                model, unknown = lenient.decode(raw, sess.units)
-        # first: the caller waiting for this answer is on the latency path
-        ack_us = sess.registry.apply(model) if sess.registry is not None else None
-        sess.metrics.decoded(model, ack_us)
-        if model.__class__ is ExecutionReport and not model.is_pending:
-            sess.last_exec_id = model.exec_id
-            for registry in sess.peers:
-                registry.apply(model)
-        if unknown and not sess.unknown_tags.issuperset(unknown):
-            sess.unknown_tags.update(unknown)
-            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
-                        ",".join(map(str, unknown)))
-        if getattr(model, "anomalies", None):
-            self._anomalies(sess, model)
-        return model
-
-    def _anomalies(self, sess: SessionRuntime, model) -> None:
-        """Count and log each thing the dictionary does not allow in a message that was kept."""
-        sess.metrics.anomalies += len(model.anomalies)
-        exec_id = getattr(model, "exec_id", None)
-        for a in model.anomalies:
-            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
-                        sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
 
     def deliver(self, sess: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:

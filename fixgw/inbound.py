@@ -1,8 +1,9 @@
 """One received application message, from QuickFIX's callback to the dispatcher (pure core).
 
 QuickFIX's thread keeps its part small: it reads the message's text and queues
-an :class:`Inbound` holding it. The message is decoded, with the session's
-bookkeeping (order registry and acks, ack timer, unknown tags, anomalies), when
+an :class:`Inbound` holding it. The message is decoded (:func:`decoded`), with the
+session's bookkeeping (order registry and acks, ack timer, counts, unknown tags,
+anomalies), when
 someone first reads ``message`` or ``error`` (or calls ``settle()``): QuickFIX's
 thread itself for an answer a caller is waiting for (its ack resolves before
 anything else is done), else the dispatcher thread or the recorder's sink. A
@@ -13,12 +14,69 @@ first.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from typing import Any, Callable
 
+from fixgw import fields, lenient
+from fixgw.errors import DecodeError
+from fixgw.models.fix import ExecutionReport
+
+log = logging.getLogger("fixgw.inbound")
 # (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
 Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
+
+
+def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = None) -> tuple[Any, str | None]:
+    """(model, None), or (None, why) for a message no decoder can read, with the session's
+    bookkeeping (``sess`` is its :class:`fixgw.application.SessionRuntime`): the order registry
+    resolves and times the ack first, then the counts, the gap-recovery ExecID, the KalshiDC
+    peers' registries, unknown tags and anomalies. ``invalid``: QuickFIX's validation refused
+    it, so it goes to the lenient decoder; ``msg_type``: read from the text on arrival."""
+    try:
+        if invalid:
+            model, unknown = lenient.decode(raw, sess.units)
+        else:
+            try:
+                model, unknown = fields.decode_raw_with_unknown(raw, sess.units, msg_type)
+            except DecodeError:  # keep what can be kept: a fill must not be lost to one field
+                model, unknown = lenient.decode(raw, sess.units)
+    except DecodeError as e:
+        sess.metrics.decode_error()
+        reason = f"undecodable message kept as raw: {e}"
+        sess.lifecycle.note_error(reason)
+        log.error("session=%s event=decode-error error=%s", sess.config.name, e)
+        return None, reason
+    ack_us = sess.registry.apply(model) if sess.registry is not None else None  # first: a caller waits
+    sess.metrics.decoded(model, ack_us)
+    if model.__class__ is ExecutionReport and not model.is_pending:
+        sess.last_exec_id = model.exec_id
+        for registry in sess.peers:
+            registry.apply(model)
+    if unknown and not sess.unknown_tags.issuperset(unknown):
+        sess.unknown_tags.update(unknown)
+        log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
+                    ",".join(map(str, unknown)))
+    if getattr(model, "anomalies", None):
+        sess.metrics.anomalies += len(model.anomalies)
+        exec_id = getattr(model, "exec_id", None)
+        for a in model.anomalies:
+            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
+                        sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
+    return model, None
+
+
+def settled(sess: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
+    """The backlog's decoder: :func:`decoded`, and a bug in it becomes what the callback guard
+    makes of one (named, counted, the session's last error), on whichever thread decodes."""
+    try:
+        return decoded(sess, raw, invalid, msg_type)
+    except Exception as exc:  # noqa: BLE001 - the dispatcher or QuickFIX's thread must go on
+        sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
+        sess.metrics.callback_errors += 1
+        log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
+        return None, f"decoding failed: {type(exc).__name__}: {exc}"
 
 
 class Inbound:
@@ -65,7 +123,7 @@ class Inbound:
 class Backlog:
     """Received messages not decoded yet, oldest first, shared by every session of an application."""
 
-    def __init__(self, decoder: Decoder):
+    def __init__(self, decoder: Decoder = settled):
         self._decoder = decoder
         self._items: deque[Inbound] = deque()
         self._lock = threading.Lock()
