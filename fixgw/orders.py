@@ -318,8 +318,8 @@ class Registry:
         return len(self._acks)
 
     def sent(self, seq: int, key: str) -> None:
-        """QuickFIX is sending request ``key`` as MsgSeqNum ``seq``: start its ack's clock (a resend
-        keeps the first) and remember which request a 35=3/35=j RefSeqNum names."""
+        """``key`` goes out as MsgSeqNum ``seq``: start its ack's clock (not again on a resend), and
+        remember which request a 35=3/35=j RefSeqNum names."""
         with self._lock:
             ack = self._acks.get(key)
             if ack is not None and not ack.sent_ns:
@@ -329,20 +329,12 @@ class Registry:
                 self._by_seq.popitem(last=False)
 
     def answers(self, raw: str) -> bool:
-        """Whether an ExecutionReport's text is the answer a waiting ack is waiting for.
-
-        One scan of the text for ClOrdID(11) and ExecType(150), so that QuickFIX's thread
-        decodes such a report at once (its caller is on the latency path) and leaves the
-        others to the dispatcher. Without the lock: one dict read; :meth:`apply` with the
-        decoded report still decides."""
+        """Whether an ExecutionReport's text answers a waiting ack (one scan for 11 and 150, one
+        dict read without the lock), so QuickFIX's thread decodes it at once; apply() decides."""
         i = raw.find("\x0111=")
-        if i < 0:
-            return False
-        j = raw.find("\x01", i + 4)
-        if raw[i + 4:j] not in self._acks:
-            return False
         k = raw.find("\x01150=")
-        return k >= 0 and raw[k + 5:k + 7] not in _PENDING_TEXT
+        return (i >= 0 and k >= 0 and raw[i + 4:raw.find("\x01", i + 4)] in self._acks
+                and raw[k + 5:k + 7] not in _PENDING_TEXT)
 
     def apply(self, message: object) -> int | None:
         """Update state from an inbound model and resolve the matching ack; the round trip in
