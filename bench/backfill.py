@@ -118,7 +118,7 @@ def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
     application's ``fromApp`` (the guarded callback: MsgType, inbound counters, the recorder's raw
     sink), on a thread of its own; the writer decodes, stores and keeps the books. RSS at ``at_n``
     reports and at ``n``, each after everything received is durable."""
-    from fixgw import dictionary
+    from fixgw.fix import dictionary
 
     sim = SimProcess(tmp / "sim-rss")
     listener = make_account(tmp / "keys", sim.keys, "event", account="bench")

@@ -83,3 +83,11 @@ def run():
         yield (name, ours_us, "us", bare_us, ours_us / bare_us)
     yield ("order_ack_rtt_mean_us", statistics.fmean(fx) * 1e6, "us", statistics.fmean(bx) * 1e6,
            statistics.fmean(fx) / statistics.fmean(bx))
+
+
+if __name__ == "__main__":
+    import json
+
+    for name, value, unit, baseline, ratio in run():
+        print(json.dumps({"name": name, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 2),
+                          "ratio": round(ratio, 3)}), flush=True)

@@ -1,13 +1,14 @@
-"""From decoded FIX messages to what callers consume (pure core: no quickfix import).
+"""From received FIX messages to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread decodes and resolves acks, then :meth:`Dispatcher.put` drops
-each message on one queue. A single dispatcher thread applies a KalshiDC replay
-of an ExecID once, turns ExecutionReports into the REST shapes (Fill / MarginFill,
-Order / MarginOrder), feeds the position ledgers (the account's and each FCM
-sub-trader's), the cash balance and, from MarketSettlementReports, the
-settlements; then fans the :class:`Event` out to subscriptions (blocking
-iterators, asyncio iterators) and callbacks. A translation or callback that
-raises is logged and the dispatcher goes on.
+QuickFIX's thread queues each received message (:class:`fixgw.inbound.Inbound`)
+with :meth:`Dispatcher.put`. A single dispatcher thread takes them in arrival
+order, decodes each one QuickFIX's thread did not (only answers to waiting acks),
+applies a KalshiDC replay of an ExecID once, turns ExecutionReports into the
+REST shapes (Fill / MarginFill, Order / MarginOrder), feeds the position ledgers
+(the account's and each FCM sub-trader's), the cash balance and, from
+MarketSettlementReports, the settlements; then fans the :class:`Event` out to
+subscriptions (blocking iterators, asyncio iterators) and callbacks. A
+translation or callback that raises is logged and the dispatcher goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Callable
 from fixgw import settlements, translate
 from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
+from fixgw.inbound import Inbound
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
@@ -154,8 +156,9 @@ class Dispatcher:
         self._thread.start()
 
     # producers (QuickFIX's thread)
-    def put(self, session: str, message: object | None, raw: str | None = None, error: str | None = None) -> None:
-        self._q.put((session, message, raw, error))
+    def put(self, item: Inbound) -> None:
+        """Queue a received message; it is decoded (if nobody did yet) and translated here."""
+        self._q.put(item)
 
     # consumers
     def subscribe(self) -> Subscription:
@@ -185,9 +188,6 @@ class Dispatcher:
         self._q.put(done)
         done.wait(timeout)
 
-    def stop(self) -> None:
-        self._q.put(None)
-
     # the dispatcher thread
     def _run(self) -> None:
         while True:
@@ -196,17 +196,16 @@ class Dispatcher:
             # its ack, and both want the GIL the moment QuickFIX's thread lets go of it. The
             # caller is on the latency path; translating for subscribers can wait a moment.
             time.sleep(0)
-            if item is None:
-                return
             if isinstance(item, threading.Event):
                 item.set()
                 continue
             try:
+                message = item.message  # decodes it, unless the caller waiting for it did
                 with self.state_lock:
-                    event = self._translate(*item)
+                    event = self._translate(item.session, message, item.raw, item.error)
             except Exception as exc:  # noqa: BLE001 - keep dispatching
-                log.exception("session=%s event=translate-error error=%s", item[0], exc)
-                event = Event(item[0], item[1], raw=item[2], error=f"translation failed: {exc}")
+                log.exception("session=%s event=translate-error error=%s", item.session, exc)
+                event = Event(item.session, item.message, raw=item.raw, error=f"translation failed: {exc}")
             with self._lock:
                 subs, callbacks = list(self._subs), list(self._callbacks)
             for sub in subs:
@@ -235,11 +234,15 @@ class Dispatcher:
                           message.collateral, message.transact_time)
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
+        # translate makes the REST shapes from the report alone; the ledgers are folded here, for
+        # both products, so that positions are only ever changed by the dispatcher in one place.
         if self.products[session] == "margin":
-            fill = translate.margin_fill_from_report(message, ledger)
+            fill = translate.margin_fill_from_report(message)
             post = None
             if fill is not None:
-                book = ledger.margins.get((message.alloc_account or 0, message.symbol))
+                sub = message.alloc_account or 0
+                fill = ledger.add_margin(fill, subaccount=sub)  # carries the ledger's entry price and PnL
+                book = ledger.margins.get((sub, message.symbol))
                 post = post_position_of(message, book.P if book is not None else None)
             return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
                          post_position=post)

@@ -7,12 +7,12 @@ QuickFIX's single socket thread, outbound counts inside ``Session::send``,
 which holds the session's mutex. Readers (``status``) take a snapshot that
 may be a message behind, never torn in a way that matters for an operator.
 
-The order->ack round trip is timed from ``toApp`` (the request is on its way
-to the socket) to the decoded first definitive answer for its ClOrdID: an
-ExecutionReport that is not pending, an OrderCancelReject (35=9) or an
-OrderMassCancelReport (35=r), the same answers that resolve an Ack. Samples go
-into log2 buckets of microseconds (bucket i holds [2^(i-1), 2^i) us), and
-quantiles are interpolated inside their bucket.
+The order->ack round trip (``order_ack``) is timed by the order registry
+(:class:`fixgw.orders.Registry`, the one table of requests waiting for an
+answer), from ``toApp`` (the request is on its way to the socket) to the
+decoded answer that resolves its Ack. Samples go into log2 buckets of
+microseconds (bucket i holds [2^(i-1), 2^i) us), and quantiles are
+interpolated inside their bucket.
 
 ``on_event`` classifies QuickFIX's session event-log lines into connection
 attempts and failed attempts; ``fixgw run`` backs off on the failure streak.
@@ -21,14 +21,13 @@ attempts and failed attempts; ``fixgw run`` backs off on the failure streak.
 from __future__ import annotations
 
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
-from fixgw.models.fix import (ExecType, ExecutionReport, OrderCancelReject, OrderMassCancelReport)
+from fixgw.models.fix import ExecType, ExecutionReport
 
 BUCKETS = 32  # 2^31 us is about 36 minutes: anything slower lands in the last bucket
-_PENDING_TYPES = (ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE)
-_MAX_IN_FLIGHT = 65536  # requests never answered are forgotten oldest-first
 _REJECT_TYPES = frozenset({"3", "j", "9"})  # session reject, business reject, cancel reject
 # QuickFIX event-log lines that end a connection attempt without a Logon.
 _FAILED = ("Disconnecting", "Socket error", "Socket disconnect", "SSL_connect failed", "Socket deleted",
@@ -111,14 +110,13 @@ class SessionMetrics:
         self.rejects_in = 0  # 35=3/j/9 and ExecutionReports with 150=8
         self.rejects_out = 0  # 35=3/j we (QuickFIX) sent
         self.decode_errors = 0
-        self.callback_errors = 0  # exceptions the callback guard caught (fixgw.guard)
-        self.seq_gaps = 0  # MsgSeqNum gaps taken on NR/DC (fixgw.recovery)
-        self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.lenient)
+        self.callback_errors = 0  # exceptions the callback guard caught (fixgw.adapter.guard)
+        self.seq_gaps = 0  # MsgSeqNum gaps taken on NR/DC (fixgw.adapter.recovery)
+        self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.fix.lenient)
         self.last_in: float | None = None  # wall clock of the last message received
         self.last_out: float | None = None
-        self.order_ack = Histogram()
-        # ClOrdID -> perf_counter_ns when sent, oldest first (O(1) trim, see orders.Registry).
-        self.in_flight: OrderedDict[str, int] = OrderedDict()
+        self.order_ack = Histogram()  # recorded from the order registry's answers
+        self.in_flight: Callable[[], int] = lambda: 0  # the registry's requests waiting for an answer
         self.attempts = Attempts()
 
     # -- the hot path ---------------------------------------------------
@@ -128,34 +126,20 @@ class SessionMetrics:
         if msg_type in _REJECT_TYPES:
             self.rejects_in += 1
 
-    def outbound(self, msg_type: str, key: str | None = None) -> None:
-        """A message handed to QuickFIX for sending; ``key`` (ClOrdID) starts an ack timer."""
+    def outbound(self, msg_type: str) -> None:
+        """A message handed to QuickFIX for sending."""
         self.msgs_out[msg_type] += 1
         self.last_out = time.time()
         if msg_type in ("3", "j"):
             self.rejects_out += 1
-        if key is not None:
-            in_flight = self.in_flight
-            in_flight[key] = time.perf_counter_ns()
-            if len(in_flight) > _MAX_IN_FLIGHT:
-                in_flight.popitem(last=False)
 
-    def answered(self, model: object) -> int | None:
-        """Stop the ack timer for a decoded inbound model; the round trip in us, if it was one."""
-        if isinstance(model, ExecutionReport):
-            if model.exec_type is ExecType.REJECTED:
-                self.rejects_in += 1
-            if model.exec_type in _PENDING_TYPES:
-                return None
-        elif not isinstance(model, (OrderCancelReject, OrderMassCancelReport)):
-            return None
-        key = getattr(model, "cl_ord_id", None)
-        t0 = self.in_flight.pop(key, None) if key is not None else None
-        if t0 is None:
-            return None
-        us = (time.perf_counter_ns() - t0) // 1000
-        self.order_ack.record_us(us)
-        return us
+    def decoded(self, model: object, ack_us: int | None) -> None:
+        """A decoded inbound model (its MsgType was counted by :meth:`inbound`): an ExecutionReport
+        with 150=8 is a reject; ``ack_us`` is the round trip of the request it answered."""
+        if model.__class__ is ExecutionReport and model.exec_type is ExecType.REJECTED:
+            self.rejects_in += 1
+        if ack_us is not None:
+            self.order_ack.record_us(ack_us)
 
     def decode_error(self) -> None:
         self.decode_errors += 1
@@ -197,7 +181,7 @@ class SessionMetrics:
     def snapshot(self) -> dict:
         """Everything, for ``fixgw status --json`` / the ``metrics`` command."""
         return {**self.summary(), "msgs_in": dict(self.msgs_in), "msgs_out": dict(self.msgs_out),
-                "last_in": self.last_in, "last_out": self.last_out, "in_flight": len(self.in_flight),
+                "last_in": self.last_in, "last_out": self.last_out, "in_flight": self.in_flight(),
                 "order_ack": self.order_ack.snapshot(), "failure_streak": self.attempts.streak}
 
 

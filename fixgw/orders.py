@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from fixgw.pricing import Units, validate_order_price, validate_quantity
 CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
 _BAD_SYMBOL = re.compile("[\x01|= ]")  # SOH, and what would break a FIX or log line
 PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
+_PENDING_TEXT = frozenset(f"{e.value}\x01" for e in PENDING)  # ExecType(150) as it ends on the wire
 MAX_SUBACCOUNT = 63
 
 
@@ -42,7 +44,7 @@ class Ack:
     (no Condition, no waiter lock per wait) on the path every order takes.
     """
 
-    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request")
+    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request", "sent_ns")
 
     def __init__(self, request: object):
         self.request = request
@@ -52,6 +54,7 @@ class Ack:
         self._value: object = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._lock = threading.Lock()
+        self.sent_ns = 0  # perf_counter_ns when QuickFIX took the request to send (Registry.sent)
 
     @property
     def done(self) -> bool:
@@ -310,14 +313,32 @@ class Registry:
         with self._lock:
             return key in self._acks
 
+    def waiting(self) -> int:
+        """Requests sent or being sent whose answer has not come."""
+        return len(self._acks)
+
     def sent(self, seq: int, key: str) -> None:
+        """``key`` goes out as MsgSeqNum ``seq``: start its ack's clock (not again on a resend), and
+        remember which request a 35=3/35=j RefSeqNum names."""
         with self._lock:
+            ack = self._acks.get(key)
+            if ack is not None and not ack.sent_ns:
+                ack.sent_ns = time.perf_counter_ns()
             self._by_seq[seq] = key
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
                 self._by_seq.popitem(last=False)
 
-    def apply(self, message: object) -> None:
-        """Update state from an inbound model and resolve the matching ack (QuickFIX thread)."""
+    def answers(self, raw: str) -> bool:
+        """Whether an ExecutionReport's text answers a waiting ack (one scan for 11 and 150, one
+        dict read without the lock), so QuickFIX's thread decodes it at once; apply() decides."""
+        i = raw.find("\x0111=")
+        k = raw.find("\x01150=")
+        return (i >= 0 and k >= 0 and raw[i + 4:raw.find("\x01", i + 4)] in self._acks
+                and raw[k + 5:k + 7] not in _PENDING_TEXT)
+
+    def apply(self, message: object) -> int | None:
+        """Update state from an inbound model and resolve the matching ack; the round trip in
+        microseconds from :meth:`sent` to this answer, if it resolved a sent request."""
         key = None
         if isinstance(message, ExecutionReport):  # the common case: one lock, then the answer
             key, pending = message.cl_ord_id, message.exec_type in PENDING
@@ -330,9 +351,7 @@ class Registry:
                     if not pending and message.leaves_qty == 0:
                         self._retire(order)
                 ack = None if pending or key is None else self._acks.pop(key, None)
-            if ack is not None:
-                ack.resolve(message)
-            return
+            return None if ack is None else _resolved(ack, message)
         elif isinstance(message, OrderCancelReject):
             key = message.cl_ord_id
         elif isinstance(message, OrderMassCancelReport):
@@ -343,11 +362,16 @@ class Registry:
         elif isinstance(message, OrderGroupResponse):
             key = GROUP_KEY
         if key is None:
-            return
+            return None
         with self._lock:
             ack = self._acks.pop(key, None)
-        if ack is not None:
-            ack.resolve(message)
+        return None if ack is None else _resolved(ack, message)
+
+
+def _resolved(ack: Ack, message: object) -> int | None:
+    """Resolve ``ack``; its round trip in microseconds if it was sent."""
+    ack.resolve(message)
+    return (time.perf_counter_ns() - ack.sent_ns) // 1000 if ack.sent_ns else None
 
 
 def outcome(answer: object) -> dict:

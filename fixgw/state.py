@@ -2,7 +2,7 @@
 
 QuickFIX owns the FIX session state machine; this table only tracks what an
 operator needs to see — where each session is in its life and why it last
-failed — from the callbacks QuickFIX gives us. An event that the table does not
+failed — from the callbacks QuickFIX gives us. A :class:`Trigger` that the table does not
 list leaves the state unchanged (QuickFIX can, e.g., report a disconnect for a
 socket that never got as far as a Logon).
 
@@ -31,7 +31,9 @@ class State(StrEnum):
     DISCONNECTED = "disconnected"
 
 
-class Event(StrEnum):
+class Trigger(StrEnum):
+    """What happened to a session, as QuickFIX's callbacks and the gateway tell it: the table's input."""
+
     START = "start"
     LOGON_SENT = "logon-sent"
     LOGON_OK = "logon-ok"
@@ -41,8 +43,8 @@ class Event(StrEnum):
 
 
 HISTORY = 20  # errors kept per session
-S, E = State, Event
-TRANSITIONS: dict[tuple[State, Event], State] = {
+S, E = State, Trigger
+TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.STOPPED, E.START): S.CONNECTING,
     (S.DISCONNECTED, E.START): S.CONNECTING,
     (S.CONNECTING, E.LOGON_SENT): S.LOGGING_ON,
@@ -72,7 +74,7 @@ class Lifecycle:
     errors: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # {"at", "error", "count"}
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
-    def fire(self, event: Event, error: str | None = None) -> State:
+    def fire(self, event: Trigger, error: str | None = None) -> State:
         with self._cond:
             new = TRANSITIONS.get((self.state, event), self.state)
             if error:

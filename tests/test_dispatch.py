@@ -10,6 +10,7 @@ import pytest
 from fixgw.config import parse
 from fixgw.errors import ConfigError
 from fixgw.dispatch import Dispatcher
+from fixgw.inbound import Inbound
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 
 UTC = dt.timezone.utc
@@ -39,9 +40,8 @@ def test_user_id_from_config_reaches_orders_and_websocket_messages():
     d = Dispatcher({"ev": "event"}, user_id=cfg.user_id)
     got = []
     d.on_event(got.append)
-    d.put("ev", fill_report())
+    d.put(Inbound("ev", fill_report()))
     d.flush()
-    d.stop()
     assert got[0].order.user_id == USER and got[0].position.user_id == USER
     assert d.orders.orders()[0].user_id == USER
 
@@ -64,8 +64,7 @@ def test_a_subtraders_orders_carry_the_configured_user_id_too():
     d = Dispatcher({"ev": "event"}, user_id=USER)
     got = []
     d.on_event(got.append)
-    d.put("ev", fill_report().model_copy(update={"parties": (Party(party_id=sub, role=24),)}))
+    d.put(Inbound("ev", fill_report().model_copy(update={"parties": (Party(party_id=sub, role=24),)})))
     d.flush()
-    d.stop()
     [order] = d.subtraders.view(sub).orders.orders()
     assert order.user_id == USER and got[0].order.user_id == USER

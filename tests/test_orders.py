@@ -169,3 +169,21 @@ def test_the_config_sets_every_session_s_limits(tmp_path):
     assert (defaults.control_clients, defaults.control_idle_timeout) == (64, 60)
     limits = Gateway(cfg).runtime("nr").registry.caps.limits
     assert (limits.max_quantity, limits.max_notional, limits.max_symbol_length) == (D(7), D(3), 9)
+
+
+# ------------------------------------------------------------------ which reports QuickFIX's thread decodes at once
+def _raw_report(cl_ord_id: str, exec_type: str) -> str:
+    return (f"8=FIXT.1.1\x019=1\x0135=8\x0134=2\x0111={cl_ord_id}\x0117=1;1\x0137=o-1\x0139=0\x0154=1"
+            f"\x0155=KXT\x01150={exec_type}\x01151=1\x0110=000\x01")
+
+
+def test_a_report_answers_a_waiting_ack_only_when_it_is_definitive_and_names_it():
+    reg = _registry()
+    new = NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5"))
+    reg.register("a", new)
+    assert reg.answers(_raw_report("a", "0")) and reg.answers(_raw_report("a", "8"))
+    assert not any(reg.answers(_raw_report("a", pending)) for pending in ("A", "6", "E"))
+    assert not reg.answers(_raw_report("zz", "0"))  # another order's report
+    assert not reg.answers("8=FIXT.1.1\x0135=8\x01150=0\x01")  # no ClOrdID
+    reg.apply(_report("a", ExecType.NEW, 1))
+    assert not reg.answers(_raw_report("a", "0"))  # answered already: nobody waits

@@ -1,55 +1,40 @@
 """The quickfix.Application of the gateway: guard, sign, route, hand off.
 
-Every callback runs behind :func:`fixgw.guard.guarded`: an exception escaping a
+Every callback runs behind :func:`fixgw.adapter.guard.guarded`: an exception escaping a
 SWIG director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's
 own control-flow exceptions is caught, logged with the session's name, recorded
 as the session's last error and counted (``metrics.callback_errors``). Callbacks
 never run user code and never keep a ``quickfix.Message`` past their return: an
-inbound application message is read as text, decoded (:meth:`GatewayApplication.decode`)
-and handed to the gateway's ``sink``, unless the ``raw_sink`` (the recorder) takes
-the text first to decode it on its own thread.
+inbound application message is read as text and handed to the gateway's ``sink``
+as a :class:`fixgw.inbound.Inbound`: decoded at once when a caller waits for it
+(:meth:`fixgw.orders.Registry.answers`, from the text), else on first read by
+the dispatcher, unless the ``raw_sink`` (the recorder) takes the text
+first to decode it on its own thread (:meth:`GatewayApplication.decode`).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import quickfix as fix
 
-from fixgw.fix import codec as fields, lenient, tags
+from fixgw import inbound
+from fixgw.fix import tags
 from fixgw.config import SessionConfig
-from fixgw.errors import DecodeError
 from fixgw.adapter.guard import guarded
+from fixgw.inbound import Backlog, Inbound
 from fixgw.metrics import SessionMetrics, msg_type_of
-from fixgw.models.fix import ExecutionReport
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
-from fixgw.state import Event, Lifecycle, State
+from fixgw.state import Lifecycle, State, Trigger
 
 log = logging.getLogger("fixgw.application")
 
-
-
-class Inbound(NamedTuple):
-    """One application message from a session, decoded inside the callback.
-
-    ``message`` is the model and ``raw`` the message as received (the recorder
-    stores it); when the message could not be decoded ``message`` is None and
-    ``error`` says why (naming the MsgType and tag), so nothing is lost. A
-    NamedTuple: immutable like a frozen dataclass, and cheaper to build on
-    QuickFIX's thread.
-    """
-
-    session: str
-    message: object | None
-    raw: str | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -58,7 +43,6 @@ class SessionRuntime:
     signer: Signer
     lifecycle: Lifecycle
     registry: Registry | None = None
-    inbound: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     unknown_tags: set[int] = field(default_factory=set)
     attempt_reject: str | None = None  # a Reject received while logging on
     fix_session: object | None = None  # quickfix.Session, looked up once per initiator
@@ -85,8 +69,8 @@ class SessionRuntime:
 _sending = threading.local()
 
 
-def sending(rt: "SessionRuntime", msg_type: str, key: str, fix_session) -> None:
-    _sending.request = (rt, msg_type, key, fix_session)
+def sending(sess: "SessionRuntime", msg_type: str, key: str, fix_session) -> None:
+    _sending.request = (sess, msg_type, key, fix_session)
 
 
 def sent() -> None:
@@ -102,11 +86,15 @@ class GatewayApplication(fix.Application):
 
     def __init__(self, runtimes: list[SessionRuntime]):
         super().__init__()
-        self.by_key = {rt.key: rt for rt in runtimes}
+        self.by_key = {sess.key: sess for sess in runtimes}
+        for sess in runtimes:
+            if sess.registry is not None:
+                sess.metrics.in_flight = sess.registry.waiting
         self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
         # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
         # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
         self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
+        self.backlog = Backlog()  # received, decoded on first read, in arrival order
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -116,10 +104,10 @@ class GatewayApplication(fix.Application):
         name = "?"
         for a in args:
             if isinstance(a, fix.SessionID) and a.toString() in self.by_key:
-                rt = self.by_key[a.toString()]
-                name = rt.config.name
-                rt.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
-                rt.metrics.callback_errors += 1
+                sess = self.by_key[a.toString()]
+                name = sess.config.name
+                sess.lifecycle.note_error(f"internal error in {callback}: {type(exc).__name__}: {exc}")
+                sess.metrics.callback_errors += 1
         log.error("session=%s callback=%s error=%s: %s", name, callback, type(exc).__name__, exc)
 
     # -- quickfix.Application -------------------------------------------
@@ -129,40 +117,40 @@ class GatewayApplication(fix.Application):
 
     @guarded
     def onLogon(self, session_id):
-        rt = self.runtime(session_id)
-        rt.lifecycle.fire(Event.LOGON_OK)
-        log.info("session=%s event=logon", rt.config.name)
+        sess = self.runtime(session_id)
+        sess.lifecycle.fire(Trigger.LOGON_OK)
+        log.info("session=%s event=logon", sess.config.name)
 
     @guarded
     def onLogout(self, session_id):
-        rt = self.runtime(session_id)
-        error, lc = None, rt.lifecycle
+        sess = self.runtime(session_id)
+        error, lc = None, sess.lifecycle
         if lc.state is State.LOGGING_ON and lc.open_error is None:
             error = "connection closed before the Logon was answered"
         elif lc.state is State.LOGGED_ON:  # dropped without a Logout: the reason survives the reconnect
-            lc.note_error(f"connection to {rt.config.target} lost while logged on" + (
-                f" ({rt.last_event})" if rt.last_event else ""), attempt=False)
-        rt.lifecycle.fire(Event.DISCONNECTED, error)
-        log.info("session=%s event=disconnected error=%s", rt.config.name, rt.lifecycle.last_error)
+            lc.note_error(f"connection to {sess.config.target} lost while logged on" + (
+                f" ({sess.last_event})" if sess.last_event else ""), attempt=False)
+        sess.lifecycle.fire(Trigger.DISCONNECTED, error)
+        log.info("session=%s event=disconnected error=%s", sess.config.name, sess.lifecycle.last_error)
 
     @guarded
     def toAdmin(self, message, session_id):
-        rt = self.runtime(session_id)
+        sess = self.runtime(session_id)
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
-        rt.metrics.outbound(msg_type)
+        sess.metrics.outbound(msg_type)
         if msg_type == "A":
-            self.sign_logon(message, rt)
-            rt.attempt_reject = None
-            rt.lifecycle.fire(Event.LOGON_SENT)
+            self.sign_logon(message, sess)
+            sess.attempt_reject = None
+            sess.lifecycle.fire(Trigger.LOGON_SENT)
         elif msg_type == "5":
-            rt.lifecycle.fire(Event.LOGOUT_SENT)
+            sess.lifecycle.fire(Trigger.LOGOUT_SENT)
 
-    def sign_logon(self, message: fix.Message, rt: SessionRuntime) -> None:
+    def sign_logon(self, message: fix.Message, sess: SessionRuntime) -> None:
         """Add Kalshi's flags and RawData, signed over the header QuickFIX filled."""
-        for tag, value in rt.config.logon_fields():
+        for tag, value in sess.config.logon_fields():
             message.setField(fix.StringField(tag, value))
         header = message.getHeader()
-        signature = rt.signer.sign(pre_hash(
+        signature = sess.signer.sign(pre_hash(
             header.getField(tags.SENDING_TIME), "A", header.getField(tags.MSG_SEQ_NUM),
             header.getField(tags.SENDER_COMP_ID), header.getField(tags.TARGET_COMP_ID),
         ))
@@ -171,114 +159,85 @@ class GatewayApplication(fix.Application):
 
     @guarded
     def fromAdmin(self, message, session_id):
-        rt = self.runtime(session_id)
+        sess = self.runtime(session_id)
         msg_type = message.getHeader().getField(tags.MSG_TYPE)
-        rt.metrics.inbound(msg_type)
+        sess.metrics.inbound(msg_type)
         if msg_type == "5":
             text = _get(message, tags.TEXT)
-            if rt.lifecycle.state is State.LOGGING_ON:
-                why = text or rt.attempt_reject or "Logout without Text(58)"
-                reason = f"Logon refused by {rt.config.target}: {why}"
-                rt.lifecycle.note_error(reason)
-                log.warning("session=%s event=logon-refused reason=%s", rt.config.name, text)
+            if sess.lifecycle.state is State.LOGGING_ON:
+                why = text or sess.attempt_reject or "Logout without Text(58)"
+                reason = f"Logon refused by {sess.config.target}: {why}"
+                sess.lifecycle.note_error(reason)
+                log.warning("session=%s event=logon-refused reason=%s", sess.config.name, text)
             elif text:
-                rt.lifecycle.note_error(f"Logout from {rt.config.target}: {text}")
+                sess.lifecycle.note_error(f"Logout from {sess.config.target}: {text}")
         elif msg_type == "3":
             code = _get(message, tags.SESSION_REJECT_REASON)
             text = _get(message, tags.TEXT) or ""
             name = tags.SESSION_REJECT_REASONS.get(int(code), "unknown") if code and code.isdigit() else "no 373"
             ref = _get(message, tags.REF_MSG_TYPE)
             reason = f"Reject 373={code} ({name}){' of 35=' + ref if ref else ''}: {text}".rstrip(": ")
-            log.warning("session=%s event=reject reason=%s", rt.config.name, reason)
-            if rt.lifecycle.state is State.LOGGING_ON:
-                rt.attempt_reject = reason
-                rt.lifecycle.note_error(f"Logon refused by {rt.config.target}: {reason}")
+            log.warning("session=%s event=reject reason=%s", sess.config.name, reason)
+            if sess.lifecycle.state is State.LOGGING_ON:
+                sess.attempt_reject = reason
+                sess.lifecycle.note_error(f"Logon refused by {sess.config.target}: {reason}")
                 return
-            rt.lifecycle.note_error(reason)
-            self._app_message(rt, message.toString())  # a reject of one of our requests is data too
+            sess.lifecycle.note_error(reason)
+            self._received(sess, msg_type, message.toString(), False, counted=True)  # a reject of ours is data too
 
     @guarded
     def toApp(self, message, session_id):
         sending = getattr(_sending, "request", None)
         if sending is not None:  # our own order path on this thread: it told us what it sends
             _sending.request = None
-            rt, msg_type, key, fix_session = sending
-            cl_ord_id = None if key == GROUP_KEY else key
+            sess, msg_type, key, fix_session = sending
             # Session::send has just set 34 to the session's next sender number (it holds the
             # session's lock): one SWIG call returning an int instead of Header proxy + getField.
             seq = fix_session.getExpectedSenderNum()
         else:  # a resend, or a message sent some other way: read it (one SWIG call per field)
-            rt = self.runtime(session_id)
+            sess = self.runtime(session_id)
             header, cl_ord_id = message.getHeader(), _get(message, tags.CL_ORD_ID)
             msg_type = header.getField(tags.MSG_TYPE)
             key = cl_ord_id if cl_ord_id is not None else GROUP_KEY
             seq = int(header.getField(tags.MSG_SEQ_NUM))
-        rt.metrics.outbound(msg_type, cl_ord_id)
-        if rt.registry is not None:  # remember which request a 35=3/35=j RefSeqNum points at
-            rt.registry.sent(seq, key)
+        sess.metrics.outbound(msg_type)
+        if sess.registry is not None:  # the ack's clock, and which request a 35=3/35=j RefSeqNum names
+            sess.registry.sent(seq, key)
 
     @guarded
     def fromApp(self, message, session_id):
-        rt = self.runtime(session_id)
-        invalid, raw = rt.invalid, None
+        sess = self.runtime(session_id)
+        invalid, raw = sess.invalid, None
         if invalid is not None:  # decode what was on the wire, not QuickFIX's re-serialisation
-            rt.invalid = None
+            sess.invalid = None
             if invalid[1] is not None and invalid[0] == message.getHeader().getField(tags.MSG_SEQ_NUM):
                 raw = invalid[1]
         if raw is None:
             raw = message.toString()
         msg_type = msg_type_of(raw)
-        rt.metrics.inbound(msg_type)
-        if self.raw_sink is not None and self.raw_sink(rt, msg_type, raw, invalid is not None):
+        if self.raw_sink is not None and self.raw_sink(sess, msg_type, raw, invalid is not None):
+            sess.metrics.inbound(msg_type)
             return
-        self._app_message(rt, raw, invalid=invalid is not None)
+        self._received(sess, msg_type, raw, invalid is not None)
 
-    def _app_message(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> None:
-        self.deliver(rt, self.decode(rt, raw, invalid))
+    def _received(self, sess: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
+        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+        if sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw)):
+            # A caller waits for this answer (or it is one of the rare other messages, which may
+            # answer one): decode it now, so the ack resolves before anything else is done.
+            item.settle()
+        if not counted:
+            sess.metrics.inbound(msg_type)
+        self.deliver(sess, item)
 
-    def decode(self, rt: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
-        """An inbound message as the sink gets it, with the session's bookkeeping (decode errors,
-        unknown tags, anomalies, ack timers, the order registries); on QuickFIX's thread unless
-        taken raw. ``invalid``: QuickFIX's validation refused it, so it goes to the lenient decoder."""
-        try:
-            if invalid:  # QuickFIX's validation refused it: straight to the lenient decoder
-                model, unknown = lenient.decode(raw, rt.units)
-            else:
-                try:
-                    model, unknown = fields.decode_raw_with_unknown(raw, rt.units)
-                except DecodeError:  # keep what can be kept: a fill must not be lost to one field
-                    model, unknown = lenient.decode(raw, rt.units)
-        except DecodeError as e:
-            rt.metrics.decode_error()
-            reason = f"undecodable message kept as raw: {e}"
-            rt.lifecycle.note_error(reason)
-            log.error("session=%s event=decode-error error=%s", rt.config.name, e)
-            return Inbound(rt.config.name, None, raw, reason)
-        if unknown and not rt.unknown_tags.issuperset(unknown):
-            rt.unknown_tags.update(unknown)
-            log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", rt.config.name, type(model).__name__,
-                        ",".join(map(str, unknown)))
-        if getattr(model, "anomalies", None):
-            self._anomalies(rt, model)
-        rt.metrics.answered(model)
-        if model.__class__ is ExecutionReport and not model.is_pending:
-            rt.last_exec_id = model.exec_id
-            for registry in rt.peers:
-                registry.apply(model)
-        if rt.registry is not None:
-            rt.registry.apply(model)
-        return Inbound(rt.config.name, model, raw)
+    def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
+        """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
+        what it took raw with this); see :func:`fixgw.inbound.decoded`."""
+        model, error = inbound.decoded(sess, raw, invalid)
+        return Inbound(sess.config.name, model, raw, error)
 
-    def _anomalies(self, rt: SessionRuntime, model) -> None:
-        """Count and log each thing the dictionary does not allow in a message that was kept."""
-        rt.metrics.anomalies += len(model.anomalies)
-        exec_id = getattr(model, "exec_id", None)
-        for a in model.anomalies:
-            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
-                        rt.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
-
-    def deliver(self, rt: SessionRuntime, item: Inbound) -> None:
+    def deliver(self, sess: SessionRuntime, item: Inbound) -> None:
         if self.sink is not None:
-            self.sink(rt, item)
-        else:
-            rt.inbound.put(item)
+            self.sink(sess, item)
+        else:  # nobody reads it: decode now for the session's bookkeeping (acks, registries)
+            item.settle()

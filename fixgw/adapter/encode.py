@@ -1,14 +1,15 @@
 """Field pairs or body text -> ``quickfix.Message``, for sending (adapter).
 
-One direction only. :mod:`fixgw.fields` turns a model into ``(tag, value)`` pairs
-in wire order; :func:`to_message` makes the Message the gateway sends. QuickFIX
+One direction only. :mod:`fixgw.fix.codec` turns a model into ``(tag, value)`` pairs
+in wire order and :func:`to_message` makes the Message the gateway sends; a plain
+NewOrderSingle skips the pairs (:mod:`fixgw.fix.fastorder` writes its body text). QuickFIX
 parses the body text in one call: without a dictionary when the message has no
 repeating groups (:func:`from_flat_body`, or :func:`scratch_flat_body`, which
 reuses one Message per sending thread), against the project's dictionaries when it
 has (:func:`from_body`), because a FieldMap holds one value per tag and groups need
 real ``quickfix.Group`` instances. Inbound messages never come through here: the
-callbacks read ``message.toString()`` and :mod:`fixgw.fields` (or
-:mod:`fixgw.lenient`) decodes the text.
+callbacks read ``message.toString()`` and :mod:`fixgw.fix.codec` (or
+:mod:`fixgw.fix.lenient`) decodes the text.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from fixgw.orders import Limits, Registry, SessionCaps
 from fixgw.ratelimit import RateLimiter
 from fixgw.adapter.recovery import Recovery
 from fixgw.signing import Signer
-from fixgw.state import Event, Lifecycle, State
+from fixgw.state import Lifecycle, State, Trigger
 
 log = logging.getLogger("fixgw.gateway")
 
@@ -107,11 +107,11 @@ class Gateway(OrderEntry):
         self._lock: Path | None = None
 
     def _inbound(self, rt: SessionRuntime, item: Inbound) -> None:
-        self.dispatcher.put(item.session, item.message, item.raw, item.error)
+        self.dispatcher.put(item)
 
     # -- consuming what sessions receive -------------------------------
     def subscribe(self) -> Subscription:
-        """A blocking iterator of :class:`fixgw.events.Event` (execution reports, rejects, fills)."""
+        """A blocking iterator of :class:`fixgw.dispatch.Event` (execution reports, rejects, fills)."""
         return self.dispatcher.subscribe()
 
     def subscribe_async(self):
@@ -237,7 +237,7 @@ class Gateway(OrderEntry):
         try:
             self._initiator = fix.SSLSocketInitiator(self.app, fix.FileStoreFactory(settings), settings, self._logs)
             for rt in self.runtimes.values():
-                rt.lifecycle.fire(Event.START)
+                rt.lifecycle.fire(Trigger.START)
             self._initiator.start()
         except fix.ConfigError as e:
             raise FixgwError(f"QuickFIX could not start the gateway: {e}") from None
@@ -257,7 +257,7 @@ class Gateway(OrderEntry):
         self._initiator = None
         for rt in self.runtimes.values():
             rt.fix_session = None
-            rt.lifecycle.fire(Event.STOP)
+            rt.lifecycle.fire(Trigger.STOP)
         self.dispatcher.flush()
         if self._lock is not None:
             lock.release(self._lock)
@@ -291,7 +291,7 @@ class Gateway(OrderEntry):
     def logon(self, name: str) -> None:
         session = self._session(name)
         if session is not None:
-            self.runtime(name).lifecycle.fire(Event.START)
+            self.runtime(name).lifecycle.fire(Trigger.START)
             session.logon()
 
     def wait_logged_on(self, names: Iterable[str] | None = None, timeout: float = 15.0) -> None:

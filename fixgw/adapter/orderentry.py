@@ -56,7 +56,7 @@ def decimal_of(name: str, value) -> Decimal:
 
 
 class OrderEntry:
-    """Mixed into :class:`fixgw.gateway.Gateway`."""
+    """Mixed into :class:`fixgw.adapter.gateway.Gateway`."""
 
     limiter: RateLimiter
 
@@ -142,15 +142,15 @@ class OrderEntry:
 
     def event_resend(self, session: str, begin_exec_id: str, end_exec_id: str | None = None) -> None:
         """Send EventResendRequest (U1) on a KalshiDC session; answers arrive as events."""
-        rt = self.runtime(session)
-        if rt.config.type.value != "DC":
+        sess = self.runtime(session)
+        if sess.config.type.value != "DC":
             raise OrderError(f"{session}: EventResendRequest goes to a KalshiDC session")
         msg_type, pairs = fields.encode(EventResendRequest(begin_exec_id=begin_exec_id, end_exec_id=end_exec_id),
-                                        rt.units)
-        fix_session = rt.fix_session or self._bind(rt)
+                                        sess.units)
+        fix_session = sess.fix_session or self._bind(sess)
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
-        if not fix_session.send(codec.to_message(msg_type, pairs, rt.config.product.value)):
+        if not fix_session.send(codec.to_message(msg_type, pairs, sess.config.product.value)):
             raise SessionError(session, "QuickFIX did not send 35=U1")
 
     # -- plumbing ---------------------------------------------------------
@@ -162,35 +162,35 @@ class OrderEntry:
             raise OrderError(f"{cls.__name__}: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
                              if hasattr(e, "errors") else str(e)) from None
 
-    def _bind(self, rt):
-        rt.fix_session = self._session(rt.config.name)
-        return rt.fix_session
+    def _bind(self, sess):
+        sess.fix_session = self._session(sess.config.name)
+        return sess.fix_session
 
     def _registry(self, session: str):
-        rt = self.runtime(session)
-        if rt.registry is None:
+        sess = self.runtime(session)
+        if sess.registry is None:
             raise OrderError(f"{session}: not an order-entry session")
-        return rt.registry
+        return sess.registry
 
     def _submit(self, session: str, req, key: str, check, mass: bool = False, lane=None) -> Ack:
-        rt = self.runtime(session)
+        sess = self.runtime(session)
         reg = self._registry(session)
         check(reg)
-        body = lane(req, rt.units) if lane is not None else None  # a plain order's text, written directly
+        body = lane(req, sess.units) if lane is not None else None  # a plain order's text, written directly
         if body is None:
-            msg_type, pairs = fields.encode(req, rt.units)
+            msg_type, pairs = fields.encode(req, sess.units)
         else:
             msg_type, pairs = "D", ()
         if key == GROUP_KEY and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
-        fix_session = rt.fix_session or self._bind(rt)
+        fix_session = sess.fix_session or self._bind(sess)
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
-        message = (codec.to_message(msg_type, pairs, rt.config.product.value) if body is None
+        message = (codec.to_message(msg_type, pairs, sess.config.product.value) if body is None
                    else codec.scratch_flat_body(msg_type, body))
         ack = reg.register(key, req)
-        application.sending(rt, msg_type, key, fix_session)
+        application.sending(sess, msg_type, key, fix_session)
         try:
             ok = fix_session.send(message)
         finally:

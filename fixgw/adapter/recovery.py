@@ -25,9 +25,9 @@ import queue
 import re
 import threading
 
-from fixgw.adapter.application import Inbound
 from fixgw.config import Kind
 from fixgw.errors import FixgwError
+from fixgw.inbound import Inbound
 from fixgw.models.fix import EventResendComplete, EventResendReject
 from fixgw.state import State
 
@@ -69,6 +69,7 @@ class Recovery:
         if not self.recover:
             return True
         dc = self.dc_of.get(s.product.value)
+        self.gw.app.backlog.settle()  # last_exec_id is set as reports are decoded: decode what came
         begin = rt.last_exec_id or self._last_exec_id(s.product.value)
         if dc is None:
             log.warning("session=%s event=seq-gap-unrecovered reason=no KalshiDC session for product %s",

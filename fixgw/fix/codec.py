@@ -2,12 +2,13 @@
 
 A body is a list of ``(tag, value)`` pairs in wire order, because repeating
 groups (and groups inside groups) are only defined by position.  Raw text is
-split by :func:`fixgw.wire.parse`; a decoding plan skips the header and trailer
+split by :func:`fixgw.fix.wire.parse`; a decoding plan skips the header and trailer
 fields (keeping the two below).
 
-Decoding runs for every inbound application message, on QuickFIX's callback
-thread (or, for the recorder's ExecutionReports, its writer thread), so it is
-built for speed:
+Decoding runs for every inbound application message (:mod:`fixgw.inbound`: on
+QuickFIX's thread for an answer a caller waits for, else on the dispatcher's or
+the recorder's writer thread) and is on the order round trip, so it is built for
+speed:
 
 * A session sends the same *shapes* over and over (a trade report always has
   the same tags in the same order).  The structure of a shape - which
@@ -128,7 +129,7 @@ class _Plan:
 
 def _plan(lv: T.Level, keys: Sequence, values: Sequence, loose: Any = None) -> _Plan:
     """Work out a shape field by field; every structural error is raised here (strict) or
-    noted on ``loose``, a :class:`fixgw.lenient.Loose` (only a missing required field still raises)."""
+    noted on ``loose``, a :class:`fixgw.fix.lenient.Loose` (only a missing required field still raises)."""
     unknown: list[int] = []
     counts: list[tuple[int, str]] = []
     plan, _ = _plan_entry(lv, keys, values, 0, unknown, counts, top=True, loose=loose)
@@ -227,7 +228,7 @@ def _plan_group(g: T.Level, keys: Sequence, values: Sequence, i: int, unknown: l
 
 def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None = None) -> Any:
     """Fill a plan with one message's values (the hot path); with ``found`` (a list), a value
-    the field cannot hold is noted there instead of raising (:mod:`fixgw.lenient`)."""
+    the field cannot hold is noted there instead of raising (:mod:`fixgw.fix.lenient`)."""
     lv = p.level
     for i, tag in p.limits:
         if values[i] != "2":
@@ -337,12 +338,13 @@ def decode(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
     return decode_with_unknown(msg_type, pairs, units, poss_dup)[0]
 
 
-def decode_raw_with_unknown(raw: str, units: Units) -> tuple[Any, tuple[int, ...]]:
+def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None) -> tuple[Any, tuple[int, ...]]:
     """The QuickFIX callback path: ``Message.toString()`` straight to a model.
 
-    Header and trailer are skipped; PossDupFlag(43) comes from the header.
+    Header and trailer are skipped; PossDupFlag(43) comes from the header. ``msg_type``:
+    the MsgType the caller already read from ``raw``.
     """
-    mt, keys, values = _parse(raw)
+    mt, keys, values = _parse(raw, msg_type)
     return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
 
 

@@ -4,10 +4,10 @@ A plain limit order - ClOrdID, symbol, side, quantity, price and at most a
 TimeInForce; no post-only, parties or other option - is most of what a trading
 process sends. :func:`new_order_body` writes that order's FIX body text directly,
 skipping the generic encoder's walk over every NewOrderSingle field and the pair
-list it builds, with the very encoders of :mod:`fixgw.fields_tables` and their
+list it builds, with the very encoders of :mod:`fixgw.fix.codec_tables` and their
 error wording; anything else returns None and goes the generic way
-(:func:`fixgw.fields.encode`, then :func:`fixgw.codec.to_message`). ``tests/test_express.py`` checks the text against
-:func:`fixgw.fields.encode` for arbitrary orders.
+(:func:`fixgw.fix.codec.encode`, then :func:`fixgw.adapter.encode.to_message`). ``tests/test_express.py`` checks the text against
+:func:`fixgw.fix.codec.encode` for arbitrary orders.
 """
 
 from __future__ import annotations

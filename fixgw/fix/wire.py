@@ -55,8 +55,10 @@ def _msg_type(raw: str) -> str:
     return mt
 
 
-def parse(raw: str) -> tuple[str, list[str], list[str]]:
-    """-> (MsgType, tag texts, values) of every field, header and trailer included."""
+def parse(raw: str, msg_type: str | None = None) -> tuple[str, list[str], list[str]]:
+    """-> (MsgType, tag texts, values) of every field, header and trailer included.
+
+    ``msg_type``: already read from the text (:func:`fixgw.metrics.msg_type_of`), so not looked up again."""
     try:
         closed = raw.endswith(SOH)
     except (AttributeError, TypeError):
@@ -69,6 +71,8 @@ def parse(raw: str) -> tuple[str, list[str], list[str]]:
         if closed:
             kv.pop()
         keys, values = kv[0::2], kv[1::2]
+        if msg_type:
+            return msg_type, keys, values
         try:
             mt = values[keys.index("35")]
         except ValueError:

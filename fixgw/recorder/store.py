@@ -170,7 +170,7 @@ class StoredReport:
 
     def decode(self, units: Units) -> ExecutionReport:
         """The report as a model again (the store keeps text so a newer codec can reread it);
-        decoded leniently, as it was when received (see :func:`fixgw.lenient.decode`)."""
+        decoded leniently, as it was when received (see :func:`fixgw.fix.lenient.decode`)."""
         return lenient.decode(self.raw, units)[0]
 
 

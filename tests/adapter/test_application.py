@@ -109,8 +109,10 @@ def test_an_undecodable_message_reaches_the_sink_as_raw_with_the_reason(caplog):
     app, got, sid = wired(rt)
     # without OrderID(37) no decoder, strict or lenient, can make a report of it
     broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(), rt))
-    with caplog.at_level(logging.ERROR, logger="fixgw.application"):
+    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
         app.fromApp(fix.Message(broken, False), sid)
+        [item] = got
+        item.settle()
     [item] = got
     assert isinstance(item, Inbound) and (item.session, item.message) == ("nr", None)
     assert "35=8" in item.raw and "\x0137=" not in item.raw  # what arrived, nothing lost
@@ -128,3 +130,47 @@ def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model()
     assert [i.message is None for i in got] == [True, False]
     assert got[1].message.exec_id == "2;1" and got[1].error is None
     assert rt.last_exec_id == "2;1" and rt.metrics.decode_errors == 1
+
+
+def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read():
+    from fixgw.models.fix import NewOrderSingle
+    from fixgw.orders import Registry, SessionCaps
+    rt = runtime()
+    rt.registry = Registry(SessionCaps("nr", "event", rt.units, order_entry=True, mass_cancel=True))
+    app, got, sid = wired(rt)
+    req = NewOrderSingle(cl_ord_id="c-1", symbol="KXA-26-T1", side=Side.BUY, order_qty=Decimal(2),
+                         price=Decimal("0.40"))
+    ack = rt.registry.register("c-1", req)
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)  # nobody waits for it (no ClOrdID)
+    report = trade().model_copy(update={"cl_ord_id": "c-1", "exec_id": "3;1"})
+    app.fromApp(fix.Message(raw_of(report, rt), False), sid)
+    first, answer = got
+    # the answer was decoded (with every message before it) inside the callback: its ack is resolved
+    assert ack.done and first.decoded and answer.decoded
+    assert ack.wait(0) is answer.message and answer.message.exec_id == "3;1" and rt.registry._orders == {}
+    app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "4;1"}), rt), False), sid)
+    later = got[2]
+    assert not later.decoded and rt.last_exec_id == "3;1"  # waits for its reader (the dispatcher)
+    assert later.message.exec_id == "4;1" and rt.last_exec_id == "4;1"
+
+
+def test_a_bug_while_decoding_later_is_named_counted_and_does_not_stall_what_follows(caplog, monkeypatch):
+    from fixgw import inbound
+    rt = runtime()
+    app, got, sid = wired(rt)
+    broken = {"armed": True}
+    decode = inbound.decoded
+
+    def buggy(*args):
+        if broken.pop("armed", False):
+            raise KeyError("bug")
+        return decode(*args)
+
+    monkeypatch.setattr(inbound, "decoded", buggy)
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
+    app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "3;1"}), rt), False), sid)
+    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
+        assert got[1].message.exec_id == "3;1"  # decodes the first (which fails) then this one
+    assert got[0].message is None and got[0].error == "decoding failed: KeyError: 'bug'"
+    assert rt.metrics.callback_errors == 1 and rt.lifecycle.last_error.startswith("internal error decoding")
+    assert any("session=nr callback=decode error=KeyError" in r.getMessage() for r in caplog.records)

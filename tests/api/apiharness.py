@@ -30,7 +30,7 @@ from fixgw.testing.launch import SimProcess
 from harness import gateway_config, make_account, wait_for, drop_copy_sessions
 
 ACCOUNT = "alice"
-# fixgw.tls points SSL_CERT_FILE at an empty trust store in a process running QuickFIX (TLS
+# fixgw.adapter.tls points SSL_CERT_FILE at an empty trust store in a process running QuickFIX (TLS
 # pinning), which httpx would read; these clients only speak plain HTTP to 127.0.0.1.
 http = httpx.Client(trust_env=False)
 ENV = dict(os.environ)  # as it was before a gateway in this process changed it, for child processes

@@ -601,3 +601,11 @@ def test_lenient_decoding_of_a_clean_report_equals_strict_and_refuses_what_has_n
     assert lenient.decode(text, C)[0].anomalies == ()
     with pytest.raises(DecodeError, match="exec_id is missing"):
         lenient.decode(raw("37=o1|150=F|39=2|54=1|55=X|14=5.00|151=0.00", "8"), C)
+
+
+def test_decoding_with_the_msg_type_already_read_gives_the_same_model():
+    from fixgw.fix import wire
+    raw = ("8=FIXT.1.1\x019=1\x0135=8\x0134=2\x0149=KalshiNR\x0152=20261121-12:00:00.000\x0156=k\x01"
+           "11=c\x0114=0\x0117=1;1\x0137=o\x0139=0\x0154=1\x0155=KXT\x01150=0\x01151=1\x0110=000\x01")
+    assert wire.parse(raw, "8") == wire.parse(raw)
+    assert fields.decode_raw_with_unknown(raw, Units.CENTS, "8") == fields.decode_raw_with_unknown(raw, Units.CENTS)

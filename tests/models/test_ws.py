@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw.dispatch import Dispatcher
+from fixgw.inbound import Inbound
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 from fixgw.models.rest import MarketPositionUpdate
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder, ts_ms
@@ -60,9 +61,8 @@ def frames(product: str, report: ExecutionReport) -> list[dict]:
     d = Dispatcher({"s": product}, user_id="user-9")
     got = []
     d.on_event(got.append)
-    d.put("s", report)
+    d.put(Inbound("s", report))
     d.flush()
-    d.stop()
     return [m.envelope(14) for m in got[0].websocket()]
 
 

@@ -36,9 +36,9 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     decoded_on: list[str] = []
     real = fields.decode_raw_with_unknown
 
-    def spy(raw, units):
+    def spy(raw, units, *msg_type):
         decoded_on.append(threading.current_thread().name)
-        return real(raw, units)
+        return real(raw, units, *msg_type)
 
     monkeypatch.setattr(fields, "decode_raw_with_unknown", spy)
     rec._writer.start()
