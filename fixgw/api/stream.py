@@ -53,7 +53,7 @@ PRODUCT_CHANNELS = {"event": tuple(CHANNELS), "margin": ("fill", "user_orders")}
 # Kalshi's WebSocket error codes (the ones this server can give)
 UNABLE, PARAMS, NEED_CHANNELS, NEED_SIDS, UNKNOWN_CMD, UNKNOWN_SID, UNKNOWN_CHANNEL, OVERFLOW = \
     1, 2, 3, 4, 5, 7, 8, 25
-TAIL = 2000  # reports read from the store at a time
+TAIL = 500  # reports read from the store at a time (the recorder's batch): frames flow during a burst
 
 
 def fill_msg(er: ExecutionReport, fill, position) -> dict:
