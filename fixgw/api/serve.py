@@ -100,7 +100,7 @@ def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     click.echo(f"fixgw serve: account {rc.account} -> {url.split('?')[0]}; {api.describe()}", err=True)
     try:
         while not stop.wait(0.5):
-            if not api.alive:
+            if not api.alive and not stop.wait(1.0):  # a SIGTERM to the process group stops both
                 raise FixgwError(f"fixgw serve: the API server process on {api.host}:{api.port} (pid "
                                  f"{api.worker.pid}) exited with status {api.worker.proc.poll()}")
     finally:
