@@ -29,11 +29,11 @@ $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q --force-reinstall --no-deps $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl
 	$(VPY) -m pip install -q -e '.[test]'
-	$(VPY) -c 'import quickfix, fixgw.tls; fixgw.tls.require_ssl_build(); fixgw.tls.require_optimised_build()'
+	$(VPY) -c 'import quickfix, fixgw.adapter.tls; fixgw.adapter.tls.require_ssl_build(); fixgw.adapter.tls.require_optimised_build()'
 	@touch $@
 
 demo: venv
-	$(VPY) -m fixgw.demo
+	$(VPY) -m fixgw.cli.demo
 
 # The recorder's tests start a real PostgreSQL server from Debian's binaries.
 postgres:
@@ -58,7 +58,7 @@ bench: venv
 	$(VPY) -m bench
 
 spec: venv
-	$(VPY) -m fixgw.dictionary spec
+	$(VPY) -m fixgw.fix.dictionary spec
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bench import api, reads, record, rtt, translation
-from fixgw import tls
+from fixgw.adapter import tls
 
 
 def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:

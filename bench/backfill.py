@@ -11,11 +11,11 @@ import quickfix as fix
 from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
-from fixgw import sessions, tls
+from fixgw.adapter import sessions, tls
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer
-from fixgw.sim.launch import SimProcess, gateway_config, make_account
+from fixgw.testing.launch import SimProcess, gateway_config, make_account
 
 N_BACKFILL = 100_000
 N_RSS, RSS_AT = 1_000_000, 100_000
@@ -112,8 +112,14 @@ def figure(tmp: Path):
     return ("backfill_100k_s", ours, "s", base, ours / base)
 
 
-def rss_figure(tmp: Path):
-    """Feed the recorder's handler directly: no network, just its bookkeeping and the store."""
+def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
+    """Feed the recorder as QuickFIX's thread does, without the network: each report is parsed by
+    QuickFIX against the session's dictionaries into a ``quickfix.Message`` and handed to the
+    application's ``fromApp`` (the guarded callback: MsgType, inbound counters, the recorder's raw
+    sink), on a thread of its own; the writer decodes, stores and keeps the books. RSS at ``at_n``
+    reports and at ``n``, each after everything received is durable."""
+    from fixgw import dictionary
+
     sim = SimProcess(tmp / "sim-rss")
     listener = make_account(tmp / "keys", sim.keys, "event", account="bench")
     dc = make_account(tmp / "keys", sim.keys, "event", account="bench")
@@ -124,20 +130,34 @@ def rss_figure(tmp: Path):
     rec = Recorder(cfg, store, account="bench", out=open("/dev/null", "w"))
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
-    template = sample_reports(1)[0].replace("1000;5000", "{c};{e}")
+    p.live_ok, p.live_gen = True, 0  # the listener is live and contiguous (as after a backfill)
+    template = sample_reports(1)[0].replace("1000;5000", "{c};{e}").replace("\x0134=2\x01", "\x0134={s}\x01")
     rt = rec.gateway.runtime("listener")
-    at = 0.0
-    for i in range(N_RSS):
-        raw = template.format(c=10_000 + i, e=50_000 + i)
-        rec._on_raw(rt, "8", raw)  # what QuickFIX's thread hands over: the text
-        while rec._q.qsize() > 20_000:  # like a socket: the sender waits when the writer lags
-            time.sleep(0.001)
-        if i + 1 == RSS_AT:
-            rec.flush()
-            at = rss_mb()
+    sid = fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
+    app = rec.gateway.app
+    transport = fix.DataDictionary(str(dictionary.transport_path()))  # the session's dictionaries
+    application = fix.DataDictionary(str(dictionary.path("event")))
+    assert app.runtime(sid) is rt
+    rss: list[float] = []
+
+    def feed() -> None:
+        for i in range(n):
+            raw = template.format(c=10_000 + i, e=50_000 + i, s=i + 2)
+            app.fromApp(fix.Message(raw, transport, application, False), sid)  # framing checked on the wire
+            while rec.backlog() > 20_000:  # like a socket: the sender waits when the writer lags
+                time.sleep(0.001)
+            if i + 1 == at_n:
+                rec.flush(600)
+                rss.append(rss_mb())
+
+    quickfix_thread = threading.Thread(target=feed, name="quickfix-feed")
+    quickfix_thread.start()
+    quickfix_thread.join()
     rec.flush(600)
-    end = rss_mb()
-    assert store.count("bench", "event") == N_RSS
+    rss.append(rss_mb())
+    stored, errors = store.count("bench", "event"), rt.metrics.callback_errors
     store.close()
+    if stored != n or errors or rt.metrics.msgs_in["8"] != n:
+        raise RuntimeError(f"RSS bench: {stored} of {n} reports stored, {errors} callback errors")
+    at, end = rss
     return ("record_rss_growth_mb", end - at, "MB", at, end / at)

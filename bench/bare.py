@@ -13,7 +13,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from fixgw import sessions, tls
+from fixgw.adapter import sessions, tls
 from fixgw.config import GatewayConfig
 from fixgw.signing import Signer, pre_hash
 

@@ -12,8 +12,11 @@ then moved to the end, so each read folds the longest tail the recorder leaves.
   (:meth:`Query.positions_json`: checkpoint + tail + settlements, the first
   page of 100 markets). Baseline: the bare SQL query of the same kept row.
 * ``reads_fills_page_ms``: p50 over 20 pages of 1,000 fills starting in the
-  middle of the store (:meth:`Query.fills_page`, JSON-ready Fill models).
+  middle of the store, as ``GET /portfolio/fills?limit=1000`` builds them
+  (:func:`fixgw.api.fillpage.answer`: the JSON body, cursor and all).
   Baseline: ``SELECT raw ... LIMIT 1000`` over the same rows.
+  ``reads_fills_page_models_ms``: the same page as the view's Fill models
+  (:meth:`Query.fills_page`, what ``fixgw fills --limit`` prints).
 * ``reads_rebuild_s``: the full fold of every report (what a read cost
   before, and what ``fixgw rebuild`` costs once). Baseline: reading every
   report's text with bare SQL.
@@ -31,6 +34,7 @@ the writer figure), which does not grow with other processes' load.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 import statistics
@@ -38,6 +42,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from fixgw.api import fillpage
+from fixgw.api.fillpage import key_cursor
+from fixgw.api.params import Params
+from fixgw.api.rest import Source
 from fixgw.recorder import kept
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.recorder.views import Query
@@ -79,7 +87,7 @@ def build(path: Path, n: int) -> None:
 def keeping(tmp: Path, n: int) -> tuple[float, float, float, float]:
     """Seconds per report with the kept books and without, wall then CPU, for the writer's work on
     ``n`` reports."""
-    from fixgw import fields
+    from fixgw.fix import codec as fields
     from fixgw.pricing import Units
 
     made = [_raw(i) for i in range(n)]
@@ -158,20 +166,22 @@ def run():
                                          (ACCOUNT, "event")).fetchall())
     yield "reads_positions_cpu_ms", ours * 1e3, "ms", base * 1e3, ours / base
 
-    middle = f"{1000 + n // 2};1"
-    page = Query(store, ACCOUNT, "event", limit=1000, cursor=middle)
+    def bare_page():
+        return bare.execute(
+            "SELECT raw FROM reports WHERE account=? AND product=? AND (exchange_index, clock, event) > (0, ?, 1) "
+            "ORDER BY exchange_index, clock, event LIMIT 1000", (ACCOUNT, "event", 1000 + n // 2)).fetchall()
+
+    src, params = Source(store, ACCOUNT), Params(limit=1000, cursor=key_cursor((0, 1000 + n // 2, 1)))
+    assert len(json.loads(fillpage.answer(src, params))["fills"]) == 1000
+    ours, base = _p50(lambda: fillpage.answer(src, params)), _p50(bare_page)
+    yield "reads_fills_page_ms", ours * 1e3, "ms", base * 1e3, ours / base
+    ours, base = _cpu_p50(lambda: fillpage.answer(src, params)), _cpu_p50(bare_page)
+    yield "reads_fills_page_cpu_ms", ours * 1e3, "ms", base * 1e3, ours / base
+    page = Query(store, ACCOUNT, "event", limit=1000, cursor=f"{1000 + n // 2};1")
     fills, _ = page.fills_page()
     assert len(fills) == 1000
-    ours = _p50(lambda: page.fills_page())
-    base = _p50(lambda: bare.execute(
-        "SELECT raw FROM reports WHERE account=? AND product=? AND (exchange_index, clock, event) > (0, ?, 1) "
-        "ORDER BY exchange_index, clock, event LIMIT 1000", (ACCOUNT, "event", 1000 + n // 2)).fetchall())
-    yield "reads_fills_page_ms", ours * 1e3, "ms", base * 1e3, ours / base
-    ours = _cpu_p50(lambda: page.fills_page())
-    base = _cpu_p50(lambda: bare.execute(
-        "SELECT raw FROM reports WHERE account=? AND product=? AND (exchange_index, clock, event) > (0, ?, 1) "
-        "ORDER BY exchange_index, clock, event LIMIT 1000", (ACCOUNT, "event", 1000 + n // 2)).fetchall())
-    yield "reads_fills_page_cpu_ms", ours * 1e3, "ms", base * 1e3, ours / base
+    ours, base = _p50(lambda: page.fills_page()), _p50(bare_page)
+    yield "reads_fills_page_models_ms", ours * 1e3, "ms", base * 1e3, ours / base
     bare.close()
     store.close()
     with_kept, without, with_cpu, without_cpu = keeping(tmp, min(n, 100_000))

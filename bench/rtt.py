@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 
 from bench.bare import Bare
-from fixgw.gateway import Gateway
-from fixgw.sim.launch import SimProcess, gateway_config, make_account
+from fixgw.adapter.gateway import Gateway
+from fixgw.testing.launch import SimProcess, gateway_config, make_account
 
 # 4,000 orders each: a p99 from 2,400 swung by up to 0.09 between two identical bare clients here,
 # from 4,000 by up to 0.06 (its 40 slowest samples are what a VM hiccup lands on).

@@ -16,7 +16,9 @@ import uuid
 
 import quickfix as fix
 
-from fixgw import codec, dictionary, fastfill, fields, translate
+from fixgw import fastfill, translate
+from fixgw.adapter import encode as codec
+from fixgw.fix import dictionary, codec as fields
 from fixgw.models.fix import CollateralChange, ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 from fixgw.pricing import Units
 

@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 _API = {
     # configure and run
     "load": "fixgw.config", "parse": "fixgw.config", "GatewayConfig": "fixgw.config",
-    "SessionConfig": "fixgw.config", "Gateway": "fixgw.gateway", "SessionStatus": "fixgw.gateway",
-    "Ack": "fixgw.orders", "Event": "fixgw.events",
+    "SessionConfig": "fixgw.config", "Gateway": "fixgw.adapter.gateway", "SessionStatus": "fixgw.adapter.gateway",
+    "Ack": "fixgw.orders", "Event": "fixgw.dispatch",
     # FIX messages a caller receives
     "ExecutionReport": "fixgw.models.fix", "OrderCancelReject": "fixgw.models.fix",
     "BusinessMessageReject": "fixgw.models.fix", "SessionReject": "fixgw.models.fix",

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fixgw import tags
+from fixgw.fix import tags
 from fixgw.errors import ConfigError
 from fixgw.paths import CFG_DIR, SPEC_DIR  # noqa: F401 - CFG_DIR is re-exported (sessions, sim, tests)
 
@@ -124,7 +124,7 @@ class SessionConfig(BaseModel):
     receive_settlement_reports: bool = False  # 20127, event RT only
     retention_hours: int | None = Field(default=None, ge=1, le=72)  # 20200, RT only
     # When the session may be logged on, in GatewayConfig.time_zone (rendered as QuickFIX
-    # LogonTime/LogoutTime/LogonDay/LogoutDay; see fixgw.sessions for why not StartTime).
+    # LogonTime/LogoutTime/LogonDay/LogoutDay; see fixgw.adapter.sessions for why not StartTime).
     start_time: str | None = Field(default=None, pattern=_TIME)  # HH:MM:SS
     end_time: str | None = Field(default=None, pattern=_TIME)
     start_day: str | None = None  # monday..sunday; with end_day, a weekly window

@@ -3,7 +3,7 @@
 Two processes on one state directory share QuickFIX's sequence-number stores,
 its message logs and the control socket: a second gateway would log on with
 the first one's sequence numbers. So ``fixgw run``, ``fixgw record`` and a
-library :class:`~fixgw.gateway.Gateway` take an exclusive ``flock`` on the
+library :class:`~fixgw.adapter.gateway.Gateway` take an exclusive ``flock`` on the
 lock file before they open any connection, and write their pid into it; a
 second process is refused with the holder's pid and the path.
 

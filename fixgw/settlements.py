@@ -26,7 +26,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Callable, Container
 
-from fixgw.fields_tables import time_from_wire
+from fixgw.fix.codec_tables import time_from_wire
 from fixgw.models.fix import MarketSettlementReport, SettlementParty
 from fixgw.models.rest import Settlement
 from fixgw.positions import Ledger

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from fixgw.sim.launch import SimProcess
+from fixgw.testing.launch import SimProcess
 
 
 def pytest_addoption(parser):

@@ -7,7 +7,7 @@ QuickFIX initiators.
 
 import time
 
-from fixgw.sim.launch import Account, SimProcess, free_port_base, gateway_config, make_account
+from fixgw.testing.launch import Account, SimProcess, free_port_base, gateway_config, make_account
 
 __all__ = ["Account", "SimProcess", "free_port_base", "gateway_config", "make_account", "wait_for", "drop_copy_sessions"]
 

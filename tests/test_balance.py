@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from harness import gateway_config, make_account
 

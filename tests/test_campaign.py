@@ -47,7 +47,7 @@ from pathlib import Path
 
 
 from fixgw.errors import SessionError
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from fixgw.recorder.store import open_store

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from fixgw.certs import make_tls
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from harness import gateway_config, make_account, wait_for
 
 
@@ -46,7 +46,7 @@ sys.path.insert(0, {str(Path(__file__).parent)!r})
 from pathlib import Path
 from types import SimpleNamespace
 from harness import gateway_config, Account
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 sim = SimpleNamespace(ca_file=Path({str(sim.ca_file)!r}), ports={sim.ports!r})
 acct = Account({acct.api_key_id!r}, Path({str(acct.private_key)!r}), Path({str(acct.public_key)!r}))
 cfg = gateway_config(Path({str(tmp_path / "gw")!r}), sim, [dict(name="nr", product="event", type="NR", account=acct)])

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from fixgw import fields
-from fixgw.gateway import Gateway
+from fixgw.fix import codec as fields
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, NewOrderSingle, Party, Side
 from fixgw.models.rest import EventPosition, Fill, MarketPosition
 from fixgw.pricing import Units

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.models.rest import Fill, MarketPosition
 from harness import gateway_config, make_account, wait_for

@@ -15,7 +15,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.margin import MarginOrders, last_update_reason
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
 from fixgw.models.rest import MarginFill, MarginOrder, MarginPosition

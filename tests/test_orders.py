@@ -156,7 +156,7 @@ def test_limits_refuse_an_order_by_quantity_notional_and_symbol_length_naming_th
 def test_the_config_sets_every_session_s_limits(tmp_path):
     from fixgw.certs import make_tls
     from fixgw.config import parse
-    from fixgw.gateway import Gateway
+    from fixgw.adapter.gateway import Gateway
     from fixgw.signing import generate_keypair
     key, _ = generate_keypair(tmp_path / "k.pem")
     cfg = parse({"environment": "local", "ca_file": str(make_tls(tmp_path / "tls").ca_file),

@@ -46,7 +46,7 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw.errors import OrderError
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from fixgw.errors import OrderError
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, OrderCancelReject,
                               OrderGroupResponse, OrderMassCancelReport, OrdStatus, SessionReject)
 from fixgw.models.rest import Fill, MarginFill, MarginPosition, MarketPosition, EventPosition
@@ -285,7 +285,8 @@ def test_settlement_reports_reach_rt_sessions_that_asked(tmp_path, sim):
 
 def _raw_order(gw, session: str, symbol: str, price_text: str, qty_text: str = "1.00"):
     """A NewOrderSingle whose Price(44) and OrderQty(38) are written as given, past every local check."""
-    from fixgw import codec, fields
+    from fixgw.adapter import encode as codec
+    from fixgw.fix import codec as fields
     from fixgw.models.fix import NewOrderSingle, Side
     from fixgw.orders import new_cl_ord_id
     rt = gw.runtime(session)

@@ -290,7 +290,7 @@ def test_fill_exchange_index_follows_the_orders_rule():
 
 
 def test_a_report_without_transact_time_takes_its_sending_time():
-    from fixgw import fields
+    from fixgw.fix import codec as fields
     from fixgw.pricing import Units
 
     soh = "\x01"

@@ -23,6 +23,22 @@ from fixgw.config import ApiConfig, GatewayConfig
 from fixgw.errors import ConfigError, FixgwError
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound. TCP by name and with TCP_NODELAY, which every accepted connection
+    inherits: asyncio turns Nagle off only on sockets whose proto is IPPROTO_TCP (a plain
+    ``socket.socket()`` has 0), and with it on, each response (uvicorn writes its head, then its
+    body) waited for the client's delayed ACK, about 40 ms on Linux, before the body left."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class Api:
     """Kalshi's REST + WebSocket paths and /metrics for one recorder, on ``[api] host:port``.
 
@@ -40,13 +56,10 @@ class Api:
             raise ConfigError("[api] keys: list at least one KALSHI-ACCESS-KEY id and its public key "
                               "(keys = { \"<key id>\" = \"path/to/key.pub.pem\" }); every request is signed")
         Verifier.from_files(api.keys, api.max_skew_s)  # a key that cannot be read is said here, before the start
-        sock = socket.socket(socket.AF_INET6 if ":" in api.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         want = api.port if port is None else port
         try:
-            sock.bind((api.host, want))
+            sock = listen(api.host, want)  # the server process serves on it; bound here, so a taken port fails here
         except OSError as e:
-            sock.close()
             raise ConfigError(f"[api] cannot listen on {api.host}:{want}: {e.strerror}") from None
         self.host, self.port = sock.getsockname()[:2]
         metrics = registry(recorder, None, gateways)

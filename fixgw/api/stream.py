@@ -36,9 +36,10 @@ import threading
 from collections import deque
 from typing import Iterable
 
-from fixgw import lenient, translate
+from fixgw import translate
 from fixgw.api.bell import Bell
-from fixgw.events import post_position_of
+from fixgw.dispatch import post_position_of
+from fixgw.fix import lenient
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder

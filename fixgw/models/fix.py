@@ -101,7 +101,7 @@ class Anomaly(Model):
     """Something in a received message the dictionary does not allow, kept instead of dropped.
 
     Kalshi's FIX changes (a new enum value, a repeated tag, a tag inside a group): the
-    lenient decoder (:func:`fixgw.lenient.decode`) keeps the message and lists
+    lenient decoder (:func:`fixgw.fix.lenient.decode`) keeps the message and lists
     each such thing here. ``value`` is the text as received.
     """
 

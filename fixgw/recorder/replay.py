@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fixgw import fields, lenient, settlements, translate
+from fixgw import settlements, translate
+from fixgw.fix import codec as fields, lenient
 from fixgw.cash import Cash
 from fixgw.fcm import Books, Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport

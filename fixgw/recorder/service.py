@@ -49,12 +49,12 @@ from typing import Callable, NamedTuple, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
-from fixgw.events import Event
-from fixgw.gateway import Gateway
+from fixgw.dispatch import Event
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
 from fixgw.recorder.store import UTC, Gap, Store, StoredReport, StoredSettlement
-from fixgw.recovery import GAP_PREFIX
+from fixgw.adapter.recovery import GAP_PREFIX
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")

@@ -14,6 +14,7 @@ from fixgw.recorder.store import PAGE_SIZE, Checkpoint, Gap, Key, StoredReport, 
 
 COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
            "transact_time, raw, received_at")
+TEXT_COLUMNS = "exchange_index, clock, event, exec_id, symbol, raw"  # SqlReads.texts
 SETTLEMENT_COLUMNS = "account, product, report_id, symbol, raw, received_at"
 # Migration 3 of both backends (their own column types): settlement reports, kept as text.
 SETTLEMENTS_TABLE = ("CREATE TABLE settlements (id {id}, account text NOT NULL, product text NOT NULL, "
@@ -65,6 +66,18 @@ class SqlReads:
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
                 subaccount: int | None = None, after: Key | None = None, upto: Key | None = None,
                 trades: bool = False) -> Iterator[StoredReport]:
+        where, args = self._where(account, product, ticker, since, until, subaccount, upto, trades)
+        return (self._report(row) for row in self._pages(COLUMNS, where, args, after, PAGE_SIZE, slice(3, 6)))
+
+    def texts(self, account: str, product: str, *, ticker: str | None = None, subaccount: int | None = None,
+              after: Key | None = None, trades: bool = False, size: int = PAGE_SIZE) -> Iterator[tuple]:
+        """``(exchange_index, clock, event, exec_id, symbol, raw)`` of the reports :meth:`reports`
+        gives for the same arguments, without making a StoredReport of each row (what a page of
+        fills reads); fetched ``size`` rows at a time (a page of n asks n + 1: is there a next one?)."""
+        where, args = self._where(account, product, ticker, None, None, subaccount, None, trades)
+        return self._pages(TEXT_COLUMNS, where, args, after, size, slice(0, 3))
+
+    def _where(self, account, product, ticker, since, until, subaccount, upto, trades) -> tuple[str, list]:
         p = self.P
         where, args = [f"account={p}", f"product={p}"], [account, product]
         for clause, value in ((f"symbol={p}", ticker), (f"transact_time>={p}", since),
@@ -78,24 +91,24 @@ class SqlReads:
         if trades:
             where.append(f"raw LIKE {p}")
             args.append(TRADE_PATTERN)
-        return self._pages(" AND ".join(where), args, after)
+        return " AND ".join(where), args
 
-    def _pages(self, where: str, args: list, after: Key | None = None) -> Iterator[StoredReport]:
-        """Keyset pages: a slow reader holds no lock or transaction between pages."""
+    def _pages(self, columns: str, where: str, args: list, after: Key | None, size: int,
+               key: slice) -> Iterator[tuple]:
+        """Keyset pages of ``size`` rows (``key``: where the row's key is): a slow reader holds no
+        lock or transaction between pages."""
         p = self.P
-        first = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
-        after_sql = (f"SELECT {COLUMNS} FROM reports WHERE {where} "
-                 f"AND (exchange_index, clock, event) > ({p}, {p}, {p}) "
-                 f"ORDER BY exchange_index, clock, event LIMIT {PAGE_SIZE}")
+        first = f"SELECT {columns} FROM reports WHERE {where} ORDER BY exchange_index, clock, event LIMIT {size}"
+        after_sql = (f"SELECT {columns} FROM reports WHERE {where} "
+                     f"AND (exchange_index, clock, event) > ({p}, {p}, {p}) "
+                     f"ORDER BY exchange_index, clock, event LIMIT {size}")
         sql, page_args = (first, args) if after is None else (after_sql, [*args, *after])
         while True:
             rows = self._query(sql, page_args)
-            for row in rows:
-                yield self._report(row)
-            if len(rows) < PAGE_SIZE:
+            yield from rows
+            if len(rows) < size:
                 return
-            sql, page_args = after_sql, [*args, *rows[-1][3:6]]
+            sql, page_args = after_sql, [*args, *rows[-1][key]]
 
     def last_seq(self) -> int:
         """The storing order's position of the newest report (0: none)."""

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw import fields, fields_tables, lenient, wire
+from fixgw.fix import codec as fields, codec_tables as fields_tables, lenient, wire
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecutionReport, MarketSettlementReport
 from fixgw.pricing import EVENT, MARGIN, Units
@@ -196,6 +196,11 @@ class StoredSettlement:
 
 Key = tuple[int, int, int]  # (exchange index, clock, event): the order of reports()
 
+# Both backends page through reports() by key instead of holding a cursor open:
+# a reader then never keeps the writer's lock (SQLite) or a transaction (PostgreSQL)
+# for as long as its consumer takes, and memory stays at one page.
+PAGE_SIZE = 1000
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -259,6 +264,11 @@ class Store(Protocol):
         and ``upto`` (inclusive) bound the key; ``trades`` keeps Trade reports (150=F) only.
         """
 
+    def texts(self, account: str, product: str, *, ticker: str | None = None, subaccount: int | None = None,
+              after: Key | None = None, trades: bool = False, size: int = PAGE_SIZE) -> Iterator[tuple]:
+        """``(exchange_index, clock, event, exec_id, symbol, raw)`` of what :meth:`reports` gives, in
+        its order, ``size`` rows per query (no StoredReport is made: a page of fills reads these)."""
+
     def count(self, account: str | None = None, product: str | None = None, *, after: Key | None = None,
               upto: Key | None = None) -> int:
         """Stored reports, optionally of one account/product and with key in (after, upto]."""
@@ -299,12 +309,6 @@ class Store(Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
-
-
-# Both backends page through reports() by key instead of holding a cursor open:
-# a reader then never keeps the writer's lock (SQLite) or a transaction (PostgreSQL)
-# for as long as its consumer takes, and memory stays at one page.
-PAGE_SIZE = 1000
 
 
 def watermark_key(exchange_index: int, exec_id: str) -> tuple[int, int]:

@@ -28,7 +28,8 @@ from typing import Callable, Iterator
 
 from decimal import Decimal
 
-from fixgw import lenient, translate
+from fixgw import translate
+from fixgw.fix import lenient
 from fixgw.errors import DecodeError
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport

@@ -1,4 +1,4 @@
-"""The simulator's command channel: :mod:`fixgw.control` with simulator errors.
+"""The simulator's command channel: :mod:`fixgw.control.server` with simulator errors.
 
 Tests and operators use it to ask for session status and to inject traffic
 (e.g. an ExecutionReport sent to an RT session while its client is away). The
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixgw import control
-from fixgw.control import Handler, peer_uid
+from fixgw.control import server as control
+from fixgw.control.server import Handler, peer_uid
 from fixgw.errors import SimulatorError
 
 __all__ = ["Handler", "peer_uid", "request", "serve"]

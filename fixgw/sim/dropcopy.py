@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, ExecutionReport, exec_id_key
 from fixgw.pricing import Units
 

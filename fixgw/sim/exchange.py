@@ -23,8 +23,8 @@ import quickfix as fix
 
 from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, Kind, Product
 from fixgw.errors import SimulatorError
-from fixgw.guard import PASS_THROUGH, guarded
-from fixgw.logs import RedactingLogFactory
+from fixgw.adapter.guard import PASS_THROUGH, guarded
+from fixgw.adapter.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
 from fixgw.sim import fcm
 from fixgw.sim.router import Router

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import quickfix as fix
 
-from fixgw import codec, fields
+from fixgw.adapter import encode as codec
+from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.pricing import Units
 

@@ -20,7 +20,8 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from fixgw import codec, fields, wire
+from fixgw.adapter import encode as codec
+from fixgw.fix import codec as fields, wire
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,

@@ -23,10 +23,10 @@ import pytest
 from websockets.sync.client import connect
 
 from fixgw.api import auth
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecutionReport
 from fixgw.signing import Signer, generate_keypair
-from fixgw.sim.launch import SimProcess
+from fixgw.testing.launch import SimProcess
 from harness import gateway_config, make_account, wait_for, drop_copy_sessions
 
 ACCOUNT = "alice"

@@ -16,9 +16,9 @@ import uuid
 
 import pytest
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.signing import Signer, generate_keypair
-from fixgw.sim.launch import SimProcess
+from fixgw.testing.launch import SimProcess
 from fixgw.sim.ledger import Ledger as SimLedger
 from websockets.sync.client import connect
 

@@ -12,11 +12,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.api import fillpage
 from fixgw.api.params import ApiError, Params
 from fixgw.api.rest import Source
 from fixgw.models import fix as m
+from fixgw.models.rest import FillsResponse
 from fixgw.pricing import Units
 from fixgw.recorder import views
 from fixgw.recorder.store import StoredReport, open_store
@@ -103,6 +104,24 @@ def test_the_subtraders_fill_is_not_the_members_and_acks_are_not_fills(source):
     ids = {f["fill_id"] for f in got}
     assert "t-6" not in ids and "t-17" not in ids  # 453/448/452=24: the sub-trader's
     assert "t-4" not in ids and len(got) == len(generic(source, Params()))
+
+
+@pytest.mark.parametrize("profile", ["default", "seed"])
+def test_bodies_are_byte_for_byte_the_models_json(source, profile):
+    """Each page's text is what FillsResponse.model_dump_json() gives for the generic view's fills
+    (both schema profiles: fills bodies are the same in each)."""
+    q = views.Query(source.store, "acct")
+    want = list(q.fills())
+    src = Source(source.store, "acct", profile=profile)
+    cursor, at = None, 0
+    while True:
+        body = fillpage.answer(src, Params(limit=7, cursor=cursor))
+        cursor = json.loads(body)["cursor"]
+        assert body == FillsResponse(fills=want[at:at + 7], cursor=cursor).model_dump_json()
+        at += 7
+        if not cursor:
+            break
+    assert at >= len(want) > 7
 
 
 def test_a_foreign_cursor_is_refused(source):

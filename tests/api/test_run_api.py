@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from apiharness import ENV, Client, http, serve_config, wait_for
 from fixgw.cli import cli
 from fixgw.signing import Signer, generate_keypair
-from fixgw.sim.launch import SimProcess, make_account
+from fixgw.testing.launch import SimProcess, make_account
 
 EV = "KXHIGHNY-26NOV21-T50"
 

@@ -87,7 +87,7 @@ def _trades(*specs):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recorder"))
     from test_commands import raw_of, trade
 
-    from fixgw import lenient
+    from fixgw.fix import lenient
     from fixgw.models.fix import Side
     from fixgw.pricing import Units
     from fixgw.recorder.store import StoredReport
@@ -145,7 +145,7 @@ def test_a_stored_report_with_a_novel_value_neither_stops_nor_hangs_the_hub(tmp_
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recorder"))
     from test_commands import raw_of, trade
 
-    from fixgw import lenient
+    from fixgw.fix import lenient
     from fixgw.models.fix import Side
     from fixgw.pricing import Units
     from fixgw.recorder.store import StoredReport, open_store

@@ -10,7 +10,7 @@ import signal
 
 from apiharness import Client, ServeProcess, serve_config, wait_for
 from fixgw.signing import Signer, generate_keypair
-from fixgw.sim.launch import SimProcess
+from fixgw.testing.launch import SimProcess
 
 
 def test_a_dead_api_server_process_stops_fixgw_serve_non_zero_naming_it(tmp_path):

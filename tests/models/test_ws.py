@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw.events import Dispatcher
+from fixgw.dispatch import Dispatcher
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 from fixgw.models.rest import MarketPositionUpdate
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder, ts_ms

@@ -13,7 +13,7 @@ import uuid
 import psycopg
 import pytest
 
-from fixgw.recorder.pgserver import private_server
+from fixgw.testing.pgserver import private_server
 from fixgw.recorder.store import StoreError
 
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from click.testing import CliRunner
 
-from fixgw import fields, translate
+from fixgw import translate
+from fixgw.fix import codec as fields
 from fixgw.cli import cli
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 from fixgw.positions import Ledger

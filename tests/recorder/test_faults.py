@@ -17,7 +17,7 @@ import pytest
 
 from fixgw.models.fix import Side
 from fixgw.pricing import Units
-from fixgw.recorder.pgserver import PrivateServer
+from fixgw.testing.pgserver import PrivateServer
 from fixgw.recorder.store import StoredReport, exec_key, open_store
 from harness import make_account
 from test_commands import raw_of, trade

@@ -17,7 +17,7 @@ import uuid
 from click.testing import CliRunner
 
 from fixgw.cli import cli
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecutionReport
 from fixgw.models.rest import Settlement
 from fixgw.recorder.service import Recorder

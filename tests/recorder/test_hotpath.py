@@ -15,12 +15,12 @@ import threading
 
 import quickfix as fix
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, Side
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
-from fixgw.sim.launch import gateway_config, make_account
+from fixgw.testing.launch import gateway_config, make_account
 from test_commands import raw_of, trade
 
 

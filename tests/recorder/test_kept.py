@@ -17,7 +17,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.models import fix as m
 from fixgw.pricing import Units
 from fixgw.recorder import kept

@@ -6,13 +6,13 @@ import re
 
 import quickfix as fix
 
-from fixgw.events import Event
+from fixgw.dispatch import Event
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import StoredReport, open_store
-from fixgw.recovery import GAP_PREFIX
-from fixgw.sim.launch import gateway_config, make_account
+from fixgw.adapter.recovery import GAP_PREFIX
+from fixgw.testing.launch import gateway_config, make_account
 from test_commands import raw_of, trade
 
 

@@ -15,7 +15,7 @@ import io
 import json
 import time
 
-from fixgw.gateway import Gateway
+from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store

@@ -16,7 +16,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.errors import DecodeError
 from fixgw.models import fix as m
 from fixgw.pricing import Units
@@ -190,6 +190,27 @@ def test_reports_come_in_key_order_with_filters(store):
     for r in put:
         assert got[r.exec_id] == r and got[r.exec_id].received_at.tzinfo is UTC
     assert [r.exec_id for r in store.reports("other", "event")] == ["1;1"]
+
+
+def test_texts_are_the_reports_key_and_text_in_pages_of_any_size(store):
+    trade = fix_text(execution_report("EXEC", sub=3))
+    ack = trade.replace(f"{SOH}150=F{SOH}", f"{SOH}150=0{SOH}")
+    assert ack != trade
+    put = [StoredReport.from_raw("acct", "event", (ack if i % 3 == 1 else trade).replace("17=EXEC", f"17={i};{i}"),
+                                 RECEIVED, Units.CENTS) for i in range(1, 12)]
+    store.put(put + [report("1;1", account="other")])
+
+    def texts(**kw):
+        return [(i, c, e, x, s, raw) for i, c, e, x, s, raw in store.texts("acct", "event", **kw)]
+
+    def reports(**kw):
+        return [(*r.key, r.exec_id, r.symbol, r.raw) for r in store.reports("acct", "event", **kw)]
+
+    for kw in ({}, {"subaccount": 3}, {"subaccount": 0}, {"ticker": "HIGHNY-23DEC31-B50"}, {"after": (0, 5, 5)},
+               {"trades": True}, {"trades": True, "after": (0, 4, 4)}):
+        want = reports(**kw)
+        assert all(texts(**kw, size=size) == want for size in (1, 2, 5, 1000)), kw
+    assert len(texts(trades=True)) == 7 and texts(after=(0, 11, 11)) == []
 
 
 @pytest.fixture(scope="module")

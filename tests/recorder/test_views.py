@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw import fields
+from fixgw.fix import codec as fields
 from fixgw.models import fix as m, rest
 from fixgw.pricing import Units
 from fixgw.recorder import views

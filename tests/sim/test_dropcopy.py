@@ -2,7 +2,7 @@
 
 from decimal import Decimal as D
 
-from fixgw.fields import decode_raw
+from fixgw.fix.codec import decode_raw
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
 from fixgw.pricing import Units
 from fixgw.sim.dropcopy import BEGIN_TOO_SMALL, END_TOO_LARGE, RATE_LIMITED, DropCopy, Refused

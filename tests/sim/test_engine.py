@@ -529,7 +529,7 @@ def test_margin_closing_fill_collateral_is_realized_minus_fee(mg):
 def test_margin_collateral_change_is_a_4dp_amount_a_report_can_carry(mg):
     """Found by the randomized session (size 1000): an entry price averaged to 6 dp made a realized
     PnL of 6 dp, the Trade report's 1704 could not be encoded and the report was never sent."""
-    from fixgw import fields
+    from fixgw.fix import codec as fields
     from fixgw.pricing import Units
 
     outs = []

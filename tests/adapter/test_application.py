@@ -1,0 +1,130 @@
+"""The QuickFIX adapter without a network: the callback guard and the undecodable-message path.
+
+Acceptance tests drive these through a real session; here each callback is called the way
+QuickFIX's thread calls it, on a GatewayApplication built from a parsed config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+import quickfix as fix
+
+from fixgw.fix import codec as fields
+from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw.config import parse
+from fixgw.adapter.guard import guarded
+from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
+from fixgw.state import Lifecycle
+
+
+def runtime() -> SessionRuntime:
+    s = parse({"environment": "demo", "ca_file": "ca.pem", "session": [
+        dict(name="nr", product="event", type="NR", api_key_id=str(uuid.uuid4()), private_key="k.pem")]}).session[0]
+    return SessionRuntime(s, signer=None, lifecycle=Lifecycle(s.name))  # nothing here signs
+
+
+def wired(rt: SessionRuntime, cls: type[GatewayApplication] = GatewayApplication):
+    app, got = cls([rt]), []
+    app.sink = lambda _rt, item: got.append(item)
+    return app, got, fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
+
+
+def raw_of(er: ExecutionReport, rt: SessionRuntime) -> str:
+    msg_type, pairs = fields.encode(er, rt.units)
+    body = "".join(f"{t}={v}\x01" for t, v in pairs)
+    return (f"8=FIXT.1.1\x019=0\x0135={msg_type}\x0134=2\x0149=KalshiNR\x0152=20261121-12:00:00.000"
+            f"\x0156={rt.config.api_key_id}\x01{body}10=000\x01")
+
+
+def trade() -> ExecutionReport:
+    return ExecutionReport(
+        order_id="o1", exec_id="2;1", exec_type=ExecType.TRADE, ord_status=OrdStatus.FILLED, side=Side.BUY,
+        symbol="KXA-26-T1", cum_qty=Decimal(2), leaves_qty=Decimal(0), order_qty=Decimal(2),
+        last_px=Decimal("0.40"), last_qty=Decimal(2), transact_time=dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC),
+        trd_match_id="t1")
+
+
+# ----------------------------------------------------------------------------- the guard
+def test_an_exception_in_a_callback_becomes_the_sessions_error_and_is_counted_not_raised(caplog):
+    rt = runtime()
+    app, _, sid = wired(rt)
+
+    def boom(*_):
+        raise RuntimeError("lifecycle broke")
+
+    rt.lifecycle.fire = boom
+    with caplog.at_level(logging.ERROR, logger="fixgw.application"):
+        assert app.onLogon(sid) is None  # returned to QuickFIX as if nothing happened
+    assert rt.lifecycle.last_error == "internal error in onLogon: RuntimeError: lifecycle broke"
+    assert rt.metrics.callback_errors == 1 and rt.metrics.summary()["callback_errors"] == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "session=nr callback=onLogon error=RuntimeError: lifecycle broke"]
+
+
+def test_quickfix_control_flow_exceptions_pass_through_the_guard():
+    class Refusing(GatewayApplication):
+        @guarded
+        def fromAdmin(self, message, session_id):
+            raise fix.RejectLogon("not today")
+
+    rt = runtime()
+    app, _, sid = wired(rt, Refusing)
+    with pytest.raises(fix.RejectLogon):
+        app.fromAdmin(fix.Message(), sid)
+    assert rt.metrics.callback_errors == 0 and rt.lifecycle.last_error is None
+
+
+def test_even_a_system_exit_stays_inside_the_guard():
+    seen = []
+
+    class Host:
+        def callback_failed(self, name, args, exc):
+            seen.append((name, args, type(exc)))
+
+        @guarded
+        def onCreate(self, session_id):
+            raise SystemExit(1)
+
+    assert Host().onCreate("sid") is None
+    assert seen == [("onCreate", ("sid",), SystemExit)]
+
+
+def test_a_callback_for_a_session_nobody_configured_is_logged_without_a_session(caplog):
+    app, _, _ = wired(runtime())
+    stranger = fix.SessionID("FIXT.1.1", "someone-else", "KalshiNR")
+    with caplog.at_level(logging.ERROR, logger="fixgw.application"):
+        assert app.onLogon(stranger) is None
+    assert [r.getMessage().split(" error=")[0] for r in caplog.records] == ["session=? callback=onLogon"]
+
+
+# ----------------------------------------------------------------------------- undecodable messages
+def test_an_undecodable_message_reaches_the_sink_as_raw_with_the_reason(caplog):
+    rt = runtime()
+    app, got, sid = wired(rt)
+    # without OrderID(37) no decoder, strict or lenient, can make a report of it
+    broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(), rt))
+    with caplog.at_level(logging.ERROR, logger="fixgw.application"):
+        app.fromApp(fix.Message(broken, False), sid)
+    [item] = got
+    assert isinstance(item, Inbound) and (item.session, item.message) == ("nr", None)
+    assert "35=8" in item.raw and "\x0137=" not in item.raw  # what arrived, nothing lost
+    assert item.error.startswith("undecodable message kept as raw: 35=8") and "order_id" in item.error
+    assert rt.lifecycle.last_error == item.error
+    assert rt.metrics.decode_errors == 1 and rt.metrics.callback_errors == 0
+    assert any("session=nr event=decode-error" in r.getMessage() for r in caplog.records)
+
+
+def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model():
+    rt = runtime()
+    app, got, sid = wired(rt)
+    app.fromApp(fix.Message(re.sub("\x0137=[^\x01]*", "", raw_of(trade(), rt)), False), sid)
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
+    assert [i.message is None for i in got] == [True, False]
+    assert got[1].message.exec_id == "2;1" and got[1].error is None
+    assert rt.last_exec_id == "2;1" and rt.metrics.decode_errors == 1

@@ -1,0 +1,71 @@
+"""The dispatcher: reports in, REST and WebSocket shapes out, with the account's own user_id."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal as D
+
+import pytest
+
+from fixgw.config import parse
+from fixgw.errors import ConfigError
+from fixgw.dispatch import Dispatcher
+from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
+
+UTC = dt.timezone.utc
+USER = "3f2a5d4e-8c1b-4a8e-9d6f-0b7c1e2a3b4c"
+T0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def config(**extra):
+    return parse({"environment": "local", "ca_file": "/nonexistent/ca.pem", **extra, "session": [
+        {"name": "ev", "product": "event", "type": "NR", "api_key_id": str(uuid.uuid4()),
+         "private_key": "/nonexistent/k.pem"}]})
+
+
+def fill_report() -> ExecutionReport:
+    return ExecutionReport(
+        order_id="o-1", cl_ord_id="c-1", exec_id="1;1", exec_type=ExecType.TRADE, ord_status=OrdStatus.FILLED,
+        side=Side.BUY, symbol="KXHIGHNY-26NOV21-T50", cum_qty=D(2), leaves_qty=D(0), order_qty=D(2),
+        price=D("0.56"), last_px=D("0.56"), last_qty=D(2), trd_match_id="t-1", aggressor=True,
+        transact_time=T0, fees=(MiscFee(amount=D("0.02")),))
+
+
+def test_user_id_from_config_reaches_orders_and_websocket_messages():
+    cfg = config(user_id=USER)
+    assert cfg.user_id == USER and config().user_id == ""
+    with pytest.raises(ConfigError, match="user_id"):
+        config(user_id="not a user id")
+    d = Dispatcher({"ev": "event"}, user_id=cfg.user_id)
+    got = []
+    d.on_event(got.append)
+    d.put("ev", fill_report())
+    d.flush()
+    d.stop()
+    assert got[0].order.user_id == USER and got[0].position.user_id == USER
+    assert d.orders.orders()[0].user_id == USER
+
+
+def test_user_id_on_the_command_line_is_checked_like_the_files():
+    from fixgw.config import with_user_id
+
+    cfg = config()
+    assert with_user_id(cfg, USER).user_id == USER and with_user_id(cfg, USER).session == cfg.session
+    with pytest.raises(ConfigError, match="user_id"):
+        with_user_id(cfg, "bad id")
+
+
+def test_a_subtraders_orders_carry_the_configured_user_id_too():
+    """Found by the randomized session: GET /fcm/orders showed user_id "" from the gateway while the
+    recorder (and the exchange) showed the member's user_id."""
+    from fixgw.models.fix import Party
+
+    sub = str(uuid.uuid4())
+    d = Dispatcher({"ev": "event"}, user_id=USER)
+    got = []
+    d.on_event(got.append)
+    d.put("ev", fill_report().model_copy(update={"parties": (Party(party_id=sub, role=24),)}))
+    d.flush()
+    d.stop()
+    [order] = d.subtraders.view(sub).orders.orders()
+    assert order.user_id == USER and got[0].order.user_id == USER
