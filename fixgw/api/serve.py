@@ -67,7 +67,7 @@ class Api:
             url=url, account=config.recorder.account, user_id=config.user_id, party_id=config.party_id,
             starting_balance=None if config.starting_balance is None else str(config.starting_balance),
             profile=api.profile or config.profile, keys={k: str(p) for k, p in api.keys.items()},
-            max_skew_s=api.max_skew_s, ws_buffer=api.ws_buffer), sock, lambda: generate_latest(metrics))
+            max_skew_s=api.max_skew_s, ws_buffer=api.ws_buffer, nice=api.nice), sock, lambda: generate_latest(metrics))
         bell = self.worker.bell
         recorder.on_stored.append(lambda _batch: bell.ring())
 

@@ -166,6 +166,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logging.basicConfig(level=logging.WARNING, format="fixgw api: %(levelname)s %(name)s %(message)s")
     s = json.loads(sys.stdin.readline())
+    os.nice(s.get("nice", 0))  # the recorder's writer goes first when both want a CPU
     listen, bell, ask = s["fds"]
     follower, reader = open_store(s["url"]), open_store(s["url"])  # a long REST read never holds the hub up
     hub = Hub(follower, s["account"], limit=s["ws_buffer"], user_id=s["user_id"], bell=Bell.from_fd(bell)).start()

@@ -274,7 +274,8 @@ def _tcp(pid: int) -> list[tuple[int, int, str]]:
 def test_the_recording_process_does_no_serving(served):
     """The WebSocket fan-out and REST run in the API server's own process (a child of `fixgw serve`
     started as fixgw.api.worker): the recording process neither listens on the API port nor holds a
-    subscriber's connection, so no frame is encoded or sent on the recorder's interpreter."""
+    subscriber's connection, so no frame is encoded or sent on the recorder's interpreter; and it
+    yields a CPU to the recorder (niceness 5, the default of [api] nice)."""
     import re
 
     server = served["server"]
@@ -283,6 +284,8 @@ def test_the_recording_process_does_no_serving(served):
     assert pid != server.proc.pid
     assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == server.proc.pid  # its parent
     assert b"fixgw.api.worker" in open(f"/proc/{pid}/cmdline", "rb").read()
+    import os
+    assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, server.proc.pid) == 5  # [api] nice
     assert (port, 0, "0A") in _tcp(pid)  # the server listens
     assert not [s for s in _tcp(server.proc.pid) if s[0] == port]  # the recorder does not
     with served["client"].ws() as ws:
