@@ -176,10 +176,10 @@ class Hub:
                     self._fold(r, publish=True)
                 except Exception:  # noqa: BLE001 - one bad report must not end the stream
                     log.exception("api hub: report %s could not be turned into frames", r.exec_id)
+            self.seq = rows[-1][0]  # turned into frames (so backlog is 0 by the time a client has them)
             pending, self._pending = self._pending, {}
             for product, frames in pending.items():  # one hand-over per client per read
                 self._deliver(product, frames)
-            self.seq = rows[-1][0]
 
     def _fold(self, r: StoredReport, *, publish: bool) -> None:
         if r.account != self.account:
