@@ -37,7 +37,7 @@
 #     leniently and reports the anomaly.
 # Compiler flags: -O3 -DNDEBUG, the interpreter's own release level (its defaults are *replaced* by CFLAGS/CXXFLAGS,
 # so without them QuickFIX compiles with no optimisation at all), and -frecord-gcc-switches
-# so the installed engine carries its own flags (fixgw.adapter.tls.engine_flags reads them back).
+# so the installed engine carries its own flags (fixgw.tls.engine_flags reads them back).
 set -euo pipefail
 out=${1:?usage: quickfix-wheel.sh OUTDIR}
 py=${PYTHON:-python3}

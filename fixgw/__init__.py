@@ -1,9 +1,9 @@
 """fixgw: a QuickFIX gateway adapter for the Kalshi exchange.
 
-The package splits into a pure core (no ``quickfix`` import: errors, signing,
-certs, config, state, dictionary) and a thin adapter that drives QuickFIX
-(logs, application, sessions, gateway, sim). ``tests/test_layers.py`` keeps
-imports pointing core-ward.
+The folders are the layers: the pure core (the flat top level, ``fix/`` the FIX
+codec, ``models/``) never imports ``quickfix``; ``adapter/`` drives QuickFIX;
+``recorder/``, ``api/``, ``control/``, ``sim/``, ``testing/`` and ``cli/`` build
+on them, in that order. ``tests/test_layers.py`` keeps imports pointing core-ward.
 
 The public API is ``__all__``: ``from fixgw import Gateway, load`` and the
 names below. They are imported on first use, not here, so ``import fixgw.config``

@@ -2,7 +2,7 @@
 
 The file names the environment, the TLS pin and the sessions; everything
 Kalshi-specific about a session (port, TargetCompID, reset rules, Logon flags)
-follows from its ``product`` and ``type`` through the tables below, so a user
+follows from its ``product`` and ``type`` through :mod:`fixgw.kalshi`'s tables, so a user
 cannot configure a session Kalshi would refuse. Pure core: no ``quickfix``.
 
 Example::
@@ -26,69 +26,20 @@ import re
 import tomllib
 import uuid
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fixgw.fix import tags
 from fixgw.errors import ConfigError
+from fixgw.kalshi import (BASE_PORT, HOSTS, LOCAL_MARGIN_PORT_BASE, MAINTENANCE_SCHEDULE,  # noqa: F401 - re-exported
+                          MAINTENANCE_ZONE, RULES, Kind, Product, Rules, endpoint)
+from fixgw.options import ApiConfig, LimitsConfig, RecorderConfig, RestConfig  # noqa: F401 - re-exported
 from fixgw.paths import CFG_DIR, SPEC_DIR  # noqa: F401 - CFG_DIR is re-exported (sessions, sim, tests)
 
 
-class Product(StrEnum):
-    EVENT = "event"
-    MARGIN = "margin"
-
-
-class Kind(StrEnum):
-    NR = "NR"
-    RT = "RT"
-    DC = "DC"
-
-
-class Rules(BaseModel):
-    """What Kalshi requires of one session type."""
-
-    model_config = ConfigDict(frozen=True)
-    target: str
-    port_offset: int  # from 8228
-    reset_on_logon: bool  # 141=Y on every Logon
-    retransmission: bool  # ResendRequest/SequenceReset supported
-    listener_allowed: bool
-    order_entry: bool
-
-
-RULES: dict[Kind, Rules] = {
-    Kind.NR: Rules(target="KalshiNR", port_offset=0, reset_on_logon=True, retransmission=False,
-                   listener_allowed=True, order_entry=True),
-    Kind.DC: Rules(target="KalshiDC", port_offset=1, reset_on_logon=True, retransmission=False,
-                   listener_allowed=False, order_entry=False),
-    Kind.RT: Rules(target="KalshiRT", port_offset=2, reset_on_logon=False, retransmission=True,
-                   listener_allowed=True, order_entry=True),
-}
-
-
-BASE_PORT = 8228
-# Order-entry hosts (drop copy shares them). "local" is the bundled simulator.
-HOSTS: dict[tuple[str, Product], str] = {
-    ("prod", Product.EVENT): "mm.fix.elections.kalshi.com",
-    ("demo", Product.EVENT): "fix.demo.kalshi.co",
-    ("prod", Product.MARGIN): "margin-mm.fix.elections.kalshi.com",
-    ("demo", Product.MARGIN): "margin-fix.demo.kalshi.co",
-    ("local", Product.EVENT): "127.0.0.1",
-    ("local", Product.MARGIN): "127.0.0.1",
-}
-# QuickFIX's acceptor binds every interface, so on one machine the simulator's
-# margin gateway needs its own ports: it listens 1000 above the event ones.
-LOCAL_MARGIN_PORT_BASE = BASE_PORT + 1000
-
-# Kalshi's weekly maintenance: Thursday 03:00-05:00 ET. Logged on from Thursday 05:00 to the
-# next Thursday 03:00 (QuickFIX: LogonDay/LogonTime .. LogoutDay/LogoutTime).
-MAINTENANCE_ZONE = "America/New_York"
-MAINTENANCE_SCHEDULE = ("thursday", "05:00:00", "thursday", "03:00:00")
 WEEKDAYS = {d[:n]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
             for n in (3, len(d))}
 _TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
@@ -218,62 +169,6 @@ class SessionConfig(BaseModel):
         return sorted(out)
 
 
-class RecorderConfig(BaseModel):
-    """``[recorder]``: where ``fixgw record`` stores the drop copy."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    store: str = "sqlite:///dropcopy.db"  # relative paths resolve against state_dir
-    account: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-    batch: int = Field(default=500, ge=1, le=100_000)  # reports per durable transaction
-    flush_ms: int = Field(default=50, ge=1, le=10_000)  # longest a report waits to be written
-    page_clocks: int = Field(default=20_000, ge=1)  # ExecID clock ticks per EventResendRequest page
-    # How long a write failing for a passing reason (database busy, PostgreSQL connection lost)
-    # is retried before the recorder stops with a non-zero exit status; other failures stop it at once.
-    retry_s: float = Field(default=60.0, ge=0, le=3600)
-
-
-class LimitsConfig(BaseModel):
-    """``[limits]``: what one order may be (checked before it is sent) and the control socket's bounds."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_quantity: int = Field(default=1_000_000, ge=1)  # contracts per order (new or replace)
-    max_notional: int = Field(default=1_000_000, ge=1)  # dollars one order may cost at its limit price
-    max_symbol_length: int = Field(default=128, ge=1, le=4096)  # characters of a market ticker
-    control_clients: int = Field(default=64, ge=1, le=1024)  # control-socket connections at once
-    control_idle_timeout: int = Field(default=60, ge=1, le=86_400)  # seconds without a request
-
-
-class ApiConfig(BaseModel):
-    """``[api]``: ``fixgw serve`` (Kalshi's REST + WebSocket paths, /metrics) from the recorder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    host: str = "127.0.0.1"  # loopback unless you say otherwise
-    port: int = Field(default=8400, ge=0, le=65535)  # 0: any free port (printed on start)
-    keys: dict[str, Path] = Field(default_factory=dict)  # KALSHI-ACCESS-KEY id -> public key PEM
-    max_skew_s: int = Field(default=300, ge=1)  # KALSHI-ACCESS-TIMESTAMP this far from now is refused
-    ws_buffer: int = Field(default=10_000, ge=1)  # frames queued per WebSocket client before it is dropped
-    # the API server process's niceness (0-19, added to the recorder's): under CPU pressure the recording goes first
-    nice: int = Field(default=5, ge=0, le=19)
-    profile: Literal["default", "seed"] | None = None  # REST bodies' schema profile (None: the config's profile)
-
-
-class RestConfig(BaseModel):
-    """``[rest]``: the account's Kalshi REST key, for ``fixgw reconcile``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str = "https://api.elections.kalshi.com/trade-api/v2"
-    api_key_id: str
-    private_key: Path
-    subaccount: int | None = None  # None: the primary account (0)
-    # FCM members: sub-traders whose positions reconcile compares, besides every one the recorder has seen
-    # (one whose every report is missing from the store is found only when listed here)
-    subtraders: list[str] = Field(default_factory=list)
-
-
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -362,11 +257,8 @@ class GatewayConfig(BaseModel):
         return self
 
     def endpoint(self, s: SessionConfig) -> tuple[str, int]:
-        host = s.host or HOSTS[(self.environment, s.product)]
-        if s.port is not None:
-            return host, s.port
-        default = LOCAL_MARGIN_PORT_BASE if (self.environment == "local" and s.product is Product.MARGIN) else BASE_PORT
-        return host, self.port_base.get(s.product, default) + s.rules.port_offset
+        host, port = endpoint(self.environment, s.product, s.type, self.port_base)
+        return s.host or host, s.port if s.port is not None else port
 
     def by_name(self, name: str) -> SessionConfig:
         for s in self.session:
@@ -375,18 +267,27 @@ class GatewayConfig(BaseModel):
         raise ConfigError(f"no session named {name!r}; configured: {', '.join(x.name for x in self.session)}")
 
 
-def _expand(value: object, where: str) -> object:
-    """Replace ${VAR} in strings with the environment's value (secrets stay out of files)."""
+def expand(value: object, where: str = "", missing: Callable[[str, str], None] | None = None) -> object:
+    """Replace ``${VAR}`` in strings with the environment's value (secrets stay out of files).
+
+    ``where`` names the option (``session.0.api_key_id``, as validation errors do). An unset
+    variable raises ConfigError, or, with ``missing``, is reported as ``missing(where, name)``
+    and left as it was (``fixgw check`` lists every problem instead of stopping at the first).
+    """
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
-            if m.group(1) not in os.environ:
-                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
-            return os.environ[m.group(1)]
+            name = m.group(1)
+            if name in os.environ:
+                return os.environ[name]
+            if missing is None:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            missing(where, name)
+            return m.group(0)
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [expand(v, f"{where}.{i}", missing) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+        return {k: expand(v, f"{where}.{k}" if where else k, missing) for k, v in value.items()}
     return value
 
 
@@ -410,7 +311,7 @@ def with_user_id(config: GatewayConfig, user_id: str) -> GatewayConfig:
 def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
     """Validate a config mapping; relative paths resolve against ``base``."""
     try:
-        cfg = GatewayConfig.model_validate(_expand(data, ""))
+        cfg = GatewayConfig.model_validate(expand(data))
     except ValidationError as e:
         raise ConfigError(_describe(e)) from None
     if base is not None:
@@ -428,12 +329,19 @@ def parse(data: dict, *, base: Path | None = None) -> GatewayConfig:
     return cfg
 
 
-def load(path: str | os.PathLike) -> GatewayConfig:
+def read(path: str | os.PathLike) -> dict:
+    """A config file's TOML as it is, not validated; ConfigError names the file when it is
+    missing or not TOML."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {p}: {e}") from None
-    return parse(data, base=p.resolve().parent)
+
+
+def load(path: str | os.PathLike) -> GatewayConfig:
+    """Read, expand and validate a config file; relative paths resolve against its folder."""
+    p = Path(path)
+    return parse(read(p), base=p.resolve().parent)

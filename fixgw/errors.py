@@ -5,11 +5,11 @@
     ├── KeyFileError       a private/public key file cannot be used (names the file)
     ├── DecodeError        a FIX message cannot become a model (names type, tag, value); also a ValueError
     ├── OrderError         an order request is invalid; nothing was sent (names the field); also a ValueError
-    ├── RequestError       a control request is malformed; nothing was done (schema.py); also a ValueError
+    ├── RequestError       a control request is malformed; nothing was done (control/schema.py); also a ValueError
     ├── RateLimited        the client-side rate limit refused a request (ratelimit.py; carries retry_after)
     ├── SessionError       a session misbehaved (names the session)
     │   └── LogonError     Kalshi refused or dropped a Logon (carries the reason)
-    ├── ControlError       the control socket cannot be served or reached, or refused a command (control.py)
+    ├── ControlError       the control socket cannot be served or reached, or refused a command (control/)
     ├── StateDirBusy       another process holds the state directory's lock (lock.py)
     ├── StoreError         the recorder's store cannot be used as asked (recorder/store.py)
     └── SimulatorError     the local simulator cannot start or was misused
@@ -60,6 +60,10 @@ class SessionError(FixgwError):
 
 class LogonError(SessionError):
     """Kalshi (or the simulator) refused a Logon: Logout text or Reject 373."""
+
+
+class ControlError(FixgwError):
+    """The control socket cannot be served or reached, or the server refused a command."""
 
 
 class SimulatorError(FixgwError):

@@ -69,45 +69,59 @@ def verify(public_key: rsa.RSAPublicKey, message: bytes, raw_data: str) -> bool:
     return True
 
 
+def loose_mode(path: Path) -> int | None:
+    """The permission bits of a private key file that group or others can use, else None."""
+    mode = path.stat().st_mode
+    return stat.S_IMODE(mode) if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
 def check_private_permissions(path: Path) -> None:
     """Refuse a private key that group or others can read: it is a trading credential."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    mode = loose_mode(path)
+    if mode is not None:
         raise KeyFileError(
-            f"private key {path} is accessible by group/others (mode {stat.S_IMODE(mode):04o}); "
+            f"private key {path} is accessible by group/others (mode {mode:04o}); "
             f"fix with: chmod 600 {path}"
         )
 
 
-def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
-    """Load an unencrypted PKCS#8 (or PKCS#1) PEM RSA key after the permission check."""
-    p = Path(path)
-    if not p.is_file():
-        raise KeyFileError(f"private key {p} does not exist; create one with: fixgw keygen {p}")
-    check_private_permissions(p)
+def _read_rsa(p: Path, what: str, form: str, load, cls):
+    """The RSA key in PEM file ``p``; KeyFileError naming what is wrong, never the file's content."""
     try:
-        key = serialization.load_pem_private_key(p.read_bytes(), password=None)
+        key = load(p.read_bytes())
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {p} does not exist") from None
+    except PermissionError:
+        raise KeyFileError(f"{what} {p} cannot be read by this user") from None
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # The library's message may quote parts of the file; say only what is wrong.
-        raise KeyFileError(f"private key {p} is not an unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise KeyFileError(f"private key {p} is not an RSA key (Kalshi FIX signs with RSA-PSS)")
+        raise KeyFileError(f"{what} {p} is not {form}") from None
+    if not isinstance(key, cls):
+        raise KeyFileError(f"{what} {p} is not an RSA key (Kalshi FIX signs with RSA-PSS)")
+    return key
+
+
+def read_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
+    """Parse an unencrypted PKCS#8 (or PKCS#1) PEM RSA key of at least :data:`KEY_BITS` bits."""
+    p = Path(path)
+    key = _read_rsa(p, "private key", "an unencrypted PEM private key",
+                    lambda data: serialization.load_pem_private_key(data, password=None), rsa.RSAPrivateKey)
     if key.key_size < KEY_BITS:
         raise KeyFileError(f"private key {p} has {key.key_size} bits; Kalshi requires {KEY_BITS}")
     return key
 
 
-def load_public_key(path: str | os.PathLike) -> rsa.RSAPublicKey:
+def load_private_key(path: str | os.PathLike) -> rsa.RSAPrivateKey:
+    """Load a private key after the existence and permission checks (:func:`read_private_key`)."""
     p = Path(path)
-    try:
-        key = serialization.load_pem_public_key(p.read_bytes())
-    except FileNotFoundError:
-        raise KeyFileError(f"public key {p} does not exist") from None
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise KeyFileError(f"public key {p} is not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise KeyFileError(f"public key {p} is not an RSA key")
-    return key
+    if not p.is_file():
+        raise KeyFileError(f"private key {p} does not exist; create one with: fixgw keygen {p}")
+    check_private_permissions(p)
+    return read_private_key(p)
+
+
+def load_public_key(path: str | os.PathLike) -> rsa.RSAPublicKey:
+    return _read_rsa(Path(path), "public key", "a PEM public key", serialization.load_pem_public_key, rsa.RSAPublicKey)
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> bytes:

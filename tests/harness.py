@@ -1,4 +1,4 @@
-"""Shared test plumbing, re-exported from :mod:`fixgw.sim.launch` (the demo uses it too).
+"""Shared test plumbing, re-exported from :mod:`fixgw.testing.launch` (the demo uses it too).
 
 Everything is real: keys are generated per test run, the simulator is the
 ``fixgw sim`` subprocess speaking TLS on 127.0.0.1, and gateways are real

@@ -103,3 +103,20 @@ def test_missing_environment_variable_is_named(tmp_path):
                  'api_key_id="${FIXGW_TEST_UNSET_VAR}"\nprivate_key="k"\n')
     with pytest.raises(ConfigError, match="FIXGW_TEST_UNSET_VAR is not set"):
         load(p)
+
+
+def test_expand_names_the_option_and_reports_every_unset_variable_when_asked(monkeypatch):
+    """One expansion for fixgw run (raises at the first) and fixgw check (lists them all)."""
+    from fixgw.config import expand
+
+    monkeypatch.setenv("FIXGW_TEST_SET", "v")
+    monkeypatch.delenv("FIXGW_TEST_UNSET_A", raising=False)
+    monkeypatch.delenv("FIXGW_TEST_UNSET_B", raising=False)
+    data = {"session": [{"api_key_id": "${FIXGW_TEST_UNSET_A}", "name": "${FIXGW_TEST_SET}"}],
+            "ca_file": "${FIXGW_TEST_UNSET_B}"}
+    with pytest.raises(ConfigError, match=r"^session\.0\.api_key_id: environment variable FIXGW_TEST_UNSET_A"):
+        expand(data)
+    seen = []
+    out = expand(data, missing=lambda where, name: seen.append((where, name)))
+    assert seen == [("session.0.api_key_id", "FIXGW_TEST_UNSET_A"), ("ca_file", "FIXGW_TEST_UNSET_B")]
+    assert out == {"session": [{"api_key_id": "${FIXGW_TEST_UNSET_A}", "name": "v"}], "ca_file": "${FIXGW_TEST_UNSET_B}"}

@@ -8,6 +8,7 @@ folder's rules without being named anywhere.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,10 @@ def test_a_violation_is_seen(tmp_path):
     probe.write_text("from fixgw.adapter.gateway import Gateway\nimport quickfix\n")
     assert {"fixgw.adapter.gateway", "quickfix"} <= _imports(probe)
     assert _folder("fixgw.adapter.gateway") == "adapter" and _folder("fixgw.orders") == ""
+
+
+def test_the_readme_layout_names_every_folder():
+    readme = (PKG.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):readme.index("**How one ExecutionReport flows.**")]
+    missing = [f for f in LAYERS if f and not re.search(rf"^\s+{f}/\s", layout, re.M)]
+    assert not missing, f"README's Layout does not describe {missing}"

@@ -116,18 +116,18 @@ def _target(f):
 
 
 def _call(socket_path: Path | None, config_path: Path | None, payload: dict, timeout: float = 30.0) -> dict:
-    from fixgw.control import server as control
+    from fixgw.control import client
 
     if socket_path is None:
         if config_path is None:
             raise click.UsageError("which gateway? give -c CONFIG (the socket is STATE_DIR/control.sock) "
                                    "or --socket PATH (or set FIXGW_CONFIG / FIXGW_SOCKET)")
         try:
-            socket_path = control.socket_for(config_path)
+            socket_path = client.socket_for(config_path)
         except FixgwError as e:
             raise Failed(str(e)) from None
     try:
-        return control.request(socket_path, payload, timeout)
+        return client.request(socket_path, payload, timeout)
     except FixgwError as e:
         raise Failed(str(e)) from None
 

@@ -16,7 +16,6 @@ import difflib
 import os
 import re
 import socket
-import stat
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -24,9 +23,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fixgw.config import (BASE_PORT, HOSTS, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, GatewayConfig, Kind,
-                          LimitsConfig, Product, SessionConfig)
-from fixgw.signing import KEY_BITS
+from fixgw.config import SPEC_DIR, GatewayConfig, SessionConfig, expand
+from fixgw.errors import KeyFileError
+from fixgw.kalshi import BASE_PORT, HOSTS, Kind, Product, endpoint
+from fixgw.options import LimitsConfig
+from fixgw.signing import loose_mode, read_private_key
 
 PIN_HINT = ("save the certificate Kalshi's host presents: openssl s_client -showcerts -connect "
             "{host}:{port} </dev/null | openssl x509 > {path}")
@@ -76,7 +77,6 @@ VALID: dict[str, str] = {
     "start_day": "monday..sunday (or mon..sun), together with end_day",
     "end_day": "monday..sunday (or mon..sun), together with start_day",
 }
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ def check(config_path: str | os.PathLike, *, resolve_timeout: float = 3.0) -> li
         return [Problem("config", f"{path} is not valid TOML: {e}", "fix the syntax at that line")]
     base = path.resolve().parent
     problems: list[Problem] = []
-    data = _expand(data, "", problems)
+    data = expand(data, missing=lambda where, name: problems.append(
+        Problem(where, f"environment variable {name} is not set", f"export {name}=<value> before running fixgw")))
     config = _validate(data, problems)
     raw_sessions = data.get("session") if isinstance(data.get("session"), list) else []
     sessions = [s for s in raw_sessions if isinstance(s, dict)]
@@ -111,22 +112,6 @@ def check(config_path: str | os.PathLike, *, resolve_timeout: float = 3.0) -> li
     if config is not None and not problems:
         problems += _render(data, base)
     return problems
-
-
-def _expand(value, where: str, problems: list[Problem]):
-    if isinstance(value, str):
-        def sub(m: re.Match[str]) -> str:
-            if m.group(1) in os.environ:
-                return os.environ[m.group(1)]
-            problems.append(Problem(where, f"environment variable {m.group(1)} is not set",
-                                    f"export {m.group(1)}=<value> before running fixgw"))
-            return m.group(0)
-        return _ENV_REF.sub(sub, value)
-    if isinstance(value, list):
-        return [_expand(v, f"{where}.{i}", problems) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}" if where else k, problems) for k, v in value.items()}
-    return value
 
 
 def _validate(data: dict, problems: list[Problem]) -> GatewayConfig | None:
@@ -178,50 +163,32 @@ def _keys(sessions: list[dict], base: Path) -> list[Problem]:
             out.append(Problem(option, f"{key} ({_where(i, s)}) does not exist",
                                f"fixgw keygen {key} and upload the .pub.pem beside it to Kalshi"))
             continue
-        st = key.stat()
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        mode = loose_mode(key)
+        if mode is not None:
             out.append(Problem(option, f"{key} ({_where(i, s)}) is readable by group/others "
-                                       f"(mode {stat.S_IMODE(st.st_mode):04o}); it is a trading credential",
-                               f"chmod 600 {key}"))
-        if st.st_uid != os.getuid():
-            out.append(Problem(option, f"{key} belongs to uid {st.st_uid}, not to the user running fixgw",
+                                       f"(mode {mode:04o}); it is a trading credential", f"chmod 600 {key}"))
+        owner = key.stat().st_uid
+        if owner != os.getuid():
+            out.append(Problem(option, f"{key} belongs to uid {owner}, not to the user running fixgw",
                                f"chown {os.getuid()} {key}"))
-        why = _key_content(key)
-        if why:
-            out.append(Problem(option, f"{key} {why}", "point private_key at the PEM written by fixgw keygen"))
+        try:
+            read_private_key(key)
+        except KeyFileError as e:
+            out.append(Problem(option, str(e), "point private_key at the PEM written by fixgw keygen"))
     return out
 
 
-def _key_content(path: Path) -> str | None:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except PermissionError:
-        return "cannot be read by this user"
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return "is not an unencrypted PEM private key"
-    if not isinstance(key, rsa.RSAPrivateKey):
-        return "is not an RSA key (Kalshi FIX signs with RSA-PSS)"
-    if key.key_size < KEY_BITS:
-        return f"has {key.key_size} bits; Kalshi requires {KEY_BITS}"
-    return None
-
-
 def _first_endpoint(data: dict, sessions: list[dict]) -> tuple[str, int]:
+    """Where the first session that names its product and type connects, for the pinning hint."""
     env = data.get("environment", "demo")
+    bases = data.get("port_base") if isinstance(data.get("port_base"), dict) else {}
     for s in sessions:
         try:
-            product = Product(s.get("product"))
-        except ValueError:
+            product, kind = Product(s.get("product")), Kind(s.get("type"))
+            host, port = endpoint(env, product, kind, {Product(p): b for p, b in bases.items()})
+        except (ValueError, KeyError, TypeError):
             continue
-        bases = data.get("port_base") if isinstance(data.get("port_base"), dict) else {}
-        base = bases.get(product.value, LOCAL_MARGIN_PORT_BASE if (env, product) == ("local", Product.MARGIN)
-                         else BASE_PORT)
-        offset = RULES[Kind(s["type"])].port_offset if s.get("type") in {k.value for k in Kind} else 0
-        return s.get("host") or HOSTS.get((env, product), "HOST"), s.get("port") or base + offset
+        return s.get("host") or host, s.get("port") or port
     return "HOST", BASE_PORT
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fixgw.fix import codec as fields
+from fixgw.fix import codec
 from fixgw.models.fix import ExecType, ExecutionReport, exec_id_key
 from fixgw.pricing import Units
 
@@ -88,7 +88,7 @@ class DropCopy:
             body = wire.get((units, preserve_qty))
             if body is None:
                 body = wire[units, preserve_qty] = "".join(
-                    [f"{t}={v}\x01" for t, v in fields.encode(worded[preserve_qty], units)[1]])
+                    [f"{t}={v}\x01" for t, v in codec.encode(worded[preserve_qty], units)[1]])
             out.append(body)
         return out
 

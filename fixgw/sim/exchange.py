@@ -21,7 +21,8 @@ from string import Template
 
 import quickfix as fix
 
-from fixgw.config import BASE_PORT, CFG_DIR, LOCAL_MARGIN_PORT_BASE, RULES, SPEC_DIR, Kind, Product
+from fixgw.config import CFG_DIR, SPEC_DIR
+from fixgw.kalshi import BASE_PORT, LOCAL_MARGIN_PORT_BASE, RULES, Kind, Product
 from fixgw.errors import SimulatorError
 from fixgw.adapter.guard import PASS_THROUGH, guarded
 from fixgw.adapter.logs import RedactingLogFactory

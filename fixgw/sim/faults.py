@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import quickfix as fix
 
-from fixgw.adapter import encode as codec
-from fixgw.fix import codec as fields
+from fixgw.adapter import encode
+from fixgw.fix import codec
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.pricing import Units
 
@@ -133,7 +133,7 @@ class Faults:
         if f.kind == "lose":
             session.setNextSenderMsgSeqNum(seq + 1)
             return True
-        msg_type, pairs = fields.encode(report, units)
+        msg_type, pairs = codec.encode(report, units)
         if f.kind == "value":
             pairs = [(t, f.value if t == f.tag else v) for t, v in pairs]
             if all(t != f.tag for t, _ in pairs):
@@ -143,7 +143,7 @@ class Faults:
             if at is None:
                 raise ValueError(f"report {report.exec_id} has no tag {f.tag} to repeat")
             pairs.insert(at + 1, (f.tag, f.value if f.value is not None else pairs[at][1]))
-        message = codec.to_message(msg_type, pairs, product)
+        message = encode.to_message(msg_type, pairs, product)
         if f.kind == "group-tag":
             group = fix.Group(FEES, FEE_DELIM)
             message.getGroup(1, group)

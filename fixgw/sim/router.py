@@ -20,8 +20,8 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from fixgw.adapter import encode as codec
-from fixgw.fix import codec as fields, wire
+from fixgw.adapter import encode
+from fixgw.fix import codec, wire
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
@@ -130,7 +130,7 @@ class Router:
                                                      ref_seq_num=_seq(raw)))
                 return
             try:
-                req = fields.decode(msg_type, pairs, live.units)
+                req = codec.decode(msg_type, pairs, live.units)
             except DecodeError as e:
                 self.send(sid, BusinessMessageReject(ref_msg_type=msg_type, reason=0, text=str(e),
                                                      ref_seq_num=_seq(raw)))
@@ -158,7 +158,7 @@ class Router:
     def _replay(self, sid: str, s: SimSession, live: Live, pairs, seq: int | None) -> None:
         """EventResendRequest: the account's retained reports, then U2 (or U3)."""
         try:
-            req = fields.decode("U1", pairs, live.units)
+            req = codec.decode("U1", pairs, live.units)
         except DecodeError as e:
             self.send(sid, EventResendReject(ref_seq_num=seq or 0, reason=2, text=str(e)))
             return
@@ -224,11 +224,11 @@ class Router:
                 log.warning("session=%s event=not-sent msg_type=8 fault=%s", sid, model.fault.kind)
             return
         try:
-            msg_type, pairs = fields.encode(model, units)
+            msg_type, pairs = codec.encode(model, units)
         except OrderError as e:  # a value the session's units cannot carry: say so, never drop silently
             log.error("session=%s event=not-encodable model=%s error=%s", sid, type(model).__name__, e)
             return
-        message = codec.to_message(msg_type, pairs, s.product.value)
+        message = encode.to_message(msg_type, pairs, s.product.value)
         if not fix.Session.sendToTarget(message, fix.SessionID("FIXT.1.1", s.target, s.api_key_id)):
             log.warning("session=%s event=not-sent msg_type=%s", sid, msg_type)
 
@@ -248,7 +248,7 @@ class Router:
                 self.faults.lose_replayed(session, session.getSessionID(), body)
                 continue
             for _ in range(replay.copies):
-                if not send(codec.from_body("8", body, product)):
+                if not send(encode.from_body("8", body, product)):
                     log.warning("session=%s event=not-sent msg_type=8", sid)
                     return
 

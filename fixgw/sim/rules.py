@@ -13,7 +13,7 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fixgw.config import RULES, Kind, Product
+from fixgw.kalshi import RULES, Kind, Product
 from fixgw.signing import pre_hash, verify
 
 

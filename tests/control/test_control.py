@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fixgw.control import server as control
+from fixgw.control import client, server as control
 from test_run import EV, Gw
 
 
@@ -157,7 +157,7 @@ def test_idle_clients_and_a_connect_flood_cost_no_threads_and_status_still_answe
 
         def status() -> None:
             try:
-                answers.append(control.request(Path(path), {"cmd": "status"}, 30)["pid"])
+                answers.append(client.request(Path(path), {"cmd": "status"}, 30)["pid"])
             except Exception as e:  # noqa: BLE001 - counted below
                 answers.append(e)
 

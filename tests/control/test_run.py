@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from fixgw.cli import cli
 from fixgw.testing.launch import SimProcess, make_account
+from harness import wait_for
 
 EV = "KXHIGHNY-26NOV21-T50"
 TYPES = {"event-nr": "KalshiNR", "event-rt": "KalshiRT", "event-dc": "KalshiDC", "event-late": "KalshiNR"}
@@ -111,7 +112,10 @@ class Gw:
 def gw(tmp_path_factory):
     g = Gw(tmp_path_factory.mktemp("run"))
     try:
-        yield g.start()
+        g.start()
+        for name in ("event-nr", "event-rt", "event-dc"):  # each test may run alone (-k)
+            g.wait_state(name, "logged-on")
+        yield g
     finally:
         g.stop()
 
@@ -182,11 +186,13 @@ def test_reset_seqnum_is_refused_on_rt_without_force_and_resets_nr(gw):
     assert nr["next_out"] > 2 and gw.at_sim("event-nr")["next_in"] == nr["next_out"]
     out = gw.cli("reset-seqnum", "event-nr")
     assert "event-nr: logged-on (next out 2, next in 2)" in out
-    assert (gw.at_sim("event-nr")["next_in"], gw.at_sim("event-nr")["next_out"]) == (2, 2)
+    # QuickFIX's acceptor sends its Logon before it counts the one it received: wait for the count
+    wait_for(lambda: (gw.at_sim("event-nr")["next_in"], gw.at_sim("event-nr")["next_out"]) == (2, 2), 10,
+             "the simulator to count the NR Logon (next in 2, next out 2)")
 
     out = gw.cli("reset-seqnum", "event-rt", "--force")
     assert "event-rt: logged-on (next out 2, next in 2)" in out
-    assert gw.at_sim("event-rt")["next_in"] == 2
+    wait_for(lambda: gw.at_sim("event-rt")["next_in"] == 2, 10, "the simulator to count the RT Logon (next in 2)")
 
 
 def _connect_as_nobody(sock: Path, payload: dict) -> str:
