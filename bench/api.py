@@ -8,18 +8,21 @@
   process's CPU time per request (the server, and the client in the same process; the 1000 fills
   of each answer are checked off the clock), against the bare query's: on a shared machine
   wall times grow with the others' load, CPU time does not.
-* ``api_ws_latency_p50_ms`` / ``_p99_ms``: one report written durably to the store and handed
-  to the hub (what the recorder's writer does on each batch) until a WebSocket client subscribed
-  to ``fill`` has the frame; the recorder's batching window (flush_ms) is not included. Baseline:
-  the durable store write alone.
+* ``api_ws_latency_p50_ms`` / ``_p99_ms``: one report written durably to the store and the
+  server's bell rung (what the recorder's writer does on each batch) until a WebSocket client
+  subscribed to ``fill`` has the frame; the recorder's batching window (flush_ms) is not included.
+  The server is the API server process ``fixgw serve`` runs (:class:`fixgw.api.worker.Worker`),
+  following the store. Baseline: the durable store write alone.
 * ``api_record_100_subscribers_reports_per_s``: the recorder's write path (store.put of 500-report
-  batches, then the hub hand-off) while the hub folds every report and 100 WebSocket clients
+  batches, then the bell) while the server process folds every report and 100 WebSocket clients
   subscribed to every channel receive its frames; baseline: the same with no client attached.
-  Ratio 1.0 = no slower. Alternating runs (3 each), medians.
+  Ratio 1.0 = no slower. Alternating runs (3 each), medians. ``..._writer_cpu_us_per_report``: the
+  writing thread's CPU time per report in the same runs: what the recording process itself does,
+  free of the time it waits for a CPU (which on a shared machine is most of the wall-time noise).
 * ``api_ws_frames_per_subscriber``: frames each of those subscribers had received (median) 10 s
   after the last batch, against the 3 per report the hub made (ws_buffer sized for the burst, so
   none is dropped for overflow). The 100 clients run in one other process (websockets, one event
-  loop), as real clients would: the server process pays only for serving them.
+  loop), as real clients would.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from fixgw.api.auth import Verifier
 from fixgw.api.rest import Source
 from fixgw.api.serve import listen
 from fixgw.api.stream import CHANNELS, Hub
+from fixgw.api.worker import Worker
+from fixgw.config import ApiConfig
 from fixgw.pricing import Units
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.signing import Signer, generate_keypair, load_public_key
@@ -97,6 +102,38 @@ class Env:
     def close(self) -> None:
         self.server.should_exit = True
         self.hub.stop()
+        self.store.close()
+
+
+class Served:
+    """A store written by this process (the recorder's part) and the API server process following
+    it, as ``fixgw serve`` runs them: :meth:`put` is what the recorder's writer does per batch."""
+
+    def __init__(self, tmp: Path, name: str, ws_buffer: int = 10_000):
+        self.url = f"sqlite:///{tmp / name}"
+        self.store = open_store(self.url)
+        priv, pub = generate_keypair(tmp / f"{name}.pem")
+        self.signer = Signer.from_file(priv)
+        sock = listen("127.0.0.1", 0)  # as fixgw serve listens
+        self.port = sock.getsockname()[1]
+        self.worker = Worker(dict(url=self.url, account=ACCOUNT, user_id="", party_id=None, starting_balance=None,
+                                  profile="default", keys={"k": str(pub)}, max_skew_s=300, ws_buffer=ws_buffer,
+                                  nice=ApiConfig().nice),
+                             sock).start()
+
+    def put(self, batch: list[StoredReport]) -> None:
+        self.store.put(batch)
+        self.worker.bell.ring()
+
+    def backlog(self) -> int:
+        """The server's fixgw_ws_backlog (stored reports not yet turned into frames)."""
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", trust_env=False, timeout=120).text
+        return int(float(next(line for line in text.splitlines() if line.startswith("fixgw_ws_backlog ")).split()[1]))
+
+    ws_url = Env.ws_url
+
+    def close(self) -> None:
+        self.worker.stop()
         self.store.close()
 
 
@@ -235,7 +272,7 @@ def _attach_process(env: Env, count: int, channels: list[str]):
 
 
 def ws_latency(tmp: Path, samples: int):
-    env = Env(tmp, "ws.db")
+    env = Served(tmp, "ws.db")
     arrivals: list = []
     _, detach = _attach(env, 1, ["fill"], arrivals)
     now = dt.datetime.now(dt.timezone.utc)
@@ -246,7 +283,7 @@ def ws_latency(tmp: Path, samples: int):
         t = time.perf_counter()
         env.store.put(batch)
         stored = time.perf_counter()
-        env.hub.on_stored(batch)
+        env.worker.bell.ring()
         while len(arrivals) == before:
             time.sleep(0.0002)
         ours.append((arrivals[-1] - t) * 1000)
@@ -268,19 +305,19 @@ def recording(tmp: Path, n: int, subscribers: int = 100, rounds: int = 3):
     now = dt.datetime.now(dt.timezone.utc)
     raws = sample_reports(2 * rounds * n)
     rates: dict[int, list[float]] = {0: [], subscribers: []}
+    cpu: dict[int, list[float]] = {0: [], subscribers: []}  # the writer thread's CPU us per report
     delivered: list[float] = []
     for k in range(2 * rounds):
         count = subscribers if k % 2 else 0
         part = _fresh(raws[k * n:(k + 1) * n], now)
-        env = Env(tmp, f"rec-{k}.db", ws_buffer=4 * n)  # [api] ws_buffer: room for the whole burst
+        env = Served(tmp, f"rec-{k}.db", ws_buffer=4 * n)  # [api] ws_buffer: room for the whole burst
         detach = _attach_process(env, count, list(CHANNELS)) if count else None
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         for i in range(0, len(part), 500):
-            batch = part[i:i + 500]
-            env.store.put(batch)
-            env.hub.on_stored(batch)
+            env.put(part[i:i + 500])
         rates[count].append(len(part) / (time.perf_counter() - t))
-        while env.hub.backlog:  # every frame made before the next run starts
+        cpu[count].append((time.thread_time() - c) * 1e6 / len(part))
+        while env.backlog():  # every frame made before the next run starts
             time.sleep(0.01)
         if detach is not None:
             time.sleep(10)  # delivery time, off the clock
@@ -289,6 +326,8 @@ def recording(tmp: Path, n: int, subscribers: int = 100, rounds: int = 3):
         env.close()
     ours, base = statistics.median(rates[subscribers]), statistics.median(rates[0])
     yield f"api_record_{subscribers}_subscribers_reports_per_s", ours, "reports/s", base, ours / base
+    ours, base = statistics.median(cpu[subscribers]), statistics.median(cpu[0])
+    yield f"api_record_{subscribers}_subscribers_writer_cpu_us_per_report", ours, "us", base, ours / base
     # frames a subscriber received (user_order, fill, market_position per report) against those made
     frames = statistics.median(delivered)
     yield "api_ws_frames_per_subscriber", frames, "frames", 3 * n, frames / (3 * n)

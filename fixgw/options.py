@@ -49,6 +49,8 @@ class ApiConfig(BaseModel):
     keys: dict[str, Path] = Field(default_factory=dict)  # KALSHI-ACCESS-KEY id -> public key PEM
     max_skew_s: int = Field(default=300, ge=1)  # KALSHI-ACCESS-TIMESTAMP this far from now is refused
     ws_buffer: int = Field(default=10_000, ge=1)  # frames queued per WebSocket client before it is dropped
+    # the API server process's niceness (0-19, added to the recorder's): under CPU pressure the recording goes first
+    nice: int = Field(default=5, ge=0, le=19)
     profile: Literal["default", "seed"] | None = None  # REST bodies' schema profile (None: the config's profile)
 
 

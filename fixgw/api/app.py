@@ -156,15 +156,16 @@ def _ws_route(hub: Hub, verifier: Verifier, path: str, product: str) -> WebSocke
 
 
 def build(source: Source, verifier: Verifier, hub: Hub, metrics=None) -> Starlette:
-    """The application; ``metrics`` is a prometheus_client registry served at /metrics."""
+    """The application; ``metrics`` returns the Prometheus text served at /metrics (it may block:
+    it runs in the thread pool)."""
     routes: list = [_rest_route(ep, source, verifier) for ep in rest.ENDPOINTS]
     routes.append(_ws_route(hub, verifier, WS_PATH, "event"))
     routes.append(_ws_route(hub, verifier, MARGIN_WS_PATH, "margin"))
     if metrics is not None:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST
 
         async def scrape(request: Request) -> Response:
-            return Response(await run_in_threadpool(generate_latest, metrics), media_type=CONTENT_TYPE_LATEST)
+            return Response(await run_in_threadpool(metrics), media_type=CONTENT_TYPE_LATEST)
         routes.append(Route("/metrics", scrape, methods=["GET"]))
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -3,7 +3,9 @@
 Nothing is counted twice: the collector reads, at scrape time, the counters the
 sessions already keep (:class:`fixgw.metrics.SessionMetrics`), the recorder's
 queue and watermarks and the WebSocket hub. The recorder is handed in and read
-by attribute, so this module imports no adapter.
+by attribute, so this module imports no adapter. The recorder and the hub live
+in two processes (:mod:`fixgw.api.worker`): each has a collector of its own half,
+and /metrics serves both texts.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ from fixgw.state import State
 
 class Collector:
     """Reads ``recorder`` (its gateway's sessions, queue, watermarks), the WebSocket ``hub`` and the
-    sessions of any other ``gateways`` in the process (``fixgw run``'s order-entry sessions)."""
+    sessions of any other ``gateways`` in the process (``fixgw run``'s order-entry sessions);
+    either of ``recorder`` and ``hub`` may be None (the other process has it)."""
 
     def __init__(self, recorder, hub=None, gateways=()):
         self.recorder, self.hub, self.gateways = recorder, hub, list(gateways)
 
     def collect(self):
+        if self.recorder is not None:
+            yield from self._recording()
+        if self.hub is not None:
+            clients = GaugeMetricFamily("fixgw_ws_clients", "Connected WebSocket clients")
+            clients.add_metric([], self.hub.clients)
+            pending = GaugeMetricFamily("fixgw_ws_backlog", "Stored reports not yet turned into frames")
+            pending.add_metric([], self.hub.backlog)
+            yield from (clients, pending)
+
+    def _recording(self):
         rec = self.recorder
         state = GaugeMetricFamily("fixgw_session_state", "1 for the state each session is in",
                                   labels=["session", "state"])
@@ -74,12 +87,6 @@ class Collector:
             received.add_metric([name], p.received)
             running.add_metric([name], 1.0 if p.pending is not None else 0.0)
         yield from (stored, backlog, age, received, running)
-        if self.hub is not None:
-            clients = GaugeMetricFamily("fixgw_ws_clients", "Connected WebSocket clients")
-            clients.add_metric([], self.hub.clients)
-            pending = GaugeMetricFamily("fixgw_ws_backlog", "Stored reports not yet turned into frames")
-            pending.add_metric([], self.hub.backlog)
-            yield from (clients, pending)
 
 
 def registry(recorder, hub=None, gateways=()) -> CollectorRegistry:

@@ -1,9 +1,10 @@
 """The API server over a recorder (``fixgw serve``, and ``fixgw run`` with an ``[api]`` table).
 
-The recorder writes through its own store connection and tells the WebSocket
-hub about every durable batch; REST reads go through a second connection, so
-a slow reader never holds the writer. uvicorn serves from a thread; on
-SIGTERM/SIGINT it finishes, then the recorder stops and the stores close.
+The recorder writes through its own store connection; the server runs in a process
+of its own (:mod:`fixgw.api.worker`) that follows the store, so neither the REST
+reads nor the WebSocket fan-out share the recorder's interpreter. After each durable
+batch the recorder's writer rings the server's bell (one datagram, never waits).
+On SIGTERM/SIGINT the server stops first, then the recorder, then the stores close.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import click
 
 from fixgw.api import app as appmod
 from fixgw.api.auth import Verifier
-from fixgw.api.rest import Source
-from fixgw.api.scrape import registry
-from fixgw.api.stream import Hub
+from fixgw.api.worker import Worker
 from fixgw.config import ApiConfig, GatewayConfig
 from fixgw.errors import ConfigError, FixgwError
 
@@ -43,64 +42,51 @@ def listen(host: str, port: int) -> socket.socket:
 class Api:
     """Kalshi's REST + WebSocket paths and /metrics for one recorder, on ``[api] host:port``.
 
-    Construct before the recorder starts (the hub must be on its ``on_stored`` list from the
+    Construct before the recorder starts (the bell must be on its ``on_stored`` list from the
     first batch); ``gateways`` are other gateways whose sessions /metrics should show too.
     """
 
     def __init__(self, config: GatewayConfig, url: str, recorder, gateways=(), port: int | None = None):
-        import uvicorn
+        from prometheus_client import generate_latest
 
-        from fixgw.recorder.store import open_store
+        from fixgw.api.scrape import registry
 
         api = config.api or ApiConfig()
         if not api.keys:
             raise ConfigError("[api] keys: list at least one KALSHI-ACCESS-KEY id and its public key "
                               "(keys = { \"<key id>\" = \"path/to/key.pub.pem\" }); every request is signed")
-        verifier = Verifier.from_files(api.keys, api.max_skew_s)
-        account = config.recorder.account
-        self.reader = open_store(url)
-        self.hub = Hub(self.reader, account, limit=api.ws_buffer, user_id=config.user_id)
-        recorder.on_stored.append(self.hub.on_stored)
-        source = Source(self.reader, account, profile=api.profile or config.profile, user_id=config.user_id,
-                        party_id=config.party_id, starting_balance=config.starting_balance)
-        application = appmod.build(source, verifier, self.hub,
-                                   registry(recorder, self.hub, gateways))
+        Verifier.from_files(api.keys, api.max_skew_s)  # a key that cannot be read is said here, before the start
         want = api.port if port is None else port
         try:
-            self.sock = listen(api.host, want)
+            sock = listen(api.host, want)  # the server process serves on it; bound here, so a taken port fails here
         except OSError as e:
-            self.reader.close()
             raise ConfigError(f"[api] cannot listen on {api.host}:{want}: {e.strerror}") from None
-        self.host, self.port = self.sock.getsockname()[:2]
-        # no permessage-deflate: on 127.0.0.1 it saves nothing and compressing every frame for every
-        # subscriber was most of the CPU a burst cost this process (the recorder's, bench/api.py)
-        self.server = uvicorn.Server(uvicorn.Config(application, log_level="warning", ws="websockets-sansio",
-                                                    lifespan="off", ws_per_message_deflate=False))
-        # in a thread: on the main thread uvicorn re-raises SIGTERM after its own shutdown,
-        # which would kill the process before the recorder has flushed
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       name="api-http", daemon=True)
+        self.host, self.port = sock.getsockname()[:2]
+        metrics = registry(recorder, None, gateways)
+        self.worker = Worker(dict(
+            url=url, account=config.recorder.account, user_id=config.user_id, party_id=config.party_id,
+            starting_balance=None if config.starting_balance is None else str(config.starting_balance),
+            profile=api.profile or config.profile, keys={k: str(p) for k, p in api.keys.items()},
+            max_skew_s=api.max_skew_s, ws_buffer=api.ws_buffer, nice=api.nice), sock, lambda: generate_latest(metrics))
+        bell = self.worker.bell
+        recorder.on_stored.append(lambda _batch: bell.ring())
 
     def describe(self) -> str:
         base = f"{self.host}:{self.port}"
         return (f"listening on http://{base}/trade-api/v2 and ws://{base}{appmod.WS_PATH}, "
-                f"ws://{base}{appmod.MARGIN_WS_PATH} (margin), metrics at http://{base}/metrics")
+                f"ws://{base}{appmod.MARGIN_WS_PATH} (margin), metrics at http://{base}/metrics "
+                f"(server process {self.worker.pid})")
 
     def start(self) -> "Api":
-        self.hub.start()
-        self.hub.wait_primed()
-        self.thread.start()
+        self.worker.start()
         return self
 
     @property
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return self.worker.alive
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.hub.stop()
-        self.reader.close()
+        self.worker.stop()
 
 
 def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
@@ -117,13 +103,19 @@ def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     api = Api(config, url, recorder, port=port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    api.start()
+    try:
+        api.start()
+    except BaseException:
+        writer.close()
+        lock.release(held)
+        raise
     recorder.start()
     click.echo(f"fixgw serve: account {rc.account} -> {url.split('?')[0]}; {api.describe()}", err=True)
     try:
         while not stop.wait(0.5):
-            if not api.alive:
-                raise FixgwError(f"fixgw serve: the HTTP server on {api.host}:{api.port} stopped by itself")
+            if not api.alive and not stop.wait(1.0):  # a SIGTERM to the process group stops both
+                raise FixgwError(f"fixgw serve: the API server process on {api.host}:{api.port} (pid "
+                                 f"{api.worker.pid}) exited with status {api.worker.proc.poll()}")
     finally:
         api.stop()
         durable = recorder.stop()

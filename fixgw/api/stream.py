@@ -1,13 +1,18 @@
 """Kalshi's WebSocket channels fed by the recorder (pure core: no web framework, no QuickFIX).
 
-The recorder's writer thread hands every stored batch to :meth:`Hub.on_stored`,
-which only appends it to a queue: recording never waits for a subscriber.
-The hub's own thread decodes the reports, folds them through the same core
-code as the REST views (:class:`fixgw.translate.Orders`,
-:class:`fixgw.positions.Ledger`, started from the store's contents so
-positions are cumulative), and hands each frame to the subscribed clients on
-their event loop. A report the store already had (a replay) folds to nothing
-and sends nothing, so each fill goes out once.
+The hub follows the store, not the recorder: its thread reads the account's
+reports in the order they were stored (:meth:`Store.tail`, after the last one it
+folded), woken by a :class:`~fixgw.api.bell.Bell` the recorder's writer rings
+after each durable batch (or every ``poll_s`` without one). So the hub can run in
+another process than the recorder (``fixgw serve`` and ``fixgw run`` run it in
+the API server's own process, :mod:`fixgw.api.worker`): recording never waits
+for it nor shares an interpreter with the fan-out, and nothing is lost between
+the two, as the store is the only hand-over. The thread decodes the reports,
+folds them through the same core code as the REST views
+(:class:`fixgw.translate.Orders`, :class:`fixgw.positions.Ledger`, started from
+the store's contents so positions are cumulative), and hands each frame to the
+subscribed clients on their event loop. A report the store already had is not
+stored again and so never read again: each fill goes out once.
 
 Commands and envelopes are Kalshi's: ``{"id", "cmd": "subscribe", "params":
 {"channels": [...], "market_ticker(s)": ...}}`` answered by ``{"id", "type":
@@ -27,14 +32,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
 import threading
 from collections import deque
 from typing import Iterable
 
 from fixgw import translate
-from fixgw.fix import lenient
+from fixgw.api.bell import Bell
 from fixgw.dispatch import post_position_of
+from fixgw.fix import lenient
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
@@ -49,7 +54,7 @@ PRODUCT_CHANNELS = {"event": tuple(CHANNELS), "margin": ("fill", "user_orders")}
 # Kalshi's WebSocket error codes (the ones this server can give)
 UNABLE, PARAMS, NEED_CHANNELS, NEED_SIDS, UNKNOWN_CMD, UNKNOWN_SID, UNKNOWN_CHANNEL, OVERFLOW = \
     1, 2, 3, 4, 5, 7, 8, 25
-_STOP = object()
+TAIL = 500  # reports read from the store at a time (the recorder's batch): frames flow during a burst
 
 
 def fill_msg(er: ExecutionReport, fill, position) -> dict:
@@ -100,10 +105,12 @@ class Client:
 
 
 class Hub:
-    """Every connected client, and the thread that turns stored reports into frames."""
+    """Every connected client, and the thread that follows the store and turns new reports into frames."""
 
-    def __init__(self, store: Store | None, account: str, *, limit: int = 10_000, user_id: str = ""):
+    def __init__(self, store: Store | None, account: str, *, limit: int = 10_000, user_id: str = "",
+                 bell: Bell | None = None, poll_s: float = 0.5):
         self.store, self.account, self.limit = store, account, limit
+        self.bell, self.poll_s = bell, poll_s
         self.orders = translate.Orders(user_id=user_id)
         self.ledger = Ledger(user_id=user_id)
         self.margin_orders = MarginOrders(user_id=user_id)
@@ -111,33 +118,38 @@ class Hub:
         self._margin_seen: set[str] = set()  # margin ExecIDs folded (a replay must not fold twice)
         self._clients: set[Client] = set()
         self._lock = threading.Lock()
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._next_sid = 0
-        self.backlog = 0  # reports handed over and not yet turned into frames
+        self.seq = 0  # the store's position (Store.last_seq) of the last report folded
+        self._stop = threading.Event()
+        self._halt, self._halted = Bell.pair()  # stop() wakes the thread out of its wait
         self._thread = threading.Thread(target=self._run, name="api-hub", daemon=True)
         self._primed = threading.Event()
         self._pending: dict[str, list[tuple[str, str, str]]] = {}  # product -> frames of the batch being folded
-
-    # -- the recorder side ------------------------------------------------
-    def on_stored(self, reports: list[StoredReport]) -> None:
-        """The recorder's writer thread, after a batch is durable: O(1), never blocks."""
-        self.backlog += len(reports)
-        self._q.put(reports)
 
     def start(self) -> "Hub":
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._q.put(_STOP)
+        self._stop.set()
+        self._halt.ring()
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._halt.close()
+            self._halted.close()
 
     def wait_primed(self, timeout: float | None = None) -> bool:
         return self._primed.wait(timeout)
 
+    @property
+    def backlog(self) -> int:
+        """Reports stored (any account) past the last one this hub turned into frames."""
+        return 0 if self.store is None else max(0, self.store.last_seq() - self.seq)
+
     def _run(self) -> None:
         try:
             if self.store is not None:  # what was stored before: state only, no frames
+                self.seq = self.store.last_seq()
                 for product in PRODUCT_CHANNELS:
                     for r in self.store.reports(self.account, product):
                         try:
@@ -146,19 +158,28 @@ class Hub:
                             log.exception("api hub: stored report %s could not be folded; skipped", r.exec_id)
         finally:
             self._primed.set()  # never leave the server waiting on a hub that died
-        while True:
-            batch = self._q.get()
-            if batch is _STOP:
-                return
-            for r in batch:
+        failing = False
+        while self.store is not None and not self._stop.is_set():
+            try:
+                rows = self.store.tail(self.account, self.seq, TAIL)
+                failing = False
+            except Exception as e:  # noqa: BLE001 - the store may come back (a restarted PostgreSQL)
+                if not failing:
+                    log.error("api hub: reading %s failed (%s); retrying every %g s",
+                              self.store.where, " ".join(str(e).split()), self.poll_s)
+                failing, rows = True, []
+            if not rows:
+                (self.bell or self._halted).wait(self.poll_s, also=self._halted if self.bell else None)
+                continue
+            for _, r in rows:
                 try:
                     self._fold(r, publish=True)
                 except Exception:  # noqa: BLE001 - one bad report must not end the stream
                     log.exception("api hub: report %s could not be turned into frames", r.exec_id)
+            self.seq = rows[-1][0]  # turned into frames (so backlog is 0 by the time a client has them)
             pending, self._pending = self._pending, {}
-            for product, frames in pending.items():  # one hand-over per client per batch
+            for product, frames in pending.items():  # one hand-over per client per read
                 self._deliver(product, frames)
-            self.backlog -= len(batch)
 
     def _fold(self, r: StoredReport, *, publish: bool) -> None:
         if r.account != self.account:

@@ -83,6 +83,10 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (3, tuple(sql.format(id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", time="timestamptz")
               for sql in SETTLEMENTS_TABLE)),
     (4, tuple(sql.format(blob="bytea", time="timestamptz") for sql in KEPT_TABLE)),
+    # The order reports were stored in (SQLite's rowid), for readers that follow the store (fixgw.api):
+    # one writer per account, so an account's numbers grow in the order its transactions commit.
+    (5, ("ALTER TABLE reports ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY",
+         "CREATE INDEX reports_seq ON reports (seq)")),
 ]
 _PUT_KEPT = (f"INSERT INTO kept ({KEPT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,now()) "
              "ON CONFLICT (account, product) DO UPDATE SET exchange_index=excluded.exchange_index, "
@@ -116,6 +120,7 @@ class PostgresStore(SqlReads):
 
     migrations = MIGRATIONS
     P = "%s"
+    SEQ = "seq"
 
     def _query(self, sql: str, args) -> list[tuple]:
         with self._lock:

@@ -33,6 +33,7 @@ TRADE_PATTERN = "%\x01150=F\x01%"
 
 class SqlReads:
     P = "?"  # the driver's parameter placeholder
+    SEQ = "rowid"  # the column numbering reports in the order they were stored (PostgreSQL: seq)
 
     def _query(self, sql: str, args) -> list[tuple]:  # all rows, under the store's lock
         raise NotImplementedError
@@ -108,6 +109,19 @@ class SqlReads:
             if len(rows) < size:
                 return
             sql, page_args = after_sql, [*args, *rows[-1][key]]
+
+    def last_seq(self) -> int:
+        """The storing order's position of the newest report (0: none)."""
+        return self._query(f"SELECT coalesce(max({self.SEQ}), 0) FROM reports", ())[0][0]
+
+    def tail(self, account: str, after: int, limit: int = PAGE_SIZE) -> list[tuple[int, StoredReport]]:
+        """The account's reports stored after position ``after`` (see :meth:`last_seq`), in the order
+        they were stored, with their positions: a report a backfill stores below newer keys comes
+        after them here, and one the store already had (not stored again) never comes twice."""
+        p = self.P
+        rows = self._query(f"SELECT {self.SEQ}, {COLUMNS} FROM reports WHERE {self.SEQ} > {p} AND account = {p} "
+                           f"ORDER BY {self.SEQ} LIMIT {int(limit)}", (after, account))
+        return [(row[0], self._report(row[1:])) for row in rows]
 
     def count(self, account: str | None = None, product: str | None = None, *, after: Key | None = None,
               upto: Key | None = None) -> int:

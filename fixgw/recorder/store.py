@@ -273,6 +273,12 @@ class Store(Protocol):
               upto: Key | None = None) -> int:
         """Stored reports, optionally of one account/product and with key in (after, upto]."""
 
+    def last_seq(self) -> int:
+        """Where the newest report stands in the order reports were stored (0: the store is empty)."""
+
+    def tail(self, account: str, after: int, limit: int = ...) -> list[tuple[int, StoredReport]]:
+        """The account's reports stored after position ``after``, in storing order, with positions."""
+
     def put_settlements(self, settlements: Sequence[StoredSettlement]) -> int:
         """Store settlement reports in one transaction; known report ids are ignored."""
 

@@ -250,6 +250,52 @@ def test_metrics_for_prometheus(served):
     assert stored and float(stored[0].split()[-1]) >= FILLS
 
 
+def _tcp(pid: int) -> list[tuple[int, int, str]]:
+    """(local port, remote port, state: "0A" listening, "01" established) of each TCP socket ``pid`` holds."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    out = []
+    for table in ("tcp", "tcp6"):
+        for line in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes:
+                out.append((int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16), f[3]))
+    return out
+
+
+def test_the_recording_process_does_no_serving(served):
+    """The WebSocket fan-out and REST run in the API server's own process (a child of `fixgw serve`
+    started as fixgw.api.worker): the recording process neither listens on the API port nor holds a
+    subscriber's connection, so no frame is encoded or sent on the recorder's interpreter; and it
+    yields a CPU to the recorder (niceness 5, the default of [api] nice)."""
+    import re
+
+    server = served["server"]
+    pid = int(re.search(r"\(server process ([0-9]+)\)", server.output()).group(1))
+    port = int(served["client"].base.rsplit(":", 1)[1])
+    assert pid != server.proc.pid
+    assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == server.proc.pid  # its parent
+    assert b"fixgw.api.worker" in open(f"/proc/{pid}/cmdline", "rb").read()
+    import os
+    assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, server.proc.pid) == 5  # [api] nice
+    assert (port, 0, "0A") in _tcp(pid)  # the server listens
+    assert not [s for s in _tcp(server.proc.pid) if s[0] == port]  # the recorder does not
+    with served["client"].ws() as ws:
+        ws.send(json.dumps({"id": 1, "cmd": "list_subscriptions"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "ok"
+        mine = ws.socket.getsockname()[1]
+        assert (port, mine, "01") in _tcp(pid)
+        assert not [s for s in _tcp(server.proc.pid) if s[1] == mine]
+
+
 def test_fills_follow_prints_new_fills_as_they_are_stored(served):
     """Last in this module: it trades more, after the other tests have compared the session."""
     import subprocess

@@ -9,7 +9,9 @@ import threading
 
 import pytest
 
+from fixgw.api.bell import Bell
 from fixgw.api.stream import OVERFLOW, Hub
+from harness import wait_for
 
 
 @pytest.fixture
@@ -59,17 +61,77 @@ def test_other_channels_and_tickers_are_not_sent(loop):
 
 
 def test_the_recorder_side_never_waits_for_a_client():
-    """on_stored only queues; publish only schedules on the client's loop, even a loop that is not
-    running (a stuck client) — both return at once with any number of frames outstanding."""
+    """The recorder's whole part is ringing the bell: it returns at once also when nobody ever
+    answers (the socket's buffer full); publish only schedules on the client's loop, even a loop
+    that is not running (a stuck client) — both with any number of frames outstanding."""
+    ring, wait = Bell.pair()
     stuck = asyncio.new_event_loop()  # never run
     hub = Hub(None, "alice", limit=10)
     client = hub.attach(stuck)
     hub.command(client, json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["fill"]}}))
     for i in range(10_000):
         hub.publish("KXA-1", [("fill", {"n": i})])
-        hub.on_stored([])
+        ring.ring()
     assert len(client.out) == 1 and hub.backlog == 0
+    assert wait.wait(0) and not wait.wait(0)  # every pending ring is taken by one wait
     stuck.close()
+    ring.close()
+    wait.close()
+
+
+def _trades(*specs):
+    """StoredReports of Trade reports ``(i, ticker)`` (ExecID ``i+1;i``) for account acct."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recorder"))
+    from test_commands import raw_of, trade
+
+    from fixgw.fix import lenient
+    from fixgw.models.fix import Side
+    from fixgw.pricing import Units
+    from fixgw.recorder.store import StoredReport
+
+    out = []
+    for i, ticker in specs:
+        raw = raw_of(trade(i, Side.BUY, "0.40", 2, ticker), Units.DOLLARS)
+        out.append(StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw))
+    return out
+
+
+def test_the_hub_follows_the_store_in_storing_order_woken_by_the_bell(tmp_path, loop):
+    """No hand-over but the store: what was stored before the hub started sends nothing; each
+    report stored after it goes out once when the writer rings, a backfilled one (stored after
+    newer keys) too, a repeat never; seq stays contiguous."""
+    from fixgw.recorder.store import open_store
+
+    writer = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    writer.put(_trades((1, "KXA-1")))
+    ring, wait = Bell.pair()
+    hub = Hub(open_store(f"sqlite:///{tmp_path / 'd.db'}"), "acct", bell=wait, poll_s=3600).start()
+    try:
+        assert hub.wait_primed(10)
+        client = hub.attach(loop)
+        hub.command(client, json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["fill"]}}))
+        writer.put(_trades((5, "KXA-1"), (6, "KXB-1")))
+        ring.ring()
+        writer.put(_trades((3, "KXA-1"), (5, "KXA-1")))  # a backfilled hole and a repeat
+        ring.ring()
+
+        def fills():
+            settle(loop)
+            return [json.loads(f) for f in client.out][1:]
+        wait_for(lambda: len(fills()) >= 3, 10, "three fill frames")
+        hub.command(client, json.dumps({"id": 2, "cmd": "list_subscriptions"}))  # a marker after them
+        wait_for(lambda: fills() and fills()[-1].get("type") == "ok", 10, "the marker")
+        got = fills()[:-1]
+        assert [(f["seq"], f["msg"]["trade_id"]) for f in got] == [(1, "t5"), (2, "t6"), (3, "t3")]
+        assert hub.backlog == 0
+    finally:
+        hub.stop()
+        hub.store.close()
+        writer.close()
+        ring.close()
 
 
 def test_a_stored_report_with_a_novel_value_neither_stops_nor_hangs_the_hub(tmp_path):
