@@ -85,6 +85,11 @@ class Api:
     def alive(self) -> bool:
         return self.worker.alive
 
+    def death(self) -> str:
+        """What to say when the server process is gone: where it served, its pid and exit status."""
+        return (f"the API server process on {self.host}:{self.port} (pid {self.worker.pid}) exited with status "
+                f"{self.worker.proc.poll()}")
+
     def stop(self) -> None:
         self.worker.stop()
 
@@ -114,8 +119,7 @@ def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     try:
         while not stop.wait(0.5):
             if not api.alive and not stop.wait(1.0):  # a SIGTERM to the process group stops both
-                raise FixgwError(f"fixgw serve: the API server process on {api.host}:{api.port} (pid "
-                                 f"{api.worker.pid}) exited with status {api.worker.proc.poll()}")
+                raise FixgwError(f"fixgw serve: {api.death()}")
     finally:
         api.stop()
         durable = recorder.stop()

@@ -61,7 +61,8 @@ def _split_recorder(config):
 
 def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, user_id: str | None = None) -> int:
     """The whole life of `fixgw run`; 0 after a clean SIGTERM/SIGINT shutdown, 1 when a hosted
-    recorder's store failed (the process stops: the reason is logged and on stderr)."""
+    recorder's store failed or its API server process died (the process stops: the reason is
+    logged and on stderr)."""
     config = load(config_path)
     if user_id is not None:
         config = with_user_id(config, user_id)
@@ -107,9 +108,18 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, u
     log.info("event=started pid=%d control=%s sessions=%s", os.getpid(), socket_path, ",".join(gw.runtimes))
     print(json.dumps({"ready": True, "pid": os.getpid(), "control": str(socket_path),
                       "sessions": list(gw.runtimes),
-                      **({"api": f"http://{api.host}:{api.port}"} if api is not None else {})}),
+                      **({"api": f"http://{api.host}:{api.port}", "api_pid": api.worker.pid}
+                         if api is not None else {})}),
           file=ready_out or sys.stdout, flush=True)
-    stop.wait()
+    api_died = None
+    while not stop.wait(0.5):
+        # the API server is a process of its own: its death must stop us as loudly as a failed store
+        # (a SIGTERM to the whole process group reaches both; that is a stop, not a death)
+        if api is not None and not api.alive and not stop.wait(1.0):
+            api_died = api.death()
+            log.error("event=api-failed reason=%s", json.dumps(api_died))
+            print(f"fixgw run: {api_died}; stopping", file=sys.stderr, flush=True)
+            break
     control.close(server)
     sup.stop()
     gw.stop()
@@ -125,4 +135,4 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, u
     log.info("event=stopped sessions=%s", ",".join(gw.runtimes))
     logging.shutdown()
     lock.release(held)
-    return 1 if failed else 0
+    return 1 if failed or api_died else 0

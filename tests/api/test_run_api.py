@@ -17,9 +17,8 @@ from fixgw.testing.launch import SimProcess, make_account
 EV = "KXHIGHNY-26NOV21-T50"
 
 
-def test_run_serves_the_recorder_and_meters_its_order_entry_session(tmp_path):
-    sim = SimProcess(tmp_path / "sim")
-    priv, pub = generate_keypair(tmp_path / "reader.pem")
+def _config(tmp_path, sim, pub):
+    """The recorder's sessions and [api] (as for fixgw serve) plus one order-entry session."""
     cfg = serve_config(tmp_path, sim, f"sqlite:///{tmp_path / 'run.db'}", pub)
     trader = make_account(tmp_path, sim.keys, "event", account="alice")
     cfg.write_text(cfg.read_text() + f"""
@@ -30,6 +29,13 @@ type = "NR"
 api_key_id = "{trader.api_key_id}"
 private_key = "{trader.private_key}"
 """)
+    return cfg
+
+
+def test_run_serves_the_recorder_and_meters_its_order_entry_session(tmp_path):
+    sim = SimProcess(tmp_path / "sim")
+    priv, pub = generate_keypair(tmp_path / "reader.pem")
+    cfg = _config(tmp_path, sim, pub)
     sim.start()
     proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
                             stderr=open(tmp_path / "run.stderr", "wb"), text=True, env=ENV)
@@ -55,3 +61,31 @@ private_key = "{trader.private_key}"
         rc = proc.wait(30)
         sim.stop()
     assert rc == 0, (tmp_path / "run.stderr").read_text()
+
+
+def test_a_dead_api_server_process_stops_fixgw_run_non_zero_naming_it(tmp_path):
+    """Order entry and recording without the API they were configured with would be a silent
+    failure: like a failed store, the server process's death stops `fixgw run` with exit 1."""
+    import os
+    import signal
+
+    sim = SimProcess(tmp_path / "sim")
+    _priv, pub = generate_keypair(tmp_path / "reader.pem")
+    cfg = _config(tmp_path, sim, pub)
+    sim.start()
+    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "run.stderr", "wb"), text=True, env=ENV)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, (tmp_path / "run.stderr").read_text()
+        line = json.loads(proc.stdout.readline())
+        os.kill(line["api_pid"], signal.SIGKILL)
+        rc = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim.stop()
+    err = (tmp_path / "run.stderr").read_text()
+    assert rc == 1, err
+    port = line["api"].rsplit(":", 1)[1]
+    assert f"the API server process on 127.0.0.1:{port} (pid {line['api_pid']}) exited with status -9" in err
