@@ -27,7 +27,8 @@ from fixgw.sim.book import ET, TICK, Book, Flags, Order, day_end, fillable, on_t
 from fixgw.sim.cash import Cash
 from fixgw.sim.groups import Group, Groups
 from fixgw.sim.ledger import Applied, Ledger
-from fixgw.sim.reports import PENDING, ExecIds, Out, cancel_reject, fold_cancel, order_report, reject_report
+from fixgw.sim.reports import (PENDING, ExecIds, Out, TradeValue, cancel_reject, fold_cancel, order_report,
+                               reject_report)
 
 __all__ = ["Engine", "Flags", "Out"]
 
@@ -318,11 +319,13 @@ class Engine:
         return self.books.setdefault(symbol, Book())
 
     def _report(self, outs: list[Out], order: Order, exec_type: ExecType, status: OrdStatus, *,
-                pending: bool = False, why: str | None = None, **kw: object) -> None:
+                pending: bool = False, why: str | None = None, orig: str | None = None, text: str | None = None,
+                **trade: TradeValue) -> None:
         exec_id = PENDING if pending else self._ids.next()
         outs.append(Out(order.account, order.session, order_report(
-            order, order.flags, exec_id, exec_type, status, self._now, last_mkt=self.exchange_index, **kw)))
-        self.ledger.order_event(order, exec_type, why or kw.get("text"), self._now, pending)  # type: ignore[arg-type]
+            order, order.flags, exec_id, exec_type, status, self._now, last_mkt=self.exchange_index, orig=orig,
+            text=text, **trade)))
+        self.ledger.order_event(order, exec_type, why or text, self._now, pending)
 
     def _kill(self, outs: list[Out], order: Order, text: str | None, *, orig: str | None = None,
               expiry: bool = False) -> None:

@@ -10,13 +10,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrdStatus, OrderCancelReject,
-                              OrderCancelReplaceRequest, OrderCancelRequest)
+from fixgw.models.fix import (CollateralChange, ExecType, ExecutionReport, MiscFee, NewOrderSingle, OrdStatus,
+                              OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest, Received)
 from fixgw.pricing import places
 from fixgw.sim.book import Flags, Order
 
 PENDING = "-1;-1"  # Kalshi's ExecID on pending reports (and on rejects, which have none)
 NO_ORDER = "NONE"  # OrderID(37) when there is no order to name
+
+# The value of one trade field of an ExecutionReport (last_px, trd_match_id, aggressor, fees, ...).
+TradeValue = Decimal | str | bool | tuple[MiscFee, ...] | tuple[CollateralChange, ...]
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Out:
 
     account: str
     session: str | None
-    message: object
+    message: Received  # every message the exchange sends is one
 
 
 class ExecIds:
@@ -51,7 +54,7 @@ class ExecIds:
 
 def order_report(order: Order, flags: Flags, exec_id: str, exec_type: ExecType, status: OrdStatus,
                  now: dt.datetime, *, last_mkt: int, orig: str | None = None, text: str | None = None,
-                 **trade: object) -> ExecutionReport:
+                 **trade: TradeValue) -> ExecutionReport:
     """An ExecutionReport from the order's current state, as ``flags`` want it worded."""
     qty = order.requested_qty if flags.preserve_qty else order.cum + order.leaves
     return ExecutionReport(
