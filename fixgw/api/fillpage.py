@@ -27,7 +27,7 @@ import json
 import logging
 
 from fixgw import fastfill, translate
-from fixgw.fix import codec as fields
+from fixgw.fix import codec
 from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.positions import event_ticker as event_of
@@ -77,7 +77,7 @@ def _fill(raw: str) -> tuple[str, int | None, str] | None:
     units = _units(raw)
     if _PARTIES not in raw:
         return fastfill.fill_json(raw, units)
-    er = fields.decode_raw(raw, units)
+    er = codec.decode_raw(raw, units)
     return None if er.subtrader is not None else fastfill.as_json(translate.fill_from_report(er))
 
 
