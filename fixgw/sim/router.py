@@ -21,7 +21,7 @@ from decimal import Decimal
 import quickfix as fix
 
 from fixgw.adapter import encode
-from fixgw.fix import codec, wire
+from fixgw.fix import codec, tags, wire
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
@@ -48,11 +48,14 @@ class Live:
 
 def live_from_logon(s: SimSession, body: dict[int, str]) -> Live:
     yes = lambda tag: body.get(tag) == "Y"  # noqa: E731
-    dollars = s.product is Product.MARGIN or yes(21005)
+    dollars = s.product is Product.MARGIN or yes(tags.USE_DOLLARS)
     return Live(
-        Flags(skip_pending=yes(21011), always_new=yes(21026), ioc_cancel_report=yes(21007),
-              preserve_qty=yes(21008), use_expired=yes(21012), cancel_on_disconnect=yes(8013), cents=not dollars),
-        Units.DOLLARS if dollars else Units.CENTS, listener=yes(20126), settlements=yes(20127))
+        Flags(skip_pending=yes(tags.SKIP_PENDING_EXEC_REPORTS), always_new=yes(tags.ALWAYS_EMIT_NEW_BEFORE_TRADE),
+              ioc_cancel_report=yes(tags.ENABLE_IOC_CANCEL_REPORT), preserve_qty=yes(tags.PRESERVE_ORIGINAL_ORDER_QTY),
+              use_expired=yes(tags.USE_EXPIRED_ORD_STATUS), cancel_on_disconnect=yes(tags.CANCEL_ORDERS_ON_DISCONNECT),
+              cents=not dollars),
+        Units.DOLLARS if dollars else Units.CENTS, listener=yes(tags.LISTENER_SESSION),
+        settlements=yes(tags.RECEIVE_SETTLEMENT_REPORTS))
 
 
 @dataclass(frozen=True)
