@@ -80,11 +80,6 @@ def _fees(pairs: list[tuple[str, str]]) -> Decimal:
     return sum((decimal_from_wire(v) for k, v in pairs if k == "137"), Decimal(0)).quantize(Q6, ROUND_HALF_EVEN)
 
 
-def is_trade(raw: str) -> bool:
-    """ExecType(150) is F: the only reports that are fills."""
-    return _TRADE in raw
-
-
 def _picked(raw: str) -> tuple[dict, list] | None:
     """The Fill's tags of a Trade report (fees summed later when 137 repeats), or None when the
     generic path must judge it: another repeated tag, an empty value, a side or aggressor flag

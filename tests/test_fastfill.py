@@ -104,4 +104,3 @@ def test_repeated_tag_goes_the_generic_way():
 
 def test_non_trade_costs_nothing_and_is_none():
     assert fastfill.fill(trade_text({150: "0", 39: "0", 31: None, 32: None}), Units.CENTS) is None
-    assert not fastfill.is_trade(trade_text({150: "0"})) and fastfill.is_trade(trade_text())

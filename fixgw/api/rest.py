@@ -27,7 +27,7 @@ from fixgw.api.params import (  # noqa: F401 - the names other modules use from 
     COUNT_FILTERS, DEFAULT_LIMIT, MAX_LIMIT, ApiError, Params, bad, cursor_of, offset_of, page, parse)
 from fixgw.models.fcm import FcmFillsResponse
 from fixgw.models.rest import (
-    FillsResponse, MarginFillsResponse, MarginOrdersResponse, MarginPositionsResponse, OrdersResponse,
+    MarginFillsResponse, MarginOrdersResponse, MarginPositionsResponse, OrdersResponse,
     SettlementsResponse)
 from fixgw.recorder.store import Store
 from fixgw.recorder.views import Query
