@@ -2,7 +2,7 @@
 
 Why: the recorder answers ``fills`` and ``positions`` by reading reports it
 stored as FIX text, and those reports were already decoded and checked once,
-when they arrived (:meth:`fixgw.recorder.store.StoredReport.from_raw`). Reading
+when they arrived (:class:`fixgw.recorder.store.StoredReport` refuses the rest). Reading
 them back through the generic decoder rebuilds every field of an
 ExecutionReport (order state, collateral, times) to use a dozen of them; here
 one regular-expression pass picks exactly the fields a Fill is made of, and a
