@@ -27,7 +27,7 @@ import json
 import logging
 
 from fixgw import fastfill, translate
-from fixgw.fix import codec
+from fixgw.fix import codec, tags
 from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.positions import event_ticker as event_of
@@ -35,7 +35,8 @@ from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
 TAG = "fill"
-_PARTIES = "\x01453="
+_PARTIES = f"\x01{tags.NO_PARTY_IDS}="
+_AVG_PX, _LAST_PX, _PRICE = (f"\x01{t}=" for t in (tags.AVG_PX, tags.LAST_PX, tags.PRICE))
 
 
 def key_cursor(key: tuple[int, int, int]) -> str:
@@ -58,7 +59,7 @@ def _units(raw: str):
     """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says
     (the seam for a stored unit: today the views infer it from AvgPx, LastPx and Price), remembered
     per the text of those three fields (their Decimal reading is most of its cost)."""
-    key = (_field(raw, "\x016="), _field(raw, "\x0131="), _field(raw, "\x0144="))
+    key = (_field(raw, _AVG_PX), _field(raw, _LAST_PX), _field(raw, _PRICE))
     units = _UNITS.get(key)
     if units is None:
         if len(_UNITS) >= _UNITS_MAX:

@@ -274,6 +274,9 @@ class Router:
                 time.sleep(ahead)
 
 
+_MSG_SEQ_NUM = f"\x01{tags.MSG_SEQ_NUM}="
+
+
 def _seq(raw: str) -> int | None:
-    head, sep, rest = raw.partition("\x0134=")
+    head, sep, rest = raw.partition(_MSG_SEQ_NUM)
     return int(rest.split("\x01", 1)[0]) if sep else None
