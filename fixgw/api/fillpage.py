@@ -31,6 +31,7 @@ from fixgw.fix import codec, tags
 from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.positions import event_ticker as event_of
+from fixgw.pricing import Units
 from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
@@ -55,7 +56,7 @@ def _field(raw: str, tag: str) -> str | None:
     return None if start < 0 else raw[start + len(tag):raw.find("\x01", start + 1)]
 
 
-def _units(raw: str):
+def _units(raw: str) -> Units:
     """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says
     (the seam for a stored unit: today the views infer it from AvgPx, LastPx and Price), remembered
     per the text of those three fields (their Decimal reading is most of its cost)."""
@@ -68,7 +69,7 @@ def _units(raw: str):
     return units
 
 
-_UNITS: dict[tuple, object] = {}
+_UNITS: dict[tuple[str | None, str | None, str | None], Units] = {}
 _UNITS_MAX = 4096
 
 

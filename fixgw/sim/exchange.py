@@ -20,6 +20,7 @@ from pathlib import Path
 from string import Template
 
 import quickfix as fix
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fixgw.config import CFG_DIR, SPEC_DIR
 from fixgw.kalshi import BASE_PORT, LOCAL_MARGIN_PORT_BASE, RULES, Kind, Product
@@ -59,7 +60,7 @@ class SimOptions:
 
 
 class SimApplication(fix.Application):
-    def __init__(self, sessions: dict[str, SimSession], public_keys: dict[str, object]):
+    def __init__(self, sessions: dict[str, SimSession], public_keys: dict[str, rsa.RSAPublicKey]):
         super().__init__()
         self.sessions = sessions
         self.public_keys = public_keys

@@ -26,7 +26,8 @@ from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
                               MarketSettlementReport, NewOrderSingle, OrderCancelReplaceRequest,
-                              OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Side, TimeInForce)
+                              OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Received, Side,
+                              TimeInForce)
 from fixgw.pricing import Units
 from fixgw.sim.dropcopy import DropCopy, Refused
 from fixgw.sim.engine import Engine, Flags, Out
@@ -66,6 +67,8 @@ class Replay:
     copies: int = 1
 
 
+Outgoing = Received | Replay | Spoiled  # what send() takes: a model, a drop-copy replay, a spoiled report
+
 _HANDLERS = {NewOrderSingle: "new_order", OrderCancelRequest: "cancel", OrderCancelReplaceRequest: "replace",
              OrderMassCancelRequest: "mass_cancel", OrderGroupRequest: "order_group"}
 
@@ -82,7 +85,7 @@ class Router:
         self.faults = Faults()  # armed from the control socket (fixgw.sim.faults)
         self.lock = threading.RLock()  # the acceptor thread and the control socket both drive engines
         self._depth = 0
-        self._outbox: list[tuple[str, object]] = []
+        self._outbox: list[tuple[str, Outgoing]] = []
 
     @contextlib.contextmanager
     def locked(self):
@@ -209,13 +212,13 @@ class Router:
         return {False: report.model_copy(update={"order_qty": report.cum_qty + report.leaves_qty}),
                 True: report.model_copy(update={"order_qty": order.requested_qty})}
 
-    def send(self, sid: str, model) -> None:
+    def send(self, sid: str, model: Outgoing) -> None:
         if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released
             self._outbox.append((sid, model))
             return
         self._send_now(sid, model)
 
-    def _send_now(self, sid: str, model) -> None:
+    def _send_now(self, sid: str, model: Outgoing) -> None:
         if isinstance(model, Replay):
             self._send_replay(sid, model)
             return
