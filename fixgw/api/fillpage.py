@@ -57,9 +57,9 @@ def _field(raw: str, tag: str) -> str | None:
 
 
 def _units(raw: str) -> Units:
-    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says
-    (the seam for a stored unit: today the views infer it from AvgPx, LastPx and Price), remembered
-    per the text of those three fields (their Decimal reading is most of its cost)."""
+    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says,
+    remembered per the text of AvgPx, LastPx and Price (what units_of reads; their Decimal reading
+    is most of its cost)."""
     key = (_field(raw, _AVG_PX), _field(raw, _LAST_PX), _field(raw, _PRICE))
     units = _UNITS.get(key)
     if units is None:
