@@ -21,13 +21,14 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tomllib
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -267,7 +268,11 @@ class GatewayConfig(BaseModel):
         raise ConfigError(f"no session named {name!r}; configured: {', '.join(x.name for x in self.session)}")
 
 
-def expand(value: object, where: str = "", missing: Callable[[str, str], None] | None = None) -> object:
+# One value of a parsed TOML document (tomllib's types).
+Toml: TypeAlias = "str | int | float | bool | dt.datetime | dt.date | dt.time | list[Toml] | dict[str, Toml]"
+
+
+def expand(value: Toml, where: str = "", missing: Callable[[str, str], None] | None = None) -> Toml:
     """Replace ``${VAR}`` in strings with the environment's value (secrets stay out of files).
 
     ``where`` names the option (``session.0.api_key_id``, as validation errors do). An unset

@@ -2,7 +2,7 @@
 
 Why: the recorder answers ``fills`` and ``positions`` by reading reports it
 stored as FIX text, and those reports were already decoded and checked once,
-when they arrived (:meth:`fixgw.recorder.store.StoredReport.from_raw`). Reading
+when they arrived (:class:`fixgw.recorder.store.StoredReport` refuses the rest). Reading
 them back through the generic decoder rebuilds every field of an
 ExecutionReport (order state, collateral, times) to use a dozen of them; here
 one regular-expression pass picks exactly the fields a Fill is made of, and a
@@ -28,13 +28,14 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from fixgw import translate
-from fixgw.fix import codec as fields
+from fixgw.fix import codec
 from fixgw.fix import codec_tables as T
 from fixgw.models.fix import exec_id_key
 from fixgw.models.rest import Q2, Q6, Fill, count as count_text, dollars, rfc3339
 from fixgw.pricing import Units, decimal_from_wire, price_from_wire
 
-# tags 17 30 31 32 37 52 54 55 60 79 100 137 150 880 1057, as a trie (a third faster than a flat alternation)
+# tags 17 30 31 32 37 52 54 55 60 79 100 137 150 880 1057, written as a trie so that the regex engine
+# branches on each digit once instead of trying fifteen alternatives at every SOH
 _WANT = re.compile("\x01(1(?:7|00|37|50|057)|3[0127]|5[245]|60|79|880)=([^\x01]*)")
 _TRADE = "\x01150=F\x01"
 _MEMO_MAX = T.MEMO_MAX
@@ -77,11 +78,6 @@ def _fee(text: str) -> Decimal:
 
 def _fees(pairs: list[tuple[str, str]]) -> Decimal:
     return sum((decimal_from_wire(v) for k, v in pairs if k == "137"), Decimal(0)).quantize(Q6, ROUND_HALF_EVEN)
-
-
-def is_trade(raw: str) -> bool:
-    """ExecType(150) is F: the only reports that are fills."""
-    return _TRADE in raw
 
 
 def _picked(raw: str) -> tuple[dict, list] | None:
@@ -223,4 +219,4 @@ def as_json(made: Fill | None) -> tuple[str, int | None, str] | None:
 
 
 def _generic(raw: str, units: Units, deprecated: bool) -> Fill | None:
-    return translate.fill_from_report(fields.decode_raw(raw, units), deprecated=deprecated)
+    return translate.fill_from_report(codec.decode_raw(raw, units), deprecated=deprecated)

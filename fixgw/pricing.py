@@ -33,7 +33,7 @@ EVENT, MARGIN = "event", "margin"
 _FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
 # Wide enough that scaling or quantizing any parsed wire value stays exact.
 _EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
-_Q2, _Q4 = Decimal("0.01"), Decimal("0.0001")
+_Q4 = Decimal("0.0001")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,8 +228,3 @@ def _rest(d: Decimal, quantum: Decimal) -> str:
 def dollars(d: Decimal) -> str:
     """REST ``*_dollars`` text: 4 decimals, banker's rounding (``0.5`` -> ``"0.5000"``)."""
     return _rest(d, _Q4)
-
-
-def fp(d: Decimal) -> str:
-    """REST ``*_fp`` contract counts: 2 decimals (``10`` -> ``"10.00"``)."""
-    return _rest(d, _Q2)

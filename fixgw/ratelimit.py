@@ -68,8 +68,6 @@ class RateLimiter:
         self._sleep = sleep
         self.writes = Bucket(TIERS[tier], TIERS[tier], clock)
         self.mass_cancels = Bucket(MASS_CANCEL_PER_S, 1.0, clock)
-        self.queued = 0  # requests that had to wait
-        self.refused = 0
 
     def acquire(self, what: str, mass_cancel: bool = False) -> float:
         """Admit one write (and one mass cancel if asked); return the seconds it waited."""
@@ -78,10 +76,8 @@ class RateLimiter:
             limit = 0.0 if self.mode is Mode.REFUSE else self.max_wait
             wait = bucket.reserve(limit)
             if wait is None:
-                self.refused += 1
                 raise RateLimited(what, bucket.retry_after())
             if wait > 0:
-                self.queued += 1
                 self._sleep(wait)
                 waited += wait
         return waited

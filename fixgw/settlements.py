@@ -26,6 +26,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Callable, Container
 
+from fixgw.fix import tags
 from fixgw.fix.codec_tables import time_from_wire
 from fixgw.models.fix import MarketSettlementReport, SettlementParty
 from fixgw.models.rest import Settlement
@@ -33,14 +34,15 @@ from fixgw.positions import Ledger
 from fixgw.translate import settlement_from_report
 
 ONE, ZERO = Decimal(1), Decimal(0)
+_SENDING_TIME = f"\x01{tags.SENDING_TIME}="
 
 
 def sending_time(raw: str) -> dt.datetime:
     """SendingTime(52) of a FIX message's header; ValueError when it has none."""
-    start = raw.find("\x0152=")
+    start = raw.find(_SENDING_TIME)
     if start < 0:
         raise ValueError("the message has no SendingTime(52)")
-    start += 4
+    start += len(_SENDING_TIME)
     return time_from_wire(raw[start:raw.find("\x01", start)])
 
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixgw.errors import OrderError
-from fixgw.pricing import (Units, decimal_from_wire, dollars, fp, money_from_wire, money_to_wire,
+from fixgw.pricing import (Units, decimal_from_wire, dollars, money_from_wire, money_to_wire,
                            places, price_from_wire, price_to_wire, qty_from_wire, qty_to_wire,
                            settlement_from_wire, settlement_to_wire, validate_order_price,
                            validate_quantity)
@@ -185,17 +185,11 @@ def test_dollars_rounds_half_even_to_four_places(value, text):
     assert dollars(value) == text
 
 
-@pytest.mark.parametrize("value,text", [(D(10), "10.00"), (D("0.5"), "0.50"), (D("1.005"), "1.00"),
-                                        (D("1.015"), "1.02"), (D("-0"), "0.00")])
-def test_fp_has_two_places(value, text):
-    assert fp(value) == text
-
-
 def test_rest_text_refuses_floats_and_non_finite():
     with pytest.raises(TypeError):
         dollars(0.1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        fp(D("NaN"))
+        dollars(D("NaN"))
 
 
 # ------------------------------------------------------------------ the memo on hot-path functions

@@ -21,7 +21,6 @@ def test_basic_tier_admits_ten_then_queues():
     rl = RateLimiter("basic", "queue", max_wait=1.0, clock=c, sleep=c.sleep)
     assert [rl.acquire("D") for _ in range(10)] == [0.0] * 10
     assert rl.acquire("D") == pytest.approx(0.1)
-    assert rl.queued == 1
 
 
 def test_refuse_mode_says_when_to_retry():
@@ -42,7 +41,6 @@ def test_queue_mode_refuses_waits_longer_than_max_wait():
         rl.acquire("D")
     with pytest.raises(RateLimited):
         rl.acquire("D")
-    assert rl.refused == 1
 
 
 def test_mass_cancel_is_one_per_second():

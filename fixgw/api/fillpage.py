@@ -27,15 +27,17 @@ import json
 import logging
 
 from fixgw import fastfill, translate
-from fixgw.fix import codec as fields
+from fixgw.fix import codec, tags
 from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.positions import event_ticker as event_of
+from fixgw.pricing import Units
 from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
 TAG = "fill"
-_PARTIES = "\x01453="
+_PARTIES = f"\x01{tags.NO_PARTY_IDS}="
+_AVG_PX, _LAST_PX, _PRICE = (f"\x01{t}=" for t in (tags.AVG_PX, tags.LAST_PX, tags.PRICE))
 
 
 def key_cursor(key: tuple[int, int, int]) -> str:
@@ -54,11 +56,11 @@ def _field(raw: str, tag: str) -> str | None:
     return None if start < 0 else raw[start + len(tag):raw.find("\x01", start + 1)]
 
 
-def _units(raw: str):
-    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says
-    (the seam for a stored unit: today the views infer it from AvgPx, LastPx and Price), remembered
-    per the text of those three fields (their Decimal reading is most of its cost)."""
-    key = (_field(raw, "\x016="), _field(raw, "\x0131="), _field(raw, "\x0144="))
+def _units(raw: str) -> Units:
+    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says,
+    remembered per the text of AvgPx, LastPx and Price (what units_of reads; their Decimal reading
+    is most of its cost)."""
+    key = (_field(raw, _AVG_PX), _field(raw, _LAST_PX), _field(raw, _PRICE))
     units = _UNITS.get(key)
     if units is None:
         if len(_UNITS) >= _UNITS_MAX:
@@ -67,7 +69,7 @@ def _units(raw: str):
     return units
 
 
-_UNITS: dict[tuple, object] = {}
+_UNITS: dict[tuple[str | None, str | None, str | None], Units] = {}
 _UNITS_MAX = 4096
 
 
@@ -77,7 +79,7 @@ def _fill(raw: str) -> tuple[str, int | None, str] | None:
     units = _units(raw)
     if _PARTIES not in raw:
         return fastfill.fill_json(raw, units)
-    er = fields.decode_raw(raw, units)
+    er = codec.decode_raw(raw, units)
     return None if er.subtrader is not None else fastfill.as_json(translate.fill_from_report(er))
 
 

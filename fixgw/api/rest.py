@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
-from fixgw.api.params import (  # noqa: F401 - the names other modules use from here
-    COUNT_FILTERS, DEFAULT_LIMIT, MAX_LIMIT, ApiError, Params, bad, cursor_of, offset_of, page, parse)
+from fixgw.api.params import ApiError, Params, bad, page, parse  # noqa: F401 - parse: app and sim use it from here
 from fixgw.models.fcm import FcmFillsResponse
 from fixgw.models.rest import (
-    FillsResponse, MarginFillsResponse, MarginOrdersResponse, MarginPositionsResponse, OrdersResponse,
+    MarginFillsResponse, MarginOrdersResponse, MarginPositionsResponse, OrdersResponse,
     SettlementsResponse)
 from fixgw.recorder.store import Store
 from fixgw.recorder.views import Query

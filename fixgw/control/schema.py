@@ -15,23 +15,28 @@ floats (``0.1`` is a binary fraction; money is never binary), flags are JSON
 from __future__ import annotations
 
 import math
+from typing import Callable, TypeAlias
 
 from fixgw.errors import FixgwError
 
 MAX_WAIT = 600.0  # seconds a request may wait for its answer
+
+# What json.loads gives for one value: the checkers take any of it and refuse what does not fit.
+Json: TypeAlias = "None | bool | int | float | str | list[Json] | dict[str, Json]"
+Request: TypeAlias = "dict[str, Json]"
 
 
 class RequestError(FixgwError, ValueError):
     """A control request is malformed; nothing was done or sent (names the field)."""
 
 
-def _text(cmd: str, name: str, v: object) -> str:
+def _text(cmd: str, name: str, v: Json) -> str:
     if not isinstance(v, str):
         raise RequestError(f"{cmd}: {name} must be a JSON string, not {_kind(v)}")
     return v
 
 
-def _money(cmd: str, name: str, v: object) -> str:
+def _money(cmd: str, name: str, v: Json) -> str:
     if isinstance(v, float):
         raise RequestError(f"{cmd}: {name} {v!r} is a JSON float; send it as a string "
                            f"(\"{name}\": \"{v}\") or an integer (floats lose cents)")
@@ -40,19 +45,19 @@ def _money(cmd: str, name: str, v: object) -> str:
     return str(v)
 
 
-def _integer(cmd: str, name: str, v: object) -> int:
+def _integer(cmd: str, name: str, v: Json) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise RequestError(f"{cmd}: {name} must be a JSON integer, not {_kind(v)}")
     return v
 
 
-def _flag(cmd: str, name: str, v: object) -> bool:
+def _flag(cmd: str, name: str, v: Json) -> bool:
     if not isinstance(v, bool):
         raise RequestError(f"{cmd}: {name} must be JSON true or false, not {_kind(v)}")
     return v
 
 
-def _seconds(cmd: str, name: str, v: object) -> float:
+def _seconds(cmd: str, name: str, v: Json) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RequestError(f"{cmd}: {name} must be a number of seconds, not {_kind(v)}")
     if not (math.isfinite(v) and 0 <= v <= MAX_WAIT):
@@ -60,7 +65,7 @@ def _seconds(cmd: str, name: str, v: object) -> float:
     return float(v)
 
 
-def _kind(v: object) -> str:
+def _kind(v: Json) -> str:
     names = {bool: "true/false", int: "an integer", float: "a float", str: "a string", list: "an array",
              dict: "an object", type(None): "null"}
     return names.get(type(v), type(v).__name__)
@@ -68,7 +73,8 @@ def _kind(v: object) -> str:
 
 _SESSION = {"session": (_text, True)}
 _WAIT = {"wait": (_seconds, False)}
-FIELDS: dict[str, dict[str, tuple]] = {
+Checker: TypeAlias = Callable[[str, str, Json], str | int | bool | float]
+FIELDS: dict[str, dict[str, tuple[Checker, bool]]] = {
     "status": {"metrics": (_flag, False)},
     "metrics": {},
     "logon": _SESSION | _WAIT,
@@ -85,7 +91,7 @@ FIELDS: dict[str, dict[str, tuple]] = {
 }
 
 
-def check(request: dict) -> dict:
+def check(request: Request) -> dict[str, str | int | bool | float]:
     """The request with every field checked and converted; :class:`RequestError` otherwise.
 
     Optional fields left out (or ``null``) are absent from the result."""
@@ -97,7 +103,7 @@ def check(request: dict) -> dict:
     if unknown:
         raise RequestError(f"{cmd}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                            f"{cmd} takes {', '.join(fields) or 'no fields'}")
-    out: dict = {"cmd": cmd}
+    out: dict[str, str | int | bool | float] = {"cmd": cmd}
     for name, (kind, required) in fields.items():
         value = request.get(name)
         if value is None:

@@ -252,11 +252,6 @@ def transport_path() -> Path:
     return SPEC_DIR / TRANSPORT
 
 
-def field_names() -> dict[int, str]:
-    """Tag -> Kalshi field name for every tag any dictionary knows."""
-    return {tag: spec[0] for tag, spec in sorted(T.FIELDS.items())}
-
-
 def write(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     out = []

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 # Each name is the dictionary's field name in UPPER_SNAKE (tests/fix/test_tags.py checks it).
-# Models name their tags through fixgw.fix.codec' tables; these are the tags code reads or
-# writes by hand on a quickfix.Message or a Logon.
+# Models name their tags through fixgw.fix.codec_tables; these are the tags code reads or
+# writes by hand: on a quickfix.Message, a Logon, or the simulator's hand-built messages.
 
 # Header / session
 MSG_TYPE, SENDER_COMP_ID, TARGET_COMP_ID, MSG_SEQ_NUM, SENDING_TIME = 35, 49, 56, 34, 52
-TEXT, REF_MSG_TYPE, SESSION_REJECT_REASON = 58, 372, 373
+POSS_DUP_FLAG = 43
+TEXT, REF_SEQ_NUM, REF_MSG_TYPE, SESSION_REJECT_REASON = 58, 45, 372, 373
 RAW_DATA_LENGTH, RAW_DATA = 95, 96
+HEART_BT_INT, TEST_REQ_ID, RESET_SEQ_NUM_FLAG = 108, 112, 141
 
 # Kalshi Logon flags
 CANCEL_ORDERS_ON_DISCONNECT = 8013
@@ -25,7 +27,10 @@ ALWAYS_EMIT_NEW_BEFORE_TRADE = 21026
 SPLIT_COLLATERAL_RETURN = 21027
 
 # Application messages
-CL_ORD_ID = 11
+CL_ORD_ID, ORDER_ID, EXEC_ID, EXEC_TYPE, ORD_STATUS = 11, 37, 17, 150, 39
+SIDE, SYMBOL, CUM_QTY, LEAVES_QTY = 54, 55, 14, 151
+NO_MISC_FEES, MISC_FEE_AMT = 136, 137  # the fees group and its delimiter
+AVG_PX, LAST_PX, PRICE, NO_PARTY_IDS = 6, 31, 44, 453
 
 SESSION_REJECT_REASONS: dict[int, str] = {
     0: "Invalid tag number",

@@ -13,11 +13,13 @@ import re
 from typing import Any
 
 from fixgw.fix import codec_tables as T
+from fixgw.fix.tags import MSG_TYPE, POSS_DUP_FLAG
 from fixgw.errors import DecodeError
 from fixgw.pricing import Units
 
 SOH = T.SOH
 _NO_EQ = re.compile("\x01[^=\x01]*\x01")  # a field without "=": the one way kv split misaligns
+_MT, _MT_KEY, _POSS_DUP_KEY = f"{MSG_TYPE}=", str(MSG_TYPE), str(POSS_DUP_FLAG)
 _HEADER_KEYS = frozenset(str(t) for t in T.HEADER_TAGS | T.TRAILER_TAGS)
 _TAG_OF = {str(t): t for lv in T.LEVELS[Units.CENTS].values() for t in lv.names if isinstance(t, int)}
 
@@ -45,13 +47,13 @@ def _edges_have_eq(raw: str, closed: bool) -> bool:
 
 
 def _msg_type(raw: str) -> str:
-    at = 3 if raw.startswith("35=") else raw.find(SOH + "35=") + 4
-    if at < 3:
-        raise DecodeError("?", "no MsgType(35) field", 35)
+    at = len(_MT) if raw.startswith(_MT) else raw.find(SOH + _MT) + len(SOH + _MT)
+    if at < len(_MT):
+        raise DecodeError("?", "no MsgType(35) field", MSG_TYPE)
     end = raw.find(SOH, at)
     mt = raw[at:] if end < 0 else raw[at:end]
     if not mt:
-        raise DecodeError("?", "MsgType(35) is empty", 35)
+        raise DecodeError("?", "MsgType(35) is empty", MSG_TYPE)
     return mt
 
 
@@ -74,14 +76,14 @@ def parse(raw: str, msg_type: str | None = None) -> tuple[str, list[str], list[s
         if msg_type:
             return msg_type, keys, values
         try:
-            mt = values[keys.index("35")]
+            mt = values[keys.index(_MT_KEY)]
         except ValueError:
-            raise DecodeError("?", "no MsgType(35) field", 35) from None
+            raise DecodeError("?", "no MsgType(35) field", MSG_TYPE) from None
     else:
         mt = _msg_type(raw)
         keys, values = _fields_slowly(raw, mt)
     if not mt:
-        raise DecodeError("?", "MsgType(35) is empty", 35)
+        raise DecodeError("?", "MsgType(35) is empty", MSG_TYPE)
     return mt, keys, values
 
 
@@ -97,10 +99,10 @@ def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:
     while end > start and keys[end - 1] in _HEADER_KEYS:
         end -= 1
     header = keys[:start]
-    poss_dup = "43" in header and values[header.index("43")] == "Y"
+    poss_dup = _POSS_DUP_KEY in header and values[header.index(_POSS_DUP_KEY)] == "Y"
     keys, values = keys[start:end], values[start:end]
     if not _HEADER_KEYS.isdisjoint(keys):  # a header field out of place: still not body
-        poss_dup = poss_dup or any(k == "43" and v == "Y" for k, v in zip(keys, values))
+        poss_dup = poss_dup or any(k == _POSS_DUP_KEY and v == "Y" for k, v in zip(keys, values))
         kept = [(k, v) for k, v in zip(keys, values) if k not in _HEADER_KEYS]
         keys, values = [k for k, _ in kept], [v for _, v in kept]
     tags = list(map(_TAG_OF.get, keys))

@@ -120,16 +120,14 @@ class Received(Model):
 
 
 # An enum field of a received message holds the raw text (a plain str) when the value is not
-# one the dictionary lists: kept and flagged in ``anomalies``, never mapped to a guess.
-def _or_text(enum: type) -> object:
-    return Annotated[enum | str, Field(union_mode="left_to_right")]
-
-
-SideOrText = _or_text(Side)
-ExecTypeOrText = _or_text(ExecType)
-OrdStatusOrText = _or_text(OrdStatus)
-TimeInForceOrText = _or_text(TimeInForce)
-OrderGroupActionOrText = _or_text(OrderGroupAction)
+# one the dictionary lists: kept and flagged in ``anomalies``, never mapped to a guess
+# (left to right: the enum is tried first, so a listed value never stays text).
+_LISTED_FIRST = Field(union_mode="left_to_right")
+SideOrText = Annotated[Side | str, _LISTED_FIRST]
+ExecTypeOrText = Annotated[ExecType | str, _LISTED_FIRST]
+OrdStatusOrText = Annotated[OrdStatus | str, _LISTED_FIRST]
+TimeInForceOrText = Annotated[TimeInForce | str, _LISTED_FIRST]
+OrderGroupActionOrText = Annotated[OrderGroupAction | str, _LISTED_FIRST]
 
 
 # ---------------------------------------------------------------- requests (client -> exchange)

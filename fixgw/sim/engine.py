@@ -17,17 +17,17 @@ import uuid
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Callable
 
-from fixgw.models.fix import (CollateralChange, ExecType, MarketSettlementReport, MiscFee,
-                              NewOrderSingle, OrdStatus, OrderCancelReplaceRequest, OrderCancelRequest,
-                              OrderGroupRequest, OrderMassCancelReport, OrderMassCancelRequest,
-                              SelfTradePrevention, SettlementParty, Side, TimeInForce)
+from fixgw.models.fix import (CollateralChange, ExecType, MiscFee, NewOrderSingle, OrdStatus,
+                              OrderCancelReplaceRequest, OrderCancelRequest, OrderGroupRequest,
+                              OrderMassCancelRequest, SelfTradePrevention, Side, TimeInForce)
 from fixgw.models.fix import subtrader_of
 from fixgw.sim import fcm
-from fixgw.sim.book import ET, TICK, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
+from fixgw.sim.book import TICK, Book, Flags, Order, day_end, fillable, on_tick, taker_fee, valid_qty
 from fixgw.sim.cash import Cash
 from fixgw.sim.groups import Group, Groups
-from fixgw.sim.ledger import Applied, Ledger
-from fixgw.sim.reports import PENDING, ExecIds, Out, cancel_reject, fold_cancel, order_report, reject_report
+from fixgw.sim.ledger import Applied, Ledger, Payout
+from fixgw.sim.reports import (PENDING, ExecIds, Out, TradeValue, cancel_reject, fold_cancel, mass_cancel_report,
+                               order_report, reject_report, settlement_report)
 
 __all__ = ["Engine", "Flags", "Out"]
 
@@ -141,10 +141,7 @@ class Engine:
 
         def answer(response: int, total: int | None = None, reason: int | None = None,
                    text: str | None = None) -> Out:
-            return Out(account, session, OrderMassCancelReport(
-                order_id=str(uuid.uuid4()), response=response, cl_ord_id=req.cl_ord_id,
-                request_type=req.mass_cancel_request_type, reject_reason=reason, total_affected=total,
-                text=text))
+            return Out(account, session, mass_cancel_report(req, response, total, reason, text))
 
         last = self._last_mass.get(account)
         if last is not None and self._t - last < MASS_CANCEL_INTERVAL:
@@ -201,7 +198,7 @@ class Engine:
         self.closed.add(symbol)
         payouts = self.ledger.settle(symbol, result, value)
         price = value if value is not None else (Decimal(1) if result == "yes" else ZERO)
-        accounts: dict[str, list[tuple[str, object]]] = {}
+        accounts: dict[str, list[tuple[str, Payout]]] = {}
         for name, rows in payouts.items():  # ledger owners -> (account, party id)
             account, _, subtrader = name.partition("/")
             for p in rows:
@@ -209,15 +206,7 @@ class Engine:
                 accounts.setdefault(account, []).append((party, p))
                 self.cash.credit(name, p.payout, now)
         for account, rows in accounts.items():
-            parties = tuple(SettlementParty(
-                party_id=party, role=24,
-                long_qty=max(p.position, ZERO), short_qty=max(-p.position, ZERO),
-                collateral=(CollateralChange(amount=p.payout, kind="PAYOUT"),),
-                fees=(MiscFee(amount=p.fee, currency="USD", fee_type="4", basis=0),)) for party, p in rows)
-            outs.append(Out(account, None, MarketSettlementReport(
-                report_id=str(uuid.uuid4()), symbol=symbol,
-                clearing_business_date=now.astimezone(ET).strftime("%Y%m%d"), market_result=result,
-                settlement_price=price, total_reports=1, last_fragment=True, parties=parties)))
+            outs.append(Out(account, None, settlement_report(symbol, result, price, now, rows)))
         return outs
 
     # ------------------------------------------------------------ matching
@@ -318,11 +307,13 @@ class Engine:
         return self.books.setdefault(symbol, Book())
 
     def _report(self, outs: list[Out], order: Order, exec_type: ExecType, status: OrdStatus, *,
-                pending: bool = False, why: str | None = None, **kw: object) -> None:
+                pending: bool = False, why: str | None = None, orig: str | None = None, text: str | None = None,
+                **trade: TradeValue) -> None:
         exec_id = PENDING if pending else self._ids.next()
         outs.append(Out(order.account, order.session, order_report(
-            order, order.flags, exec_id, exec_type, status, self._now, last_mkt=self.exchange_index, **kw)))
-        self.ledger.order_event(order, exec_type, why or kw.get("text"), self._now, pending)  # type: ignore[arg-type]
+            order, order.flags, exec_id, exec_type, status, self._now, last_mkt=self.exchange_index, orig=orig,
+            text=text, **trade)))
+        self.ledger.order_event(order, exec_type, why or text, self._now, pending)
 
     def _kill(self, outs: list[Out], order: Order, text: str | None, *, orig: str | None = None,
               expiry: bool = False) -> None:

@@ -20,10 +20,12 @@ from pathlib import Path
 from string import Template
 
 import quickfix as fix
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fixgw.config import CFG_DIR, SPEC_DIR
 from fixgw.kalshi import BASE_PORT, LOCAL_MARGIN_PORT_BASE, RULES, Kind, Product
 from fixgw.errors import SimulatorError
+from fixgw.fix import tags
 from fixgw.adapter.guard import PASS_THROUGH, guarded
 from fixgw.adapter.logs import RedactingLogFactory
 from fixgw.signing import load_public_key
@@ -32,6 +34,13 @@ from fixgw.sim.router import Router
 from fixgw.sim.rules import Refusal, SimSession, check_logon
 
 log = logging.getLogger("fixgw.sim")
+
+# What the Logon check reads: the signed header fields, and the body's session flags.
+_LOGON_HEADER = (tags.MSG_SEQ_NUM, tags.MSG_TYPE, tags.SENDER_COMP_ID, tags.SENDING_TIME, tags.TARGET_COMP_ID)
+_LOGON_BODY = (tags.RAW_DATA, tags.HEART_BT_INT, tags.RESET_SEQ_NUM_FLAG, tags.CANCEL_ORDERS_ON_DISCONNECT,
+               tags.LISTENER_SESSION, tags.RECEIVE_SETTLEMENT_REPORTS, tags.MESSAGE_RETENTION_PERIOD, tags.USE_DOLLARS,
+               tags.ENABLE_IOC_CANCEL_REPORT, tags.PRESERVE_ORIGINAL_ORDER_QTY, tags.SKIP_PENDING_EXEC_REPORTS,
+               tags.USE_EXPIRED_ORD_STATUS, tags.ALWAYS_EMIT_NEW_BEFORE_TRADE, tags.SPLIT_COLLATERAL_RETURN)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class SimOptions:
 
 
 class SimApplication(fix.Application):
-    def __init__(self, sessions: dict[str, SimSession], public_keys: dict[str, object]):
+    def __init__(self, sessions: dict[str, SimSession], public_keys: dict[str, rsa.RSAPublicKey]):
         super().__init__()
         self.sessions = sessions
         self.public_keys = public_keys
@@ -77,8 +86,8 @@ class SimApplication(fix.Application):
         with self._lock:
             self._drop.add(session_id.toString())
         probe = fix.Message()
-        probe.getHeader().setField(35, "1")
-        probe.setField(112, f"drop-{time.time_ns()}")
+        probe.getHeader().setField(tags.MSG_TYPE, "1")
+        probe.setField(tags.TEST_REQ_ID, f"drop-{time.time_ns()}")
         fix.Session.sendToTarget(probe, session_id)
 
     def _dropping(self, session_id) -> bool:
@@ -123,9 +132,9 @@ class SimApplication(fix.Application):
     @guarded
     def toAdmin(self, message, session_id):
         header = message.getHeader()
-        msg_type = header.getField(35)
+        msg_type = header.getField(tags.MSG_TYPE)
         if msg_type == "A" and self.sessions[session_id.toString()].product is Product.MARGIN:
-            message.setField(fix.StringField(21005, "Y"))  # margin prices are dollars, whatever was asked
+            message.setField(fix.StringField(tags.USE_DOLLARS, "Y"))  # margin prices are dollars, whatever was asked
             return
         if msg_type != "5":
             return
@@ -134,14 +143,14 @@ class SimApplication(fix.Application):
         if refusal is None:
             return
         if refusal.reject_reason is None:  # Kalshi's words, without QuickFIX's prefix
-            message.setField(fix.StringField(58, refusal.text))
+            message.setField(fix.StringField(tags.TEXT, refusal.text))
             return
         # QuickFIX sends this message because it was a Logout when it was built.
-        header.setField(fix.StringField(35, "3"))
-        message.setField(fix.StringField(45, refusal.ref_seq))
-        message.setField(fix.StringField(372, "A"))
-        message.setField(fix.StringField(373, str(refusal.reject_reason)))
-        message.setField(fix.StringField(58, refusal.text))
+        header.setField(fix.StringField(tags.MSG_TYPE, "3"))
+        message.setField(fix.StringField(tags.REF_SEQ_NUM, refusal.ref_seq))
+        message.setField(fix.StringField(tags.REF_MSG_TYPE, "A"))
+        message.setField(fix.StringField(tags.SESSION_REJECT_REASON, str(refusal.reject_reason)))
+        message.setField(fix.StringField(tags.TEXT, refusal.text))
 
     @guarded
     def toApp(self, message, session_id):
@@ -152,7 +161,7 @@ class SimApplication(fix.Application):
         try:
             if self._drop and self._dropping(session_id):
                 return
-            if message.getHeader().getField(35) == "A":
+            if message.getHeader().getField(tags.MSG_TYPE) == "A":
                 self._check_logon(message, session_id)
         except PASS_THROUGH:
             raise
@@ -163,9 +172,8 @@ class SimApplication(fix.Application):
     def _check_logon(self, message, session_id) -> None:
         sid = session_id.toString()
         s = self.sessions[sid]
-        header = {t: message.getHeader().getField(t) for t in (34, 35, 49, 52, 56)}
-        body = {t: message.getField(t) for t in (96, 108, 141, 8013, 20126, 20127, 20200, 21005, 21007,
-                                                 21008, 21011, 21012, 21026, 21027)
+        header = {t: message.getHeader().getField(t) for t in _LOGON_HEADER}
+        body = {t: message.getField(t) for t in _LOGON_BODY
                 if message.isSetField(t)}
         with self._lock:
             other = self.logged_on.get(s.api_key_id)
@@ -173,7 +181,7 @@ class SimApplication(fix.Application):
                                   key_in_use_elsewhere=other is not None and other != sid)
             if refusal is not None:
                 self.refusals.append((sid, refusal.text))
-                self._answer[sid] = Answer(refusal.text, refusal.reject_reason, header[34])
+                self._answer[sid] = Answer(refusal.text, refusal.reject_reason, header[tags.MSG_SEQ_NUM])
             else:
                 self._logon_body[sid] = body
         if refusal is not None:
@@ -273,7 +281,7 @@ class Simulator:
         """Send an application message to one session (stored for resend on RT when offline)."""
         session = self.session(target, api_key_id)
         msg = fix.Message()
-        msg.getHeader().setField(fix.StringField(35, msg_type))
+        msg.getHeader().setField(fix.StringField(tags.MSG_TYPE, msg_type))
         for tag, value in fields:
             msg.setField(fix.StringField(int(tag), str(value)))
         seq = session.getExpectedSenderNum()

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 import quickfix as fix
 
 from fixgw.adapter import encode
-from fixgw.fix import codec
+from fixgw.fix import codec, tags
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.pricing import Units
 
 KINDS = ("value", "duplicate", "group-tag", "lose")
-FEES, FEE_DELIM = 136, 137
+_EXEC_ID = f"{tags.EXEC_ID}="
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Faults:
     def lose_replayed(self, session, session_id: fix.SessionID, body: str) -> None:
         """Skip one replayed report: its MsgSeqNum is used up, nothing is sent."""
         seq = session.getExpectedSenderNum()
-        exec_id = next((f[3:] for f in body.split("\x01") if f.startswith("17=")), None)
+        exec_id = next((f[len(_EXEC_ID):] for f in body.split("\x01") if f.startswith(_EXEC_ID)), None)
         with self.lock:
             self.applied.append({"session": session_id.toString(), "kind": "lose", "tag": None, "value": None,
                                  "exec_id": exec_id, "seq": seq})
@@ -145,7 +145,7 @@ class Faults:
             pairs.insert(at + 1, (f.tag, f.value if f.value is not None else pairs[at][1]))
         message = encode.to_message(msg_type, pairs, product)
         if f.kind == "group-tag":
-            group = fix.Group(FEES, FEE_DELIM)
+            group = fix.Group(tags.NO_MISC_FEES, tags.MISC_FEE_AMT)
             message.getGroup(1, group)
             group.setField(fix.StringField(f.tag, f.value))
             message.replaceGroup(1, group)

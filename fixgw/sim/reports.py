@@ -7,16 +7,23 @@ words it to a session with these Logon flags" (here) can be read separately.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrdStatus, OrderCancelReject,
-                              OrderCancelReplaceRequest, OrderCancelRequest)
+from fixgw.models.fix import (CollateralChange, ExecType, ExecutionReport, MarketSettlementReport, MiscFee,
+                              NewOrderSingle, OrdStatus, OrderCancelReject, OrderCancelReplaceRequest,
+                              OrderCancelRequest, OrderMassCancelReport, OrderMassCancelRequest, Received,
+                              SettlementParty)
 from fixgw.pricing import places
-from fixgw.sim.book import Flags, Order
+from fixgw.sim.book import ET, Flags, Order
+from fixgw.sim.ledger import Payout
 
 PENDING = "-1;-1"  # Kalshi's ExecID on pending reports (and on rejects, which have none)
 NO_ORDER = "NONE"  # OrderID(37) when there is no order to name
+
+# The value of one trade field of an ExecutionReport (last_px, trd_match_id, aggressor, fees, ...).
+TradeValue = Decimal | str | bool | tuple[MiscFee, ...] | tuple[CollateralChange, ...]
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Out:
 
     account: str
     session: str | None
-    message: object
+    message: Received  # every message the exchange sends is one
 
 
 class ExecIds:
@@ -51,7 +58,7 @@ class ExecIds:
 
 def order_report(order: Order, flags: Flags, exec_id: str, exec_type: ExecType, status: OrdStatus,
                  now: dt.datetime, *, last_mkt: int, orig: str | None = None, text: str | None = None,
-                 **trade: object) -> ExecutionReport:
+                 **trade: TradeValue) -> ExecutionReport:
     """An ExecutionReport from the order's current state, as ``flags`` want it worded."""
     qty = order.requested_qty if flags.preserve_qty else order.cum + order.leaves
     return ExecutionReport(
@@ -101,3 +108,25 @@ def fold_cancel(outs: list[Out], order: Order) -> None:
             outs[i] = Out(outs[i].account, outs[i].session, m.model_copy(update={
                 "leaves_qty": Decimal(0), "ord_status": OrdStatus.CANCELED, "order_qty": qty}))
             return
+
+
+def mass_cancel_report(req: OrderMassCancelRequest, response: int, total: int | None, reason: int | None,
+                       text: str | None) -> OrderMassCancelReport:
+    """35=r: ``response`` 6 with the number of orders canceled, or 0 with the reason it was refused."""
+    return OrderMassCancelReport(
+        order_id=str(uuid.uuid4()), response=response, cl_ord_id=req.cl_ord_id,
+        request_type=req.mass_cancel_request_type, reject_reason=reason, total_affected=total, text=text)
+
+
+def settlement_report(symbol: str, result: str, price: Decimal, now: dt.datetime,
+                      rows: list[tuple[str, Payout]]) -> MarketSettlementReport:
+    """35=UMS to one account: one party (24, customer account) per (party id, payout) it held."""
+    zero = Decimal(0)
+    parties = tuple(SettlementParty(
+        party_id=party, role=24, long_qty=max(p.position, zero), short_qty=max(-p.position, zero),
+        collateral=(CollateralChange(amount=p.payout, kind="PAYOUT"),),
+        fees=(MiscFee(amount=p.fee, currency="USD", fee_type="4", basis=0),)) for party, p in rows)
+    return MarketSettlementReport(
+        report_id=str(uuid.uuid4()), symbol=symbol,
+        clearing_business_date=now.astimezone(ET).strftime("%Y%m%d"), market_result=result,
+        settlement_price=price, total_reports=1, last_fragment=True, parties=parties)

@@ -21,12 +21,13 @@ from decimal import Decimal
 import quickfix as fix
 
 from fixgw.adapter import encode
-from fixgw.fix import codec, wire
+from fixgw.fix import codec, tags, wire
 from fixgw.config import Kind, Product
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models.fix import (BusinessMessageReject, EventResendComplete, EventResendReject, ExecutionReport,
                               MarketSettlementReport, NewOrderSingle, OrderCancelReplaceRequest,
-                              OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Side, TimeInForce)
+                              OrderCancelRequest, OrderGroupRequest, OrderMassCancelRequest, Received, Side,
+                              TimeInForce)
 from fixgw.pricing import Units
 from fixgw.sim.dropcopy import DropCopy, Refused
 from fixgw.sim.engine import Engine, Flags, Out
@@ -48,11 +49,14 @@ class Live:
 
 def live_from_logon(s: SimSession, body: dict[int, str]) -> Live:
     yes = lambda tag: body.get(tag) == "Y"  # noqa: E731
-    dollars = s.product is Product.MARGIN or yes(21005)
+    dollars = s.product is Product.MARGIN or yes(tags.USE_DOLLARS)
     return Live(
-        Flags(skip_pending=yes(21011), always_new=yes(21026), ioc_cancel_report=yes(21007),
-              preserve_qty=yes(21008), use_expired=yes(21012), cancel_on_disconnect=yes(8013), cents=not dollars),
-        Units.DOLLARS if dollars else Units.CENTS, listener=yes(20126), settlements=yes(20127))
+        Flags(skip_pending=yes(tags.SKIP_PENDING_EXEC_REPORTS), always_new=yes(tags.ALWAYS_EMIT_NEW_BEFORE_TRADE),
+              ioc_cancel_report=yes(tags.ENABLE_IOC_CANCEL_REPORT), preserve_qty=yes(tags.PRESERVE_ORIGINAL_ORDER_QTY),
+              use_expired=yes(tags.USE_EXPIRED_ORD_STATUS), cancel_on_disconnect=yes(tags.CANCEL_ORDERS_ON_DISCONNECT),
+              cents=not dollars),
+        Units.DOLLARS if dollars else Units.CENTS, listener=yes(tags.LISTENER_SESSION),
+        settlements=yes(tags.RECEIVE_SETTLEMENT_REPORTS))
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Replay:
     bodies: tuple[str, ...]
     copies: int = 1
 
+
+Outgoing = Received | Replay | Spoiled  # what send() takes: a model, a drop-copy replay, a spoiled report
 
 _HANDLERS = {NewOrderSingle: "new_order", OrderCancelRequest: "cancel", OrderCancelReplaceRequest: "replace",
              OrderMassCancelRequest: "mass_cancel", OrderGroupRequest: "order_group"}
@@ -79,7 +85,7 @@ class Router:
         self.faults = Faults()  # armed from the control socket (fixgw.sim.faults)
         self.lock = threading.RLock()  # the acceptor thread and the control socket both drive engines
         self._depth = 0
-        self._outbox: list[tuple[str, object]] = []
+        self._outbox: list[tuple[str, Outgoing]] = []
 
     @contextlib.contextmanager
     def locked(self):
@@ -206,13 +212,13 @@ class Router:
         return {False: report.model_copy(update={"order_qty": report.cum_qty + report.leaves_qty}),
                 True: report.model_copy(update={"order_qty": order.requested_qty})}
 
-    def send(self, sid: str, model) -> None:
+    def send(self, sid: str, model: Outgoing) -> None:
         if self._depth and self.lock._is_owned():  # inside locked(): after the lock is released
             self._outbox.append((sid, model))
             return
         self._send_now(sid, model)
 
-    def _send_now(self, sid: str, model) -> None:
+    def _send_now(self, sid: str, model: Outgoing) -> None:
         if isinstance(model, Replay):
             self._send_replay(sid, model)
             return
@@ -271,6 +277,9 @@ class Router:
                 time.sleep(ahead)
 
 
+_MSG_SEQ_NUM = f"\x01{tags.MSG_SEQ_NUM}="
+
+
 def _seq(raw: str) -> int | None:
-    head, sep, rest = raw.partition("\x0134=")
+    head, sep, rest = raw.partition(_MSG_SEQ_NUM)
     return int(rest.split("\x01", 1)[0]) if sep else None

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fixgw.fix import tags
 from fixgw.kalshi import RULES, Kind, Product
 from fixgw.signing import pre_hash, verify
 
@@ -51,7 +52,7 @@ def parse_sending_time(value: str) -> dt.datetime | None:
 def check_logon(s: SimSession, header: Mapping[int, str], body: Mapping[int, str],
                 public_key: rsa.RSAPublicKey, key_in_use_elsewhere: bool,
                 now: dt.datetime | None = None) -> Refusal | None:
-    sent = parse_sending_time(header[52])
+    sent = parse_sending_time(header[tags.SENDING_TIME])
     now = now or dt.datetime.now(dt.timezone.utc)
     if sent is None or abs(now - sent) > SENDING_TIME_WINDOW:
         return Refusal("SendingTime accuracy problem", reject_reason=10)
@@ -61,32 +62,34 @@ def check_logon(s: SimSession, header: Mapping[int, str], body: Mapping[int, str
 
 def _logon_text(s: SimSession, header: Mapping[int, str], body: Mapping[int, str],
                 public_key: rsa.RSAPublicKey, key_in_use_elsewhere: bool) -> str | None:
-    raw = body.get(96)
+    raw = body.get(tags.RAW_DATA)
     if not raw:
         return "RawData(96) signature is required"
-    if not verify(public_key, pre_hash(header[52], header[35], header[34], header[49], header[56]), raw):
+    signed = pre_hash(header[tags.SENDING_TIME], header[tags.MSG_TYPE], header[tags.MSG_SEQ_NUM],
+                      header[tags.SENDER_COMP_ID], header[tags.TARGET_COMP_ID])
+    if not verify(public_key, signed, raw):
         return "Invalid signature"
     if key_in_use_elsewhere:
         return "already exists"
     rules = RULES[s.kind]
-    if rules.reset_on_logon and body.get(141) != "Y":
+    if rules.reset_on_logon and body.get(tags.RESET_SEQ_NUM_FLAG) != "Y":
         return f"ResetSeqNumFlag(141)=Y is required on {s.target}"
     try:
-        heartbeat = int(body.get(108, ""))
+        heartbeat = int(body.get(tags.HEART_BT_INT, ""))
     except ValueError:
         return "HeartBtInt(108) is required"
     if heartbeat <= 3:
         return "HeartBtInt(108) must be greater than 3"
-    if body.get(20126) == "Y":
+    if body.get(tags.LISTENER_SESSION) == "Y":
         if not rules.listener_allowed:
             return f"ListenerSession(20126) is not allowed on {s.target}"
-        if body.get(21011) != "Y":
+        if body.get(tags.SKIP_PENDING_EXEC_REPORTS) != "Y":
             return "ListenerSession(20126)=Y requires SkipPendingExecReports(21011)=Y"
-        if body.get(8013) == "Y":
+        if body.get(tags.CANCEL_ORDERS_ON_DISCONNECT) == "Y":
             return "CancelOrdersOnDisconnect(8013) is not allowed on a listener session"
-    if body.get(20127) == "Y" and (s.kind is not Kind.RT or s.product is Product.MARGIN):
+    if body.get(tags.RECEIVE_SETTLEMENT_REPORTS) == "Y" and (s.kind is not Kind.RT or s.product is Product.MARGIN):
         return f"ReceiveSettlementReports(20127) is not available on {s.target}"
-    retention = body.get(20200)
+    retention = body.get(tags.MESSAGE_RETENTION_PERIOD)
     if retention is not None and not (retention.isdigit() and 1 <= int(retention) <= 72):
         return "MessageRetentionPeriod(20200) must be 1-72 hours"
     return None

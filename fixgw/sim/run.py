@@ -12,6 +12,7 @@ from pathlib import Path
 from decimal import Decimal
 
 from fixgw.config import Product
+from fixgw.fix import tags
 from fixgw.sim.book import owner
 from fixgw.sim import control
 from fixgw.sim.exchange import SimOptions, Simulator
@@ -67,8 +68,8 @@ def handler(sim: Simulator):
             return {}
         if cmd == "corrupt":  # a report whose OrdStatus is not a valid value
             return {"seq": sim.send(req["target"], req["api_key_id"], "8", [
-                (37, "corrupt"), (17, "1;1"), (150, "F"), (39, "Z"), (54, "1"), (55, "KXCORRUPT"),
-                (14, "0"), (151, "0")])}
+                (tags.ORDER_ID, "corrupt"), (tags.EXEC_ID, "1;1"), (tags.EXEC_TYPE, "F"), (tags.ORD_STATUS, "Z"),
+                (tags.SIDE, "1"), (tags.SYMBOL, "KXCORRUPT"), (tags.CUM_QTY, "0"), (tags.LEAVES_QTY, "0")])}
         if cmd == "expire":  # GTD/Day orders whose time has come (after "advance", say)
             product = Product(req.get("product", "event"))
             with router.locked():

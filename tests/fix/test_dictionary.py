@@ -43,7 +43,7 @@ def test_imports_without_quickfix():
     code = ("import sys; sys.modules['quickfix'] = None\n"
             "import fixgw.fix.dictionary as d\n"
             "assert 'quickfix' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
-            "d.rendered(); print(d.field_names()[21001])")
+            "d.rendered(); print(d.T.FIELDS[21001][0])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "BeginExecID"
@@ -54,7 +54,7 @@ def test_public_helpers():
     assert D.path("margin") == REPO / "spec" / D.MARGIN
     with pytest.raises(ValueError):
         D.path("perps")
-    names = D.field_names()
+    names = {tag: spec[0] for tag, spec in T.FIELDS.items()}
     assert names[20130] == "OrderGroupID" and names[21004] == "EventResendRejectReason"
     assert names[35] == "MsgType" and names[1705] == "CollateralAmountType"
 
