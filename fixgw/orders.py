@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from fixgw.errors import OrderError
+from fixgw.fix import tags
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
                               OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupRequest, OrderGroupResponse, OrderMassCancelReport,
@@ -34,6 +35,7 @@ CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
 _BAD_SYMBOL = re.compile("[\x01|= ]")  # SOH, and what would break a FIX or log line
 PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
 _PENDING_TEXT = frozenset(f"{e.value}\x01" for e in PENDING)  # ExecType(150) as it ends on the wire
+_CL_ORD_ID_AT, _EXEC_TYPE_AT = f"\x01{tags.CL_ORD_ID}=", f"\x01{tags.EXEC_TYPE}="
 MAX_SUBACCOUNT = 63
 
 
@@ -331,8 +333,8 @@ class Registry:
     def answers(self, raw: str) -> bool:
         """Whether an ExecutionReport's text answers a waiting ack (one scan for 11 and 150, one
         dict read without the lock), so QuickFIX's thread decodes it at once; apply() decides."""
-        i = raw.find("\x0111=")
-        k = raw.find("\x01150=")
+        i = raw.find(_CL_ORD_ID_AT)
+        k = raw.find(_EXEC_TYPE_AT)
         return (i >= 0 and k >= 0 and raw[i + 4:raw.find("\x01", i + 4)] in self._acks
                 and raw[k + 5:k + 7] not in _PENDING_TEXT)
 
