@@ -22,11 +22,12 @@ N_RSS, RSS_AT = 1_000_000, 100_000
 
 
 class BareDC(fix.Application):
-    """Signs its Logon, sends one U1, counts ExecutionReports until U2."""
+    """Signs its Logon (with the Kalshi flags ``logon`` a recorder's KalshiDC session sends, so the
+    simulator words and serves the same reports to both), sends one U1, counts ExecutionReports until U2."""
 
-    def __init__(self, signer: Signer):
+    def __init__(self, signer: Signer, logon: list[tuple[int, str]] = ()):
         super().__init__()
-        self.signer, self.count = signer, 0
+        self.signer, self.count, self.logon = signer, 0, list(logon)
         self.logged_on, self.done = threading.Event(), threading.Event()
 
     def onCreate(self, sid): pass
@@ -37,6 +38,8 @@ class BareDC(fix.Application):
 
     def toAdmin(self, msg, sid):
         if msg.getHeader().getField(35) == "A":
+            for tag, value in self.logon:
+                msg.setField(fix.StringField(tag, value))
             sign_logon(msg, self.signer)
 
     def fromApp(self, msg, sid):
@@ -59,7 +62,7 @@ def _bare_replay(tmp: Path, sim: SimProcess, account, first: str) -> float:
     cfg = gateway_config(tmp, sim, [dict(name="dc", product="event", type="DC", account=account)])
     tls.pin_only()
     settings = sessions.settings(cfg, tmp / "q.cfg")
-    app = BareDC(Signer.from_file(account.private_key))
+    app = BareDC(Signer.from_file(account.private_key), cfg.session[0].logon_fields())
     ini = fix.SSLSocketInitiator(app, fix.FileStoreFactory(settings), settings)
     t = time.perf_counter()
     ini.start()
@@ -141,3 +144,13 @@ def rss_figure(tmp: Path):
     assert store.count("bench", "event") == N_RSS
     store.close()
     return ("record_rss_growth_mb", end - at, "MB", at, end / at)
+
+
+if __name__ == "__main__":  # python -m bench.backfill: the backfill figure alone
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        name, value, unit, base, ratio = figure(Path(d))
+    print(json.dumps({"name": name, "value": round(value, 2), "unit": unit, "baseline": round(base, 2),
+                      "ratio": round(ratio, 3)}), flush=True)
