@@ -220,7 +220,15 @@ class Recorder:
         return True
 
     def _decoded(self, item: _Raw) -> StoredReport | Gap | None:
-        """The writer's half of :meth:`_on_raw`: what :meth:`_on_event` does with a decoded report."""
+        """The writer's half of :meth:`_on_raw`. A report QuickFIX accepted is keyed from its text in
+        one pass (:meth:`StoredReport.scan`; the views and the kept books decode it when they read it);
+        anything else is decoded here, leniently if need be, and what is odd about it is said."""
+        if not item.invalid:
+            report = StoredReport.scan(self.account, item.product, item.raw,
+                                       dt.datetime.fromtimestamp(item.received, UTC))
+            if report is not None:
+                item.rt.last_exec_id = report.exec_id
+                return report
         try:
             inbound = self.gateway.app.decode(item.rt, item.raw, item.invalid)
             msg = inbound.message
@@ -231,10 +239,8 @@ class Recorder:
             if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
                 self._say(f"{inbound.session}: report {msg.exec_id} stored with what the dictionary does not "
                           f"allow: {'; '.join(map(str, msg.anomalies))}")
-            report = StoredReport.from_model(self.account, item.product, msg, item.raw,
-                                             dt.datetime.fromtimestamp(item.received, UTC))
-            self.kept.note(report, msg, item.rt.units)  # folded at a checkpoint
-            return report
+            return StoredReport.from_model(self.account, item.product, msg, item.raw,
+                                           dt.datetime.fromtimestamp(item.received, UTC))
         except Exception as exc:  # noqa: BLE001 - a bad report is not a store failure
             # What the callback guard does with it on QuickFIX's thread: name it, go on.
             rt = item.rt

@@ -135,12 +135,6 @@ def test_kept_books_plus_the_tail_equal_a_full_replay(url, seed):
     while i < len(arrival):
         batch = arrival[i:i + rng.randint(1, 12)]
         i += len(batch)
-        for r in batch:  # what the recorder decoded on arrival: taken only when it is what a replay decodes
-            if rng.random() < 0.5:
-                keeper.note(r, fields.decode_raw(r.raw, units), units)
-            elif rng.random() < 0.2:  # another text (a resend's header), or the other units: decoded again
-                other = rng.choice(reports)
-                keeper.note(dataclasses.replace(r, raw=other.raw), fields.decode_raw(other.raw, units), units)
         store.put(batch + rng.sample(reports[:i], min(3, i)))  # some again: a resend
         stored.update(r.key for r in batch)
         top = None
