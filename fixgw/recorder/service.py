@@ -49,7 +49,7 @@ from typing import Callable, NamedTuple, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
-from fixgw.events import Event
+from fixgw.application import Inbound
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
@@ -149,13 +149,10 @@ class Recorder:
                 if w is not None:
                     p.watermark[index] = w
         self.kept = Keeper(store, account)
-        self.gateway = Gateway(config, translate=False)  # fills/positions come from the store
-        # Take messages straight from QuickFIX's thread (no dispatcher hop): ExecutionReports go
-        # to the writer thread as text, which decodes them there in batches, so QuickFIX's
-        # thread does not decode them; U2/U3 are answered by sending the next U1.
-        self.gateway.app.raw_sink = self._on_raw
-        self.gateway.app.sink = lambda rt, item: self._on_event(
-            Event(item.session, item.message, raw=item.raw, error=item.error))
+        # Messages come straight from QuickFIX's thread (no dispatcher hop): ExecutionReports go to
+        # the writer thread as text (QuickFIX's thread does not decode them); the others are decoded
+        # there and handed to _on_inbound. Fills/positions come from the store: no translation.
+        self.gateway = Gateway(config, translate=False, on_inbound=self._on_inbound, on_raw=self._on_raw)
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -269,7 +266,8 @@ class Recorder:
                   "(views and replays name and skip it)")
         return report
 
-    def _on_event(self, event: Event) -> None:
+    def _on_inbound(self, rt, event: Inbound) -> None:
+        """A decoded message other than an ExecutionReport (QuickFIX's thread)."""
         p = self._product_of(event.session)
         if p is None:
             return

@@ -6,7 +6,7 @@ import re
 
 import quickfix as fix
 
-from fixgw.events import Event
+from fixgw.application import Inbound
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
@@ -45,9 +45,9 @@ def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_re
     p.req_gen, p.pending = lrt.lifecycle.logons, (t0.exec_id, None, rec._epoch(p))
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))  # the replay: 2;1
     # 3;2 happens; the listener loses it in a MsgSeqNum gap, then receives 4;3 live
-    rec._on_event(Event("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
+    rec._on_inbound(None, Inbound("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
     rec._on_raw(lrt, "8", raw_of(trade(3, Side.BUY, "0.40", 1, "KXA-26-T1"), lrt.units))
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=2, count=1)))  # the last page completes
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=2, count=1)))  # the last page completes
     assert rec.flush(10)
     lost = trade(2, Side.BUY, "0.40", 1, "KXA-26-T1").exec_id
     assert lost not in [r.exec_id for r in store.reports("acct", "event")]
@@ -106,18 +106,18 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a page in flight
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))
     # KalshiDC's next message was lost: perhaps the page's EventResendComplete itself
-    rec._on_event(Event("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
+    rec._on_inbound(None, Inbound("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
     assert p.pending is None and p.wanted  # the watcher asks again from the watermark, no reconnect needed
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
     assert "EventResendComplete (RefSeqNum 5) answers no request in flight" in out.getvalue()
     # the watcher asked again (U1 MsgSeqNum 9) before a late answer to the first page (RefSeqNum 5) came
     p.pending, p.pending_seq = (t0.exec_id, "20001;0", rec._epoch(p)), 9
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is not None
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == "20001;0"
 
