@@ -80,6 +80,7 @@ class _Product:
     page_top: dict[int, str] = field(default_factory=dict)
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
+    next_page: tuple[str, bool] | None = None  # (begin, final): the page the watcher asks for next
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
 
 
@@ -156,6 +157,7 @@ class Recorder:
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the watcher has a page to ask for
         self._errors: dict[str, str] = {}
         # Reports this run whose write was confirmed (new ones only): never one that is not stored,
         # possibly fewer than were (a commit whose answer was lost, then repeated, adds nothing).
@@ -172,6 +174,7 @@ class Recorder:
     def stop(self, timeout: float = 10.0) -> bool:
         """Log out and write what was received; False if that could not all be made durable."""
         self._stop.set()
+        self._wake.set()
         self.gateway.stop()
         return self.flush(timeout)
 
@@ -329,7 +332,7 @@ class Recorder:
                 p.live_ok, p.live_gen = True, p.req_gen
             return
         self._q.put(_Mark(p.name, exec_id_key(end)[0], end))
-        self._send_page(p, end)
+        self._next_page(p, end)
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
         with self._lock:
@@ -339,7 +342,7 @@ class Recorder:
             p.pending = None
         reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
-            self._send_page(p, begin, final=True)
+            self._next_page(p, begin, final=True)
             return
         if msg.reason in (1, 2):  # too many requests / server error: not a gap, ask again shortly
             self._say(f"backfill {p.name}: drop copy answered '{reason}'; retrying in 1 s")
@@ -354,6 +357,12 @@ class Recorder:
                 p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
 
     # -- backfill -------------------------------------------------------
+    def _next_page(self, p: _Product, begin: str, final: bool = False) -> None:
+        """Have the watcher thread ask for the next page: nothing is sent from a QuickFIX callback."""
+        with self._lock:
+            p.next_page = (begin, final)
+        self._wake.set()
+
     def _send_page(self, p: _Product, begin: str, final: bool = False) -> None:
         """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end."""
         index, clock, _ = exec_id_key(begin)
@@ -386,8 +395,16 @@ class Recorder:
 
     def _watch_forever(self) -> None:
         seen_logons: dict[str, int] = {}
-        while not self._stop.wait(0.2):
+        while not self._stop.is_set():
+            self._wake.wait(0.2)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             for p in self.products.values():
+                with self._lock:
+                    page, p.next_page = p.next_page, None
+                if page is not None:
+                    self._send_page(p, *page)
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:

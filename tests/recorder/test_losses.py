@@ -3,6 +3,7 @@ the lenient decoder cannot read, an answer KalshiDC lost, a watcher that fails, 
 checkpoint. Real parts: the simulator's config, the recorder's own threads, SQLite files."""
 import io
 import re
+import threading
 
 import quickfix as fix
 
@@ -13,6 +14,7 @@ from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.recovery import GAP_PREFIX
 from fixgw.sim.launch import gateway_config, make_account
+from harness import wait_for
 from test_commands import raw_of, trade
 
 
@@ -183,3 +185,23 @@ def test_from_text_reads_the_keys_with_the_lenient_rules():
         StoredReport.from_text("acct", "event", re.sub("\x0117=[^\x01]*", "", raw), dt.datetime(2026, 11, 21))
     with pytest.raises(DecodeError, match="35=8"):
         StoredReport.from_text("acct", "event", raw.replace("\x0135=8\x01", "\x0135=9\x01"), dt.datetime(2026, 11, 21))
+
+
+def test_the_next_page_is_asked_for_from_the_recorder_s_thread_not_quickfix_s(tmp_path, sim):
+    rec, store, out, _ = _recorder(tmp_path, sim)
+    t0 = _seed(store)
+    rec = Recorder(rec.config, store, account="acct", out=out)
+    sent = []
+    rec.gateway.event_resend = lambda session, begin, end: sent.append(
+        (threading.current_thread().name, session, begin, end))
+    rec._writer.start()
+    p = rec.products["event"]
+    p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a middle page in flight
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # as QuickFIX's thread
+    assert sent == []  # no network send from inside the callback
+    threading.Thread(target=rec._watch, name="recorder-watch", daemon=True).start()
+    try:
+        wait_for(lambda: sent, 10, "the next page")
+        assert sent == [("recorder-watch", "dc", "20001;0", "40001;0")]
+    finally:
+        rec._stop.set()
