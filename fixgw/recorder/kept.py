@@ -160,16 +160,16 @@ class Keeper:
         self._size: dict[str, int] = {}  # product -> bytes of its last checkpoint
         self._off: set[str] = set()
 
-    def set_watermark(self, product: str, index: int, exec_id: str) -> None:
+    def set_watermark(self, product: str, index: int, exec_id: str, key: Key | None = None) -> None:
         """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
-        have been stored since the last one. A passing store error (``transient()``: database busy,
+        have been stored since the last one (``key``: the ExecID's, when the caller has it). A passing store error (``transient()``: database busy,
         connection lost) is raised for the writer to repeat the whole move. Any other failure turns
         the kept books off for the run, logged; the watermark still moves, and reads keep working
         from the older checkpoint. A report that does not fold is skipped inside :func:`fold`."""
         kept = None
         if index == 0 and product not in self._off:
             try:
-                kept = self._checkpoint(product, exec_id)
+                kept = self._checkpoint(product, exec_id, exec_key(exec_id) if key is None else key)
             except Exception as e:
                 self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
                 if self.store.transient(e):
@@ -180,8 +180,7 @@ class Keeper:
                           "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
         self.store.set_watermark(self.account, product, index, exec_id, kept=kept)
 
-    def _checkpoint(self, product: str, mark: str) -> Checkpoint | None:
-        upto = exec_key(mark)
+    def _checkpoint(self, product: str, mark: str, upto: Key) -> Checkpoint | None:
         if product not in self._books:
             books, through = load(self.store, self.account, product)
             cp = self.store.checkpoint(self.account, product)

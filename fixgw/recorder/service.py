@@ -53,7 +53,7 @@ from fixgw.application import Inbound
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
-from fixgw.recorder.store import UTC, Gap, Store, StoredReport, StoredSettlement
+from fixgw.recorder.store import UTC, Gap, Key, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
@@ -77,22 +77,23 @@ class _Product:
     pending: tuple[str, str | None, int] | None = None  # the U1 in flight: begin, end, listener epoch
     pending_seq: int | None = None  # its MsgSeqNum, when known: U2/U3 name it in RefSeqNum(45)
     gaps: int = 0  # MsgSeqNum gaps on the listener; with its logons, the listener epoch (see _epoch)
-    page_top: dict[int, str] = field(default_factory=dict)
+    marks: dict[int, Key] = field(default_factory=dict)  # the watermarks' keys (parsed once)
+    page_top: dict[int, tuple[Key, str]] = field(default_factory=dict)  # the highest (key, ExecID) received
     received: int = 0
     retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
     next_page: tuple[str, bool] | None = None  # (begin, final): the page the watcher asks for next
     moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
 
 
-def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], str]:
-    """The highest ExecID per (product, exchange index) among ``reports``, by their numeric keys."""
-    best: dict[tuple[str, int], tuple[tuple[int, int], str]] = {}
+def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], tuple[Key, str]]:
+    """The highest (key, ExecID) per (product, exchange index) among ``reports``, by their keys."""
+    best: dict[tuple[str, int], tuple[Key, str]] = {}
     for r in reports:
-        where, key = (r.product, r.exchange_index), (r.clock, r.event)
+        where, key = (r.product, r.exchange_index), r.key
         top = best.get(where)
         if top is None or key > top[0]:
             best[where] = (key, r.exec_id)
-    return {where: exec_id for where, (_, exec_id) in best.items()}
+    return best
 
 
 class _Raw(NamedTuple):
@@ -111,12 +112,13 @@ _REJECTED, _PENDING = "\x01150=8\x01", "\x0117=-1;-1\x01"
 
 @dataclass(frozen=True)
 class _Mark:
-    """After the reports queued before it are durable, move the watermark to ``exec_id``
-    (None: to the highest ExecID received so far, when a backfill reached the latest)."""
+    """After the reports queued before it are durable, move the watermark to ``exec_id`` (its
+    ``key``; None: to the highest ExecID received so far, when a backfill reached the latest)."""
 
     product: str
     index: int
     exec_id: str | None
+    key: Key | None = None
 
 
 class Recorder:
@@ -148,7 +150,7 @@ class Recorder:
                     first = next(iter(store.reports(account, p.name)), None)
                     w = first.exec_id if first is not None else None
                 if w is not None:
-                    p.watermark[index] = w
+                    p.watermark[index], p.marks[index] = w, exec_id_key(w)
         self.kept = Keeper(store, account)
         # Messages come straight from QuickFIX's thread (no dispatcher hop): ExecutionReports go to
         # the writer thread as text (QuickFIX's thread does not decode them); the others are decoded
@@ -331,7 +333,8 @@ class Recorder:
             with self._lock:
                 p.live_ok, p.live_gen = True, p.req_gen
             return
-        self._q.put(_Mark(p.name, exec_id_key(end)[0], end))
+        key = exec_id_key(end)
+        self._q.put(_Mark(p.name, key[0], end, key))
         self._next_page(p, end)
 
     def _rejected(self, p: _Product, msg: EventResendReject) -> None:
@@ -516,13 +519,13 @@ class Recorder:
             if settled:  # after the batch: the fills a settlement closes are stored first
                 self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
                 settled = []
-            for (product, index), exec_id in live_top.items():
-                self._advance(product, index, exec_id)
+            for (product, index), (key, exec_id) in live_top.items():
+                self._advance(product, index, key, exec_id)
             for m in marks:
                 with self._lock:
-                    top = m.exec_id or self.products[m.product].page_top.get(m.index)
+                    top = (m.key, m.exec_id) if m.exec_id else self.products[m.product].page_top.get(m.index)
                 if top is not None:
-                    self._advance(m.product, m.index, top)
+                    self._advance(m.product, m.index, *top)
             marks = []
             for w in waiters:
                 w.set()
@@ -533,23 +536,22 @@ class Recorder:
         self._say(f"GAP {gap.product}: {gap.begin_exec_id}..{gap.end_exec_id or 'latest'} "
                   f"({gap.reason}); recorded as a gap")
 
-    def _note_tops(self, tops: dict[tuple[str, int], str]) -> None:
+    def _note_tops(self, tops: dict[tuple[str, int], tuple[Key, str]]) -> None:
         """Remember the highest ExecID received per (product, exchange index): one lock per batch."""
         with self._lock:
-            for (product, index), exec_id in tops.items():
+            for (product, index), top in tops.items():
                 page_top = self.products[product].page_top
-                top = page_top.get(index)
-                if top is None or exec_id_key(exec_id) > exec_id_key(top):
-                    page_top[index] = exec_id
+                if index not in page_top or top[0] > page_top[index][0]:
+                    page_top[index] = top
 
-    def _advance(self, product: str, index: int, exec_id: str) -> None:
+    def _advance(self, product: str, index: int, key: Key, exec_id: str) -> None:
         p = self.products[product]
         with self._lock:
-            current = p.watermark.get(index)
-            if current is not None and exec_id_key(exec_id) <= exec_id_key(current):
+            if index in p.marks and key <= p.marks[index]:
                 return
-            p.watermark[index] = exec_id
-        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id)  # with the kept books' checkpoint, now and then
+            p.watermark[index], p.marks[index] = exec_id, key
+        # with the kept books' checkpoint, now and then
+        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id, key)
         p.moved_at = time.time()
 
     def backlog(self) -> int:

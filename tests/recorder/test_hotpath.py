@@ -70,3 +70,36 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     assert store.watermark("acct", "event", 0) == "4;3"  # live and contiguous: the watermark moved
     assert rec.gateway.runtime("listener").metrics.decode_errors == 1
     store.close()
+
+
+def test_the_writer_parses_each_report_s_exec_id_once(tmp_path, sim, monkeypatch):
+    from fixgw.recorder import kept, service, store as stores
+    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
+    cfg = gateway_config(tmp_path / "rec", sim, [
+        dict(name="listener", product="event", type="NR", listener=True, account=listener),
+        dict(name="dc", product="event", type="DC", account=dc)])
+    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    rec = Recorder(cfg, store, account="acct", out=io.StringIO())
+    parsed: list[str] = []
+    for module, name in ((stores, "exec_key"), (kept, "exec_key"), (service, "exec_id_key")):
+        def spy(exec_id, real=getattr(module, name)):
+            if threading.current_thread().name == "recorder-writer":
+                parsed.append(exec_id)
+            return real(exec_id)
+        monkeypatch.setattr(module, name, spy)
+    p = rec.products["event"]
+    p.live_ok, p.live_gen = True, 0
+    rt = rec.gateway.runtime("listener")
+    ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(30)]
+    for er in ers:  # queued before the writer starts: one batch, one watermark move, one checkpoint
+        rec._on_raw(rt, "8", raw_of(er, rt.units))
+    rec.kept.every = 1
+    rec._writer.start()
+    assert rec.flush(10)
+    assert store.watermark("acct", "event", 0) == ers[-1].exec_id
+    assert store.checkpoint("acct", "event").reports == 30
+    # each report's ExecID once (its key), and the top one again only by the store checking the
+    # watermark it is handed (its own validation of its input)
+    assert sorted(parsed) == sorted([er.exec_id for er in ers] + [ers[-1].exec_id])
+    store.close()
