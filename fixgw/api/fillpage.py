@@ -27,7 +27,7 @@ from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.models.rest import FillsResponse
 from fixgw.positions import event_ticker as event_of
-from fixgw.recorder.views import units_of
+from fixgw.pricing import Units
 
 log = logging.getLogger("fixgw.api")
 TAG = "fill"
@@ -45,9 +45,8 @@ def key_of(cursor: str) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
-def _fill(raw: str):
-    """The member's own Fill of one stored report, or None (not a Trade, or a sub-trader's)."""
-    units = units_of(raw, "event")
+def _fill(raw: str, units: Units):
+    """The member's own Fill of one stored report (in ``units``), or None (not a Trade, or a sub-trader's)."""
     if _PARTIES not in raw:
         return fastfill.fill(raw, units)
     er = fields.decode_raw(raw, units)
@@ -71,7 +70,7 @@ def rows(src, p: Params, after: tuple[int, int, int] | None = None):
         if p.event_ticker and event_of(r.symbol) != p.event_ticker:
             continue
         try:
-            fill = _fill(r.raw)
+            fill = _fill(r.raw, r.units)
         except (DecodeError, ValueError) as e:  # as the view does: name it, serve the rest
             log.warning("skipped stored report ExecID %s (%s, event): %s", r.exec_id, src.account, e)
             continue

@@ -227,7 +227,7 @@ class Recorder:
         anything else is decoded here, leniently if need be, and what is odd about it is said."""
         if not item.invalid:
             report = StoredReport.scan(self.account, item.product, item.raw,
-                                       dt.datetime.fromtimestamp(item.received, UTC))
+                                       dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
             if report is not None:
                 item.rt.last_exec_id = report.exec_id
                 return report
@@ -242,7 +242,7 @@ class Recorder:
                 self._say(f"{inbound.session}: report {msg.exec_id} stored with what the dictionary does not "
                           f"allow: {'; '.join(map(str, msg.anomalies))}")
             return StoredReport.from_model(self.account, item.product, msg, item.raw,
-                                           dt.datetime.fromtimestamp(item.received, UTC))
+                                           dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
         except Exception as exc:  # noqa: BLE001 - a bad report is not a store failure
             # What the callback guard does with it on QuickFIX's thread: name it, go on.
             rt = item.rt
@@ -260,7 +260,7 @@ class Recorder:
             return None
         try:
             report = StoredReport.from_text(self.account, item.product, item.raw,
-                                            dt.datetime.fromtimestamp(item.received, UTC))
+                                            dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
         except ValueError as e:  # DecodeError too: no ExecID to key it on
             with self._lock:
                 begin = self.products[item.product].watermark.get(0, "?")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from fixgw import fields, fields_tables, lenient, wire
@@ -99,6 +100,7 @@ class StoredReport:
     transact_time: dt.datetime | None  # 60
     raw: str  # the FIX message as received, SOH-separated
     received_at: dt.datetime
+    units: Units  # of its prices, as the session that received it asked (UseDollars); margin: dollars
 
     def __post_init__(self) -> None:
         if self.product not in PRODUCTS:
@@ -124,14 +126,15 @@ class StoredReport:
         msg = fields.decode_raw(raw, units)
         if not isinstance(msg, ExecutionReport):
             raise DecodeError(type(msg).__name__, "not an ExecutionReport (35=8)", 35)
-        return cls.from_model(account, product, msg, raw, received_at)
+        return cls.from_model(account, product, msg, raw, received_at, units)
 
     @classmethod
     def from_model(cls, account: str, product: str, msg: ExecutionReport, raw: str,
-                   received_at: dt.datetime | None = None) -> StoredReport:
-        """:meth:`from_raw` for a caller that already decoded ``raw`` into ``msg``.
+                   received_at: dt.datetime | None = None, units: Units | None = None) -> StoredReport:
+        """:meth:`from_raw` for a caller that already decoded ``raw`` (in ``units``) into ``msg``.
 
-        ``received_at`` defaults to now.  Same refusals as :meth:`from_raw`.
+        ``received_at`` defaults to now; ``units`` may be left out for margin only (always dollars).
+        Same refusals as :meth:`from_raw`.
         """
         if not isinstance(raw, str) or "\x00" in raw:
             raise DecodeError("8", "raw must be FIX text without NUL characters")
@@ -141,10 +144,10 @@ class StoredReport:
         index, clock, event = exec_key(msg.exec_id)
         received_at = dt.datetime.now(UTC) if received_at is None else utc(received_at)
         return cls(account, product, msg.exec_id, index, clock, event, msg.symbol,
-                   msg.alloc_account or 0, msg.transact_time, raw, received_at)
+                   msg.alloc_account or 0, msg.transact_time, raw, received_at, _units(product, units))
 
     @classmethod
-    def scan(cls, account: str, product: str, raw: str, received_at: dt.datetime,
+    def scan(cls, account: str, product: str, raw: str, received_at: dt.datetime, units: Units,
              key: tuple[int, int, int] | None = None) -> StoredReport | None:
         """:meth:`from_model` without the model: the columns read from the text in one pass, for the
         recorder's writer (the views and the kept books decode the stored text when they read it).
@@ -169,10 +172,12 @@ class StoredReport:
             sub = fields_tables.int_from_wire(f["79"]) if "79" in f else 0
         except (ValueError, KeyError, IndexError):
             return None
-        return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw, utc(received_at))
+        return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw, utc(received_at),
+                   _units(product, units))
 
     @classmethod
-    def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime) -> StoredReport:
+    def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime,
+                  units: Units | None = None) -> StoredReport:
         """An ExecutionReport even the lenient decoder cannot read, kept as its text: ExecID(17),
         Symbol(55), AllocAccount(79) and TransactTime(60) read from the text (a repeated tag keeps its
         first value, as the lenient decoder does); 55 absent is "", 79 absent or not digits is 0, 60
@@ -198,12 +203,40 @@ class StoredReport:
         except (ValueError, KeyError, IndexError):
             when = None
         return cls(account, product, exec_id, index, clock, event, found.get("55", ""),
-                   int(sub) if sub.isdigit() and len(sub) <= 18 else 0, when, raw, utc(received_at))
+                   int(sub) if sub.isdigit() and len(sub) <= 18 else 0, when, raw, utc(received_at),
+                   _units(product, units))
 
-    def decode(self, units: Units) -> ExecutionReport:
-        """The report as a model again (the store keeps text so a newer codec can reread it);
-        decoded leniently, as it was when received (see :func:`fixgw.lenient.decode`)."""
-        return lenient.decode(self.raw, units)[0]
+    def decode(self) -> ExecutionReport:
+        """The report as a model again, in the units it was received in (the store keeps text so a
+        newer codec can reread it); decoded leniently, as it was when received (:func:`fixgw.lenient.decode`)."""
+        return lenient.decode(self.raw, self.units)[0]
+
+
+def _units(product: str, units: Units | None) -> Units:
+    if units is None:
+        if product != MARGIN:
+            raise ValueError("the units of an event-contract report must be given (the session's UseDollars)")
+        return Units.DOLLARS
+    return Units(units)
+
+
+def legacy_units(raw: str, product: str) -> Units:
+    """The units of a report stored before they were recorded with it (schema version 4 and older),
+    as readers inferred them then: margin prices are always dollars; an event-contract price is
+    strictly between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more was
+    written in cents. Only the migration that records the units uses it, once per old row."""
+    if product == MARGIN:
+        return Units.DOLLARS
+    for tag_ in ("\x016=", "\x0131=", "\x0144="):
+        start = raw.find(tag_)
+        if start >= 0:
+            value = raw[start + len(tag_):raw.find("\x01", start + 1)]
+            try:
+                if Decimal(value) >= 1:
+                    return Units.CENTS
+            except ArithmeticError:
+                continue
+    return Units.DOLLARS
 
 
 @dataclass(frozen=True, slots=True)

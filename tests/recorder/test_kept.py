@@ -81,7 +81,7 @@ def stream(rng: random.Random, product: str, n_orders: int, units: Units | None 
         o["steps"] += 1
         if o["done"]:
             live.remove(o)
-        out.append(StoredReport.from_model("acct", product, er, text(er, units), T0))
+        out.append(StoredReport.from_model("acct", product, er, text(er, units), T0, units))
     return out
 
 

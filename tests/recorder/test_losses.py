@@ -31,7 +31,7 @@ def _recorder(tmp_path, sim, **kw):
 
 def _seed(store):
     t0 = trade(0, Side.BUY, "0.40", 1, "KXA-26-T1")
-    store.put([StoredReport.from_model("acct", "event", t0, raw_of(t0, Units.DOLLARS))])
+    store.put([StoredReport.from_model("acct", "event", t0, raw_of(t0, Units.DOLLARS), units=Units.DOLLARS)])
     store.set_watermark("acct", "event", 0, t0.exec_id)
     return t0
 
@@ -144,7 +144,7 @@ def test_a_busy_store_at_a_checkpoint_is_repeated_and_keeps_the_kept_books_on(tm
     from fixgw.recorder.kept import Keeper
     store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
     ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(3)]
-    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in ers])
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS), units=Units.DOLLARS) for er in ers])
     busy = sqlite3.OperationalError("database is locked")
     busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
     assert store.transient(busy)
@@ -178,7 +178,7 @@ def test_from_text_reads_the_keys_with_the_lenient_rules():
     from fixgw.errors import DecodeError
     raw = raw_of(trade(4, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS)
     odd = re.sub("\x0160=[^\x01]*", "\x0160=yesterday\x0179=x7", raw).replace("\x0117=5;4", "\x0117=5;4\x0117=9;9")
-    r = StoredReport.from_text("acct", "event", odd, dt.datetime(2026, 11, 21))
+    r = StoredReport.from_text("acct", "event", odd, dt.datetime(2026, 11, 21), Units.DOLLARS)
     assert (r.exec_id, r.key, r.symbol, r.subaccount, r.transact_time, r.raw) == ("5;4", (0, 5, 4), "KXA-26-T1", 0,
                                                                                   None, odd)
     with pytest.raises(DecodeError, match="ExecID"):

@@ -25,7 +25,7 @@ def decoded(raw: str, units: Units) -> StoredReport | None:
         msg = fields.decode_raw(raw, units)
         if msg.exec_type is m.ExecType.REJECTED:
             return None
-        return StoredReport.from_model("acct", "event", msg, raw, AT)
+        return StoredReport.from_model("acct", "event", msg, raw, AT, units)
     except (DecodeError, ValueError):
         return None
 
@@ -37,7 +37,7 @@ def test_scan_equals_the_decoded_row_or_declines(unit_er, keyed):
     if keyed:  # most real reports: an ExecID the store can key on
         er = er.model_copy(update={"exec_id": "17;4"})
     raw = as_raw(*fields.encode(er, units))
-    ours = StoredReport.scan("acct", "event", raw, AT)
+    ours = StoredReport.scan("acct", "event", raw, AT, units)
     if ours is not None:  # taken from the text: the very row the decoded path stores
         assert ours == decoded(raw, units)
 
@@ -50,7 +50,7 @@ def trade_text(over: dict | None = None) -> str:
 
 
 def test_a_plain_report_is_keyed_from_its_text():
-    r = StoredReport.scan("acct", "event", trade_text(), AT)
+    r = StoredReport.scan("acct", "event", trade_text(), AT, Units.CENTS)
     assert (r.exec_id, r.key, r.symbol, r.subaccount) == ("5;9", (0, 5, 9), "KX-T1", 3)
     assert r.transact_time == dt.datetime(2026, 11, 21, 12, 0, 0, 250_000, tzinfo=dt.timezone.utc)
     assert r == decoded(trade_text(), Units.CENTS)
@@ -67,9 +67,9 @@ def test_a_plain_report_is_keyed_from_its_text():
     {79: "one"},                 # AllocAccount that does not convert
 ])
 def test_what_is_not_plain_is_left_to_the_decoder(change):
-    assert StoredReport.scan("acct", "event", trade_text(change), AT) is None
+    assert StoredReport.scan("acct", "event", trade_text(change), AT, Units.CENTS) is None
 
 
 def test_a_repeated_field_is_left_to_the_decoder():
     raw = trade_text().replace(f"{SOH}55=KX-T1{SOH}", f"{SOH}55=KX-T1{SOH}55=KX-T2{SOH}")
-    assert StoredReport.scan("acct", "event", raw, AT) is None
+    assert StoredReport.scan("acct", "event", raw, AT, Units.CENTS) is None
