@@ -12,6 +12,7 @@ from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
 from fixgw import sessions, tls
+from fixgw.recorder.phase import Phase
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer
@@ -127,7 +128,7 @@ def rss_figure(tmp: Path):
     rec = Recorder(cfg, store, account="bench", out=open("/dev/null", "w"))
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     template = sample_reports(1)[0].replace("1000;5000", "{c};{e}")
     rt = rec.gateway.runtime("listener")
     at = 0.0

@@ -53,6 +53,7 @@ from fixgw.application import Inbound
 from fixgw.gateway import Gateway
 from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
 from fixgw.recorder.kept import Keeper
+from fixgw.recorder.phase import Page, Phase, Product, Step
 from fixgw.recorder.store import UTC, Gap, Key, Store, StoredReport, StoredSettlement
 from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
@@ -60,29 +61,6 @@ from fixgw.state import State
 log = logging.getLogger("fixgw.recorder")
 REASONS = {1: "too many requests", 2: "server error", 3: "BeginExecID outside the 3-hour window",
            4: "EndExecID too large"}
-
-
-@dataclass
-class _Product:
-    """Backfill state of one product: its listener sessions and its KalshiDC session."""
-
-    name: str
-    listeners: list[str]
-    dc: str
-    watermark: dict[int, str] = field(default_factory=dict)  # exchange index -> ExecID
-    live_ok: bool = False  # live reports are contiguous with the watermark...
-    live_gen: int = -1  # ...if they arrive on this listener connection (its logon count)
-    req_gen: int = -1  # the listener connection a running backfill was started for
-    wanted: bool = True  # a backfill is needed
-    pending: tuple[str, str | None, int] | None = None  # the U1 in flight: begin, end, listener epoch
-    pending_seq: int | None = None  # its MsgSeqNum, when known: U2/U3 name it in RefSeqNum(45)
-    gaps: int = 0  # MsgSeqNum gaps on the listener; with its logons, the listener epoch (see _epoch)
-    marks: dict[int, Key] = field(default_factory=dict)  # the watermarks' keys (parsed once)
-    page_top: dict[int, tuple[Key, str]] = field(default_factory=dict)  # the highest (key, ExecID) received
-    received: int = 0
-    retry_at: float = 0.0  # after a refusal worth retrying (rate limited, server error)
-    next_page: tuple[str, bool] | None = None  # (begin, final): the page the watcher asks for next
-    moved_at: float = 0.0  # wall clock of the last watermark move (metrics)
 
 
 def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], tuple[Key, str]]:
@@ -133,9 +111,9 @@ class Recorder:
         # store already had); a callback must return at once, it holds up the next batch
         self.on_stored = list(on_stored)
         self.batch, self.flush_s, self.page_clocks, self.out = batch, flush_s, page_clocks, out
-        self.products: dict[str, _Product] = {}
+        self.products: dict[str, Product] = {}
         for s in config.session:
-            p = self.products.setdefault(s.product.value, _Product(s.product.value, [], ""))
+            p = self.products.setdefault(s.product.value, Product(s.product.value, [], ""))
             if s.type is Kind.DC:
                 p.dc = s.name
             elif s.listener:
@@ -195,7 +173,7 @@ class Recorder:
         return self.failure is None
 
     # -- events (QuickFIX's thread) ---------------------------------------
-    def _product_of(self, session: str) -> _Product | None:
+    def _product_of(self, session: str) -> Product | None:
         for p in self.products.values():
             if session == p.dc or session in p.listeners:
                 return p
@@ -212,7 +190,7 @@ class Recorder:
         live = session in p.listeners
         gen = rt.lifecycle.logons if live else -2
         with self._lock:
-            contiguous = live and p.live_ok and gen == p.live_gen
+            contiguous = live and p.contiguous(gen)
             if not live and _REJECTED not in raw and _PENDING not in raw:
                 p.received += 1
                 if p.received % 10_000 == 0:
@@ -282,12 +260,14 @@ class Recorder:
             if event.error and event.error.startswith(GAP_PREFIX):
                 with self._lock:
                     if event.session in p.listeners:  # reports were lost: nothing live counts until a backfill
-                        p.wanted, p.live_ok, p.gaps = True, False, p.gaps + 1
-                    elif p.pending is not None:  # the page in flight lost a message, perhaps its answer:
-                        given_up, p.pending, p.wanted = p.pending, None, True  # it proves nothing
+                        p.gaps += 1
+                        p.fire(Step.LISTENER_LOST)
+                    elif p.page is not None:  # the page in flight lost a message, perhaps its answer:
+                        given_up = p.page  # it proves nothing
+                        p.fire(Step.AGAIN)
             self._say(f"{event.session}: {event.error}")
             if given_up is not None:
-                self._say(f"backfill {p.name}: {given_up[0]}..{given_up[1] or 'latest'} lost a message in a "
+                self._say(f"backfill {p.name}: {given_up.begin}..{given_up.end or 'latest'} lost a message in a "
                           "MsgSeqNum gap; asking again from the watermark")
             return
         # ExecutionReports never come this way: _on_raw takes them as text for the writer
@@ -298,31 +278,35 @@ class Recorder:
         elif isinstance(msg, EventResendReject) and event.session == p.dc:
             self._rejected(p, msg)
 
-    def _epoch(self, p: _Product) -> int:
+    def _epoch(self, p: Product) -> int:
         """The listener epoch: changes with every MsgSeqNum gap and every logon of the listener, so a
         page asked for in another epoch cannot prove that the live stream since then is whole."""
         return p.gaps + self.gateway.runtime(p.listeners[0]).lifecycle.logons
 
-    def _stale(self, p: _Product, what: str, ref_seq_num: int) -> bool:
+    def _stale(self, p: Product, what: str, ref_seq_num: int) -> bool:
         """An answer for no page in flight (KalshiDC's MsgSeqNum gap gave that page up), or for
         another U1 than the one in flight (when its MsgSeqNum is known)."""
-        if p.pending is not None and p.pending_seq in (None, ref_seq_num):
+        if p.page is not None and p.page_seq in (None, ref_seq_num):
             return False
         self._say(f"backfill {p.name}: {what} (RefSeqNum {ref_seq_num}) answers no request in flight "
                   f"(given up after a MsgSeqNum gap on {p.dc}); ignored")
         return True
 
-    def _page_done(self, p: _Product, count: int, ref_seq_num: int) -> None:
+    def _page_done(self, p: Product, count: int, ref_seq_num: int) -> None:
         with self._lock:
             if self._stale(p, "EventResendComplete", ref_seq_num):
                 return
-            begin, end, epoch = p.pending
-            p.pending = None
+            begin, end, epoch, gen = p.page
             # the last page hands over to the live stream: a listener gap or logon since it was asked
             # for means live reports past a lost one are in page_top, so it proves nothing
             moved = end is None and epoch != self._epoch(p)
             if moved:
-                p.wanted = True
+                p.fire(Step.AGAIN)
+            elif end is None:
+                p.fire(Step.CAUGHT_UP)
+                p.live_gen = gen  # the listener connection the last page was asked on
+            else:
+                p.fire(Step.PAGE)
         if moved:  # the watermark stays; the next backfill asks again from it
             self._say(f"backfill {p.name}: {begin}..latest ended after the listener lost reports or reconnected; "
                       "asking again from the watermark")
@@ -330,19 +314,23 @@ class Recorder:
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
             self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))
-            with self._lock:
-                p.live_ok, p.live_gen = True, p.req_gen
             return
         key = exec_id_key(end)
         self._q.put(_Mark(p.name, key[0], end, key))
         self._next_page(p, end)
 
-    def _rejected(self, p: _Product, msg: EventResendReject) -> None:
+    def _rejected(self, p: Product, msg: EventResendReject) -> None:
         with self._lock:
             if self._stale(p, f"EventResendReject {msg.reason}", msg.ref_seq_num):
                 return
-            begin, end, epoch = p.pending
-            p.pending = None
+            begin, end, epoch, gen = p.page
+            if msg.reason == 4 and end is not None:
+                p.fire(Step.PAGE)  # the page ran past the latest: the next one has no end
+            elif msg.reason in (1, 2) or epoch != self._epoch(p):
+                p.fire(Step.AGAIN)
+            else:  # what follows is recorded; the gap stays visible
+                p.fire(Step.CAUGHT_UP)
+                p.live_gen = gen
         reason = f"{REASONS.get(msg.reason, 'reason ' + str(msg.reason))}" + (f": {msg.text}" if msg.text else "")
         if msg.reason == 4 and end is not None:  # the page ran past the latest: finish without an end
             self._next_page(p, begin, final=True)
@@ -350,40 +338,44 @@ class Recorder:
         if msg.reason in (1, 2):  # too many requests / server error: not a gap, ask again shortly
             self._say(f"backfill {p.name}: drop copy answered '{reason}'; retrying in 1 s")
             with self._lock:
-                p.wanted, p.retry_at = True, time.monotonic() + 1.0
+                p.retry_at = time.monotonic() + 1.0
             return
-        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))  # said once stored
-        with self._lock:
-            if epoch != self._epoch(p):  # the listener lost reports or reconnected since: ask again
-                p.wanted = True
-            else:
-                p.live_ok, p.live_gen = True, p.req_gen  # what follows is recorded; the gap stays visible
+        # said once stored; when the listener lost reports or reconnected since, the backfill runs again
+        self._q.put(Gap.now(self.account, p.name, begin, end, f"U3 {msg.reason}: {reason}"))
 
     # -- backfill -------------------------------------------------------
-    def _next_page(self, p: _Product, begin: str, final: bool = False) -> None:
-        """Have the watcher thread ask for the next page: nothing is sent from a QuickFIX callback."""
+    def _next_page(self, p: Product, begin: str, final: bool = False) -> None:
+        """Have the watcher thread ask for the next page (the phase is NEXT): nothing is sent from a
+        QuickFIX callback."""
         with self._lock:
-            p.next_page = (begin, final)
+            if p.phase is Phase.NEXT:
+                p.next_page = (begin, final)
         self._wake.set()
 
-    def _send_page(self, p: _Product, begin: str, final: bool = False) -> None:
-        """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end."""
+    def _send_page(self, p: Product, begin: str, final: bool = False, step: Step = Step.START) -> None:
+        """Ask for [begin, begin's clock + page]; the last page (past the latest) has no end. ``step``:
+        START (the first page, the phase is WANTED) or SENT (the next one, NEXT); in any other phase
+        the backfill has moved on meanwhile and nothing is sent."""
         index, clock, _ = exec_id_key(begin)
         end = None if final else f"{clock + self.page_clocks};0" + (f";{index}" if index else "")
         rt = self.gateway.runtime(p.dc)
+        page = Page(begin, end, self._epoch(p), self.gateway.runtime(p.listeners[0]).lifecycle.logons)
         with self._lock:
-            p.pending, p.pending_seq = (begin, end, self._epoch(p)), None
+            if p.phase is not (Phase.WANTED if step is Step.START else Phase.NEXT):
+                return
+            p.fire(step)
+            p.page = page
         try:
             before = rt.fix_session.getExpectedSenderNum() if rt.fix_session is not None else None
             self.gateway.event_resend(p.dc, begin, end)
             # the U1's MsgSeqNum, unless QuickFIX's thread sent something (a heartbeat) in between
             if before is not None and rt.fix_session.getExpectedSenderNum() == before + 1:
                 with self._lock:
-                    if p.pending is not None and p.pending[:2] == (begin, end):
-                        p.pending_seq = before
+                    if p.page is page:
+                        p.page_seq = before
         except FixgwError as e:
             with self._lock:
-                p.pending, p.wanted = None, True
+                p.fire(Step.AGAIN)
             self._say(f"backfill {p.name}: {e}; will retry")
 
     def _watch(self) -> None:
@@ -405,37 +397,38 @@ class Recorder:
                 return
             for p in self.products.values():
                 with self._lock:
-                    page, p.next_page = p.next_page, None
+                    page = p.next_page if p.phase is Phase.NEXT else None
                 if page is not None:
-                    self._send_page(p, *page)
+                    self._send_page(p, *page, step=Step.SENT)
                 for name in p.listeners + [p.dc]:
                     lc = self.gateway.runtime(name).lifecycle
                     if lc.logons != seen_logons.get(name, 0) or lc.state is not State.LOGGED_ON:
                         if name in p.listeners and lc.logons != seen_logons.get(name, 0):
                             with self._lock:
-                                p.wanted, p.live_ok = True, False
+                                p.fire(Step.LISTENER_LOST)
                         if name == p.dc:  # a request in flight died with its connection: ask again
                             with self._lock:
-                                if p.pending is not None and (lc.state is not State.LOGGED_ON
-                                                              or lc.logons != seen_logons.get(name, 0)):
-                                    p.pending, p.wanted = None, True
+                                if p.phase in (Phase.ASKING, Phase.NEXT) and (
+                                        lc.state is not State.LOGGED_ON or lc.logons != seen_logons.get(name, 0)):
+                                    p.fire(Step.AGAIN)
                         seen_logons[name] = lc.logons
                     if lc.last_error and self._errors.get(name) != lc.last_error:
                         self._errors[name] = lc.last_error
                         self._say(f"{name}: {lc.last_error}")
                 up = all(self.gateway.runtime(n).lifecycle.state is State.LOGGED_ON for n in p.listeners + [p.dc])
+                gen = self.gateway.runtime(p.listeners[0]).lifecycle.logons
                 with self._lock:
-                    go = up and p.wanted and p.pending is None and time.monotonic() >= p.retry_at
+                    go = up and p.phase is Phase.WANTED and time.monotonic() >= p.retry_at
                     if go:
-                        p.wanted, p.received = False, 0
-                        p.req_gen = self.gateway.runtime(p.listeners[0]).lifecycle.logons
+                        p.received = 0
                         start = p.watermark.get(0)
+                        if start is None:
+                            p.fire(Step.EMPTY)
+                            p.live_gen = gen
                 if go:
                     if start is None:
                         self._say(f"{p.name}: empty store; recording from the live stream "
                                   "(give a starting ExecID to backfill earlier reports)")
-                        with self._lock:
-                            p.live_ok, p.live_gen = True, p.req_gen
                     else:
                         self._say(f"backfill {p.name}: from {start}")
                         self._send_page(p, start)

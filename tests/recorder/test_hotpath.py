@@ -19,6 +19,7 @@ import quickfix as fix
 from fixgw import fields
 from fixgw.models.fix import ExecType, Side
 from fixgw.pricing import Units
+from fixgw.recorder.phase import Phase
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.sim.launch import gateway_config, make_account
@@ -44,7 +45,7 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     monkeypatch.setattr(fields, "decode_raw_with_unknown", spy)
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     units = rec.gateway.runtime("listener").units
     kept = trade(1, Side.BUY, "0.40", 2, "KXA-26-T1")
     refused = trade(2, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_type": ExecType.REJECTED})
@@ -89,7 +90,7 @@ def test_the_writer_parses_each_report_s_exec_id_once(tmp_path, sim, monkeypatch
             return real(exec_id)
         monkeypatch.setattr(module, name, spy)
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     rt = rec.gateway.runtime("listener")
     ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(30)]
     for er in ers:  # queued before the writer starts: one batch, one watermark move, one checkpoint

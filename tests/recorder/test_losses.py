@@ -10,6 +10,7 @@ import quickfix as fix
 from fixgw.application import Inbound
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
+from fixgw.recorder.phase import Page, Phase
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.recovery import GAP_PREFIX
@@ -44,7 +45,7 @@ def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_re
     p = rec.products["event"]
     lrt, drt = rec.gateway.runtime("listener"), rec.gateway.runtime("dc")
     # the watcher sent the last page (no end) for the listener's current connection
-    p.req_gen, p.pending = lrt.lifecycle.logons, (t0.exec_id, None, rec._epoch(p))
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, None, rec._epoch(p), lrt.lifecycle.logons)
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))  # the replay: 2;1
     # 3;2 happens; the listener loses it in a MsgSeqNum gap, then receives 4;3 live
     rec._on_inbound(None, Inbound("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
@@ -55,7 +56,7 @@ def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_re
     assert lost not in [r.exec_id for r in store.reports("acct", "event")]
     # the watermark must stay below the lost report: the next backfill starts there and fetches it
     assert exec_id_key(store.watermark("acct", "event", 0)) < exec_id_key(lost)
-    assert not p.live_ok and p.wanted and p.pending is None
+    assert p.phase is Phase.WANTED and p.page is None
     assert "asking again from the watermark" in out.getvalue()
 
 
@@ -63,7 +64,7 @@ def _live(rec, listener, raws):
     """Reports as QuickFIX hands them to the listener session, live and contiguous with the watermark."""
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     sid = fix.SessionID("FIXT.1.1", listener.api_key_id, "KalshiNR")
     for raw in raws:
         rec.gateway.app.fromApp(fix.Message(raw, False), sid)
@@ -105,20 +106,20 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     rec._writer.start()
     p = rec.products["event"]
     drt = rec.gateway.runtime("dc")
-    p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a page in flight
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0)  # a page in flight
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))
     # KalshiDC's next message was lost: perhaps the page's EventResendComplete itself
     rec._on_inbound(None, Inbound("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
-    assert p.pending is None and p.wanted  # the watcher asks again from the watermark, no reconnect needed
+    assert p.page is None and p.phase is Phase.WANTED  # the watcher asks again from the watermark, no reconnect needed
     rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
     assert rec.flush(10)
-    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.page is None
     assert "EventResendComplete (RefSeqNum 5) answers no request in flight" in out.getvalue()
     # the watcher asked again (U1 MsgSeqNum 9) before a late answer to the first page (RefSeqNum 5) came
-    p.pending, p.pending_seq = (t0.exec_id, "20001;0", rec._epoch(p)), 9
+    p.phase, p.page, p.page_seq = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0), 9
     rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))
     assert rec.flush(10)
-    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is not None
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.page is not None
     rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == "20001;0"
@@ -196,7 +197,7 @@ def test_the_next_page_is_asked_for_from_the_recorder_s_thread_not_quickfix_s(tm
         (threading.current_thread().name, session, begin, end))
     rec._writer.start()
     p = rec.products["event"]
-    p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a middle page in flight
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0)  # a middle page in flight
     rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # as QuickFIX's thread
     assert sent == []  # no network send from inside the callback
     threading.Thread(target=rec._watch, name="recorder-watch", daemon=True).start()
