@@ -2,7 +2,8 @@
 
 Every ExecutionReport that is neither pending nor a reject (150=8) is stored once
 per (account, product, ExecID). QuickFIX's thread only files each one as text;
-the writer thread decodes, stores and folds it into the kept books. Correctness rests on a durable **watermark** per exchange index: every
+the writer thread (:mod:`fixgw.recorder.writer`) keys and stores it and folds
+it into the kept books. Correctness rests on a durable **watermark** per exchange index: every
 report at or below it is in the store. It only moves forward when that is
 provably true — after a backfill page answered by EventResendComplete (U2) has
 been written, or for live reports received while the listener has been
@@ -14,22 +15,20 @@ Order of operations on every (re)connect: the listener logs on first, then the
 recorder asks KalshiDC for everything from the watermark to the latest, so any
 report is either live (after the logon) or in the replay (before the request).
 EventResendReject (U3) is recorded as a visible gap with its range and reason.
-A MsgSeqNum gap on the listener, or its logon, while the last page is in
-flight means that page proves nothing (live reports past a lost one are in
-it): it is asked again. A MsgSeqNum gap on KalshiDC gives the page in flight
-up (its answer may be what was lost); a late answer to it is ignored.
+Where a product's backfill is, is a :class:`~fixgw.recorder.phase.Phase` moved by
+its transition table. A MsgSeqNum gap on the listener, or its logon, while the
+last page is in flight means that page proves nothing (live reports past a
+lost one are in it): it is asked again. A MsgSeqNum gap on KalshiDC gives the
+page in flight up (its answer may be what was lost); a late answer to it is
+ignored. Pages are asked for by the watcher thread, never from a QuickFIX
+callback.
 
 An ExecutionReport even the lenient decoder cannot read is stored as its text
 under its ExecID (views and replays name and skip it); without a readable
 ExecID it is recorded as a gap. Either way no later report passes it unseen.
 
-A store failure is loud.  Every write happens on the writer thread; one that
-fails for a passing reason (the store's ``transient()``: database busy, the
-PostgreSQL connection lost) is repeated, reconnecting, for up to ``retry_s``;
-any other failure, or one that outlasts that, stops recording: ``failure``
-holds the reason, ``on_failure`` is called (the commands stop the process with
-a non-zero exit status), and nothing received after it is counted as stored or
-moves a watermark, so the next start backfills it from KalshiDC.
+A store failure is loud: recording stops and the process exits non-zero
+(see :mod:`fixgw.recorder.writer`).
 
 MarketSettlementReports (35=UMS, on an RT listener that asked for them with
 ``receive_settlement_reports``) are stored once per report id, with their header
@@ -38,23 +37,22 @@ MarketSettlementReports (35=UMS, on an RT listener that asked for them with
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.application import Inbound
 from fixgw.gateway import Gateway
-from fixgw.models.fix import (EventResendComplete, EventResendReject, ExecType, MarketSettlementReport, exec_id_key)
+from fixgw.models.fix import EventResendComplete, EventResendReject, MarketSettlementReport, exec_id_key
 from fixgw.recorder.kept import Keeper
 from fixgw.recorder.phase import Page, Phase, Product, Step
-from fixgw.recorder.store import UTC, Gap, Key, Store, StoredReport, StoredSettlement
+from fixgw.recorder.store import Gap, Store, StoredReport, StoredSettlement
+from fixgw.recorder.writer import PENDING, REJECTED, Mark, Raw, Writer
 from fixgw.recovery import GAP_PREFIX
 from fixgw.state import State
 
@@ -63,43 +61,7 @@ REASONS = {1: "too many requests", 2: "server error", 3: "BeginExecID outside th
            4: "EndExecID too large"}
 
 
-def _tops(reports: list[StoredReport]) -> dict[tuple[str, int], tuple[Key, str]]:
-    """The highest (key, ExecID) per (product, exchange index) among ``reports``, by their keys."""
-    best: dict[tuple[str, int], tuple[Key, str]] = {}
-    for r in reports:
-        where, key = (r.product, r.exchange_index), r.key
-        top = best.get(where)
-        if top is None or key > top[0]:
-            best[where] = (key, r.exec_id)
-    return best
-
-
-class _Raw(NamedTuple):
-    """An ExecutionReport as QuickFIX's thread hands it over, still text: the writer decodes it."""
-
-    rt: object  # the session's application.SessionRuntime
-    product: str
-    raw: str
-    contiguous: bool
-    received: float  # time.time() when it arrived
-    invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
-
-
-_REJECTED, _PENDING = "\x01150=8\x01", "\x0117=-1;-1\x01"
-
-
-@dataclass(frozen=True)
-class _Mark:
-    """After the reports queued before it are durable, move the watermark to ``exec_id`` (its
-    ``key``; None: to the highest ExecID received so far, when a backfill reached the latest)."""
-
-    product: str
-    index: int
-    exec_id: str | None
-    key: Key | None = None
-
-
-class Recorder:
+class Recorder(Writer):
     def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
                  flush_s: float = 0.05, page_clocks: int = 20_000, retry_s: float = 60.0,
                  out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None,
@@ -158,20 +120,6 @@ class Recorder:
         self.gateway.stop()
         return self.flush(timeout)
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Block until everything received so far is durable (reports reach the writer's queue
-        straight from QuickFIX's thread, so a marker behind them is enough). False if the
-        writer has stopped on a failure or did not get there within ``timeout``."""
-        if self.failure is not None or not self._writer.is_alive():
-            return False
-        done = threading.Event()
-        self._q.put(done)
-        while not done.wait(0.1):
-            timeout -= 0.1
-            if self.failure is not None or timeout <= 0:
-                return False
-        return self.failure is None
-
     # -- events (QuickFIX's thread) ---------------------------------------
     def _product_of(self, session: str) -> Product | None:
         for p in self.products.values():
@@ -191,63 +139,13 @@ class Recorder:
         gen = rt.lifecycle.logons if live else -2
         with self._lock:
             contiguous = live and p.contiguous(gen)
-            if not live and _REJECTED not in raw and _PENDING not in raw:
+            if not live and REJECTED not in raw and PENDING not in raw:
                 p.received += 1
                 if p.received % 10_000 == 0:
                     i = raw.find("\x0117=") + 4
                     self._say(f"backfill {p.name}: {p.received} reports so far, at {raw[i:raw.find(chr(1), i)]}")
-        self._q.put(_Raw(rt, p.name, raw, contiguous, time.time(), invalid))
+        self._q.put(Raw(rt, p.name, raw, contiguous, time.time(), invalid))
         return True
-
-    def _decoded(self, item: _Raw) -> StoredReport | Gap | None:
-        """The writer's half of :meth:`_on_raw`. A report QuickFIX accepted is keyed from its text in
-        one pass (:meth:`StoredReport.scan`; the views and the kept books decode it when they read it);
-        anything else is decoded here, leniently if need be, and what is odd about it is said."""
-        if not item.invalid:
-            report = StoredReport.scan(self.account, item.product, item.raw,
-                                       dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
-            if report is not None:
-                item.rt.last_exec_id = report.exec_id
-                return report
-        try:
-            inbound = self.gateway.app.decode(item.rt, item.raw, item.invalid)
-            msg = inbound.message
-            if msg is None:
-                return self._undecodable(item, inbound.session, inbound.error)
-            if msg.is_pending or msg.exec_type is ExecType.REJECTED:
-                return None
-            if msg.anomalies:  # kept and stored as received; named so nobody is surprised later
-                self._say(f"{inbound.session}: report {msg.exec_id} stored with what the dictionary does not "
-                          f"allow: {'; '.join(map(str, msg.anomalies))}")
-            return StoredReport.from_model(self.account, item.product, msg, item.raw,
-                                           dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
-        except Exception as exc:  # noqa: BLE001 - a bad report is not a store failure
-            # What the callback guard does with it on QuickFIX's thread: name it, go on.
-            rt = item.rt
-            rt.lifecycle.note_error(f"internal error in fromApp: {type(exc).__name__}: {exc}")
-            rt.metrics.callback_errors += 1
-            log.error("session=%s callback=fromApp error=%s: %s", rt.config.name, type(exc).__name__, exc)
-            return None
-
-    def _undecodable(self, item: _Raw, session: str, error: str) -> StoredReport | Gap | None:
-        """An ExecutionReport even the lenient decoder cannot read: stored as its text under its
-        ExecID (views and replays name and skip it), so no later report moves the watermark past it
-        unseen; without a readable ExecID, a visible gap from the watermark (writer thread)."""
-        if _REJECTED in item.raw or _PENDING in item.raw:  # never stored, decoded or not
-            self._say(f"{session}: {error}; a rejected or pending report, not recorded")
-            return None
-        try:
-            report = StoredReport.from_text(self.account, item.product, item.raw,
-                                            dt.datetime.fromtimestamp(item.received, UTC), item.rt.units)
-        except ValueError as e:  # DecodeError too: no ExecID to key it on
-            with self._lock:
-                begin = self.products[item.product].watermark.get(0, "?")
-            gap = Gap.now(self.account, item.product, begin, None,
-                          f"{session}: an ExecutionReport without a readable ExecID ({e}); {error}")
-            return gap  # the writer records it (durably, or the recording stops) and says it
-        self._say(f"{session}: {error}; stored as received under ExecID {report.exec_id} "
-                  "(views and replays name and skip it)")
-        return report
 
     def _on_inbound(self, rt, event: Inbound) -> None:
         """A decoded message other than an ExecutionReport (QuickFIX's thread)."""
@@ -313,10 +211,10 @@ class Recorder:
             return
         self._say(f"backfill {p.name}: {begin}..{end or 'latest'} complete, {count} reports")
         if end is None:
-            self._q.put(_Mark(p.name, exec_id_key(begin)[0], None))
+            self._q.put(Mark(p.name, exec_id_key(begin)[0], None))
             return
         key = exec_id_key(end)
-        self._q.put(_Mark(p.name, key[0], end, key))
+        self._q.put(Mark(p.name, key[0], end, key))
         self._next_page(p, end)
 
     def _rejected(self, p: Product, msg: EventResendReject) -> None:
@@ -434,123 +332,6 @@ class Recorder:
                         self._send_page(p, start)
 
     # -- the writer ------------------------------------------------------
-    def _write_loop(self) -> None:
-        try:
-            self._write_forever()
-        except Exception as e:  # noqa: BLE001 - any failure stops recording, loudly
-            cause = " ".join(str(e).split()) or type(e).__name__
-            log.error("recorder account=%s event=store-failed store=%r cause=%r stored=%d",
-                      self.account, self.store.where, cause, self.stored)
-            self._fail(f"{self.store.where}: {cause}", "STORE FAILED")
-
-    def _fail(self, failure: str, headline: str) -> None:
-        """Stop recording: ``failure`` says why; ``on_failure`` (the commands) ends the process non-zero."""
-        self.failure = failure
-        self._say(f"{headline}: {failure}; recording stopped after {self.stored} reports stored this run "
-                  "(what was not stored is backfilled from KalshiDC on the next start)")
-        if self.on_failure is not None:
-            self.on_failure(failure)
-
-    def _durably(self, what: str, fn, *args):
-        """``fn(*args)``, repeated while it fails for a passing reason, for up to ``retry_s``."""
-        deadline, delay = time.monotonic() + self.retry_s, 0.1
-        while True:
-            try:
-                return fn(*args)
-            except Exception as e:
-                if not self.store.transient(e) or time.monotonic() + delay > deadline:
-                    raise
-                self._say(f"{self.store.where}: {what} failed ({' '.join(str(e).split())}); "
-                          f"retrying in {delay:g} s")
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    def _write_forever(self) -> None:
-        batch: list[StoredReport] = []
-        settled: list[StoredSettlement] = []
-        live: list[StoredReport] = []  # the batch's reports contiguous with the watermark
-        marks: list[_Mark] = []
-        waiters: list[threading.Event] = []
-        while True:
-            deadline = time.monotonic() + self.flush_s
-            while len(batch) < self.batch:
-                try:
-                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if isinstance(item, threading.Event):
-                    waiters.append(item)
-                    break
-                if isinstance(item, _Mark):
-                    marks.append(item)
-                    break
-                if isinstance(item, Gap):
-                    self._gap(item)
-                    continue
-                if isinstance(item, StoredSettlement):
-                    settled.append(item)
-                    continue
-                if item.__class__ is _Raw:
-                    report, contiguous = self._decoded(item), item.contiguous
-                    if report is None:
-                        continue
-                    if isinstance(report, Gap):  # a report without a readable ExecID
-                        self._gap(report)
-                        continue
-                else:
-                    report, contiguous = item
-                batch.append(report)
-                if contiguous:
-                    live.append(report)
-            live_top = _tops(live)
-            if batch:
-                self._note_tops(_tops(batch))
-                self.stored += self._durably(f"writing {len(batch)} reports", self.store.put, batch)
-                for callback in self.on_stored:
-                    callback(batch)
-                batch, live = [], []
-            if settled:  # after the batch: the fills a settlement closes are stored first
-                self._durably(f"writing {len(settled)} settlement reports", self.store.put_settlements, settled)
-                settled = []
-            for (product, index), (key, exec_id) in live_top.items():
-                self._advance(product, index, key, exec_id)
-            for m in marks:
-                with self._lock:
-                    top = (m.key, m.exec_id) if m.exec_id else self.products[m.product].page_top.get(m.index)
-                if top is not None:
-                    self._advance(m.product, m.index, *top)
-            marks = []
-            for w in waiters:
-                w.set()
-            waiters = []
-
-    def _gap(self, gap: Gap) -> None:
-        self._durably("recording a gap", self.store.add_gap, gap)
-        self._say(f"GAP {gap.product}: {gap.begin_exec_id}..{gap.end_exec_id or 'latest'} "
-                  f"({gap.reason}); recorded as a gap")
-
-    def _note_tops(self, tops: dict[tuple[str, int], tuple[Key, str]]) -> None:
-        """Remember the highest ExecID received per (product, exchange index): one lock per batch."""
-        with self._lock:
-            for (product, index), top in tops.items():
-                page_top = self.products[product].page_top
-                if index not in page_top or top[0] > page_top[index][0]:
-                    page_top[index] = top
-
-    def _advance(self, product: str, index: int, key: Key, exec_id: str) -> None:
-        p = self.products[product]
-        with self._lock:
-            if index in p.marks and key <= p.marks[index]:
-                return
-            p.watermark[index], p.marks[index] = exec_id, key
-        # with the kept books' checkpoint, now and then
-        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id, key)
-        p.moved_at = time.time()
-
-    def backlog(self) -> int:
-        """Reports (and markers) received and not yet taken by the writer."""
-        return self._q.qsize()
-
     def _say(self, text: str) -> None:
         log.warning("recorder account=%s %s", self.account, text)
         try:
