@@ -10,7 +10,6 @@ report is not, an undecodable one is named with its session and not stored.
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 
@@ -20,21 +19,12 @@ from fixgw import fields
 from fixgw.models.fix import ExecType, Side
 from fixgw.pricing import Units
 from fixgw.recorder.phase import Phase
-from fixgw.recorder.service import Recorder
-from fixgw.recorder.store import open_store
-from fixgw.sim.launch import gateway_config, make_account
 from test_commands import raw_of, trade
+from test_losses import _recorder
 
 
 def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_path, sim, monkeypatch):
-    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    cfg = gateway_config(tmp_path / "rec", sim, [
-        dict(name="listener", product="event", type="NR", listener=True, account=listener),
-        dict(name="dc", product="event", type="DC", account=dc)])
-    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
-    out = io.StringIO()
-    rec = Recorder(cfg, store, account="acct", out=out)
+    rec, store, out, listener = _recorder(tmp_path, sim)
     decoded_on: list[str] = []
     real = fields.decode_raw_with_unknown
 
@@ -75,13 +65,7 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
 
 def test_the_writer_parses_each_report_s_exec_id_once(tmp_path, sim, monkeypatch):
     from fixgw.recorder import kept, service, store as stores
-    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    cfg = gateway_config(tmp_path / "rec", sim, [
-        dict(name="listener", product="event", type="NR", listener=True, account=listener),
-        dict(name="dc", product="event", type="DC", account=dc)])
-    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
-    rec = Recorder(cfg, store, account="acct", out=io.StringIO())
+    rec, store, _, _ = _recorder(tmp_path, sim)
     parsed: list[str] = []
     for module, name in ((stores, "exec_key"), (kept, "exec_key"), (service, "exec_id_key")):
         def spy(exec_id, real=getattr(module, name)):
