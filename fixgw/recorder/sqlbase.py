@@ -8,10 +8,11 @@ and how a query reaches the database. Subclasses supply those three things.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Iterator
 
-from fixgw.pricing import Units
-from fixgw.recorder.store import PAGE_SIZE, Checkpoint, Gap, Key, StoredReport, StoredSettlement, legacy_units
+from fixgw.pricing import MARGIN, Units
+from fixgw.recorder.store import PAGE_SIZE, Checkpoint, Gap, Key, StoredReport, StoredSettlement
 
 COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
            "transact_time, raw, received_at, units")
@@ -28,7 +29,7 @@ KEPT_TABLE = ("CREATE TABLE kept (account text NOT NULL, product text NOT NULL, 
               "PRIMARY KEY (account, product))",)
 KEPT_COLUMNS = "account, product, exchange_index, clock, event, exec_id, version, reports, state, updated_at"
 # Migration 5: the units of each report's prices (UseDollars of the session that received it), so no
-# reader infers them; rows stored before it get what readers inferred then (store.legacy_units).
+# reader infers them; rows stored before it get what readers inferred then (legacy_units).
 UNITS_COLUMN = "ALTER TABLE reports ADD COLUMN units text"
 LEGACY_PAGE = ("SELECT account, product, exchange_index, clock, event, raw FROM reports "
                "WHERE (account, product, exchange_index, clock, event) > ({p}, {p}, {p}, {p}, {p}) "
@@ -38,9 +39,28 @@ SET_UNITS = ("UPDATE reports SET units={p} WHERE account={p} AND product={p} AND
 _UNITS = {u.value: u for u in Units}
 
 
+def legacy_units(raw: str, product: str) -> Units:
+    """The units of a report stored before they were recorded with it (schema version 4 and older),
+    as readers inferred them then: margin prices are always dollars; an event-contract price is
+    strictly between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more was
+    written in cents. Only the migration that records the units uses it, once per old row."""
+    if product == MARGIN:
+        return Units.DOLLARS
+    for tag_ in ("\x016=", "\x0131=", "\x0144="):
+        start = raw.find(tag_)
+        if start >= 0:
+            value = raw[start + len(tag_):raw.find("\x01", start + 1)]
+            try:
+                if Decimal(value) >= 1:
+                    return Units.CENTS
+            except ArithmeticError:
+                continue
+    return Units.DOLLARS
+
+
 def record_units(query, update_many, p: str) -> None:
     """Migration 5's data step, page by page in key order: every row stored before it gets the units
-    readers inferred then (:func:`~fixgw.recorder.store.legacy_units`), so it reads as it did."""
+    readers inferred then (:func:`legacy_units`), so it reads as it did."""
     after: tuple = ("", "", -1, -1, -1)
     while True:
         rows = query(LEGACY_PAGE.format(p=p), after)

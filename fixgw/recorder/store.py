@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from fixgw import fields, fields_tables, lenient, wire
@@ -218,25 +217,6 @@ def _units(product: str, units: Units | None) -> Units:
             raise ValueError("the units of an event-contract report must be given (the session's UseDollars)")
         return Units.DOLLARS
     return Units(units)
-
-
-def legacy_units(raw: str, product: str) -> Units:
-    """The units of a report stored before they were recorded with it (schema version 4 and older),
-    as readers inferred them then: margin prices are always dollars; an event-contract price is
-    strictly between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more was
-    written in cents. Only the migration that records the units uses it, once per old row."""
-    if product == MARGIN:
-        return Units.DOLLARS
-    for tag_ in ("\x016=", "\x0131=", "\x0144="):
-        start = raw.find(tag_)
-        if start >= 0:
-            value = raw[start + len(tag_):raw.find("\x01", start + 1)]
-            try:
-                if Decimal(value) >= 1:
-                    return Units.CENTS
-            except ArithmeticError:
-                continue
-    return Units.DOLLARS
 
 
 @dataclass(frozen=True, slots=True)
