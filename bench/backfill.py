@@ -12,6 +12,7 @@ from bench.bare import sign_logon
 from bench.record import rss_mb
 from bench.translation import sample_reports
 from fixgw.adapter import sessions, tls
+from fixgw.recorder.phase import Phase
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.signing import Signer
@@ -22,11 +23,12 @@ N_RSS, RSS_AT = 1_000_000, 100_000
 
 
 class BareDC(fix.Application):
-    """Signs its Logon, sends one U1, counts ExecutionReports until U2."""
+    """Signs its Logon (with the Kalshi flags ``logon`` a recorder's KalshiDC session sends, so the
+    simulator words and serves the same reports to both), sends one U1, counts ExecutionReports until U2."""
 
-    def __init__(self, signer: Signer):
+    def __init__(self, signer: Signer, logon: list[tuple[int, str]] = ()):
         super().__init__()
-        self.signer, self.count = signer, 0
+        self.signer, self.count, self.logon = signer, 0, list(logon)
         self.logged_on, self.done = threading.Event(), threading.Event()
 
     def onCreate(self, sid): pass
@@ -37,6 +39,8 @@ class BareDC(fix.Application):
 
     def toAdmin(self, msg, sid):
         if msg.getHeader().getField(35) == "A":
+            for tag, value in self.logon:
+                msg.setField(fix.StringField(tag, value))
             sign_logon(msg, self.signer)
 
     def fromApp(self, msg, sid):
@@ -59,7 +63,7 @@ def _bare_replay(tmp: Path, sim: SimProcess, account, first: str) -> float:
     cfg = gateway_config(tmp, sim, [dict(name="dc", product="event", type="DC", account=account)])
     tls.pin_only()
     settings = sessions.settings(cfg, tmp / "q.cfg")
-    app = BareDC(Signer.from_file(account.private_key))
+    app = BareDC(Signer.from_file(account.private_key), cfg.session[0].logon_fields())
     ini = fix.SSLSocketInitiator(app, fix.FileStoreFactory(settings), settings)
     t = time.perf_counter()
     ini.start()
@@ -130,7 +134,7 @@ def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
     rec = Recorder(cfg, store, account="bench", out=open("/dev/null", "w"))
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0  # the listener is live and contiguous (as after a backfill)
+    p.phase, p.live_gen = Phase.LIVE, 0  # the listener is live and contiguous (as after a backfill)
     template = sample_reports(1)[0].replace("1000;5000", "{c};{e}").replace("\x0134=2\x01", "\x0134={s}\x01")
     rt = rec.gateway.runtime("listener")
     sid = fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
@@ -161,3 +165,13 @@ def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
         raise RuntimeError(f"RSS bench: {stored} of {n} reports stored, {errors} callback errors")
     at, end = rss
     return ("record_rss_growth_mb", end - at, "MB", at, end / at)
+
+
+if __name__ == "__main__":  # python -m bench.backfill: the backfill figure alone
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        name, value, unit, base, ratio = figure(Path(d))
+    print(json.dumps({"name": name, "value": round(value, 2), "unit": unit, "baseline": round(base, 2),
+                      "ratio": round(ratio, 3)}), flush=True)

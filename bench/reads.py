@@ -46,6 +46,7 @@ from fixgw.api import fillpage
 from fixgw.api.fillpage import key_cursor
 from fixgw.api.params import Params
 from fixgw.api.rest import Source
+from fixgw.pricing import Units
 from fixgw.recorder import kept
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.recorder.views import Query
@@ -79,7 +80,7 @@ def build(path: Path, n: int) -> None:
         rows = []
         for i in range(start, min(n, start + BATCH)):
             raw, sym, when = _raw(i)
-            rows.append(StoredReport(ACCOUNT, "event", f"{1000 + i};1", 0, 1000 + i, 1, sym, 0, when, raw, when))
+            rows.append(StoredReport(ACCOUNT, "event", f"{1000 + i};1", 0, 1000 + i, 1, sym, 0, when, raw, when, Units.CENTS))
         store.put(rows)
     store.close()
 
@@ -92,7 +93,7 @@ def keeping(tmp: Path, n: int) -> tuple[float, float, float, float]:
 
     made = [_raw(i) for i in range(n)]
     models = [fields.decode_raw(raw, Units.DOLLARS) for raw, _, _ in made]  # the recorder decodes anyway
-    rows = [StoredReport(ACCOUNT, "event", f"{1000 + i};1", 0, 1000 + i, 1, sym, 0, when, raw, when)
+    rows = [StoredReport(ACCOUNT, "event", f"{1000 + i};1", 0, 1000 + i, 1, sym, 0, when, raw, when, Units.CENTS)
             for i, (raw, sym, when) in enumerate(made)]
     out, cpu = [], []
     for keep in (True, False):

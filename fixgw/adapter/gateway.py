@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import quickfix as fix
 
@@ -74,7 +74,13 @@ class SessionStatus:
 
 class Gateway(OrderEntry):
     def __init__(self, config: GatewayConfig, *, application: type[GatewayApplication] = GatewayApplication,
-                 limiter: RateLimiter | None = None, translate: bool = True):
+                 limiter: RateLimiter | None = None, translate: bool = True,
+                 on_inbound: Callable[[SessionRuntime, Inbound], None] | None = None,
+                 on_raw: Callable[[SessionRuntime, str, str, bool], bool] | None = None):
+        """``on_inbound(runtime, inbound)`` takes every decoded inbound application message on
+        QuickFIX's thread instead of the gateway's dispatcher; ``on_raw(runtime, msg_type, raw,
+        invalid)`` is offered each one before it is decoded and returns True when it took it (the
+        recorder: :attr:`GatewayApplication.raw_sink`)."""
         self.config = config
         self.runtimes: dict[str, SessionRuntime] = {}
         lc = config.limits
@@ -102,7 +108,8 @@ class Gateway(OrderEntry):
         if translate:
             self.dispatcher.on_event(self.recovery.on_dispatched)
         self.app = application(list(self.runtimes.values()))
-        self.app.sink = self._inbound
+        self.app.sink = on_inbound or self._inbound
+        self.app.raw_sink = on_raw
         self._initiator: fix.Initiator | None = None
         self._lock: Path | None = None
 

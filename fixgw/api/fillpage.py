@@ -32,12 +32,10 @@ from fixgw.api.params import Params, bad, decode, encode
 from fixgw.errors import DecodeError
 from fixgw.positions import event_ticker as event_of
 from fixgw.pricing import Units
-from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
 TAG = "fill"
 _PARTIES = f"\x01{tags.NO_PARTY_IDS}="
-_AVG_PX, _LAST_PX, _PRICE = (f"\x01{t}=" for t in (tags.AVG_PX, tags.LAST_PX, tags.PRICE))
 
 
 def key_cursor(key: tuple[int, int, int]) -> str:
@@ -51,32 +49,9 @@ def key_of(cursor: str) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
-def _field(raw: str, tag: str) -> str | None:
-    start = raw.find(tag)
-    return None if start < 0 else raw[start + len(tag):raw.find("\x01", start + 1)]
-
-
-def _units(raw: str) -> Units:
-    """The price unit a stored report was written in, as :func:`fixgw.recorder.views.units_of` says,
-    remembered per the text of AvgPx, LastPx and Price (what units_of reads; their Decimal reading
-    is most of its cost)."""
-    key = (_field(raw, _AVG_PX), _field(raw, _LAST_PX), _field(raw, _PRICE))
-    units = _UNITS.get(key)
-    if units is None:
-        if len(_UNITS) >= _UNITS_MAX:
-            _UNITS.clear()
-        units = _UNITS[key] = units_of(raw, "event")
-    return units
-
-
-_UNITS: dict[tuple[str | None, str | None, str | None], Units] = {}
-_UNITS_MAX = 4096
-
-
-def _fill(raw: str) -> tuple[str, int | None, str] | None:
-    """``(order_id, second, JSON text)`` of the member's own Fill of one stored report, or None
-    (not a Trade, or a sub-trader's)."""
-    units = _units(raw)
+def _fill(raw: str, units: Units) -> tuple[str, int | None, str] | None:
+    """``(order_id, second, JSON text)`` of the member's own Fill of one stored report (its prices
+    in ``units``, as stored with it), or None (not a Trade, or a sub-trader's)."""
     if _PARTIES not in raw:
         return fastfill.fill_json(raw, units)
     er = codec.decode_raw(raw, units)
@@ -92,12 +67,12 @@ def _inside(second: int | None, p: Params) -> bool:
 def rows(src, p: Params, after: tuple[int, int, int] | None = None, size: int = 1000):
     """``(key, JSON text)`` of every matching fill after the key ``after``, in store order
     (``size``: rows per store query)."""
-    for index, clock, event, exec_id, symbol, raw in src.store.texts(
+    for index, clock, event, exec_id, symbol, raw, units in src.store.texts(
             src.account, "event", ticker=p.ticker, subaccount=p.subaccount, after=after, trades=True, size=size):
         if p.event_ticker and event_of(symbol) != p.event_ticker:
             continue
         try:
-            made = _fill(raw)
+            made = _fill(raw, Units(units))
         except (DecodeError, ValueError) as e:  # as the view does: name it, serve the rest
             log.warning("skipped stored report ExecID %s (%s, event): %s", exec_id, src.account, e)
             continue

@@ -85,7 +85,7 @@ class Collector:
         for name, p in rec.products.items():
             age.add_metric([name], now - p.moved_at if p.moved_at else -1.0)
             received.add_metric([name], p.received)
-            running.add_metric([name], 1.0 if p.pending is not None else 0.0)
+            running.add_metric([name], 1.0 if p.page is not None else 0.0)
         yield from (stored, backlog, age, received, running)
 
 

@@ -45,7 +45,6 @@ from fixgw.margin import MarginOrders
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Ledger
 from fixgw.recorder.store import Store, StoredReport
-from fixgw.recorder.views import units_of
 
 log = logging.getLogger("fixgw.api")
 
@@ -186,7 +185,7 @@ class Hub:
             return
         if r.product == "margin":
             return self._fold_margin(r, publish=publish)
-        er = lenient.decode(r.raw, units_of(r.raw, "event"))[0]  # stored as received
+        er = lenient.decode(r.raw, r.units)[0]  # stored as received
         frames: list[tuple[str, dict]] = []
         if er.exec_type is ExecType.TRADE:
             fill = translate.fill_from_report(er)
@@ -206,7 +205,7 @@ class Hub:
         if r.exec_id in self._margin_seen:
             return
         self._margin_seen.add(r.exec_id)
-        er = lenient.decode(r.raw, units_of(r.raw, "margin"))[0]
+        er = lenient.decode(r.raw, r.units)[0]
         sub = er.alloc_account
         frames: list[tuple[str, dict]] = []
         order = self.margin_orders.apply(er)

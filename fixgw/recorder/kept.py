@@ -48,8 +48,7 @@ from fixgw.cash import Cash
 from fixgw.fcm import Books
 from fixgw.positions import EventBook, MarginBook
 from fixgw.recorder.replay import Replayed, decode
-from fixgw.recorder.store import Checkpoint, Key, Store, StoredReport, exec_key
-from fixgw.recorder.views import units_of
+from fixgw.recorder.store import Checkpoint, Key, Store, exec_key
 from fixgw.translate import _Live
 
 log = logging.getLogger("fixgw.recorder")
@@ -59,7 +58,6 @@ EVERY = 1000  # reports between checkpoints: the most a read folds on top of one
 # ...or more when the books are large: a checkpoint writes the whole state, so one comes at most every
 # (its size / BYTES_PER_REPORT) reports and its cost per report stays constant, never the state's size.
 BYTES_PER_REPORT = 256
-NOTED = 100_000  # decoded reports the recorder keeps for its next checkpoint, at most
 _LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
 _EVENT = [f.name for f in dc_fields(EventBook)]
 _MARGIN = [f.name for f in dc_fields(MarginBook)]
@@ -125,19 +123,13 @@ def load(store: Store, account: str, product: str) -> tuple[Replayed, Key | None
     return loads(cp.state), cp.through
 
 
-def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key,
-         decoded: dict | None = None) -> int:
-    """Fold the stored reports in (after, upto] into ``books``; how many. ``decoded`` (key -> (raw,
-    units, model)) holds models already decoded from the same text in the same units, taken instead
-    of decoding again: the same model :func:`decode` would give."""
+def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key) -> int:
+    """Fold the stored reports in (after, upto] into ``books``, decoded as a full replay decodes
+    them; how many."""
     n = 0
     for r in store.reports(account, product, after=after, upto=upto):
-        seen = decoded.pop(r.key, None) if decoded else None
         try:
-            if seen is not None and seen[0] == r.raw and seen[1] is units_of(r.raw, product):
-                books.apply(seen[2], product)
-            else:
-                books.apply(decode(r, product), product)
+            books.apply(decode(r, product), product)
         except ValueError as e:  # as every view does: the report is named and skipped (apply changed nothing)
             log.warning("recorder account=%s product=%s: kept books skip stored report %s: %s",
                         account, product, r.exec_id, e)
@@ -167,30 +159,17 @@ class Keeper:
         self._books: dict[str, tuple[Replayed, Key | None, int]] = {}  # product -> (books, through, folded)
         self._size: dict[str, int] = {}  # product -> bytes of its last checkpoint
         self._off: set[str] = set()
-        self._decoded: dict[str, dict] = {"event": {}, "margin": {}}  # product -> key -> (raw, units, model)
 
-    def note(self, report: StoredReport, model, units) -> None:
-        """The recorder decoded ``report`` into ``model`` (in ``units``): fold that instead of decoding
-        the stored text again, when it is the same text in the units a replay reads it in. Called from
-        QuickFIX's thread (single dict operations); bounded, as reports above the watermark may wait."""
-        books = self._books.get(report.product)
-        if books is not None and books[1] is not None and report.key <= books[1]:
-            return  # stored and folded already: a resend
-        decoded = self._decoded[report.product]
-        if len(decoded) >= NOTED:
-            decoded.clear()  # those are decoded again from the store when their turn comes
-        decoded[report.key] = (report.raw, units, model)
-
-    def set_watermark(self, product: str, index: int, exec_id: str) -> None:
+    def set_watermark(self, product: str, index: int, exec_id: str, key: Key | None = None) -> None:
         """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
-        have been stored since the last one. A passing store error (``transient()``: database busy,
+        have been stored since the last one (``key``: the ExecID's, when the caller has it). A passing store error (``transient()``: database busy,
         connection lost) is raised for the writer to repeat the whole move. Any other failure turns
         the kept books off for the run, logged; the watermark still moves, and reads keep working
         from the older checkpoint. A report that does not fold is skipped inside :func:`fold`."""
         kept = None
         if index == 0 and product not in self._off:
             try:
-                kept = self._checkpoint(product, exec_id)
+                kept = self._checkpoint(product, exec_id, exec_key(exec_id) if key is None else key)
             except Exception as e:
                 self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
                 if self.store.transient(e):
@@ -201,8 +180,7 @@ class Keeper:
                           "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
         self.store.set_watermark(self.account, product, index, exec_id, kept=kept)
 
-    def _checkpoint(self, product: str, mark: str) -> Checkpoint | None:
-        upto = exec_key(mark)
+    def _checkpoint(self, product: str, mark: str, upto: Key) -> Checkpoint | None:
         if product not in self._books:
             books, through = load(self.store, self.account, product)
             cp = self.store.checkpoint(self.account, product)
@@ -212,7 +190,7 @@ class Keeper:
         if through is not None and (upto <= through or self.store.count(
                 self.account, product, after=through, upto=upto) < every):
             return None
-        n = fold(books, self.store, self.account, product, through, upto, self._decoded[product])
+        n = fold(books, self.store, self.account, product, through, upto)
         blob = dumps(books)
         self._size[product] = len(blob)
         self._books[product] = (loads(blob), upto, folded + n)  # what was written: no finished orders

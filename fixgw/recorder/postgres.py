@@ -29,7 +29,7 @@ from typing import Sequence
 import psycopg
 
 from fixgw.recorder.sqlbase import (COLUMNS, KEPT_COLUMNS, KEPT_TABLE, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE,
-                                    SqlReads)
+                                    UNITS_COLUMN, SqlReads, record_units)
 from fixgw.recorder.store import (
     UTC, Checkpoint, Gap, StoredReport, StoredSettlement, StoreError, check_version, utc, watermark_key)
 
@@ -40,7 +40,7 @@ _TRANSIENT_STATES = {"40001", "40P01", "57P01", "57P02", "57P03"}
 # pg_advisory_xact_lock key: any constant shared by every fixgw process ("fixgwREC").
 _MIGRATION_LOCK = 0x6669786777524543
 
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+MIGRATIONS: list[tuple[int, tuple]] = [
     (1, (
         """CREATE TABLE reports (
             account text NOT NULL,
@@ -87,6 +87,8 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     # one writer per account, so an account's numbers grow in the order its transactions commit.
     (5, ("ALTER TABLE reports ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY",
          "CREATE INDEX reports_seq ON reports (seq)")),
+    (6, (UNITS_COLUMN, lambda db: record_units(lambda sql, args: db.execute(sql, args).fetchall(),
+                                               lambda sql, rows: db.cursor().executemany(sql, rows), "%s"))),
 ]
 _PUT_KEPT = (f"INSERT INTO kept ({KEPT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,now()) "
              "ON CONFLICT (account, product) DO UPDATE SET exchange_index=excluded.exchange_index, "
@@ -108,7 +110,7 @@ def _row(r: StoredReport) -> tuple:
         raise TypeError(f"put() takes StoredReports, not {type(r).__name__}")
     return (r.account, r.product, r.exec_id, r.exchange_index, r.clock, r.event, r.symbol,
             r.subaccount, None if r.transact_time is None else utc(r.transact_time), r.raw,
-            utc(r.received_at))
+            utc(r.received_at), r.units.value)
 
 
 def _kept_row(k: Checkpoint) -> tuple:
@@ -193,8 +195,8 @@ class PostgresStore(SqlReads):
                     check_version(current, known, _where(db))
                     if current >= version:
                         continue
-                    for sql in statements:
-                        db.execute(sql)
+                    for sql in statements:  # SQL, or a data step given the connection
+                        sql(db) if callable(sql) else db.execute(sql)
                     db.execute("INSERT INTO schema_version (version, applied_at) "
                                "VALUES (%s, now())", (version,))
 
@@ -298,7 +300,7 @@ class PostgresStore(SqlReads):
 # before the first migration has created reports.
 _TEMPCOLUMNS = ("account text, product text, exec_id text, exchange_index bigint, "
                  "clock bigint, event bigint, symbol text, subaccount bigint, "
-                 "transact_time timestamptz, raw text, received_at timestamptz")
+                 "transact_time timestamptz, raw text, received_at timestamptz, units text")
 
 
 def safe_url(url: str) -> str:

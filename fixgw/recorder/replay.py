@@ -29,11 +29,9 @@ from fixgw.recorder.store import Store, StoredReport
 
 
 def decode(r: StoredReport, product: str) -> ExecutionReport:
-    """A stored report as the model every replay folds (units read from its own text), decoded
+    """A stored report as the model every replay folds, in the units it was received in, decoded
     leniently: it is stored as it was received, novel values and all."""
-    from fixgw.recorder.views import units_of  # the views decide a stored report's units
-
-    return lenient.decode(r.raw, units_of(r.raw, product))[0]
+    return lenient.decode(r.raw, r.units)[0]
 
 
 @dataclass

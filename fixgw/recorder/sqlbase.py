@@ -8,13 +8,15 @@ and how a query reaches the database. Subclasses supply those three things.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Iterator
 
+from fixgw.pricing import MARGIN, Units
 from fixgw.recorder.store import PAGE_SIZE, Checkpoint, Gap, Key, StoredReport, StoredSettlement
 
 COLUMNS = ("account, product, exec_id, exchange_index, clock, event, symbol, subaccount, "
-           "transact_time, raw, received_at")
-TEXT_COLUMNS = "exchange_index, clock, event, exec_id, symbol, raw"  # SqlReads.texts
+           "transact_time, raw, received_at, units")
+TEXT_COLUMNS = "exchange_index, clock, event, exec_id, symbol, raw, units"  # SqlReads.texts
 SETTLEMENT_COLUMNS = "account, product, report_id, symbol, raw, received_at"
 # Migration 3 of both backends (their own column types): settlement reports, kept as text.
 SETTLEMENTS_TABLE = ("CREATE TABLE settlements (id {id}, account text NOT NULL, product text NOT NULL, "
@@ -27,6 +29,49 @@ KEPT_TABLE = ("CREATE TABLE kept (account text NOT NULL, product text NOT NULL, 
               "reports bigint NOT NULL, state {blob} NOT NULL, updated_at {time} NOT NULL, "
               "PRIMARY KEY (account, product))",)
 KEPT_COLUMNS = "account, product, exchange_index, clock, event, exec_id, version, reports, state, updated_at"
+# Migration 5: the units of each report's prices (UseDollars of the session that received it), so no
+# reader infers them; rows stored before it get what readers inferred then (legacy_units).
+UNITS_COLUMN = "ALTER TABLE reports ADD COLUMN units text"
+LEGACY_PAGE = ("SELECT account, product, exchange_index, clock, event, raw FROM reports "
+               "WHERE (account, product, exchange_index, clock, event) > ({p}, {p}, {p}, {p}, {p}) "
+               "ORDER BY account, product, exchange_index, clock, event LIMIT 1000")
+SET_UNITS = ("UPDATE reports SET units={p} WHERE account={p} AND product={p} AND exchange_index={p} "
+             "AND clock={p} AND event={p}")
+_UNITS = {u.value: u for u in Units}
+
+
+def legacy_units(raw: str, product: str) -> Units:
+    """The units of a report stored before they were recorded with it (schema version 4 and older),
+    as readers inferred them then: margin prices are always dollars; an event-contract price is
+    strictly between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more was
+    written in cents. Only the migration that records the units uses it, once per old row."""
+    if product == MARGIN:
+        return Units.DOLLARS
+    for tag_ in ("\x016=", "\x0131=", "\x0144="):
+        start = raw.find(tag_)
+        if start >= 0:
+            value = raw[start + len(tag_):raw.find("\x01", start + 1)]
+            try:
+                if Decimal(value) >= 1:
+                    return Units.CENTS
+            except ArithmeticError:
+                continue
+    return Units.DOLLARS
+
+
+def record_units(query, update_many, p: str) -> None:
+    """Migration 5's data step, page by page in key order: every row stored before it gets the units
+    readers inferred then (:func:`legacy_units`), so it reads as it did."""
+    after: tuple = ("", "", -1, -1, -1)
+    while True:
+        rows = query(LEGACY_PAGE.format(p=p), after)
+        if not rows:
+            return
+        update_many(SET_UNITS.format(p=p), [(legacy_units(raw, product).value, account, product, index, clock, event)
+                                            for account, product, index, clock, event, raw in rows])
+        after = tuple(rows[-1][:5])
+
+
 # A Trade report (150=F): what a page of fills reads, filtered in the database.
 TRADE_PATTERN = "%\x01150=F\x01%"
 
@@ -45,9 +90,9 @@ class SqlReads:
         raise NotImplementedError
 
     def _report(self, row: tuple) -> StoredReport:
-        (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received) = row
+        (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received, units) = row
         return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
-                            self._time_of(tt), raw, self._time_of(received))
+                            self._time_of(tt), raw, self._time_of(received), _UNITS[units])
 
     def _optional(self, **cols: object) -> tuple[str, list]:
         given = {k: v for k, v in cols.items() if v is not None}
@@ -71,7 +116,7 @@ class SqlReads:
 
     def texts(self, account: str, product: str, *, ticker: str | None = None, subaccount: int | None = None,
               after: Key | None = None, trades: bool = False, size: int = PAGE_SIZE) -> Iterator[tuple]:
-        """``(exchange_index, clock, event, exec_id, symbol, raw)`` of the reports :meth:`reports`
+        """``(exchange_index, clock, event, exec_id, symbol, raw, units)`` of the reports :meth:`reports`
         gives for the same arguments, without making a StoredReport of each row (what a page of
         fills reads); fetched ``size`` rows at a time (a page of n asks n + 1: is there a next one?)."""
         where, args = self._where(account, product, ticker, None, None, subaccount, None, trades)

@@ -26,7 +26,7 @@ import time
 from typing import Sequence
 
 from fixgw.recorder.sqlbase import (COLUMNS, KEPT_COLUMNS, KEPT_TABLE, SETTLEMENT_COLUMNS, SETTLEMENTS_TABLE,
-                                    SqlReads)
+                                    UNITS_COLUMN, SqlReads, record_units)
 from fixgw.recorder.store import (
     Checkpoint, Gap, StoredReport, StoredSettlement, StoreError, check_version, from_micros, to_micros, utc, watermark_key)
 
@@ -35,7 +35,7 @@ _TRANSIENT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 # (version, statements). Append only: a released step is never edited.
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+MIGRATIONS: list[tuple[int, tuple]] = [
     (1, (
         """CREATE TABLE reports (
             account TEXT NOT NULL,
@@ -79,10 +79,12 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
     (3, tuple(sql.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", time="INTEGER") for sql in SETTLEMENTS_TABLE)),
     (4, tuple(sql.format(blob="BLOB", time="INTEGER") for sql in KEPT_TABLE)),
+    (5, (UNITS_COLUMN, lambda db: record_units(lambda sql, args: db.execute(sql, args).fetchall(),
+                                               db.executemany, "?"))),
 ]
 _PUT_KEPT = f"INSERT OR REPLACE INTO kept ({KEPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 
-_INSERT = f"INSERT OR IGNORE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT OR IGNORE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 # Upsert that only ever moves forward, so a late or repeated call cannot lower it.
 _SET_WATERMARK = (
@@ -97,7 +99,7 @@ def _row(r: StoredReport) -> tuple:
     if not isinstance(r, StoredReport):
         raise TypeError(f"put() takes StoredReports, not {type(r).__name__}")
     return (r.account, r.product, r.exec_id, r.exchange_index, r.clock, r.event, r.symbol,
-            r.subaccount, to_micros(r.transact_time), r.raw, to_micros(r.received_at))
+            r.subaccount, to_micros(r.transact_time), r.raw, to_micros(r.received_at), r.units.value)
 
 
 def _kept_row(k: Checkpoint) -> tuple:
@@ -191,8 +193,8 @@ class SqliteStore(SqlReads):
                 check_version(current, known, self.path)
                 if current >= version:
                     continue  # applied earlier, or by another process meanwhile
-                for sql in statements:
-                    self._db.execute(sql)
+                for sql in statements:  # SQL, or a data step given the connection
+                    sql(self._db) if callable(sql) else self._db.execute(sql)
                 self._db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                                  (version, to_micros(dt.datetime.now(dt.timezone.utc))))
 

@@ -29,7 +29,7 @@ from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from fixgw.fix import codec as fields, codec_tables as fields_tables, lenient, wire
 from fixgw.errors import DecodeError, FixgwError
-from fixgw.models.fix import ExecutionReport, MarketSettlementReport
+from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side
 from fixgw.pricing import EVENT, MARGIN, Units
 
 PRODUCTS = frozenset({EVENT, MARGIN})
@@ -39,6 +39,10 @@ INT64_MAX = 2**63 - 1
 # Digits only: int() alone would also accept " 7", "+7" and "1_0", none of which
 # Kalshi sends, and each would alias another ExecID under the numeric key.
 _EXEC_ID = re.compile(r"[0-9]{1,19};[0-9]{1,19}(?:;[0-9]{1,19})?\Z")
+# What StoredReport.scan reads: the columns, and the fields every ExecutionReport must carry.
+_SCAN = re.compile("\x01(14|17|37|39|54|55|60|79|150|151)=([^\x01]*)")
+_REQUIRED = ("14", "17", "37", "39", "54", "55", "150", "151")
+_ENUMS = (("150", frozenset(ExecType) - {ExecType.REJECTED}), ("39", frozenset(OrdStatus)), ("54", frozenset(Side)))
 
 
 class StoreError(FixgwError):
@@ -95,6 +99,7 @@ class StoredReport:
     transact_time: dt.datetime | None  # 60
     raw: str  # the FIX message as received, SOH-separated
     received_at: dt.datetime
+    units: Units  # of its prices, as the session that received it asked (UseDollars); margin: dollars
 
     def __post_init__(self) -> None:
         if self.product not in PRODUCTS:
@@ -120,14 +125,15 @@ class StoredReport:
         msg = fields.decode_raw(raw, units)
         if not isinstance(msg, ExecutionReport):
             raise DecodeError(type(msg).__name__, "not an ExecutionReport (35=8)", 35)
-        return cls.from_model(account, product, msg, raw, received_at)
+        return cls.from_model(account, product, msg, raw, received_at, units)
 
     @classmethod
     def from_model(cls, account: str, product: str, msg: ExecutionReport, raw: str,
-                   received_at: dt.datetime | None = None) -> StoredReport:
-        """:meth:`from_raw` for a caller that already decoded ``raw`` into ``msg``.
+                   received_at: dt.datetime | None = None, units: Units | None = None) -> StoredReport:
+        """:meth:`from_raw` for a caller that already decoded ``raw`` (in ``units``) into ``msg``.
 
-        ``received_at`` defaults to now.  Same refusals as :meth:`from_raw`.
+        ``received_at`` defaults to now; ``units`` may be left out for margin only (always dollars).
+        Same refusals as :meth:`from_raw`.
         """
         if not isinstance(raw, str) or "\x00" in raw:
             raise DecodeError("8", "raw must be FIX text without NUL characters")
@@ -137,10 +143,40 @@ class StoredReport:
         index, clock, event = exec_key(msg.exec_id)
         received_at = dt.datetime.now(UTC) if received_at is None else utc(received_at)
         return cls(account, product, msg.exec_id, index, clock, event, msg.symbol,
-                   msg.alloc_account or 0, msg.transact_time, raw, received_at)
+                   msg.alloc_account or 0, msg.transact_time, raw, received_at, _units(product, units))
 
     @classmethod
-    def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime) -> StoredReport:
+    def scan(cls, account: str, product: str, raw: str, received_at: dt.datetime, units: Units,
+             key: tuple[int, int, int] | None = None) -> StoredReport | None:
+        """:meth:`from_model` without the model: the columns read from the text in one pass, for the
+        recorder's writer (the views and the kept books decode the stored text when they read it).
+
+        None when the text is not plain, so the caller decodes it and says what is wrong: a field
+        below appearing twice, a required one (37 17 150 39 54 55 14 151) missing or empty, an
+        ExecType, OrdStatus or Side the dictionary does not list, a rejected report (150=8), an ExecID
+        that is no store key (a pending one), a TransactTime or AllocAccount that does not convert, a
+        NUL character. ``key``: the ExecID's key when the caller parsed it already.
+        """
+        pairs = _SCAN.findall(raw)
+        f = dict(pairs)
+        if len(f) != len(pairs) or not all(map(f.get, _REQUIRED)) or "\x00" in raw:
+            return None
+        for tag_, allowed in _ENUMS:
+            if f[tag_] not in allowed:
+                return None
+        exec_id = f["17"]
+        try:
+            index, clock, event = key if key is not None else exec_key(exec_id)
+            when = fields_tables.time_from_wire(f["60"]) if "60" in f else None
+            sub = fields_tables.int_from_wire(f["79"]) if "79" in f else 0
+        except (ValueError, KeyError, IndexError):
+            return None
+        return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw, utc(received_at),
+                   _units(product, units))
+
+    @classmethod
+    def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime,
+                  units: Units | None = None) -> StoredReport:
         """An ExecutionReport even the lenient decoder cannot read, kept as its text: ExecID(17),
         Symbol(55), AllocAccount(79) and TransactTime(60) read from the text (a repeated tag keeps its
         first value, as the lenient decoder does); 55 absent is "", 79 absent or not digits is 0, 60
@@ -166,12 +202,21 @@ class StoredReport:
         except (ValueError, KeyError, IndexError):
             when = None
         return cls(account, product, exec_id, index, clock, event, found.get("55", ""),
-                   int(sub) if sub.isdigit() and len(sub) <= 18 else 0, when, raw, utc(received_at))
+                   int(sub) if sub.isdigit() and len(sub) <= 18 else 0, when, raw, utc(received_at),
+                   _units(product, units))
 
-    def decode(self, units: Units) -> ExecutionReport:
-        """The report as a model again (the store keeps text so a newer codec can reread it);
-        decoded leniently, as it was when received (see :func:`fixgw.fix.lenient.decode`)."""
-        return lenient.decode(self.raw, units)[0]
+    def decode(self) -> ExecutionReport:
+        """The report as a model again, in the units it was received in (the store keeps text so a
+        newer codec can reread it); decoded leniently, as it was when received (:func:`fixgw.fix.lenient.decode`)."""
+        return lenient.decode(self.raw, self.units)[0]
+
+
+def _units(product: str, units: Units | None) -> Units:
+    if units is None:
+        if product != MARGIN:
+            raise ValueError("the units of an event-contract report must be given (the session's UseDollars)")
+        return Units.DOLLARS
+    return Units(units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +311,7 @@ class Store(Protocol):
 
     def texts(self, account: str, product: str, *, ticker: str | None = None, subaccount: int | None = None,
               after: Key | None = None, trades: bool = False, size: int = PAGE_SIZE) -> Iterator[tuple]:
-        """``(exchange_index, clock, event, exec_id, symbol, raw)`` of what :meth:`reports` gives, in
+        """``(exchange_index, clock, event, exec_id, symbol, raw, units)`` of what :meth:`reports` gives, in
         its order, ``size`` rows per query (no StoredReport is made: a page of fills reads these)."""
 
     def count(self, account: str | None = None, product: str | None = None, *, after: Key | None = None,

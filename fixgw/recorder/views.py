@@ -7,11 +7,8 @@ balances and settlements start from the kept checkpoint (:mod:`fixgw.recorder.ke
 and fold only the reports after it; a page of fills (:meth:`Query.fills_page`)
 reads only that page's reports.
 
-Reports are stored as received, in the units of the session that received
-them. Margin prices are always dollars; an event-contract price is strictly
-between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more
-was written in cents (UseDollars off) and one whose prices stay below 1 in
-dollars.
+Reports are stored as received, with the units of the session that received
+them (UseDollars), and are read in those units.
 
 A stored report that cannot be served (it no longer decodes, or a Trade lacks
 LastPx/LastQty) is skipped and named through ``Query.on_skip`` (stderr by
@@ -26,7 +23,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from decimal import Decimal
 
 from fixgw import translate
 from fixgw.fix import lenient
@@ -34,26 +30,7 @@ from fixgw.errors import DecodeError
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.positions import Ledger, event_ticker as event_of
-from fixgw.pricing import Units
 from fixgw.recorder.store import Store, StoredReport, exec_key
-
-
-_PRICE_TAGS = ("\x016=", "\x0131=", "\x0144=")
-
-
-def units_of(raw: str, product: str) -> Units:
-    if product == "margin":
-        return Units.DOLLARS
-    for tag in _PRICE_TAGS:
-        start = raw.find(tag)
-        if start >= 0:
-            value = raw[start + len(tag):raw.find("\x01", start + 1)]
-            try:
-                if Decimal(value) >= 1:
-                    return Units.CENTS
-            except ArithmeticError:
-                continue
-    return Units.DOLLARS
 
 
 @dataclass
@@ -109,7 +86,7 @@ class Query:
         kw = dict(ticker=self.ticker, subaccount=self.subaccount) if narrow else {}
         for r in self.store.reports(self.account, self.product, **kw, **more):
             try:
-                er = lenient.decode(r.raw, units_of(r.raw, self.product))[0]  # stored as received
+                er = lenient.decode(r.raw, r.units)[0]  # stored as received
             except (DecodeError, ValueError) as e:
                 self._skip(r.exec_id, e)
                 continue

@@ -95,7 +95,8 @@ def _trades(*specs):
     out = []
     for i, ticker in specs:
         raw = raw_of(trade(i, Side.BUY, "0.40", 2, ticker), Units.DOLLARS)
-        out.append(StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw))
+        out.append(StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw,
+                                             units=Units.DOLLARS))
     return out
 
 
@@ -153,7 +154,8 @@ def test_a_stored_report_with_a_novel_value_neither_stops_nor_hangs_the_hub(tmp_
     store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
     good = raw_of(trade(1, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS)
     odd = re.sub("\x0154=[^\x01]*", "\x0154=7", raw_of(trade(2, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS))
-    store.put([StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw)
+    store.put([StoredReport.from_model("acct", "event", lenient.decode(raw, Units.DOLLARS)[0], raw,
+                                        units=Units.DOLLARS)
                for raw in (odd, good)])
     hub = Hub(store, "acct").start()
     try:

@@ -39,8 +39,8 @@ def test_fills_positions_export(tmp_path):
            trade(2, Side.BUY, "0.55", 1, "KXB-26-T2")]
     store = open_store(url)
     # two sessions' units: the first two reports arrived in cents, the last in dollars
-    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.CENTS if i < 2 else Units.DOLLARS))
-               for i, er in enumerate(ers)])
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, u), units=u)
+               for i, er in enumerate(ers) for u in [Units.CENTS if i < 2 else Units.DOLLARS]])
     store.close()
     run = CliRunner()
     out = run.invoke(cli, ["fills", "--store", url, "--account", "acct"])
@@ -78,10 +78,11 @@ def test_one_malformed_stored_report_is_named_and_skipped(tmp_path):
     assert "\x01150=F\x01" in raw and "\x0131=" not in raw and "\x0132=" not in raw
     garbled = trade(3, Side.BUY, "0.20", 1, "KXA-26-T1")
     store = open_store(url)
-    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in good]
-              + [StoredReport.from_model("acct", "event", bad, raw),
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS), units=Units.DOLLARS) for er in good]
+              + [StoredReport.from_model("acct", "event", bad, raw, units=Units.DOLLARS),
                  StoredReport.from_model("acct", "event", garbled,
-                                         re.sub("\x0131=[^\x01]*", "\x0131=abc", raw_of(garbled, Units.DOLLARS)))])
+                                         re.sub("\x0131=[^\x01]*", "\x0131=abc", raw_of(garbled, Units.DOLLARS)),
+                                         units=Units.DOLLARS)])
     store.close()
     run = CliRunner()
     out = run.invoke(cli, ["fills", "--store", url, "--account", "acct"])

@@ -33,7 +33,7 @@ def fixgw(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 def filled_store(path: Path, n: int = 3000) -> None:
     store = open_store(f"sqlite:///{path}")
     ers = [trade(i, Side.BUY, "0.40", 1, f"KXA-26-T{i % 7}") for i in range(n)]
-    store.put([StoredReport.from_model(ACCOUNT, "event", er, raw_of(er, Units.DOLLARS)) for er in ers])
+    store.put([StoredReport.from_model(ACCOUNT, "event", er, raw_of(er, Units.DOLLARS), units=Units.DOLLARS) for er in ers])
     store.set_watermark(ACCOUNT, "event", 0, ers[-1].exec_id)
     store.close()
 

@@ -2,14 +2,14 @@
 
 QuickFIX's thread reads and parses every inbound message itself; the recorder
 must add as little to that thread as it can, so it files each ExecutionReport
-undecoded and its writer thread decodes it. What is stored, skipped and
+undecoded and its writer thread keys it from its text (decoding only what is
+not plain, to say what is wrong with it). What is stored, skipped and
 reported stays what the decoded path gave: a trade is stored, a rejected
 report is not, an undecodable one is named with its session and not stored.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 
@@ -21,18 +21,13 @@ from fixgw.pricing import Units
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import open_store
 from fixgw.testing.launch import gateway_config, make_account
+from fixgw.recorder.phase import Phase
 from test_commands import raw_of, trade
+from test_losses import _recorder
 
 
 def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_path, sim, monkeypatch):
-    listener = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    dc = make_account(tmp_path / "keys", sim.keys, "event", account="acct")
-    cfg = gateway_config(tmp_path / "rec", sim, [
-        dict(name="listener", product="event", type="NR", listener=True, account=listener),
-        dict(name="dc", product="event", type="DC", account=dc)])
-    store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
-    out = io.StringIO()
-    rec = Recorder(cfg, store, account="acct", out=out)
+    rec, store, out, listener = _recorder(tmp_path, sim)
     decoded_on: list[str] = []
     real = fields.decode_raw_with_unknown
 
@@ -43,7 +38,7 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     monkeypatch.setattr(fields, "decode_raw_with_unknown", spy)
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     units = rec.gateway.runtime("listener").units
     kept = trade(1, Side.BUY, "0.40", 2, "KXA-26-T1")
     refused = trade(2, Side.BUY, "0.40", 2, "KXA-26-T1").model_copy(update={"exec_type": ExecType.REJECTED})
@@ -60,10 +55,39 @@ def test_execution_reports_are_decoded_on_the_writer_thread_not_quickfix_s(tmp_p
     assert [r.exec_id for r in store.reports("acct", "event")] == [kept.exec_id, "4;3"]
     assert "listener: undecodable message kept as raw" in out.getvalue() and "order_id" in out.getvalue()
     assert "stored as received under ExecID 4;3" in out.getvalue()
-    assert decoded_on == ["recorder-writer"] * 4  # none on the calling (QuickFIX) thread
+    # none on the calling (QuickFIX) thread; the plain trade is keyed from its text, not decoded
+    # (the kept books decode it when they fold it), the three odd ones are decoded to say what is odd
+    assert decoded_on == ["recorder-writer"] * 3
     assert rec.failure is None and rec._writer.is_alive()
     lifecycle = rec.gateway.runtime("listener").lifecycle
     assert "x;1" in lifecycle.last_error and rec.gateway.runtime("listener").metrics.callback_errors == 1
     assert store.watermark("acct", "event", 0) == "4;3"  # live and contiguous: the watermark moved
     assert rec.gateway.runtime("listener").metrics.decode_errors == 1
+    store.close()
+
+
+def test_the_writer_parses_each_report_s_exec_id_once(tmp_path, sim, monkeypatch):
+    from fixgw.recorder import kept, service, store as stores
+    rec, store, _, _ = _recorder(tmp_path, sim)
+    parsed: list[str] = []
+    for module, name in ((stores, "exec_key"), (kept, "exec_key"), (service, "exec_id_key")):
+        def spy(exec_id, real=getattr(module, name)):
+            if threading.current_thread().name == "recorder-writer":
+                parsed.append(exec_id)
+            return real(exec_id)
+        monkeypatch.setattr(module, name, spy)
+    p = rec.products["event"]
+    p.phase, p.live_gen = Phase.LIVE, 0
+    rt = rec.gateway.runtime("listener")
+    ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(30)]
+    for er in ers:  # queued before the writer starts: one batch, one watermark move, one checkpoint
+        rec._on_raw(rt, "8", raw_of(er, rt.units))
+    rec.kept.every = 1
+    rec._writer.start()
+    assert rec.flush(10)
+    assert store.watermark("acct", "event", 0) == ers[-1].exec_id
+    assert store.checkpoint("acct", "event").reports == 30
+    # each report's ExecID once (its key), and the top one again only by the store checking the
+    # watermark it is handed (its own validation of its input)
+    assert sorted(parsed) == sorted([er.exec_id for er in ers] + [ers[-1].exec_id])
     store.close()

@@ -3,16 +3,19 @@ the lenient decoder cannot read, an answer KalshiDC lost, a watcher that fails, 
 checkpoint. Real parts: the simulator's config, the recorder's own threads, SQLite files."""
 import io
 import re
+import threading
 
 import quickfix as fix
 
-from fixgw.dispatch import Event
+from fixgw.inbound import Inbound
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
+from fixgw.recorder.phase import Page, Phase
 from fixgw.recorder.service import Recorder
 from fixgw.recorder.store import StoredReport, open_store
 from fixgw.adapter.recovery import GAP_PREFIX
 from fixgw.testing.launch import gateway_config, make_account
+from harness import wait_for
 from test_commands import raw_of, trade
 
 
@@ -29,7 +32,7 @@ def _recorder(tmp_path, sim, **kw):
 
 def _seed(store):
     t0 = trade(0, Side.BUY, "0.40", 1, "KXA-26-T1")
-    store.put([StoredReport.from_model("acct", "event", t0, raw_of(t0, Units.DOLLARS))])
+    store.put([StoredReport.from_model("acct", "event", t0, raw_of(t0, Units.DOLLARS), units=Units.DOLLARS)])
     store.set_watermark("acct", "event", 0, t0.exec_id)
     return t0
 
@@ -42,18 +45,18 @@ def test_listener_gap_during_the_last_page_keeps_the_watermark_below_the_lost_re
     p = rec.products["event"]
     lrt, drt = rec.gateway.runtime("listener"), rec.gateway.runtime("dc")
     # the watcher sent the last page (no end) for the listener's current connection
-    p.req_gen, p.pending = lrt.lifecycle.logons, (t0.exec_id, None, rec._epoch(p))
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, None, rec._epoch(p), lrt.lifecycle.logons)
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))  # the replay: 2;1
     # 3;2 happens; the listener loses it in a MsgSeqNum gap, then receives 4;3 live
-    rec._on_event(Event("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
+    rec._on_inbound(None, Inbound("listener", None, error=GAP_PREFIX + "KalshiNR: expected 5, received 6; 1 message(s) lost"))
     rec._on_raw(lrt, "8", raw_of(trade(3, Side.BUY, "0.40", 1, "KXA-26-T1"), lrt.units))
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=2, count=1)))  # the last page completes
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=2, count=1)))  # the last page completes
     assert rec.flush(10)
     lost = trade(2, Side.BUY, "0.40", 1, "KXA-26-T1").exec_id
     assert lost not in [r.exec_id for r in store.reports("acct", "event")]
     # the watermark must stay below the lost report: the next backfill starts there and fetches it
     assert exec_id_key(store.watermark("acct", "event", 0)) < exec_id_key(lost)
-    assert not p.live_ok and p.wanted and p.pending is None
+    assert p.phase is Phase.WANTED and p.page is None
     assert "asking again from the watermark" in out.getvalue()
 
 
@@ -61,7 +64,7 @@ def _live(rec, listener, raws):
     """Reports as QuickFIX hands them to the listener session, live and contiguous with the watermark."""
     rec._writer.start()
     p = rec.products["event"]
-    p.live_ok, p.live_gen = True, 0
+    p.phase, p.live_gen = Phase.LIVE, 0
     sid = fix.SessionID("FIXT.1.1", listener.api_key_id, "KalshiNR")
     for raw in raws:
         rec.gateway.app.fromApp(fix.Message(raw, False), sid)
@@ -103,21 +106,21 @@ def test_a_dc_gap_gives_the_page_up_and_a_late_answer_is_ignored(tmp_path, sim):
     rec._writer.start()
     p = rec.products["event"]
     drt = rec.gateway.runtime("dc")
-    p.wanted, p.pending = False, (t0.exec_id, "20001;0", rec._epoch(p))  # a page in flight
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0)  # a page in flight
     rec._on_raw(drt, "8", raw_of(trade(1, Side.BUY, "0.40", 1, "KXA-26-T1"), drt.units))
     # KalshiDC's next message was lost: perhaps the page's EventResendComplete itself
-    rec._on_event(Event("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
-    assert p.pending is None and p.wanted  # the watcher asks again from the watermark, no reconnect needed
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
+    rec._on_inbound(None, Inbound("dc", None, error=GAP_PREFIX + "KalshiDC: expected 7, received 9; 2 message(s) lost"))
+    assert p.page is None and p.phase is Phase.WANTED  # the watcher asks again from the watermark, no reconnect needed
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # a late answer to the old page
     assert rec.flush(10)
-    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is None
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.page is None
     assert "EventResendComplete (RefSeqNum 5) answers no request in flight" in out.getvalue()
     # the watcher asked again (U1 MsgSeqNum 9) before a late answer to the first page (RefSeqNum 5) came
-    p.pending, p.pending_seq = (t0.exec_id, "20001;0", rec._epoch(p)), 9
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=5, count=1)))
+    p.phase, p.page, p.page_seq = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0), 9
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))
     assert rec.flush(10)
-    assert store.watermark("acct", "event", 0) == t0.exec_id and p.pending is not None
-    rec._on_event(Event("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
+    assert store.watermark("acct", "event", 0) == t0.exec_id and p.page is not None
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=9, count=1)))  # its own answer
     assert rec.flush(10)
     assert store.watermark("acct", "event", 0) == "20001;0"
 
@@ -142,7 +145,7 @@ def test_a_busy_store_at_a_checkpoint_is_repeated_and_keeps_the_kept_books_on(tm
     from fixgw.recorder.kept import Keeper
     store = open_store(f"sqlite:///{tmp_path / 'd.db'}")
     ers = [trade(i, Side.BUY, "0.40", 1, "KXA-26-T1") for i in range(3)]
-    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS)) for er in ers])
+    store.put([StoredReport.from_model("acct", "event", er, raw_of(er, Units.DOLLARS), units=Units.DOLLARS) for er in ers])
     busy = sqlite3.OperationalError("database is locked")
     busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
     assert store.transient(busy)
@@ -176,10 +179,30 @@ def test_from_text_reads_the_keys_with_the_lenient_rules():
     from fixgw.errors import DecodeError
     raw = raw_of(trade(4, Side.BUY, "0.40", 2, "KXA-26-T1"), Units.DOLLARS)
     odd = re.sub("\x0160=[^\x01]*", "\x0160=yesterday\x0179=x7", raw).replace("\x0117=5;4", "\x0117=5;4\x0117=9;9")
-    r = StoredReport.from_text("acct", "event", odd, dt.datetime(2026, 11, 21))
+    r = StoredReport.from_text("acct", "event", odd, dt.datetime(2026, 11, 21), Units.DOLLARS)
     assert (r.exec_id, r.key, r.symbol, r.subaccount, r.transact_time, r.raw) == ("5;4", (0, 5, 4), "KXA-26-T1", 0,
                                                                                   None, odd)
     with pytest.raises(DecodeError, match="ExecID"):
         StoredReport.from_text("acct", "event", re.sub("\x0117=[^\x01]*", "", raw), dt.datetime(2026, 11, 21))
     with pytest.raises(DecodeError, match="35=8"):
         StoredReport.from_text("acct", "event", raw.replace("\x0135=8\x01", "\x0135=9\x01"), dt.datetime(2026, 11, 21))
+
+
+def test_the_next_page_is_asked_for_from_the_recorder_s_thread_not_quickfix_s(tmp_path, sim):
+    rec, store, out, _ = _recorder(tmp_path, sim)
+    t0 = _seed(store)
+    rec = Recorder(rec.config, store, account="acct", out=out)
+    sent = []
+    rec.gateway.event_resend = lambda session, begin, end: sent.append(
+        (threading.current_thread().name, session, begin, end))
+    rec._writer.start()
+    p = rec.products["event"]
+    p.phase, p.page = Phase.ASKING, Page(t0.exec_id, "20001;0", rec._epoch(p), 0)  # a middle page in flight
+    rec._on_inbound(None, Inbound("dc", EventResendComplete(ref_seq_num=5, count=1)))  # as QuickFIX's thread
+    assert sent == []  # no network send from inside the callback
+    threading.Thread(target=rec._watch, name="recorder-watch", daemon=True).start()
+    try:
+        wait_for(lambda: sent, 10, "the next page")
+        assert sent == [("recorder-watch", "dc", "20001;0", "40001;0")]
+    finally:
+        rec._stop.set()

@@ -11,6 +11,7 @@ import sys
 import threading
 import tracemalloc
 import types
+from dataclasses import astuple
 from decimal import Decimal as D
 
 import psycopg
@@ -80,12 +81,12 @@ def test_from_raw_keeps_the_text_and_the_keys():
     assert (r.exec_id, r.exchange_index, r.clock, r.event) == ("4;7;2", 2, 4, 7)
     assert (r.symbol, r.subaccount, r.transact_time, r.raw) == ("HIGHNY-23DEC31-B50", 3, T0, raw)
     assert r.received_at == RECEIVED and r.received_at.tzinfo is UTC  # naive is UTC
-    assert r.decode(Units.CENTS).last_px == D("0.74")
+    assert r.decode().last_px == D("0.74")
     assert report("4;7").subaccount == 0 and report("4;7").exchange_index == 0
     assert report("4;7", at=None).transact_time is None
     msg = execution_report("4;7;2", sub=3)
-    assert StoredReport.from_model("acct", "event", msg, raw, RECEIVED) == r
-    assert StoredReport.from_model("acct", "event", msg, raw).received_at.tzinfo is UTC
+    assert StoredReport.from_model("acct", "event", msg, raw, RECEIVED, Units.CENTS) == r
+    assert StoredReport.from_model("acct", "event", msg, raw, units=Units.CENTS).received_at.tzinfo is UTC
 
 
 def test_from_raw_refuses_pending_reports_and_non_reports():
@@ -128,7 +129,7 @@ def test_put_stores_each_report_once(store):
 
 def test_a_failed_batch_stores_nothing_and_the_store_stays_usable(store):
     good = report("5;1")
-    too_big = StoredReport("acct", "event", "5;2", 0, 2**64, 2, "X", 0, None, good.raw, RECEIVED)
+    too_big = StoredReport("acct", "event", "5;2", 0, 2**64, 2, "X", 0, None, good.raw, RECEIVED, Units.CENTS)
     with pytest.raises(Exception):
         store.put([good, too_big])
     with pytest.raises(TypeError):
@@ -201,10 +202,10 @@ def test_texts_are_the_reports_key_and_text_in_pages_of_any_size(store):
     store.put(put + [report("1;1", account="other")])
 
     def texts(**kw):
-        return [(i, c, e, x, s, raw) for i, c, e, x, s, raw in store.texts("acct", "event", **kw)]
+        return [(i, c, e, x, s, raw, u) for i, c, e, x, s, raw, u in store.texts("acct", "event", **kw)]
 
     def reports(**kw):
-        return [(*r.key, r.exec_id, r.symbol, r.raw) for r in store.reports("acct", "event", **kw)]
+        return [(*r.key, r.exec_id, r.symbol, r.raw, r.units.value) for r in store.reports("acct", "event", **kw)]
 
     for kw in ({}, {"subaccount": 3}, {"subaccount": 0}, {"ticker": "HIGHNY-23DEC31-B50"}, {"after": (0, 5, 5)},
                {"trades": True}, {"trades": True, "after": (0, 4, 4)}):
@@ -293,7 +294,7 @@ def test_migrations_are_idempotent_and_versioned(store):
     cls = type(store)
     latest = len(cls.migrations)
     store.put([report("1;1")])
-    assert store.schema_version() == latest == (4 if cls is SqliteStore else 5)  # PostgreSQL: + reports.seq
+    assert store.schema_version() == latest == (5 if cls is SqliteStore else 6)  # PostgreSQL: + reports.seq
     again = cls(target(store))
     assert again.schema_version() == latest and again.count() == 1
     again.close()
@@ -311,6 +312,24 @@ def test_migrations_are_idempotent_and_versioned(store):
         cls(target(store))
 
 
+def _put_old(old, reports) -> None:
+    """Rows as schema versions 1-4 kept them: no units column."""
+    cols = "account, product, exec_id, exchange_index, clock, event, symbol, subaccount, transact_time, raw, received_at"
+    for r in reports:
+        when = [r.transact_time, r.received_at]
+        if isinstance(old, SqliteStore):
+            from fixgw.recorder.store import to_micros
+            with old._transaction():
+                old._db.execute(f"INSERT INTO reports ({cols}) VALUES ({', '.join('?' * 11)})",
+                                (*astuple(r)[:8], to_micros(when[0]), r.raw, to_micros(when[1])))
+        else:
+            with old._lock:
+                db = old._conn()
+                with db.transaction():
+                    db.execute(f"INSERT INTO reports ({cols}) VALUES ({', '.join(['%s'] * 11)})",
+                               (*astuple(r)[:8], when[0], r.raw, when[1]))
+
+
 def test_an_older_schema_is_upgraded_in_place(url, tmp_path):
     cls = SqliteStore if url.startswith("sqlite") else PostgresStore
 
@@ -318,13 +337,35 @@ def test_an_older_schema_is_upgraded_in_place(url, tmp_path):
         migrations = cls.migrations[:1]
 
     old = V1(url.removeprefix("sqlite:///") if cls is SqliteStore else url)
-    old.put([report("1;1")])
+    _put_old(old, [report("1;1")])
     assert old.schema_version() == 1
     old.close()
     with open_store(url) as s:
         assert s.schema_version() == len(cls.migrations) and s.count() == 1 and s.checkpoint("acct", "event") is None
         s.set_watermark("acct", "event", 0, "1;1")
         assert s.watermark("acct", "event") == "1;1"
+
+
+def test_the_units_migration_records_the_units_old_rows_were_read_in(url):
+    # before the units migration (SQLite 5, PostgreSQL 6) readers inferred the units from the prices: each old row gets what they inferred,
+    # so it reads as it did; every row written since carries the units of the session that received it
+    cls = SqliteStore if url.startswith("sqlite") else PostgresStore
+
+    class V4(cls):
+        migrations = cls.migrations[:4]
+
+    old = V4(url.removeprefix("sqlite:///") if cls is SqliteStore else url)
+    cents = report("1;1")  # prices 74 (cents)
+    dollars = StoredReport.from_raw("acct", "event", fix_text(execution_report("2;2"), Units.DOLLARS), RECEIVED,
+                                    Units.DOLLARS)
+    margin = report("3;3", product="margin")
+    _put_old(old, [cents, dollars, margin])
+    old.close()
+    with open_store(url) as s:
+        assert s.schema_version() == len(cls.migrations)
+        assert [r.units for r in s.reports("acct", "event")] == [Units.CENTS, Units.DOLLARS]
+        assert [r.units for r in s.reports("acct", "margin")] == [Units.DOLLARS]
+        assert [r.decode().last_px for r in s.reports("acct", "event")] == [D("0.74"), D("0.74")]
 
 
 def test_concurrent_first_opens_migrate_once(url):

@@ -174,3 +174,16 @@ def test_fixgw_orders_lists_margin_orders_by_status(store):
     assert ids() == ["o-3", "o-4"]
     assert ids("--status", "resting") == ["o-3"] and ids("--status", "executed") == ["o-4"]
     assert ids("--min-ts", str(int(T1.timestamp()))) == ["o-4"]
+
+
+# ------------------------------------------------------------------ issue 12: units stored, never guessed
+def test_a_report_is_read_in_the_units_it_was_received_in_whatever_its_prices(store, tmp_path):
+    # a dollars report priced at $1 (a price no contract trades at, but a report may carry): from the size
+    # of its prices alone it would pass for cents ($0.01)
+    put(store, "event", trade("1;1", "o-1", m.Side.BUY, "2", "0.40", T0, symbol=EV, fee="0"), units=Units.CENTS)
+    put(store, "event", trade("2;2", "o-2", m.Side.BUY, "2", "1", T0, symbol=EV, fee="0"), units=Units.DOLLARS)
+    assert [r.units for r in store.reports("acct", "event")] == [Units.CENTS, Units.DOLLARS]
+    assert [f.yes_price_dollars for f in views.Query(store, "acct", "event").fills()] == [D("0.40"), D("1")]
+    again = open_store(f"sqlite:///{tmp_path / 'views.db'}")  # and so it reads back from the file
+    assert [r.units for r in again.reports("acct", "event")] == [Units.CENTS, Units.DOLLARS]
+    again.close()
