@@ -6,8 +6,7 @@ session's bookkeeping (order registry and acks, ack timer, counts, unknown tags,
 anomalies), when
 someone first reads ``message`` or ``error`` (or calls ``settle()``): QuickFIX's
 thread itself for an answer a caller is waiting for (its ack resolves before
-anything else is done, and :func:`hand_over` lets that caller run before the rest), else
-the dispatcher thread or the recorder's sink. A
+anything else is done), else the dispatcher thread or the recorder's sink. A
 :class:`Backlog` makes sure that messages are decoded one at a time and in the
 order they arrived, whichever thread asks: reading one decodes every earlier one
 first.
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from typing import Any, Callable
 
@@ -51,8 +49,6 @@ def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = N
         log.error("session=%s event=decode-error error=%s", sess.config.name, e)
         return None, reason
     ack_us = sess.registry.apply(model) if sess.registry is not None else None  # first: a caller waits
-    if ack_us is not None:
-        hand_over()
     sess.metrics.decoded(model, ack_us)
     if model.__class__ is ExecutionReport and not model.is_pending:
         sess.last_exec_id = model.exec_id
@@ -69,12 +65,6 @@ def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = N
             log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
                         sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
     return model, None
-
-
-def hand_over() -> None:
-    """Release the GIL for a moment, right after an ack resolved: the caller it woke runs now,
-    instead of waiting for the GIL until this thread has done the message's bookkeeping."""
-    time.sleep(0)
 
 
 def settled(sess: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:

@@ -222,15 +222,13 @@ class GatewayApplication(fix.Application):
 
     def _received(self, sess: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
         item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+        if sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw)):
+            # A caller waits for this answer (or it is one of the rare other messages, which may
+            # answer one): decode it now, so the ack resolves before anything else is done.
+            item.settle()
         if not counted:
             sess.metrics.inbound(msg_type)
-        answer = sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw))
-        self.deliver(sess, item)  # queued first: the caller an answer wakes finds its event queued
-        if answer:
-            # A caller waits for this answer (or it is one of the rare other messages, which may
-            # answer one): decode it now, so the ack resolves before anything else is done; the
-            # caller then runs at once (inbound.hand_over).
-            item.settle()
+        self.deliver(sess, item)
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes

@@ -174,27 +174,3 @@ def test_a_bug_while_decoding_later_is_named_counted_and_does_not_stall_what_fol
     assert got[0].message is None and got[0].error == "decoding failed: KeyError: 'bug'"
     assert rt.metrics.callback_errors == 1 and rt.lifecycle.last_error.startswith("internal error decoding")
     assert any("session=nr callback=decode error=KeyError" in r.getMessage() for r in caplog.records)
-
-
-def test_quickfix_thread_lets_the_caller_run_as_soon_as_its_ack_resolves(monkeypatch):
-    """After resolving an ack, QuickFIX's thread releases the GIL before the rest of the message's
-    bookkeeping, so the woken caller does not wait for it; a report answering nobody does not."""
-    from fixgw import inbound
-    from fixgw.models.fix import NewOrderSingle
-    from fixgw.orders import Registry, SessionCaps
-    rt = runtime()
-    rt.registry = Registry(SessionCaps("nr", "event", rt.units, order_entry=True, mass_cancel=True))
-    app, got, sid = wired(rt)
-    req = NewOrderSingle(cl_ord_id="c-1", symbol="KXA-26-T1", side=Side.BUY, order_qty=Decimal(2),
-                         price=Decimal("0.40"))
-    ack = rt.registry.register("c-1", req)
-    rt.registry.sent(2, "c-1")  # what toApp does: the ack's clock starts
-    handed = []
-    monkeypatch.setattr(inbound, "hand_over", lambda: handed.append((ack.done, rt.last_exec_id)))
-    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)  # answers nobody
-    got[0].settle()
-    assert handed == [] and rt.last_exec_id == "2;1"
-    report = trade().model_copy(update={"cl_ord_id": "c-1", "exec_id": "3;1"})
-    app.fromApp(fix.Message(raw_of(report, rt), False), sid)
-    # handed over once, with the ack resolved and this report's bookkeeping not yet done
-    assert handed == [(True, "2;1")] and rt.last_exec_id == "3;1" and ack.wait(0).exec_id == "3;1"
