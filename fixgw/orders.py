@@ -354,9 +354,7 @@ class Registry:
                         self._retire(order)
                 ack = None if pending or key is None else self._acks.pop(key, None)
             return None if ack is None else _resolved(ack, message)
-        elif isinstance(message, OrderCancelReject):
-            key = message.cl_ord_id
-        elif isinstance(message, OrderMassCancelReport):
+        elif isinstance(message, (OrderCancelReject, OrderMassCancelReport)):
             key = message.cl_ord_id
         elif isinstance(message, (BusinessMessageReject, SessionReject)):
             with self._lock:

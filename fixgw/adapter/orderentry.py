@@ -173,8 +173,10 @@ class OrderEntry:
         return sess.registry
 
     def _submit(self, session: str, req, key: str, check, mass: bool = False, lane=None) -> Ack:
-        sess = self.runtime(session)
-        reg = self._registry(session)
+        sess = self.runtime(session)  # one lookup: the registry is the runtime's
+        reg = sess.registry
+        if reg is None:
+            raise OrderError(f"{session}: not an order-entry session")
         check(reg)
         body = lane(req, sess.units) if lane is not None else None  # a plain order's text, written directly
         if body is None:

@@ -345,7 +345,11 @@ def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None)
     the MsgType the caller already read from ``raw``.
     """
     mt, keys, values = _parse(raw, msg_type)
-    return _decode(_level(mt, units), SOH.join(keys), keys, values, None)
+    try:  # the common case in one subscript; _level names what is wrong
+        lv = T.LEVELS[units][mt]
+    except (KeyError, TypeError):
+        lv = _level(mt, units)
+    return _decode(lv, SOH.join(keys), keys, values, None)
 
 
 def decode_raw(raw: str, units: Units) -> Any:
