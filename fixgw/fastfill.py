@@ -1,8 +1,9 @@
 """Stored ExecutionReport text -> REST Fill without the typed model (pure core).
 
 Why: the recorder answers ``fills`` and ``positions`` by reading reports it
-stored as FIX text, and those reports were already decoded and checked once,
-when they arrived (:class:`fixgw.recorder.store.StoredReport` refuses the rest). Reading
+stored as FIX text, keyed and checked when they arrived (the writer keys a plain
+report from its text, :meth:`fixgw.recorder.store.StoredReport.scan`, and decodes
+whatever is not plain; what has no readable ExecID is recorded as a gap). Reading
 them back through the generic decoder rebuilds every field of an
 ExecutionReport (order state, collateral, times) to use a dozen of them; here
 one regular-expression pass picks exactly the fields a Fill is made of, and a

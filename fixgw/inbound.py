@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from fixgw.fix import codec as fields, lenient
+from fixgw.fix import codec, lenient
 from fixgw.errors import DecodeError
 from fixgw.models.fix import ExecutionReport
 
@@ -39,7 +39,7 @@ def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = N
             model, unknown = lenient.decode(raw, sess.units)
         else:
             try:
-                model, unknown = fields.decode_raw_with_unknown(raw, sess.units, msg_type)
+                model, unknown = codec.decode_raw_with_unknown(raw, sess.units, msg_type)
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                 model, unknown = lenient.decode(raw, sess.units)
     except DecodeError as e:

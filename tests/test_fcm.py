@@ -17,7 +17,7 @@ import pytest
 from fixgw.fix import codec as fields
 from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, NewOrderSingle, Party, Side
-from fixgw.models.rest import EventPosition, Fill, MarketPosition
+from fixgw.models.rest import EventPosition, MarketPosition
 from fixgw.pricing import Units
 from harness import gateway_config, make_account
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fixgw.adapter import application, encode as codec
-from fixgw.fix import fastorder as express, codec as fields
+from fixgw.adapter import application, encode
+from fixgw.fix import codec, fastorder
 from fixgw.errors import OrderError, SessionError
 from fixgw.models.fix import (EventResendRequest, NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupAction, OrderGroupRequest, OrderMassCancelRequest,
@@ -94,15 +94,15 @@ class OrderEntry:
             values["ex_destination"] = exchange_index
         if subtrader_id is not None:
             values["parties"] = subtrader_party(subtrader_id)
-        if express.PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
+        if fastorder.PLAIN.issuperset(values) and isinstance(values["cl_ord_id"], str) and isinstance(symbol, str):
             # The common order: every value already has its field's exact type (the converters
             # above made them), so pydantic's validator, the costliest step of a cold order
             # path, has nothing to add. Registry.check_new still checks every value.
-            req = fields.trusted(NewOrderSingle, values)
+            req = codec.trusted(NewOrderSingle, values)
         else:
             req = self._build(NewOrderSingle, **values)
         return self._submit(session, req, req.cl_ord_id, lambda reg: reg.check_new(req),
-                            lane=express.new_order_body)
+                            lane=fastorder.new_order_body)
 
     def cancel(self, session: str, cl_ord_id: str, *, new_cl_ord_id_: str | None = None) -> Ack:
         reg = self._registry(session)
@@ -145,12 +145,12 @@ class OrderEntry:
         sess = self.runtime(session)
         if sess.config.type.value != "DC":
             raise OrderError(f"{session}: EventResendRequest goes to a KalshiDC session")
-        msg_type, pairs = fields.encode(EventResendRequest(begin_exec_id=begin_exec_id, end_exec_id=end_exec_id),
+        msg_type, pairs = codec.encode(EventResendRequest(begin_exec_id=begin_exec_id, end_exec_id=end_exec_id),
                                         sess.units)
         fix_session = sess.fix_session or self._bind(sess)
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
-        if not fix_session.send(codec.to_message(msg_type, pairs, sess.config.product.value)):
+        if not fix_session.send(encode.to_message(msg_type, pairs, sess.config.product.value)):
             raise SessionError(session, "QuickFIX did not send 35=U1")
 
     # -- plumbing ---------------------------------------------------------
@@ -180,7 +180,7 @@ class OrderEntry:
         check(reg)
         body = lane(req, sess.units) if lane is not None else None  # a plain order's text, written directly
         if body is None:
-            msg_type, pairs = fields.encode(req, sess.units)
+            msg_type, pairs = codec.encode(req, sess.units)
         else:
             msg_type, pairs = "D", ()
         if key == GROUP_KEY and reg.has_pending(key):
@@ -189,8 +189,8 @@ class OrderEntry:
         if fix_session is None or not fix_session.isLoggedOn():
             raise SessionError(session, "not logged on; nothing was sent")
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
-        message = (codec.to_message(msg_type, pairs, sess.config.product.value) if body is None
-                   else codec.scratch_flat_body(msg_type, body))
+        message = (encode.to_message(msg_type, pairs, sess.config.product.value) if body is None
+                   else encode.scratch_flat_body(msg_type, body))
         ack = reg.register(key, req)
         application.sending(sess, msg_type, key, fix_session)
         try:

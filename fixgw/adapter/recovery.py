@@ -5,7 +5,7 @@ and QuickFIX would hold every later message until the heartbeat timeout. Those
 sessions run with ``AcceptSeqNumGaps=Y`` (patch 7 of ``.ci/quickfix-wheel.sh``):
 QuickFIX takes the message above the gap as it is and writes one event line,
 ``MsgSeqNum gap accepted (AcceptSeqNumGaps): expecting N but received M``, which
-reaches :meth:`Recovery.on_gap` through the session's log on QuickFIX's thread.
+reaches :meth:`Recovery.on_event_line` through the session's log on QuickFIX's thread.
 
 There the gap is recorded (the session's last error and error history, a
 ``seq_gaps`` metric, a ``event=seq-gap`` log line and an :class:`~fixgw.dispatch.Event`

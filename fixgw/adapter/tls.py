@@ -3,7 +3,7 @@
 PyPI's quickfix compiles TLS out; fixgw needs a build with HAVE_SSL. A build whose
 CXXFLAGS only add a define silently loses the interpreter's ``-O3 -DNDEBUG`` and
 runs several times slower, so the wheel records its compiler switches in the
-library (``-frecord-gcc-switches``) and :func:`engine_flags` reads them back. QuickFIX's
+library (``-frecord-gcc-switches``) and :func:`engine_build` reads them back. QuickFIX's
 client also calls OpenSSL's ``SSL_CTX_set_default_verify_paths``, which adds the
 system trust store (and whatever ``SSL_CERT_FILE``/``SSL_CERT_DIR`` point at)
 to the pinned CA file. :func:`pin_only` points both at an empty private

@@ -72,7 +72,7 @@ def rows(src, p: Params, after: tuple[int, int, int] | None = None, size: int = 
         if p.event_ticker and event_of(symbol) != p.event_ticker:
             continue
         try:
-            made = _fill(raw, Units(units))
+            made = _fill(raw, units)
         except (DecodeError, ValueError) as e:  # as the view does: name it, serve the rest
             log.warning("skipped stored report ExecID %s (%s, event): %s", exec_id, src.account, e)
             continue

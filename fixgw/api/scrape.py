@@ -15,6 +15,7 @@ import time
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from fixgw.recorder.phase import Phase
 from fixgw.state import State
 
 
@@ -79,13 +80,13 @@ class Collector:
                                 labels=["product"])
         received = GaugeMetricFamily("fixgw_backfill_reports", "Reports received by the running or last "
                                      "backfill", labels=["product"])
-        running = GaugeMetricFamily("fixgw_backfill_running", "1 while a backfill page is outstanding",
-                                    labels=["product"])
+        running = GaugeMetricFamily("fixgw_backfill_running", "1 from a gap found until the backfill's last "
+                                    "page is stored (the product is not live)", labels=["product"])
         now = time.time()
         for name, p in rec.products.items():
             age.add_metric([name], now - p.moved_at if p.moved_at else -1.0)
             received.add_metric([name], p.received)
-            running.add_metric([name], 1.0 if p.page is not None else 0.0)
+            running.add_metric([name], 0.0 if p.phase is Phase.LIVE else 1.0)
         yield from (stored, backlog, age, received, running)
 
 

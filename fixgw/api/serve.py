@@ -20,7 +20,7 @@ from fixgw.api import app as appmod
 from fixgw.api.auth import Verifier
 from fixgw.api.worker import Worker
 from fixgw.config import ApiConfig, GatewayConfig
-from fixgw.errors import ConfigError, FixgwError
+from fixgw.errors import ConfigError
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -108,25 +108,28 @@ def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     api = Api(config, url, recorder, port=port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    recorder.start()  # first: the server process reads what is already stored before it serves
     try:
         api.start()
     except BaseException:
+        recorder.stop()
         writer.close()
         lock.release(held)
         raise
-    recorder.start()
     click.echo(f"fixgw serve: account {rc.account} -> {url.split('?')[0]}; {api.describe()}", err=True)
+    died = None
     try:
         while not stop.wait(0.5):
             if not api.alive and not stop.wait(1.0):  # a SIGTERM to the process group stops both
-                raise FixgwError(f"fixgw serve: {api.death()}")
+                died = api.death()
+                break
     finally:
         api.stop()
         durable = recorder.stop()
         writer.close()
         lock.release(held)
-    if recorder.failure is not None or not durable:
-        reason = recorder.failure or "the store did not make the last reports durable in time"
+    if died or recorder.failure is not None or not durable:
+        reason = died or recorder.failure or "the store did not make the last reports durable in time"
         click.echo(f"fixgw serve: failed: {reason}; {recorder.stored} reports stored this run", err=True)
         return 1
     click.echo(f"fixgw serve: stopped; {recorder.stored} reports stored this run", err=True)

@@ -142,13 +142,14 @@ class Hub:
 
     @property
     def backlog(self) -> int:
-        """Reports stored (any account) past the last one this hub turned into frames."""
-        return 0 if self.store is None else max(0, self.store.last_seq() - self.seq)
+        """The account's reports stored past the last one this hub turned into frames (positions are
+        shared by all accounts, so this counts up to the newest position, not reports)."""
+        return 0 if self.store is None else max(0, self.store.last_seq(self.account) - self.seq)
 
     def _run(self) -> None:
         try:
             if self.store is not None:  # what was stored before: state only, no frames
-                self.seq = self.store.last_seq()
+                self.seq = self.store.last_seq(self.account)
                 for product in PRODUCT_CHANNELS:
                     for r in self.store.reports(self.account, product):
                         try:

@@ -87,12 +87,17 @@ def run(config_path: Path, socket_path: Path | None = None, ready_out=None, *, u
         signal.signal(sig, lambda signum, _frame: (log.info("event=signal signal=%s", signal.Signals(signum).name),
                                                    stop.set()))
     gw.start()
-    if api is not None:
-        api.start()
-        log.info("event=api url=http://%s:%s", api.host, api.port)
-    if recorder is not None:
+    if recorder is not None:  # before the API: its server process reads what is stored before it serves
         recorder.on_failure = lambda _: stop.set()
         recorder.start()
+    if api is not None:
+        try:
+            api.start()
+        except BaseException:
+            gw.stop()
+            recorder.stop()
+            raise
+        log.info("event=api url=http://%s:%s pid=%s", api.host, api.port, api.worker.pid)
     sup = Supervisor(gw).start()
     try:
         server = control.serve(socket_path, Commands(gw, sup, Path(config_path)), name="gateway",

@@ -87,7 +87,7 @@ MIGRATIONS: list[tuple[int, tuple]] = [
     # one writer per account, so an account's numbers grow in the order its transactions commit.
     (5, ("ALTER TABLE reports ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY",
          "CREATE INDEX reports_seq ON reports (seq)")),
-    (6, (UNITS_COLUMN, lambda db: record_units(lambda sql, args: db.execute(sql, args).fetchall(),
+    (6, (UNITS_COLUMN.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"), lambda db: record_units(lambda sql, args: db.execute(sql, args).fetchall(),
                                                lambda sql, rows: db.cursor().executemany(sql, rows), "%s"))),
 ]
 _PUT_KEPT = (f"INSERT INTO kept ({KEPT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,now()) "

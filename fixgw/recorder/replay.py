@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from fixgw import settlements, translate
-from fixgw.fix import codec as fields, lenient
+from fixgw.fix import lenient
 from fixgw.cash import Cash
 from fixgw.fcm import Books, Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport

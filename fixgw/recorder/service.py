@@ -46,6 +46,7 @@ from typing import Callable, Sequence, TextIO
 
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
+from fixgw.fix import tags
 from fixgw.inbound import Inbound
 from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import EventResendComplete, EventResendReject, MarketSettlementReport, exec_id_key
@@ -57,6 +58,7 @@ from fixgw.adapter.recovery import GAP_PREFIX
 from fixgw.state import State
 
 log = logging.getLogger("fixgw.recorder")
+_EXEC_ID_AT = f"\x01{tags.EXEC_ID}="
 REASONS = {1: "too many requests", 2: "server error", 3: "BeginExecID outside the 3-hour window",
            4: "EndExecID too large"}
 
@@ -142,7 +144,7 @@ class Recorder(Writer):
             if not live and REJECTED not in raw and PENDING not in raw:
                 p.received += 1
                 if p.received % 10_000 == 0:
-                    i = raw.find("\x0117=") + 4
+                    i = raw.find(_EXEC_ID_AT) + len(_EXEC_ID_AT)
                     self._say(f"backfill {p.name}: {p.received} reports so far, at {raw[i:raw.find(chr(1), i)]}")
         self._q.put(Raw(rt, p.name, raw, contiguous, time.time(), invalid))
         return True

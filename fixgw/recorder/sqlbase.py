@@ -29,7 +29,7 @@ KEPT_TABLE = ("CREATE TABLE kept (account text NOT NULL, product text NOT NULL, 
               "reports bigint NOT NULL, state {blob} NOT NULL, updated_at {time} NOT NULL, "
               "PRIMARY KEY (account, product))",)
 KEPT_COLUMNS = "account, product, exchange_index, clock, event, exec_id, version, reports, state, updated_at"
-# Migration 5: the units of each report's prices (UseDollars of the session that received it), so no
+# The units migration (SQLite 5, PostgreSQL 6): the units of each report's prices (UseDollars of the session that received it), so no
 # reader infers them; rows stored before it get what readers inferred then (legacy_units).
 UNITS_COLUMN = "ALTER TABLE reports ADD COLUMN units text"
 LEGACY_PAGE = ("SELECT account, product, exchange_index, clock, event, raw FROM reports "
@@ -41,7 +41,7 @@ _UNITS = {u.value: u for u in Units}
 
 
 def legacy_units(raw: str, product: str) -> Units:
-    """The units of a report stored before they were recorded with it (schema version 4 and older),
+    """The units of a report stored before they were recorded with it (before the units migration),
     as readers inferred them then: margin prices are always dollars; an event-contract price is
     strictly between $0 and $1, so a report whose price fields (6, 31, 44) reach 1 or more was
     written in cents. Only the migration that records the units uses it, once per old row."""
@@ -60,7 +60,7 @@ def legacy_units(raw: str, product: str) -> Units:
 
 
 def record_units(query, update_many, p: str) -> None:
-    """Migration 5's data step, page by page in key order: every row stored before it gets the units
+    """The units migration's data step, page by page in key order: every row stored before it gets the units
     readers inferred then (:func:`legacy_units`), so it reads as it did."""
     after: tuple = ("", "", -1, -1, -1)
     while True:
@@ -92,7 +92,9 @@ class SqlReads:
     def _report(self, row: tuple) -> StoredReport:
         (account, product, exec_id, index, clock, event, symbol, sub, tt, raw, received, units) = row
         return StoredReport(account, product, exec_id, index, clock, event, symbol, sub,
-                            self._time_of(tt), raw, self._time_of(received), _UNITS[units])
+                            self._time_of(tt), raw, self._time_of(received),
+                            # NULL: written after the migration by an older fixgw still running
+                            _UNITS[units] if units is not None else legacy_units(raw, product))
 
     def _optional(self, **cols: object) -> tuple[str, list]:
         given = {k: v for k, v in cols.items() if v is not None}
@@ -120,7 +122,8 @@ class SqlReads:
         gives for the same arguments, without making a StoredReport of each row (what a page of
         fills reads); fetched ``size`` rows at a time (a page of n asks n + 1: is there a next one?)."""
         where, args = self._where(account, product, ticker, None, None, subaccount, None, trades)
-        return self._pages(TEXT_COLUMNS, where, args, after, size, slice(0, 3))
+        for *row, raw, units in self._pages(TEXT_COLUMNS, where, args, after, size, slice(0, 3)):
+            yield (*row, raw, _UNITS[units] if units is not None else legacy_units(raw, product))
 
     def _where(self, account, product, ticker, since, until, subaccount, upto, trades) -> tuple[str, list]:
         p = self.P
@@ -155,9 +158,12 @@ class SqlReads:
                 return
             sql, page_args = after_sql, [*args, *rows[-1][key]]
 
-    def last_seq(self) -> int:
-        """The storing order's position of the newest report (0: none)."""
-        return self._query(f"SELECT coalesce(max({self.SEQ}), 0) FROM reports", ())[0][0]
+    def last_seq(self, account: str) -> int:
+        """The storing order's position of the account's newest report (0: none). Per account: on
+        PostgreSQL a position is taken at insert, not at commit, so another account's batch may
+        commit higher positions while one of this account's is still open (one writer per account)."""
+        return self._query(f"SELECT coalesce(max({self.SEQ}), 0) FROM reports WHERE account = {self.P}",
+                           (account,))[0][0]
 
     def tail(self, account: str, after: int, limit: int = PAGE_SIZE) -> list[tuple[int, StoredReport]]:
         """The account's reports stored after position ``after`` (see :meth:`last_seq`), in the order

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
-from fixgw.fix import codec as fields, codec_tables as fields_tables, lenient, wire
+from fixgw.fix import codec, codec_tables, lenient, wire
 from fixgw.errors import DecodeError, FixgwError
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side
 from fixgw.pricing import EVENT, MARGIN, Units
@@ -122,7 +122,7 @@ class StoredReport:
         """
         if isinstance(raw, str) and "\x00" in raw:  # PostgreSQL text cannot hold NUL
             raise DecodeError("8", "message contains a NUL character")
-        msg = fields.decode_raw(raw, units)
+        msg = codec.decode_raw(raw, units)
         if not isinstance(msg, ExecutionReport):
             raise DecodeError(type(msg).__name__, "not an ExecutionReport (35=8)", 35)
         return cls.from_model(account, product, msg, raw, received_at, units)
@@ -167,8 +167,8 @@ class StoredReport:
         exec_id = f["17"]
         try:
             index, clock, event = key if key is not None else exec_key(exec_id)
-            when = fields_tables.time_from_wire(f["60"]) if "60" in f else None
-            sub = fields_tables.int_from_wire(f["79"]) if "79" in f else 0
+            when = codec_tables.time_from_wire(f["60"]) if "60" in f else None
+            sub = codec_tables.int_from_wire(f["79"]) if "79" in f else 0
         except (ValueError, KeyError, IndexError):
             return None
         return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw, utc(received_at),
@@ -198,7 +198,7 @@ class StoredReport:
         index, clock, event = exec_key(exec_id)
         sub = found.get("79", "")
         try:
-            when = fields_tables.time_from_wire(found["60"]) if "60" in found else None
+            when = codec_tables.time_from_wire(found["60"]) if "60" in found else None
         except (ValueError, KeyError, IndexError):
             when = None
         return cls(account, product, exec_id, index, clock, event, found.get("55", ""),
@@ -318,8 +318,8 @@ class Store(Protocol):
               upto: Key | None = None) -> int:
         """Stored reports, optionally of one account/product and with key in (after, upto]."""
 
-    def last_seq(self) -> int:
-        """Where the newest report stands in the order reports were stored (0: the store is empty)."""
+    def last_seq(self, account: str) -> int:
+        """Where the account's newest report stands in the order reports were stored (0: none)."""
 
     def tail(self, account: str, after: int, limit: int = ...) -> list[tuple[int, StoredReport]]:
         """The account's reports stored after position ``after``, in storing order, with positions."""

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from fixgw.fix import tags
 from fixgw.models.fix import ExecType
 from fixgw.recorder.store import UTC, Gap, Key, StoredReport, StoredSettlement
 
@@ -50,7 +51,8 @@ class Raw(NamedTuple):
     invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
 
 
-REJECTED, PENDING = "\x01150=8\x01", "\x0117=-1;-1\x01"
+REJECTED = f"\x01{tags.EXEC_TYPE}={ExecType.REJECTED.value}\x01"
+PENDING = f"\x01{tags.EXEC_ID}=-1;-1\x01"
 
 
 @dataclass(frozen=True)
@@ -188,17 +190,14 @@ class Writer:
                 if isinstance(item, StoredSettlement):
                     settled.append(item)
                     continue
-                if item.__class__ is Raw:
-                    report, contiguous = self._decoded(item), item.contiguous
-                    if report is None:
-                        continue
-                    if isinstance(report, Gap):  # a report without a readable ExecID
-                        self._gap(report)
-                        continue
-                else:
-                    report, contiguous = item
+                report = self._decoded(item)  # what is left is a Raw
+                if report is None:
+                    continue
+                if isinstance(report, Gap):  # a report without a readable ExecID
+                    self._gap(report)
+                    continue
                 batch.append(report)
-                if contiguous:
+                if item.contiguous:
                     live.append(report)
             live_top = _tops(live)
             if batch:

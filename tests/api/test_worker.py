@@ -3,7 +3,6 @@ and a new server follows the store from where it stands."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal

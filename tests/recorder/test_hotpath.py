@@ -17,10 +17,6 @@ import quickfix as fix
 
 from fixgw.fix import codec as fields
 from fixgw.models.fix import ExecType, Side
-from fixgw.pricing import Units
-from fixgw.recorder.service import Recorder
-from fixgw.recorder.store import open_store
-from fixgw.testing.launch import gateway_config, make_account
 from fixgw.recorder.phase import Phase
 from test_commands import raw_of, trade
 from test_losses import _recorder

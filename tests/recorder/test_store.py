@@ -205,7 +205,7 @@ def test_texts_are_the_reports_key_and_text_in_pages_of_any_size(store):
         return [(i, c, e, x, s, raw, u) for i, c, e, x, s, raw, u in store.texts("acct", "event", **kw)]
 
     def reports(**kw):
-        return [(*r.key, r.exec_id, r.symbol, r.raw, r.units.value) for r in store.reports("acct", "event", **kw)]
+        return [(*r.key, r.exec_id, r.symbol, r.raw, r.units) for r in store.reports("acct", "event", **kw)]
 
     for kw in ({}, {"subaccount": 3}, {"subaccount": 0}, {"ticker": "HIGHNY-23DEC31-B50"}, {"after": (0, 5, 5)},
                {"trades": True}, {"trades": True, "after": (0, 4, 4)}):
@@ -501,7 +501,7 @@ def test_which_write_failures_are_worth_repeating(url, store, tmp_path):
 def test_tail_gives_each_new_report_once_in_the_order_it_was_stored(store):
     """What the API server follows (fixgw.api.stream): a backfilled report stored after newer ones
     comes after them, one the store already had never comes again, other accounts never come."""
-    assert store.last_seq() == 0 and store.tail("acct", 0) == []
+    assert store.last_seq("acct") == 0 and store.tail("acct", 0) == []
     store.put([report("5;1"), report("5;2"), report("1;9", account="other")])
     first = store.tail("acct", 0)
     assert [r.exec_id for _, r in first] == ["5;1", "5;2"]
@@ -510,6 +510,24 @@ def test_tail_gives_each_new_report_once_in_the_order_it_was_stored(store):
     later = store.tail("acct", mark)
     assert [r.exec_id for _, r in later] == ["3;1", "6;1"]
     assert [s for s, _ in first + later] == sorted(s for s, _ in first + later)
-    assert store.last_seq() == later[-1][0]
+    assert store.last_seq("acct") == later[-1][0]
+    assert 0 < store.last_seq("other") < later[0][0]  # each account's own newest position
     assert [r.exec_id for _, r in store.tail("acct", 0, limit=3)] == ["5;1", "5;2", "3;1"]
-    assert store.tail("acct", store.last_seq()) == []
+    assert store.tail("acct", store.last_seq("acct")) == []
+
+
+def test_a_row_an_older_fixgw_writes_after_the_units_migration_reads_as_that_fixgw_read_it(tmp_path):
+    """A read-only command of this version migrates the store while an older recorder may still
+    write into it, leaving units NULL: those rows read in the units the older readers inferred."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    with open_store(url) as s:
+        s.put([report("1;1")])  # prices in cents
+    db = sqlite3.connect(tmp_path / "r.db")
+    db.execute("UPDATE reports SET units = NULL")
+    db.commit()
+    db.close()
+    with open_store(url) as s:
+        assert [r.units for r in s.reports("acct", "event")] == [Units.CENTS]
+        assert [units for *_, units in s.texts("acct", "event")] == [Units.CENTS]
