@@ -44,6 +44,17 @@ def _rate(put, rows) -> float:
     return len(rows) / (time.perf_counter() - t)
 
 
+def _reports_table(backend) -> list[str]:
+    """The store's reports table as its migrations leave it (the table, its two indexes, then each
+    later column and index on reports), without the data steps: the bare baseline writes into the
+    same kind of table."""
+    out = list(backend.MIGRATIONS[0][1][:3])
+    for _, steps in backend.MIGRATIONS[1:]:
+        out += [sql for sql in steps if isinstance(sql, str) and "reports" in sql and "kept" not in sql
+                and "settlement" not in sql]
+    return out
+
+
 def sqlite_figure(rows: list[StoredReport], tmp: Path):
     store = open_store(f"sqlite:///{tmp / 'fixgw.db'}")
     ours = _rate(store.put, rows)
@@ -53,9 +64,9 @@ def sqlite_figure(rows: list[StoredReport], tmp: Path):
     db = sqlite3.connect(tmp / "bare.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    for sql in backend.MIGRATIONS[0][1][:3]:  # reports and its two indexes
+    for sql in _reports_table(backend):
         db.execute(sql)
-    insert = f"INSERT OR IGNORE INTO reports ({backend.COLUMNS}) VALUES ({', '.join('?' * 11)})"
+    insert = f"INSERT OR IGNORE INTO reports ({backend.COLUMNS}) VALUES ({', '.join('?' * len(backend._row(rows[0])))})"
 
     def bare(batch):
         db.execute("BEGIN")
@@ -81,7 +92,7 @@ def postgres_figure(rows: list[StoredReport]):
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("CREATE SCHEMA bare")
             db.execute("SET search_path TO bare")
-            for sql in backend.MIGRATIONS[0][1][:3]:  # reports and its two indexes
+            for sql in _reports_table(backend):
                 db.execute(sql)
 
             def bare(batch):

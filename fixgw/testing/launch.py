@@ -109,6 +109,11 @@ class SimProcess:
         self.proc.terminate()
         try:
             return self.proc.wait(15)
+        except subprocess.TimeoutExpired:  # said, then killed: a stuck simulator must not hang its caller
+            print(f"simulator (pid {self.proc.pid}, {self.root}) did not exit within 15 s of SIGTERM; killed",
+                  file=sys.stderr, flush=True)
+            self.proc.kill()
+            return self.proc.wait(15)
         finally:
             self.proc = None
 
