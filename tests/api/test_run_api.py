@@ -32,17 +32,26 @@ private_key = "{trader.private_key}"
     return cfg
 
 
-def test_run_serves_the_recorder_and_meters_its_order_entry_session(tmp_path):
+def _run(tmp_path):
+    """The simulator and `fixgw run` of :func:`_config`, up to its ready line:
+    ``(sim, the API reader's key, config, process, ready line)``."""
     sim = SimProcess(tmp_path / "sim")
     priv, pub = generate_keypair(tmp_path / "reader.pem")
     cfg = _config(tmp_path, sim, pub)
     sim.start()
     proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
                             stderr=open(tmp_path / "run.stderr", "wb"), text=True, env=ENV)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    if not ready:
+        proc.kill()
+        sim.stop()
+        raise AssertionError((tmp_path / "run.stderr").read_text())
+    return sim, priv, cfg, proc, json.loads(proc.stdout.readline())
+
+
+def test_run_serves_the_recorder_and_meters_its_order_entry_session(tmp_path):
+    sim, priv, cfg, proc, line = _run(tmp_path)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, (tmp_path / "run.stderr").read_text()
-        line = json.loads(proc.stdout.readline())
         assert line["sessions"] == ["event-nr"]
         client = Client(line["api"], Signer.from_file(priv))
         wait_for(lambda: "logged-on" in CliRunner().invoke(cli, ["status", "-c", str(cfg)]).output, 30,
@@ -69,16 +78,8 @@ def test_a_dead_api_server_process_stops_fixgw_run_non_zero_naming_it(tmp_path):
     import os
     import signal
 
-    sim = SimProcess(tmp_path / "sim")
-    _priv, pub = generate_keypair(tmp_path / "reader.pem")
-    cfg = _config(tmp_path, sim, pub)
-    sim.start()
-    proc = subprocess.Popen([sys.executable, "-m", "fixgw", "run", str(cfg)], stdout=subprocess.PIPE,
-                            stderr=open(tmp_path / "run.stderr", "wb"), text=True, env=ENV)
+    sim, _priv, _cfg, proc, line = _run(tmp_path)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, (tmp_path / "run.stderr").read_text()
-        line = json.loads(proc.stdout.readline())
         os.kill(line["api_pid"], signal.SIGKILL)
         rc = proc.wait(30)
     finally:
