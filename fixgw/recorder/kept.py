@@ -48,7 +48,7 @@ from fixgw.cash import Cash
 from fixgw.fcm import Books
 from fixgw.positions import EventBook, MarginBook
 from fixgw.recorder.replay import Replayed, decode
-from fixgw.recorder.store import Checkpoint, Key, Store, exec_key
+from fixgw.recorder.store import Checkpoint, Key, Store, StoredReport, exec_key
 from fixgw.translate import _Live
 
 log = logging.getLogger("fixgw.recorder")
@@ -58,6 +58,7 @@ EVERY = 1000  # reports between checkpoints: the most a read folds on top of one
 # ...or more when the books are large: a checkpoint writes the whole state, so one comes at most every
 # (its size / BYTES_PER_REPORT) reports and its cost per report stays constant, never the state's size.
 BYTES_PER_REPORT = 256
+STEP = 20 * EVERY  # reports one catch-up step folds (a step takes the writer well under a second)
 _LIVE = [f.name for f in dc_fields(_Live) if f.name != "seen"]
 _EVENT = [f.name for f in dc_fields(EventBook)]
 _MARGIN = [f.name for f in dc_fields(MarginBook)]
@@ -123,18 +124,21 @@ def load(store: Store, account: str, product: str) -> tuple[Replayed, Key | None
     return loads(cp.state), cp.through
 
 
-def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key) -> int:
+def fold(books: Replayed, store: Store, account: str, product: str, after: Key | None, upto: Key,
+         limit: int | None = None) -> tuple[int, StoredReport | None]:
     """Fold the stored reports in (after, upto] into ``books``, decoded as a full replay decodes
-    them; how many."""
-    n = 0
+    them, at most ``limit`` of them; (how many, the last one folded)."""
+    n, last = 0, None
     for r in store.reports(account, product, after=after, upto=upto):
         try:
             books.apply(decode(r, product), product)
         except ValueError as e:  # as every view does: the report is named and skipped (apply changed nothing)
             log.warning("recorder account=%s product=%s: kept books skip stored report %s: %s",
                         account, product, r.exec_id, e)
-        n += 1
-    return n
+        n, last = n + 1, r
+        if n == limit:
+            break
+    return n, last
 
 
 def rebuild(store: Store, account: str, product: str) -> Checkpoint | None:
@@ -144,7 +148,7 @@ def rebuild(store: Store, account: str, product: str) -> Checkpoint | None:
         return None
     through = exec_key(mark)
     books = Replayed()
-    n = fold(books, store, account, product, None, through)
+    n, _ = fold(books, store, account, product, None, through)
     cp = Checkpoint(account, product, through, mark, VERSION, n, dumps(books))
     store.put_checkpoint(cp)
     return cp
@@ -152,45 +156,78 @@ def rebuild(store: Store, account: str, product: str) -> Checkpoint | None:
 
 # --------------------------------------------------------------------------- the recorder's side
 class Keeper:
-    """The recorder writer's books, one per product, checkpointed with the watermark."""
+    """The recorder writer's books, one per product, checkpointed with the watermark.
 
-    def __init__(self, store: Store, account: str, every: int = EVERY):
-        self.store, self.account, self.every = store, account, every
+    While a product backfills, the writer moves its watermark with ``defer=True``: no fold, so a
+    backfill costs what storing its reports costs. Folding is not lost, only later: the product is
+    *behind* until :meth:`catch_up` (called by the writer when it has nothing to write) has folded
+    up to its watermark, at most :data:`STEP` reports a call so live reports never wait long
+    behind it. Meanwhile a read folds from the older checkpoint, exactly as after any checkpoint.
+    """
+
+    def __init__(self, store: Store, account: str, every: int = EVERY, step: int = STEP):
+        self.store, self.account, self.every, self.step = store, account, every, step
         self._books: dict[str, tuple[Replayed, Key | None, int]] = {}  # product -> (books, through, folded)
         self._size: dict[str, int] = {}  # product -> bytes of its last checkpoint
         self._off: set[str] = set()
+        self.behind: dict[str, tuple[str, Key]] = {}  # product -> the watermark (ExecID, key) not yet folded to
 
-    def set_watermark(self, product: str, index: int, exec_id: str, key: Key | None = None) -> None:
+    def set_watermark(self, product: str, index: int, exec_id: str, key: Key | None = None,
+                      defer: bool = False) -> None:
         """Move the watermark; with a new checkpoint in the same transaction once ``every`` reports
-        have been stored since the last one (``key``: the ExecID's, when the caller has it). A passing store error (``transient()``: database busy,
-        connection lost) is raised for the writer to repeat the whole move. Any other failure turns
-        the kept books off for the run, logged; the watermark still moves, and reads keep working
-        from the older checkpoint. A report that does not fold is skipped inside :func:`fold`."""
+        have been stored since the last one (``key``: the ExecID's, when the caller has it), unless
+        ``defer`` (a backfill is running): then the product is behind until :meth:`catch_up`.
+        A passing store error (``transient()``: database busy, connection lost) is raised for the
+        writer to repeat the whole move. Any other failure turns the kept books off for the run,
+        logged; the watermark still moves, and reads keep working from the older checkpoint. A
+        report that does not fold is skipped inside :func:`fold`."""
         kept = None
         if index == 0 and product not in self._off:
-            try:
-                kept = self._checkpoint(product, exec_id, exec_key(exec_id) if key is None else key)
-            except Exception as e:
-                self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
-                if self.store.transient(e):
-                    raise
-                self._off.add(product)
-                log.error("recorder account=%s product=%s: kept books turned off for this run after %s: %s "
-                          "(while writing a checkpoint at %s); reads replay from the last checkpoint, "
-                          "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
+            upto = exec_key(exec_id) if key is None else key
+            if defer or product in self.behind:
+                self.behind[product] = (exec_id, upto)
+            else:
+                kept = self._guarded(product, exec_id, upto)
         self.store.set_watermark(self.account, product, index, exec_id, kept=kept)
 
-    def _checkpoint(self, product: str, mark: str, upto: Key) -> Checkpoint | None:
+    def catch_up(self, products) -> bool:
+        """Fold one step of each behind product in ``products`` (those not backfilling) and store
+        the checkpoint; True if any is still behind after it."""
+        for product in [p for p in products if p in self.behind]:
+            exec_id, upto = self.behind[product]
+            cp = self._guarded(product, exec_id, upto, self.step)
+            if cp is not None:
+                self.store.put_checkpoint(cp)
+            if product in self._off or cp is None or cp.through >= upto:
+                self.behind.pop(product, None)
+        return any(p in self.behind for p in products)
+
+    def _guarded(self, product: str, exec_id: str, upto: Key, limit: int | None = None) -> Checkpoint | None:
+        try:
+            return self._checkpoint(product, exec_id, upto, limit)
+        except Exception as e:
+            self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
+            if self.store.transient(e):
+                raise
+            self._off.add(product)
+            log.error("recorder account=%s product=%s: kept books turned off for this run after %s: %s "
+                      "(while writing a checkpoint at %s); reads replay from the last checkpoint, "
+                      "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
+            return None
+
+    def _checkpoint(self, product: str, mark: str, upto: Key, limit: int | None = None) -> Checkpoint | None:
         if product not in self._books:
             books, through = load(self.store, self.account, product)
             cp = self.store.checkpoint(self.account, product)
             self._books[product] = (books, through, cp.reports if cp is not None and through else 0)
         books, through, folded = self._books[product]
         every = max(self.every, self._size.get(product, 0) // BYTES_PER_REPORT)
-        if through is not None and (upto <= through or self.store.count(
-                self.account, product, after=through, upto=upto) < every):
+        if through is not None and (upto <= through or (limit is None and self.store.count(
+                self.account, product, after=through, upto=upto) < every)):
             return None
-        n = fold(books, self.store, self.account, product, through, upto)
+        n, last = fold(books, self.store, self.account, product, through, upto, limit)
+        if n == limit and last is not None and last.key < upto:  # a step short of the watermark
+            upto, mark = last.key, last.exec_id
         blob = dumps(books)
         self._size[product] = len(blob)
         self._books[product] = (loads(blob), upto, folded + n)  # what was written: no finished orders

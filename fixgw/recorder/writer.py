@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from fixgw.fix import tags
 from fixgw.models.fix import ExecType
+from fixgw.recorder.phase import Phase
 from fixgw.recorder.store import UTC, Gap, Key, StoredReport, StoredSettlement
 
 log = logging.getLogger("fixgw.recorder")
@@ -173,6 +174,8 @@ class Writer:
         waiters: list[threading.Event] = []
         while True:
             deadline = time.monotonic() + self.flush_s
+            if self.kept.behind and self._q.empty():
+                self._catch_up()
             while len(batch) < self.batch:
                 try:
                     item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -240,9 +243,16 @@ class Writer:
             if index in p.marks and key <= p.marks[index]:
                 return
             p.watermark[index], p.marks[index] = exec_id, key
-        # with the kept books' checkpoint, now and then
-        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id, key)
+        # with the kept books' checkpoint, now and then; not while the product backfills
+        self._durably("moving the watermark", self.kept.set_watermark, product, index, exec_id, key,
+                      p.phase is not Phase.LIVE)
         p.moved_at = time.time()
+
+    def _catch_up(self) -> None:
+        """Nothing to write: fold a step of the kept books of every product that is behind and
+        no longer backfilling (see :class:`~fixgw.recorder.kept.Keeper`)."""
+        live = [name for name, p in self.products.items() if p.phase is Phase.LIVE]
+        self._durably("keeping the books", self.kept.catch_up, live)
 
     def backlog(self) -> int:
         """Reports (and markers) received and not yet taken by the writer."""

@@ -128,7 +128,7 @@ def test_kept_books_plus_the_tail_equal_a_full_replay(url, seed):
     units = Units.DOLLARS if product == "margin" else rng.choice([Units.CENTS, Units.DOLLARS])
     reports = stream(rng, product, rng.randint(15, 60), units)
     store = open_store(url)
-    keeper = kept.Keeper(store, "acct", every=rng.randint(1, 40))
+    keeper = kept.Keeper(store, "acct", every=rng.randint(1, 40), step=rng.randint(1, 30))
     by_key = sorted(reports, key=lambda r: r.key)
     arrival = list(reports)
     for i in range(len(arrival)):  # arrive late or early, within a window of a few reports
@@ -147,8 +147,10 @@ def test_kept_books_plus_the_tail_equal_a_full_replay(url, seed):
             if r.key not in stored:
                 break
             top = r
-        if top is not None and rng.random() < 0.7:
-            keeper.set_watermark(product, 0, top.exec_id)
+        if top is not None and rng.random() < 0.7:  # a third of the moves while "backfilling": no fold
+            keeper.set_watermark(product, 0, top.exec_id, defer=rng.random() < 0.3)
+        if rng.random() < 0.3:  # the writer had nothing to write
+            keeper.catch_up([product])
             cp = store.checkpoint("acct", product)
             if cp is not None:
                 checkpoints += 1
@@ -162,6 +164,9 @@ def test_kept_books_plus_the_tail_equal_a_full_replay(url, seed):
             assert_same(replay(store, "acct", product, party_id="me"), full)
             checks += 1
     assert checks and checkpoints  # the kept path was taken, and compared
+    while keeper.catch_up([product]):
+        pass
+    assert not keeper.behind  # caught up; from here a checkpoint comes every ``every`` reports again
     # the views answer the same from either path
     for who in (None, *SUBTRADERS):
         q = Query(store, "acct", product, subtrader=who, party_id="me", settlement_status="all")
@@ -275,4 +280,30 @@ def test_checkpoints_come_less_often_as_the_books_grow(tmp_path):
     for (before, size), (after, _) in zip(seen, seen[1:]):
         assert after - before >= max(1, size // kept.BYTES_PER_REPORT)
     assert seen[-1][1] // kept.BYTES_PER_REPORT > 1  # the rule was in play, not just every=1
+    store.close()
+
+
+def test_a_backfill_defers_the_fold_and_catch_up_folds_it_in_steps(tmp_path):
+    """While a product backfills the writer moves its watermark without folding (a backfill costs
+    what storing costs); when it has nothing to write, catch_up folds at most ``step`` reports a
+    call, each step a checkpoint a read can start from, until the books reach the watermark."""
+    rng = random.Random(11)
+    reports = sorted(stream(rng, "event", 40, Units.CENTS), key=lambda r: r.key)
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    keeper = kept.Keeper(store, "acct", every=1, step=7)
+    for r in reports:  # the backfill: every move deferred
+        store.put([r])
+        keeper.set_watermark("event", 0, r.exec_id, defer=True)
+    assert store.checkpoint("acct", "event") is None and "event" in keeper.behind
+    keeper.set_watermark("event", 0, reports[-1].exec_id)  # live again: still behind, so still no fold
+    assert store.checkpoint("acct", "event") is None
+    assert not keeper.catch_up(["margin"]) and store.checkpoint("acct", "event") is None  # not that product
+    folded = []
+    while keeper.catch_up(["event"]):
+        folded.append(store.checkpoint("acct", "event").reports)
+        assert_same(replay(store, "acct", "event"), replay(store, "acct", "event", kept=False))
+    cp = store.checkpoint("acct", "event")
+    assert folded == list(range(7, len(reports), 7))  # one step each
+    assert cp.through == reports[-1].key and cp.reports == len(reports) and not keeper.behind
+    assert_same(replay(store, "acct", "event"), replay(store, "acct", "event", kept=False))
     store.close()
