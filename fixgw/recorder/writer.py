@@ -52,6 +52,7 @@ class Raw(NamedTuple):
     invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
 
 
+GATHER_S = 0.001  # while a batch fills, the writer looks at the queue this often instead of being woken per report
 REJECTED = f"\x01{tags.EXEC_TYPE}={ExecType.REJECTED.value}\x01"
 PENDING = f"\x01{tags.EXEC_ID}=-1;-1\x01"
 
@@ -178,9 +179,18 @@ class Writer:
                 self._catch_up()
             while len(batch) < self.batch:
                 try:
-                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                    item = self._q.get_nowait()
                 except queue.Empty:
-                    break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    if batch:  # gather: what arrives meanwhile queues up without waking this thread
+                        time.sleep(min(left, GATHER_S))  # for each report (a wake costs both threads)
+                        continue
+                    try:
+                        item = self._q.get(timeout=left)
+                    except queue.Empty:
+                        break
                 if isinstance(item, threading.Event):
                     waiters.append(item)
                     break
