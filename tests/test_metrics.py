@@ -40,7 +40,8 @@ def test_histogram_quantiles_against_a_known_distribution():
 
 
 def test_counts_by_type_rejects_and_ack_round_trip():
-    from fixgw.orders import Registry, SessionCaps
+    from fixgw.checks import SessionCaps
+    from fixgw.orders import Registry
     from fixgw.pricing import Units
     m = SessionMetrics()
     reg = Registry(SessionCaps("nr", "event", Units.CENTS, order_entry=True, mass_cancel=True))

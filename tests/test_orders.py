@@ -11,7 +11,8 @@ import pytest
 from fixgw.errors import OrderError
 from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrderCancelRequest, OrdStatus,
                               Side)
-from fixgw.orders import Ack, Registry, SessionCaps, new_cl_ord_id
+from fixgw.checks import SessionCaps
+from fixgw.orders import Ack, Registry, new_cl_ord_id
 from fixgw.pricing import Units
 
 
@@ -120,7 +121,7 @@ def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_sta
 # ------------------------------------------------------------------ Registry: limits
 def test_limits_refuse_an_order_by_quantity_notional_and_symbol_length_naming_the_option():
     from fixgw.models.fix import OrderCancelReplaceRequest
-    from fixgw.orders import Limits
+    from fixgw.checks import Limits
     limits = Limits(max_quantity=D(500), max_notional=D(100), max_symbol_length=12)
     event = Registry(SessionCaps("nr", "event", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))
     margin = Registry(SessionCaps("mg", "margin", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))

@@ -26,7 +26,8 @@ from fixgw.adapter.orderentry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
 from fixgw.dispatch import Dispatcher, Subscription
 from fixgw.adapter.logs import RedactingLogFactory
-from fixgw.orders import Limits, Registry, SessionCaps
+from fixgw.checks import Limits, SessionCaps
+from fixgw.orders import Registry
 from fixgw.ratelimit import RateLimiter
 from fixgw.adapter.recovery import Recovery
 from fixgw.signing import Signer

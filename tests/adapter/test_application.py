@@ -134,7 +134,8 @@ def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model()
 
 def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read():
     from fixgw.models.fix import NewOrderSingle
-    from fixgw.orders import Registry, SessionCaps
+    from fixgw.checks import SessionCaps
+    from fixgw.orders import Registry
     rt = runtime()
     rt.registry = Registry(SessionCaps("nr", "event", rt.units, order_entry=True, mass_cancel=True))
     app, got, sid = wired(rt)
