@@ -25,14 +25,13 @@ from typing import Callable
 
 
 from fixgw import settlements, translate
-from fixgw.cash import Cash
 from fixgw.fcm import Subtraders
 from fixgw.inbound import Inbound
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
-from fixgw.positions import Ledger
+from fixgw.positions import Cash, Ledger
 
 log = logging.getLogger("fixgw.events")
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays

@@ -165,7 +165,7 @@ class Gateway(OrderEntry):
     def balance(self, *, product: str = "event", subtrader_id: str | None = None, start=None):
         """``GET /portfolio/balance``: a ``Balance`` from the starting balance (config ``starting_balance``
         or ``start`` dollars) plus every BALANCE/PAYOUT change seen; without one, the change since
-        ``gw.dispatcher.cash.since`` (see :mod:`fixgw.cash`)."""
+        ``gw.dispatcher.cash.since`` (see :class:`fixgw.positions.Cash`)."""
         from fixgw.adapter.orderentry import decimal_of
 
         self.dispatcher.flush()
