@@ -1,14 +1,23 @@
 """From received FIX messages to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread queues each received message (:class:`fixgw.inbound.Inbound`)
-with :meth:`Dispatcher.put`. A single dispatcher thread takes them in arrival
-order, decodes each one QuickFIX's thread did not (only answers to waiting acks),
-applies a KalshiDC replay of an ExecID once, turns ExecutionReports into the
-REST shapes (Fill / MarginFill, Order / MarginOrder), feeds the position ledgers
-(the account's and each FCM sub-trader's), the cash balance and, from
-MarketSettlementReports, the settlements; then fans the :class:`Event` out to
-subscriptions (blocking iterators, asyncio iterators) and callbacks. A
-translation or callback that raises is logged and the dispatcher goes on.
+QuickFIX's thread keeps its part small: it reads the message's text and queues
+an :class:`Inbound` holding it. The message is decoded (:func:`decoded`), with the
+session's bookkeeping (order registry and acks, counts, unknown tags,
+anomalies), when someone first reads ``message`` or ``error`` (or calls
+``settle()``): QuickFIX's thread itself for an answer a caller is waiting for
+(its ack resolves before anything else is done), else the dispatcher thread or
+the recorder's sink. A :class:`Backlog` makes sure that messages are decoded one
+at a time and in the order they arrived, whichever thread asks: reading one
+decodes every earlier one first.
+
+A single dispatcher thread (:class:`Dispatcher`, fed with :meth:`Dispatcher.put`)
+takes them in arrival order, applies a KalshiDC replay of an ExecID once, turns
+ExecutionReports into the REST shapes (Fill / MarginFill, Order / MarginOrder),
+feeds the position ledgers (the account's and each FCM sub-trader's), the cash
+balance and, from MarketSettlementReports, the settlements; then fans the
+:class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
+callbacks. A translation or callback that raises is logged and the dispatcher
+goes on.
 """
 
 from __future__ import annotations
@@ -18,24 +27,151 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
 
-from fixgw import settlements, translate
+from fixgw import positions, settlements, translate
 from fixgw.fcm import Subtraders
-from fixgw.inbound import Inbound
+from fixgw.errors import DecodeError
+from fixgw.fix import codec, lenient
 from fixgw.margin import MarginOrders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Cash, Ledger
 
-log = logging.getLogger("fixgw.events")
+log = logging.getLogger("fixgw.dispatch")
+# (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
+Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
+
+
+def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = None) -> tuple[Any, str | None]:
+    """(model, None), or (None, why) for a message no decoder can read, with the session's
+    bookkeeping (``sess`` is its :class:`fixgw.adapter.application.SessionRuntime`): the order registry
+    resolves and times the ack first, then the counts, the gap-recovery ExecID, the KalshiDC
+    peers' registries, unknown tags and anomalies. ``invalid``: QuickFIX's validation refused
+    it, so it goes to the lenient decoder; ``msg_type``: read from the text on arrival."""
+    try:
+        if invalid:
+            model, unknown = lenient.decode(raw, sess.units)
+        else:
+            try:
+                model, unknown = codec.decode_raw_with_unknown(raw, sess.units, msg_type)
+            except DecodeError:  # keep what can be kept: a fill must not be lost to one field
+                model, unknown = lenient.decode(raw, sess.units)
+    except DecodeError as e:
+        sess.metrics.decode_error()
+        reason = f"undecodable message kept as raw: {e}"
+        sess.lifecycle.note_error(reason)
+        log.error("session=%s event=decode-error error=%s", sess.config.name, e)
+        return None, reason
+    ack_us = sess.registry.apply(model) if sess.registry is not None else None  # first: a caller waits
+    sess.metrics.decoded(model, ack_us)
+    if model.__class__ is ExecutionReport and not model.is_pending:
+        sess.last_exec_id = model.exec_id
+        for registry in sess.peers:
+            registry.apply(model)
+    if unknown and not sess.unknown_tags.issuperset(unknown):
+        sess.unknown_tags.update(unknown)
+        log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
+                    ",".join(map(str, unknown)))
+    if getattr(model, "anomalies", None):
+        sess.metrics.anomalies += len(model.anomalies)
+        exec_id = getattr(model, "exec_id", None)
+        for a in model.anomalies:
+            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
+                        sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
+    return model, None
+
+
+def settled(sess: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
+    """The backlog's decoder: :func:`decoded`, and a bug in it becomes what the callback guard
+    makes of one (named, counted, the session's last error), on whichever thread decodes."""
+    try:
+        return decoded(sess, raw, invalid, msg_type)
+    except Exception as exc:  # noqa: BLE001 - the dispatcher or QuickFIX's thread must go on
+        sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
+        sess.metrics.callback_errors += 1
+        log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
+        return None, f"decoding failed: {type(exc).__name__}: {exc}"
+
+
+class Inbound:
+    """One application message from a session: ``session`` (its name), ``message`` (the model,
+    None when undecodable), ``raw`` (the text as received; the recorder stores it), ``error``
+    (why it could not be decoded, naming the MsgType and tag) and ``msg_type`` (read from the
+    text once, when it arrived). Built decoded, or received (:meth:`Backlog.add`) and decoded
+    on first read."""
+
+    __slots__ = ("session", "raw", "msg_type", "_message", "_error", "_todo")
+
+    def __init__(self, session: str, message: Any = None, raw: str | None = None, error: str | None = None,
+                 msg_type: str | None = None):
+        self.session, self.raw, self.msg_type = session, raw, msg_type
+        self._message, self._error = message, error
+        self._todo: tuple[Backlog, Any, bool] | None = None  # (backlog, runtime, invalid) until decoded
+
+    @property
+    def message(self) -> Any:
+        if self._todo is not None:
+            self._todo[0].settle(self)
+        return self._message
+
+    @property
+    def error(self) -> str | None:
+        if self._todo is not None:
+            self._todo[0].settle(self)
+        return self._error
+
+    @property
+    def decoded(self) -> bool:
+        return self._todo is None
+
+    def settle(self) -> None:
+        """Decode now (and every message received before this one)."""
+        if self._todo is not None:
+            self._todo[0].settle(self)
+
+    def __repr__(self) -> str:
+        state = "" if self._todo is None else ", not decoded yet"
+        return f"Inbound({self.session!r}, {self._message!r}, error={self._error!r}{state})"
+
+
+class Backlog:
+    """Received messages not decoded yet, oldest first, shared by every session of an application."""
+
+    def __init__(self, decoder: Decoder = settled):
+        self._decoder = decoder
+        self._items: deque[Inbound] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, session: str, runtime: Any, raw: str, invalid: bool, msg_type: str | None = None) -> Inbound:
+        """A received message, decoded later (QuickFIX's thread: one append)."""
+        item = Inbound(session, raw=raw, msg_type=msg_type)
+        item._todo = (self, runtime, invalid)
+        self._items.append(item)
+        return item
+
+    def settle(self, upto: Inbound | None = None) -> None:
+        """Decode, in arrival order, every message up to ``upto`` (all of them when None)."""
+        with self._lock:
+            items = self._items
+            while items and (upto is None or upto._todo is not None):
+                item = items.popleft()
+                _, runtime, invalid = item._todo  # type: ignore[misc]
+                try:
+                    item._message, item._error = self._decoder(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
+                    item._message, item._error = None, f"decoding failed: {type(exc).__name__}: {exc}"
+                item._todo = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +206,6 @@ class Event:
         if self.position is not None:
             out.append(self.position)
         return out
-
-
-def post_position_of(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
-    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
-    if er.long_qty is None and er.short_qty is None:
-        return ledger
-    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
 
 
 class Subscription:
@@ -219,7 +348,10 @@ class Dispatcher:
         if not self.translating:
             return Event(session, message, raw=raw, error=error)
         if isinstance(message, MarketSettlementReport):
-            return Event(session, message, raw=raw, settlement=self._settle(message, raw))
+            own = settlements.settle(message, raw, self.party_id, self.ledger, self.subtraders, self.cash)
+            if own is not None:
+                self.settlements.append(own)
+            return Event(session, message, raw=raw, settlement=own)
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if not message.is_pending and self._again(session, message.exec_id):
@@ -242,7 +374,7 @@ class Dispatcher:
                 sub = message.alloc_account or 0
                 fill = ledger.add_margin(fill, subaccount=sub)  # carries the ledger's entry price and PnL
                 book = ledger.margins.get((sub, message.symbol))
-                post = post_position_of(message, book.P if book is not None else None)
+                post = positions.post_position_of(message, book.P if book is not None else None)
             return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
                          post_position=post)
         order = orders.apply(message)
@@ -250,7 +382,7 @@ class Dispatcher:
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
             self.subtraders.add_fill(fill, subtrader)
-        post = post_position_of(message, position.position_fp if position is not None else None) \
+        post = positions.post_position_of(message, position.position_fp if position is not None else None) \
             if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 
@@ -263,23 +395,3 @@ class Dispatcher:
         if len(self._applied) > MAX_APPLIED:
             self._applied.popitem(last=False)
         return False
-
-    def _settle(self, ums: MarketSettlementReport, raw: str | None):
-        """This account's entries settle their books; returns the account's own Settlement (or None).
-
-        Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
-        """
-        if raw is None:
-            raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
-        own = None
-        when = settlements.sending_time(raw)
-        done = settlements.apply(ums, when, self.party_id, self.subtraders.books,
-                                 lambda who: self.ledger if who is None else self.subtraders.of(who).ledger)
-        for who, party, settlement in done:
-            self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", "event", who, party.collateral, when)
-            if who is None:
-                self.settlements.append(settlement)
-                own = settlement
-            else:
-                self.subtraders.of(who).settlements.append(settlement)
-        return own

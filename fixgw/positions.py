@@ -77,7 +77,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from fixgw.models.fcm import Balance
-from fixgw.models.fix import CollateralChange
+from fixgw.models.fix import CollateralChange, ExecutionReport
 from fixgw.models.rest import (EventPosition, Fill, MarginFill, MarginPosition, MarketPosition,
                                MarketPositionUpdate)
 
@@ -294,6 +294,13 @@ class Ledger:
             return False
         self._seen.add(key)
         return True
+
+
+def post_position_of(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
+    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
+    if er.long_qty is None and er.short_qty is None:
+        return ledger
+    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
 
 
 # ---------------------------------------------------------------- cash

@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Callable, Container
+from typing import TYPE_CHECKING, Callable, Container
 
 from fixgw.fix import tags
 from fixgw.fix.codec_tables import time_from_wire
 from fixgw.models.fix import MarketSettlementReport, SettlementParty
 from fixgw.models.rest import Settlement
-from fixgw.positions import Ledger, event_ticker
+from fixgw.positions import Cash, Ledger, event_ticker
+
+if TYPE_CHECKING:
+    from fixgw.fcm import Subtraders
 
 ONE, ZERO, HUNDRED = Decimal(1), Decimal(0), Decimal(100)
 _SENDING_TIME = f"\x01{tags.SENDING_TIME}="
@@ -88,6 +91,28 @@ def apply(ums: MarketSettlementReport, settled_time: dt.datetime, party_id: str 
         for sub in subs:
             ledger.settle(sub, ums.symbol, value)
     return out
+
+
+def settle(ums: MarketSettlementReport, raw: str | None, party_id: str | None, ledger: Ledger,
+           subtraders: "Subtraders", cash: Cash) -> Settlement | None:
+    """The live gateway's settlement (the dispatcher's): this account's entries settle their books
+    and move the cash; returns the account's own Settlement (or None).
+
+    Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
+    """
+    if raw is None:
+        raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
+    own = None
+    when = sending_time(raw)
+    done = apply(ums, when, party_id, subtraders.books,
+                 lambda who: ledger if who is None else subtraders.of(who).ledger)
+    for who, party, settlement in done:
+        cash.add(f"UMS:{ums.report_id}:{party.party_id}", "event", who, party.collateral, when)
+        if who is None:
+            own = settlement
+        else:
+            subtraders.of(who).settlements.append(settlement)
+    return own
 
 
 def settlement_from_report(ums: MarketSettlementReport, *, settled_time: dt.datetime,

@@ -10,7 +10,7 @@ import pytest
 from fixgw.config import parse
 from fixgw.errors import ConfigError
 from fixgw.dispatch import Dispatcher
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 
 UTC = dt.timezone.utc

@@ -4,7 +4,7 @@
 QuickFIX build and pins the CA; ``sessions`` renders SessionSettings from ``cfg/``; ``encode``
 turns field pairs into the ``quickfix.Message`` that is sent; ``application`` is the
 ``quickfix.Application`` (callbacks: queue each received message for its one decode in
-``fixgw.inbound``, answer a waiting ack first, hand on); ``recovery`` recovers
+``fixgw.dispatch``, answer a waiting ack first, hand on); ``recovery`` recovers
 sequence gaps through KalshiDC; ``orderentry`` is the order-entry API; ``gateway`` ties them into
 :class:`~fixgw.adapter.gateway.Gateway`.
 """

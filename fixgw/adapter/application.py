@@ -6,7 +6,7 @@ own control-flow exceptions is caught, logged with the session's name, recorded
 as the session's last error and counted (``metrics.callback_errors``). Callbacks
 never run user code and never keep a ``quickfix.Message`` past their return: an
 inbound application message is read as text and handed to the gateway's ``sink``
-as a :class:`fixgw.inbound.Inbound`: decoded at once when a caller waits for it
+as a :class:`fixgw.dispatch.Inbound`: decoded at once when a caller waits for it
 (:meth:`fixgw.orders.Registry.answers`, from the text), else on first read by
 the dispatcher, unless the ``raw_sink`` (the recorder) takes the text
 first to decode it on its own thread (:meth:`GatewayApplication.decode`).
@@ -22,11 +22,11 @@ from typing import Callable
 
 import quickfix as fix
 
-from fixgw import inbound
+from fixgw import dispatch
 from fixgw.fix import tags
 from fixgw.config import SessionConfig
 from fixgw.adapter.guard import guarded
-from fixgw.inbound import Backlog, Inbound
+from fixgw.dispatch import Backlog, Inbound
 from fixgw.metrics import SessionMetrics, msg_type_of
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
@@ -232,8 +232,8 @@ class GatewayApplication(fix.Application):
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
-        what it took raw with this); see :func:`fixgw.inbound.decoded`."""
-        model, error = inbound.decoded(sess, raw, invalid)
+        what it took raw with this); see :func:`fixgw.dispatch.decoded`."""
+        model, error = dispatch.decoded(sess, raw, invalid)
         return Inbound(sess.config.name, model, raw, error)
 
     def deliver(self, sess: SessionRuntime, item: Inbound) -> None:

@@ -79,7 +79,7 @@ class Gateway(OrderEntry):
                  on_inbound: Callable[[SessionRuntime, Inbound], None] | None = None,
                  on_raw: Callable[[SessionRuntime, str, str, bool], bool] | None = None):
         """``on_inbound(runtime, inbound)`` takes every inbound application message (decoded when
-        first read: :class:`fixgw.inbound.Inbound`) on
+        first read: :class:`fixgw.dispatch.Inbound`) on
         QuickFIX's thread instead of the gateway's dispatcher; ``on_raw(runtime, msg_type, raw,
         invalid)`` is offered each one before it is decoded and returns True when it took it (the
         recorder: :attr:`GatewayApplication.raw_sink`)."""

@@ -27,7 +27,7 @@ import threading
 
 from fixgw.config import Kind
 from fixgw.errors import FixgwError
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import EventResendComplete, EventResendReject
 from fixgw.state import State
 

@@ -47,7 +47,7 @@ from typing import Callable, Sequence, TextIO
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.fix import tags
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import EventResendComplete, EventResendReject, MarketSettlementReport, exec_id_key
 from fixgw.recorder.kept import Keeper

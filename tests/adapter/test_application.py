@@ -109,7 +109,7 @@ def test_an_undecodable_message_reaches_the_sink_as_raw_with_the_reason(caplog):
     app, got, sid = wired(rt)
     # without OrderID(37) no decoder, strict or lenient, can make a report of it
     broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(), rt))
-    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
+    with caplog.at_level(logging.ERROR, logger="fixgw.dispatch"):
         app.fromApp(fix.Message(broken, False), sid)
         [item] = got
         item.settle()
@@ -156,21 +156,21 @@ def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read
 
 
 def test_a_bug_while_decoding_later_is_named_counted_and_does_not_stall_what_follows(caplog, monkeypatch):
-    from fixgw import inbound
+    from fixgw import dispatch
     rt = runtime()
     app, got, sid = wired(rt)
     broken = {"armed": True}
-    decode = inbound.decoded
+    decode = dispatch.decoded
 
     def buggy(*args):
         if broken.pop("armed", False):
             raise KeyError("bug")
         return decode(*args)
 
-    monkeypatch.setattr(inbound, "decoded", buggy)
+    monkeypatch.setattr(dispatch, "decoded", buggy)
     app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
     app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "3;1"}), rt), False), sid)
-    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
+    with caplog.at_level(logging.ERROR, logger="fixgw.dispatch"):
         assert got[1].message.exec_id == "3;1"  # decodes the first (which fails) then this one
     assert got[0].message is None and got[0].error == "decoding failed: KeyError: 'bug'"
     assert rt.metrics.callback_errors == 1 and rt.lifecycle.last_error.startswith("internal error decoding")
