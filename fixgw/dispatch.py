@@ -1,23 +1,20 @@
-"""From received FIX messages to what callers consume (pure core: no quickfix import).
+"""From a received message's text to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread keeps its part small: it reads the message's text and queues
-an :class:`Inbound` holding it. The message is decoded (:func:`decoded`), with the
-session's bookkeeping (order registry and acks, counts, unknown tags,
-anomalies), when someone first reads ``message`` or ``error`` (or calls
-``settle()``): QuickFIX's thread itself for an answer a caller is waiting for
-(its ack resolves before anything else is done), else the dispatcher thread or
-the recorder's sink. A :class:`Backlog` makes sure that messages are decoded one
-at a time and in the order they arrived, whichever thread asks: reading one
-decodes every earlier one first.
+QuickFIX's thread keeps its part small: ``fromApp`` hands the text to
+:meth:`Dispatcher.receive`, which queues an :class:`Inbound` holding it. It is
+decoded (:func:`decoded`: :mod:`fixgw.fix.codec`, then the session's bookkeeping,
+:class:`fixgw.orders.Registry` first) when someone first reads ``message`` or
+``error``: at once, on QuickFIX's thread, while the session has a request
+waiting for its answer (so the ack resolves before anything else is done), else
+by the dispatcher thread or the recorder. A :class:`Backlog` decodes messages
+one at a time and in arrival order, whichever thread asks.
 
-A single dispatcher thread (:class:`Dispatcher`, fed with :meth:`Dispatcher.put`)
-takes them in arrival order, applies a KalshiDC replay of an ExecID once, turns
-ExecutionReports into the REST shapes (Fill / MarginFill, Order / MarginOrder),
-feeds the position ledgers (the account's and each FCM sub-trader's), the cash
-balance and, from MarketSettlementReports, the settlements; then fans the
-:class:`Event` out to subscriptions (blocking iterators, asyncio iterators) and
-callbacks. A translation or callback that raises is logged and the dispatcher
-goes on.
+The dispatcher thread applies a KalshiDC replay of an ExecID once, makes the
+REST shapes (:mod:`fixgw.translate`; margin orders :mod:`fixgw.margin`), folds
+fills and cash into the books (:mod:`fixgw.positions`; FCM sub-traders
+:mod:`fixgw.fcm`; settlement reports :mod:`fixgw.settlements`) and fans one
+:class:`~fixgw.models.event.Event` out to subscriptions and callbacks. A
+translation or callback that raises is logged and the dispatcher goes on.
 """
 
 from __future__ import annotations
@@ -28,24 +25,22 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
-
 
 from fixgw import positions, settlements, translate
 from fixgw.fcm import Subtraders
 from fixgw.errors import DecodeError
 from fixgw.fix import codec, lenient
 from fixgw.margin import MarginOrders
+from fixgw.models.event import Event
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
-from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
-from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
 from fixgw.positions import Cash, Ledger
 
 log = logging.getLogger("fixgw.dispatch")
 # (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
 Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
+REJECTED = ExecType.REJECTED
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
 
@@ -53,8 +48,8 @@ _CLOSED = object()
 def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = None) -> tuple[Any, str | None]:
     """(model, None), or (None, why) for a message no decoder can read, with the session's
     bookkeeping (``sess`` is its :class:`fixgw.adapter.application.SessionRuntime`): the order registry
-    resolves and times the ack first, then the counts, the gap-recovery ExecID, the KalshiDC
-    peers' registries, unknown tags and anomalies. ``invalid``: QuickFIX's validation refused
+    resolves and times the ack first, then the reject count, the gap-recovery ExecID, the KalshiDC
+    peers' registries, unknown tags and anomalies (counted in place in ``sess.metrics``). ``invalid``: QuickFIX's validation refused
     it, so it goes to the lenient decoder; ``msg_type``: read from the text on arrival."""
     try:
         if invalid:
@@ -65,17 +60,20 @@ def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = N
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                 model, unknown = lenient.decode(raw, sess.units)
     except DecodeError as e:
-        sess.metrics.decode_error()
+        sess.metrics.decode_errors += 1
         reason = f"undecodable message kept as raw: {e}"
         sess.lifecycle.note_error(reason)
         log.error("session=%s event=decode-error error=%s", sess.config.name, e)
         return None, reason
-    ack_us = sess.registry.apply(model) if sess.registry is not None else None  # first: a caller waits
-    sess.metrics.decoded(model, ack_us)
-    if model.__class__ is ExecutionReport and not model.is_pending:
-        sess.last_exec_id = model.exec_id
-        for registry in sess.peers:
-            registry.apply(model)
+    if sess.registry is not None:  # first: a caller may wait (the registry times the round trip)
+        sess.registry.apply(model)
+    if model.__class__ is ExecutionReport:
+        if model.exec_type is REJECTED:
+            sess.metrics.rejected_reports += 1
+        if not model.is_pending:
+            sess.last_exec_id = model.exec_id
+            for registry in sess.peers:
+                registry.apply(model)
     if unknown and not sess.unknown_tags.issuperset(unknown):
         sess.unknown_tags.update(unknown)
         log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
@@ -174,40 +172,6 @@ class Backlog:
                 item._todo = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    session: str
-    message: object | None  # a fixgw.models.fix model; None when undecodable
-    fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
-    order: object | None = None  # fixgw.models.rest.Order (margin: MarginOrder) after this report
-    position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
-    settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
-    raw: str | None = None  # the FIX message as received (SOH-separated)
-    error: str | None = None
-    post_position: Decimal | None = None  # on fills: net position after it (704 - 705, else the ledger's)
-
-    def websocket(self) -> list:
-        """The Kalshi WebSocket messages this event stands for, as models with ``.envelope(sid)``:
-        ``fill`` (FillUpdate / MarginFillUpdate), ``user_order`` (UserOrder / MarginUserOrder) and,
-        for event contracts, ``market_position`` (MarketPositionUpdate). Built on demand."""
-        er = self.message
-        sub = er.alloc_account if isinstance(er, ExecutionReport) else None
-        out: list = []
-        own_id = getattr(self.order, "client_order_id", None) or getattr(er, "cl_ord_id", None)
-        if isinstance(self.fill, Fill) and self.post_position is not None:
-            out.append(FillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id))
-        elif isinstance(self.fill, MarginFill) and self.post_position is not None:
-            out.append(MarginFillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id,
-                                                  subaccount=sub))
-        if isinstance(self.order, Order):
-            out.append(UserOrder.from_order(self.order))
-        elif isinstance(self.order, MarginOrder):
-            out.append(MarginUserOrder.from_order(self.order, subaccount=sub))
-        if self.position is not None:
-            out.append(self.position)
-        return out
-
-
 class Subscription:
     """A blocking iterator of events; ``close()`` ends it."""
 
@@ -262,9 +226,16 @@ class AsyncSubscription:
 
 
 class Dispatcher:
+    """Received messages in, events out: :meth:`receive` on QuickFIX's thread, the rest on the
+    dispatcher thread. ``deliver(runtime, inbound)``, when given, takes each received message
+    instead of the dispatcher thread (the recorder, which keeps no books here)."""
+
     def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = "",
-                 party_id: str | None = None, starting_balance: Decimal | None = None):
+                 party_id: str | None = None, starting_balance: Decimal | None = None,
+                 deliver: Callable[[Any, Inbound], None] | None = None):
         self.products = products  # session name -> "event" | "margin"
+        self.backlog = Backlog()  # received, decoded on first read, in arrival order (every session)
+        self.deliver = deliver
         self.party_id = party_id  # this account's 20109 in settlement reports (fixgw.settlements)
         self.settlements: list = []  # this account's REST Settlements, in arrival order
         self.cash = Cash(starting_balance)  # BALANCE/PAYOUT changes: GET /portfolio/balance
@@ -276,7 +247,7 @@ class Dispatcher:
         self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
         self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
-        self._callbacks: list[Callable[[Event], None]] = []
+        self._callbacks: list[tuple[Callable[[Event], None], tuple[type, ...] | None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.state_lock = threading.Lock()  # guards ledger and orders against readers
@@ -284,8 +255,26 @@ class Dispatcher:
         self._thread.start()
 
     # producers (QuickFIX's thread)
+    def receive(self, sess: Any, msg_type: str, raw: str, invalid: bool) -> None:
+        """A received application message (``msg_type`` read from the text, '?' when it has none;
+        ``invalid``: QuickFIX's validation refused it) into the backlog, then on. While the session
+        has a request waiting for its answer the message is decoded at once, so the ack resolves
+        before anything else is done; otherwise whoever reads it first decodes it."""
+        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+        registry = sess.registry
+        if registry is not None and registry.acks:
+            item.settle()
+        self.pass_on(sess, item)
+
+    def pass_on(self, sess: Any, item: Inbound) -> None:
+        """Hand on a message made elsewhere (a gap notice) the way :meth:`receive` hands them on."""
+        if self.deliver is None:
+            self._q.put(item)
+        else:
+            self.deliver(sess, item)
+
     def put(self, item: Inbound) -> None:
-        """Queue a received message; it is decoded (if nobody did yet) and translated here."""
+        """Queue a message for the dispatcher thread; it is decoded (if nobody did yet) and translated there."""
         self._q.put(item)
 
     # consumers
@@ -306,9 +295,11 @@ class Dispatcher:
             if sub in self._subs:
                 self._subs.remove(sub)
 
-    def on_event(self, callback: Callable[[Event], None]) -> None:
+    def on_event(self, callback: Callable[[Event], None], kinds: tuple[type, ...] | None = None) -> None:
+        """Call ``callback(event)`` on the dispatcher thread for every event, or only for those whose
+        message is one of ``kinds``."""
         with self._lock:
-            self._callbacks.append(callback)
+            self._callbacks.append((callback, kinds))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far has been dispatched."""
@@ -338,7 +329,9 @@ class Dispatcher:
                 subs, callbacks = list(self._subs), list(self._callbacks)
             for sub in subs:
                 sub.put(event)
-            for cb in callbacks:
+            for cb, kinds in callbacks:
+                if kinds is not None and not isinstance(event.message, kinds):
+                    continue
                 try:
                     cb(event)
                 except Exception as exc:  # noqa: BLE001 - a caller's bug must not stop the gateway
@@ -360,9 +353,14 @@ class Dispatcher:
             return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
                                                            "not a value the dictionary lists; not applied")
         subtrader = message.subtrader
-        if message.collateral:
-            self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
-                          message.collateral, message.transact_time)
+        try:
+            return self._shapes(session, message, raw, subtrader)
+        finally:  # the report's cash moved even when its REST shapes could not be made
+            if message.collateral:
+                self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
+                              message.collateral, message.transact_time)
+
+    def _shapes(self, session: str, message: ExecutionReport, raw, subtrader: str | None) -> Event:
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         # translate makes the REST shapes from the report alone; the ledgers are folded here, for

@@ -21,14 +21,12 @@ from dataclasses import dataclass
 
 from fixgw.checks import Checks, SessionCaps
 from fixgw.errors import OrderError
-from fixgw.fix import tags
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
                               OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupResponse, OrderMassCancelReport, OrderMassCancelRequest, SessionReject)
 
 PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
-_PENDING_TEXT = frozenset(f"{e.value}\x01" for e in PENDING)  # ExecType(150) as it ends on the wire
-_CL_ORD_ID_AT, _EXEC_TYPE_AT = f"\x01{tags.CL_ORD_ID}=", f"\x01{tags.EXEC_TYPE}="
+BUCKETS = 32  # 2^31 us is about 36 minutes: anything slower lands in the last bucket
 
 
 class Ack:
@@ -118,6 +116,28 @@ def new_cl_ord_id() -> str:
     return f"{_CL_ORD_PREFIX}{next(_cl_ord_seq) & 0xFFFFFFFFFFFF:012x}"
 
 
+class Latencies:
+    """Round trips in log2 buckets of microseconds (bucket i holds [2^(i-1), 2^i) us), with exact
+    count, sum and max. The registry writes them as acks resolve (plain counts: no lock, one
+    decoding thread at a time); :class:`fixgw.metrics.Histogram` reads them at snapshot time."""
+
+    __slots__ = ("buckets", "count", "total_us", "max_us")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * BUCKETS
+        self.count = 0
+        self.total_us = 0
+        self.max_us = 0
+
+    def record_us(self, us: int) -> None:
+        i = us.bit_length()
+        self.buckets[i if i < BUCKETS else BUCKETS - 1] += 1
+        self.count += 1
+        self.total_us += us
+        if us > self.max_us:
+            self.max_us = us
+
+
 class Registry(Checks):
     """Per-session order bookkeeping. Thread-safe: callers and QuickFIX's thread share it."""
 
@@ -128,7 +148,11 @@ class Registry(Checks):
         # ClOrdIDs of finished orders and mass cancels: kept only to refuse their reuse, as
         # strings, so a long session holds no object per past order for the collector to walk.
         self._used: set[str] = set()
-        self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
+        # ClOrdID (or group key) -> pending ack. Read without the lock by the dispatcher on
+        # QuickFIX's thread: while any is waiting, what arrives is decoded at once.
+        self.acks: dict[str, Ack] = {}
+        # The round trips of resolved acks; the session's metrics report them (fixgw.metrics).
+        self.latencies = Latencies()
         # MsgSeqNum of a request -> its ack key, oldest first. An OrderedDict: trimming the
         # oldest of a plain dict (next(iter(d))) walks the holes left by earlier deletions,
         # a cost that grows with every send once a session has sent _SEQ_MEMORY messages.
@@ -149,13 +173,13 @@ class Registry(Checks):
                 self._orders[key] = order
             elif isinstance(request, OrderMassCancelRequest):
                 self._used.add(key)
-            self._acks[key] = ack
+            self.acks[key] = ack
         return ack
 
     def unregister(self, key: str) -> None:
         """Undo register() when the request could not be sent (nothing is lost or reused)."""
         with self._lock:
-            self._acks.pop(key, None)
+            self.acks.pop(key, None)
             self._used.discard(key)
             order = self._orders.pop(key, None)
             if order is not None:
@@ -170,34 +194,27 @@ class Registry(Checks):
 
     def has_pending(self, key: str) -> bool:
         with self._lock:
-            return key in self._acks
+            return key in self.acks
 
     def waiting(self) -> int:
         """Requests sent or being sent whose answer has not come."""
-        return len(self._acks)
+        return len(self.acks)
 
     def sent(self, seq: int, key: str) -> None:
         """``key`` goes out as MsgSeqNum ``seq``: start its ack's clock (not again on a resend), and
         remember which request a 35=3/35=j RefSeqNum names."""
         with self._lock:
-            ack = self._acks.get(key)
+            ack = self.acks.get(key)
             if ack is not None and not ack.sent_ns:
                 ack.sent_ns = time.perf_counter_ns()
             self._by_seq[seq] = key
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
                 self._by_seq.popitem(last=False)
 
-    def answers(self, raw: str) -> bool:
-        """Whether an ExecutionReport's text answers a waiting ack (one scan for 11 and 150, one
-        dict read without the lock), so QuickFIX's thread decodes it at once; apply() decides."""
-        i = raw.find(_CL_ORD_ID_AT)
-        k = raw.find(_EXEC_TYPE_AT)
-        return (i >= 0 and k >= 0 and raw[i + 4:raw.find("\x01", i + 4)] in self._acks
-                and raw[k + 5:k + 7] not in _PENDING_TEXT)
-
     def apply(self, message: object) -> int | None:
         """Update state from an inbound model and resolve the matching ack; the round trip in
-        microseconds from :meth:`sent` to this answer, if it resolved a sent request."""
+        microseconds from :meth:`sent` to this answer (also counted in :attr:`latencies`), if it
+        resolved a sent request."""
         key = None
         if isinstance(message, ExecutionReport):  # the common case: one lock, then the answer
             key, pending = message.cl_ord_id, message.exec_type in PENDING
@@ -209,8 +226,8 @@ class Registry(Checks):
                         order.cl_ord_id = key
                     if not pending and message.leaves_qty == 0:
                         self._retire(order)
-                ack = None if pending or key is None else self._acks.pop(key, None)
-            return None if ack is None else _resolved(ack, message)
+                ack = None if pending or key is None else self.acks.pop(key, None)
+            return None if ack is None else self._resolved(ack, message)
         elif isinstance(message, (OrderCancelReject, OrderMassCancelReport)):
             key = message.cl_ord_id
         elif isinstance(message, (BusinessMessageReject, SessionReject)):
@@ -221,14 +238,17 @@ class Registry(Checks):
         if key is None:
             return None
         with self._lock:
-            ack = self._acks.pop(key, None)
-        return None if ack is None else _resolved(ack, message)
+            ack = self.acks.pop(key, None)
+        return None if ack is None else self._resolved(ack, message)
 
-
-def _resolved(ack: Ack, message: object) -> int | None:
-    """Resolve ``ack``; its round trip in microseconds if it was sent."""
-    ack.resolve(message)
-    return (time.perf_counter_ns() - ack.sent_ns) // 1000 if ack.sent_ns else None
+    def _resolved(self, ack: Ack, message: object) -> int | None:
+        """Resolve ``ack``; its round trip in microseconds if it was sent (recorded)."""
+        ack.resolve(message)
+        if not ack.sent_ns:
+            return None
+        us = (time.perf_counter_ns() - ack.sent_ns) // 1000
+        self.latencies.record_us(us)
+        return us
 
 
 def outcome(answer: object) -> dict:
