@@ -141,7 +141,7 @@ class Inbound:
 
 
 class Backlog:
-    """Received messages not decoded yet, oldest first, shared by every session of an application."""
+    """Received messages not decoded yet, oldest first, shared by every session of a dispatcher."""
 
     def __init__(self, decoder: Decoder = settled):
         self._decoder = decoder
