@@ -89,7 +89,7 @@ class GatewayApplication(fix.Application):
     """Signs Logons, applies Kalshi's flags, tracks state, hands messages off."""
 
     def __init__(self, runtimes: list[SessionRuntime],
-                 on_inbound: Callable[[SessionRuntime, str, str, bool], None] | None = None,
+                 on_inbound: Callable[[SessionRuntime, str, str, bool], None],
                  on_raw: Callable[[SessionRuntime, str, str, bool], bool] | None = None):
         """``on_inbound(runtime, msg_type, raw, invalid)`` takes every inbound application message
         (the gateway's dispatcher: :meth:`fixgw.dispatch.Dispatcher.receive`); ``on_raw`` with the same
