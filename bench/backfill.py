@@ -119,8 +119,8 @@ def figure(tmp: Path):
 def rss_figure(tmp: Path, n: int = N_RSS, at_n: int = RSS_AT):
     """Feed the recorder as QuickFIX's thread does, without the network: each report is parsed by
     QuickFIX against the session's dictionaries into a ``quickfix.Message`` and handed to the
-    application's ``fromApp`` (the guarded callback: MsgType, inbound counters, the recorder's raw
-    sink), on a thread of its own; the writer decodes, stores and keeps the books. RSS at ``at_n``
+    application's ``fromApp`` (the guarded callback: MsgType, inbound counters, the recorder's
+    on_raw), on a thread of its own; the writer decodes, stores and keeps the books. RSS at ``at_n``
     reports and at ``n``, each after everything received is durable."""
     from fixgw.fix import dictionary
 

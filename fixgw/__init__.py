@@ -21,7 +21,7 @@ _API = {
     # configure and run
     "load": "fixgw.config", "parse": "fixgw.config", "GatewayConfig": "fixgw.config",
     "SessionConfig": "fixgw.config", "Gateway": "fixgw.adapter.gateway", "SessionStatus": "fixgw.adapter.gateway",
-    "Ack": "fixgw.orders", "Event": "fixgw.dispatch",
+    "Ack": "fixgw.orders", "Event": "fixgw.models.event",
     # FIX messages a caller receives
     "ExecutionReport": "fixgw.models.fix", "OrderCancelReject": "fixgw.models.fix",
     "BusinessMessageReject": "fixgw.models.fix", "SessionReject": "fixgw.models.fix",

@@ -194,7 +194,7 @@ class GatewayConfig(BaseModel):
     maintenance_window: bool | None = None  # no Logon Thursday 03:00-05:00 ET; default: on unless local
     reconnect_backoff_max: int = Field(default=60, ge=1, le=3600)  # fixgw run: doubling backoff cap (s)
     party_id: str | None = None  # this account's MarketSettlementPartyID(20109) in UMS reports
-    starting_balance: Decimal | None = None  # dollars: GET /portfolio/balance = this + every change (fixgw.cash)
+    starting_balance: Decimal | None = None  # dollars: GET /portfolio/balance = this + every change (fixgw.positions.Cash)
     profile: Literal["default", "seed"] = "default"  # REST JSON schema profile (fixgw.profiles)
 
     @field_validator("starting_balance", mode="before")

@@ -1,13 +1,19 @@
-"""From received FIX messages to what callers consume (pure core: no quickfix import).
+"""From a received message's text to what callers consume (pure core: no quickfix import).
 
-QuickFIX's thread queues each received message (:class:`fixgw.inbound.Inbound`)
-with :meth:`Dispatcher.put`. A single dispatcher thread takes them in arrival
-order, decodes each one QuickFIX's thread did not (only answers to waiting acks),
-applies a KalshiDC replay of an ExecID once, turns ExecutionReports into the
-REST shapes (Fill / MarginFill, Order / MarginOrder), feeds the position ledgers
-(the account's and each FCM sub-trader's), the cash balance and, from
-MarketSettlementReports, the settlements; then fans the :class:`Event` out to
-subscriptions (blocking iterators, asyncio iterators) and callbacks. A
+QuickFIX's thread keeps its part small: ``fromApp`` hands the text to
+:meth:`Dispatcher.receive`, which queues an :class:`Inbound` holding it. It is
+decoded (:func:`decoded`: :mod:`fixgw.fix.codec`, then the session's bookkeeping,
+:class:`fixgw.orders.Registry` first) when someone first reads ``message`` or
+``error``: at once, on QuickFIX's thread, while the session has a request
+waiting for its answer (so the ack resolves before anything else is done), else
+by the dispatcher thread or the recorder. A :class:`Backlog` decodes messages
+one at a time and in arrival order, whichever thread asks.
+
+The dispatcher thread applies a KalshiDC replay of an ExecID once, makes the
+REST shapes (:mod:`fixgw.translate`; margin orders :mod:`fixgw.margin`), folds
+fills and cash into the books (:mod:`fixgw.positions`; FCM sub-traders
+:mod:`fixgw.fcm`; settlement reports :mod:`fixgw.settlements`) and fans one
+:class:`~fixgw.models.event.Event` out to subscriptions and callbacks. A
 translation or callback that raises is logged and the dispatcher goes on.
 """
 
@@ -18,66 +24,152 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
-
-from fixgw import settlements, translate
-from fixgw.cash import Cash
+from fixgw import positions, settlements, translate
 from fixgw.fcm import Subtraders
-from fixgw.inbound import Inbound
+from fixgw.errors import DecodeError
+from fixgw.fix import codec, lenient
 from fixgw.margin import MarginOrders
+from fixgw.models.event import Event
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
-from fixgw.models.rest import Fill, MarginFill, MarginOrder, Order
-from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder
-from fixgw.positions import Ledger
+from fixgw.positions import Cash, Ledger
 
-log = logging.getLogger("fixgw.events")
+log = logging.getLogger("fixgw.dispatch")
+# (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
+Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
+REJECTED = ExecType.REJECTED
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 _CLOSED = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    session: str
-    message: object | None  # a fixgw.models.fix model; None when undecodable
-    fill: object | None = None  # fixgw.models.rest.Fill or MarginFill, on trades
-    order: object | None = None  # fixgw.models.rest.Order (margin: MarginOrder) after this report
-    position: object | None = None  # fixgw.models.rest.MarketPositionUpdate after a fill (WebSocket shape)
-    settlement: object | None = None  # fixgw.models.rest.Settlement, from a 35=UMS
-    raw: str | None = None  # the FIX message as received (SOH-separated)
-    error: str | None = None
-    post_position: Decimal | None = None  # on fills: net position after it (704 - 705, else the ledger's)
+def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = None) -> tuple[Any, str | None]:
+    """(model, None), or (None, why) for a message no decoder can read, with the session's
+    bookkeeping (``sess`` is its :class:`fixgw.adapter.application.SessionRuntime`): the order registry
+    resolves and times the ack first, then the reject count, the gap-recovery ExecID, the KalshiDC
+    peers' registries, unknown tags and anomalies (counted in place in ``sess.metrics``). ``invalid``: QuickFIX's validation refused
+    it, so it goes to the lenient decoder; ``msg_type``: read from the text on arrival."""
+    try:
+        if invalid:
+            model, unknown = lenient.decode(raw, sess.units)
+        else:
+            try:
+                model, unknown = codec.decode_raw_with_unknown(raw, sess.units, msg_type)
+            except DecodeError:  # keep what can be kept: a fill must not be lost to one field
+                model, unknown = lenient.decode(raw, sess.units)
+    except DecodeError as e:
+        sess.metrics.decode_errors += 1
+        reason = f"undecodable message kept as raw: {e}"
+        sess.lifecycle.note_error(reason)
+        log.error("session=%s event=decode-error error=%s", sess.config.name, e)
+        return None, reason
+    if sess.registry is not None:  # first: a caller may wait (the registry times the round trip)
+        sess.registry.apply(model)
+    if model.__class__ is ExecutionReport:
+        if model.exec_type is REJECTED:
+            sess.metrics.rejected_reports += 1
+        if not model.is_pending:
+            sess.last_exec_id = model.exec_id
+            for registry in sess.peers:
+                registry.apply(model)
+    if unknown and not sess.unknown_tags.issuperset(unknown):
+        sess.unknown_tags.update(unknown)
+        log.warning("session=%s event=unknown-tags msg_type=%s tags=%s", sess.config.name, type(model).__name__,
+                    ",".join(map(str, unknown)))
+    if getattr(model, "anomalies", None):
+        sess.metrics.anomalies += len(model.anomalies)
+        exec_id = getattr(model, "exec_id", None)
+        for a in model.anomalies:
+            log.warning("session=%s event=anomaly msg_type=%s exec_id=%s tag=%d value=%r problem=%s",
+                        sess.config.name, type(model).__name__, exec_id, a.tag, a.value, a.problem)
+    return model, None
 
-    def websocket(self) -> list:
-        """The Kalshi WebSocket messages this event stands for, as models with ``.envelope(sid)``:
-        ``fill`` (FillUpdate / MarginFillUpdate), ``user_order`` (UserOrder / MarginUserOrder) and,
-        for event contracts, ``market_position`` (MarketPositionUpdate). Built on demand."""
-        er = self.message
-        sub = er.alloc_account if isinstance(er, ExecutionReport) else None
-        out: list = []
-        own_id = getattr(self.order, "client_order_id", None) or getattr(er, "cl_ord_id", None)
-        if isinstance(self.fill, Fill) and self.post_position is not None:
-            out.append(FillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id))
-        elif isinstance(self.fill, MarginFill) and self.post_position is not None:
-            out.append(MarginFillUpdate.from_fill(self.fill, self.post_position, client_order_id=own_id,
-                                                  subaccount=sub))
-        if isinstance(self.order, Order):
-            out.append(UserOrder.from_order(self.order))
-        elif isinstance(self.order, MarginOrder):
-            out.append(MarginUserOrder.from_order(self.order, subaccount=sub))
-        if self.position is not None:
-            out.append(self.position)
-        return out
+
+def settled(sess: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
+    """The backlog's decoder: :func:`decoded`, and a bug in it becomes what the callback guard
+    makes of one (named, counted, the session's last error), on whichever thread decodes."""
+    try:
+        return decoded(sess, raw, invalid, msg_type)
+    except Exception as exc:  # noqa: BLE001 - the dispatcher or QuickFIX's thread must go on
+        sess.lifecycle.note_error(f"internal error decoding a message: {type(exc).__name__}: {exc}")
+        sess.metrics.callback_errors += 1
+        log.error("session=%s callback=decode error=%s: %s", sess.config.name, type(exc).__name__, exc)
+        return None, f"decoding failed: {type(exc).__name__}: {exc}"
 
 
-def post_position_of(er: ExecutionReport, ledger: Decimal | None) -> Decimal | None:
-    """Net position after a fill: 704 LongQty - 705 ShortQty when sent, else the ledger's."""
-    if er.long_qty is None and er.short_qty is None:
-        return ledger
-    return (er.long_qty or Decimal(0)) - (er.short_qty or Decimal(0))
+class Inbound:
+    """One application message from a session: ``session`` (its name), ``message`` (the model,
+    None when undecodable), ``raw`` (the text as received; the recorder stores it), ``error``
+    (why it could not be decoded, naming the MsgType and tag) and ``msg_type`` (read from the
+    text once, when it arrived). Built decoded, or received (:meth:`Backlog.add`) and decoded
+    on first read."""
+
+    __slots__ = ("session", "raw", "msg_type", "_message", "_error", "_todo")
+
+    def __init__(self, session: str, message: Any = None, raw: str | None = None, error: str | None = None,
+                 msg_type: str | None = None):
+        self.session, self.raw, self.msg_type = session, raw, msg_type
+        self._message, self._error = message, error
+        self._todo: tuple[Backlog, Any, bool] | None = None  # (backlog, runtime, invalid) until decoded
+
+    @property
+    def message(self) -> Any:
+        if self._todo is not None:
+            self._todo[0].settle(self)
+        return self._message
+
+    @property
+    def error(self) -> str | None:
+        if self._todo is not None:
+            self._todo[0].settle(self)
+        return self._error
+
+    @property
+    def decoded(self) -> bool:
+        return self._todo is None
+
+    def settle(self) -> None:
+        """Decode now (and every message received before this one)."""
+        if self._todo is not None:
+            self._todo[0].settle(self)
+
+    def __repr__(self) -> str:
+        state = "" if self._todo is None else ", not decoded yet"
+        return f"Inbound({self.session!r}, {self._message!r}, error={self._error!r}{state})"
+
+
+class Backlog:
+    """Received messages not decoded yet, oldest first, shared by every session of a dispatcher."""
+
+    def __init__(self, decoder: Decoder = settled):
+        self._decoder = decoder
+        self._items: deque[Inbound] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, session: str, runtime: Any, raw: str, invalid: bool, msg_type: str | None = None) -> Inbound:
+        """A received message, decoded later (QuickFIX's thread: one append)."""
+        item = Inbound(session, raw=raw, msg_type=msg_type)
+        item._todo = (self, runtime, invalid)
+        self._items.append(item)
+        return item
+
+    def settle(self, upto: Inbound | None = None) -> None:
+        """Decode, in arrival order, every message up to ``upto`` (all of them when None)."""
+        with self._lock:
+            items = self._items
+            while items and (upto is None or upto._todo is not None):
+                item = items.popleft()
+                _, runtime, invalid = item._todo  # type: ignore[misc]
+                try:
+                    item._message, item._error = self._decoder(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
+                    item._message, item._error = None, f"decoding failed: {type(exc).__name__}: {exc}"
+                item._todo = None
 
 
 class Subscription:
@@ -134,9 +226,16 @@ class AsyncSubscription:
 
 
 class Dispatcher:
+    """Received messages in, events out: :meth:`receive` on QuickFIX's thread, the rest on the
+    dispatcher thread. ``deliver(runtime, inbound)``, when given, takes each received message
+    instead of the dispatcher thread (the recorder, which keeps no books here)."""
+
     def __init__(self, products: dict[str, str], translating: bool = True, *, user_id: str = "",
-                 party_id: str | None = None, starting_balance: Decimal | None = None):
+                 party_id: str | None = None, starting_balance: Decimal | None = None,
+                 deliver: Callable[[Any, Inbound], None] | None = None):
         self.products = products  # session name -> "event" | "margin"
+        self.backlog = Backlog()  # received, decoded on first read, in arrival order (every session)
+        self.deliver = deliver
         self.party_id = party_id  # this account's 20109 in settlement reports (fixgw.settlements)
         self.settlements: list = []  # this account's REST Settlements, in arrival order
         self.cash = Cash(starting_balance)  # BALANCE/PAYOUT changes: GET /portfolio/balance
@@ -148,7 +247,7 @@ class Dispatcher:
         self.replay_sessions: set[str] = set()  # KalshiDC: replays repeat reports already applied
         self._applied: OrderedDict[tuple[str, str], None] = OrderedDict()  # (product, ExecID), bounded
         self._subs: list = []
-        self._callbacks: list[Callable[[Event], None]] = []
+        self._callbacks: list[tuple[Callable[[Event], None], tuple[type, ...] | None]] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.state_lock = threading.Lock()  # guards ledger and orders against readers
@@ -156,8 +255,26 @@ class Dispatcher:
         self._thread.start()
 
     # producers (QuickFIX's thread)
+    def receive(self, sess: Any, msg_type: str, raw: str, invalid: bool) -> None:
+        """A received application message (``msg_type`` read from the text, '?' when it has none;
+        ``invalid``: QuickFIX's validation refused it) into the backlog, then on. While the session
+        has a request waiting for its answer the message is decoded at once, so the ack resolves
+        before anything else is done; otherwise whoever reads it first decodes it."""
+        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+        registry = sess.registry
+        if registry is not None and registry.acks:
+            item.settle()
+        self.pass_on(sess, item)
+
+    def pass_on(self, sess: Any, item: Inbound) -> None:
+        """Hand on a message made elsewhere (a gap notice) the way :meth:`receive` hands them on."""
+        if self.deliver is None:
+            self._q.put(item)
+        else:
+            self.deliver(sess, item)
+
     def put(self, item: Inbound) -> None:
-        """Queue a received message; it is decoded (if nobody did yet) and translated here."""
+        """Queue a message for the dispatcher thread; it is decoded (if nobody did yet) and translated there."""
         self._q.put(item)
 
     # consumers
@@ -178,9 +295,11 @@ class Dispatcher:
             if sub in self._subs:
                 self._subs.remove(sub)
 
-    def on_event(self, callback: Callable[[Event], None]) -> None:
+    def on_event(self, callback: Callable[[Event], None], kinds: tuple[type, ...] | None = None) -> None:
+        """Call ``callback(event)`` on the dispatcher thread for every event, or only for those whose
+        message is one of ``kinds``."""
         with self._lock:
-            self._callbacks.append(callback)
+            self._callbacks.append((callback, kinds))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far has been dispatched."""
@@ -210,7 +329,9 @@ class Dispatcher:
                 subs, callbacks = list(self._subs), list(self._callbacks)
             for sub in subs:
                 sub.put(event)
-            for cb in callbacks:
+            for cb, kinds in callbacks:
+                if kinds is not None and not isinstance(event.message, kinds):
+                    continue
                 try:
                     cb(event)
                 except Exception as exc:  # noqa: BLE001 - a caller's bug must not stop the gateway
@@ -220,7 +341,10 @@ class Dispatcher:
         if not self.translating:
             return Event(session, message, raw=raw, error=error)
         if isinstance(message, MarketSettlementReport):
-            return Event(session, message, raw=raw, settlement=self._settle(message, raw))
+            own = settlements.settle(message, raw, self.party_id, self.ledger, self.subtraders, self.cash)
+            if own is not None:
+                self.settlements.append(own)
+            return Event(session, message, raw=raw, settlement=own)
         if not isinstance(message, ExecutionReport):
             return Event(session, message, raw=raw, error=error)
         if not message.is_pending and self._again(session, message.exec_id):
@@ -229,9 +353,14 @@ class Dispatcher:
             return Event(session, message, raw=raw, error=f"report {message.exec_id}: Side(54) {message.side!r} is "
                                                            "not a value the dictionary lists; not applied")
         subtrader = message.subtrader
-        if message.collateral:
-            self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
-                          message.collateral, message.transact_time)
+        try:
+            return self._shapes(session, message, raw, subtrader)
+        finally:  # the report's cash moved even when its REST shapes could not be made
+            if message.collateral:
+                self.cash.add(f"{self.products[session]}:{message.exec_id}", self.products[session], subtrader,
+                              message.collateral, message.transact_time)
+
+    def _shapes(self, session: str, message: ExecutionReport, raw, subtrader: str | None) -> Event:
         books = self.subtraders.of(subtrader) if subtrader is not None else None
         ledger, orders = (books.ledger, books.orders) if books is not None else (self.ledger, self.orders)
         # translate makes the REST shapes from the report alone; the ledgers are folded here, for
@@ -243,7 +372,7 @@ class Dispatcher:
                 sub = message.alloc_account or 0
                 fill = ledger.add_margin(fill, subaccount=sub)  # carries the ledger's entry price and PnL
                 book = ledger.margins.get((sub, message.symbol))
-                post = post_position_of(message, book.P if book is not None else None)
+                post = positions.post_position_of(message, book.P if book is not None else None)
             return Event(session, message, raw=raw, fill=fill, order=self.margin_orders.apply(message),
                          post_position=post)
         order = orders.apply(message)
@@ -251,7 +380,7 @@ class Dispatcher:
         position = ledger.add(fill) if fill is not None else None
         if fill is not None and subtrader is not None:
             self.subtraders.add_fill(fill, subtrader)
-        post = post_position_of(message, position.position_fp if position is not None else None) \
+        post = positions.post_position_of(message, position.position_fp if position is not None else None) \
             if fill is not None else None
         return Event(session, message, raw=raw, fill=fill, order=order, position=position, post_position=post)
 
@@ -264,23 +393,3 @@ class Dispatcher:
         if len(self._applied) > MAX_APPLIED:
             self._applied.popitem(last=False)
         return False
-
-    def _settle(self, ums: MarketSettlementReport, raw: str | None):
-        """This account's entries settle their books; returns the account's own Settlement (or None).
-
-        Sub-traders' settlements are kept with their books (``subtraders.of(id).settlements``).
-        """
-        if raw is None:
-            raise ValueError(f"settlement report {ums.report_id} came without its FIX text (SendingTime)")
-        own = None
-        when = settlements.sending_time(raw)
-        done = settlements.apply(ums, when, self.party_id, self.subtraders.books,
-                                 lambda who: self.ledger if who is None else self.subtraders.of(who).ledger)
-        for who, party, settlement in done:
-            self.cash.add(f"UMS:{ums.report_id}:{party.party_id}", "event", who, party.collateral, when)
-            if who is None:
-                self.settlements.append(settlement)
-                own = settlement
-            else:
-                self.subtraders.of(who).settlements.append(settlement)
-        return own

@@ -1,18 +1,20 @@
 """Per-session counters and latency histograms (pure core).
 
-Cheap enough for QuickFIX's callbacks: an event is a dict increment, a
-histogram sample is ``int.bit_length`` plus a list increment; no locks. That
-is safe because each counter has one writer: inbound counts are written by
-QuickFIX's single socket thread, outbound counts inside ``Session::send``,
-which holds the session's mutex. Readers (``status``) take a snapshot that
-may be a message behind, never torn in a way that matters for an operator.
+Nothing here runs on the path of a received message: the writers count in
+place, without a call or a lock. ``fromApp`` (QuickFIX's single socket thread)
+adds to ``msgs_in`` and sets ``last_in``; the decoding side (:mod:`fixgw.dispatch`,
+one thread at a time) adds ``rejected_reports``, ``decode_errors`` and
+``anomalies``; outbound counts are written inside ``Session::send``, which holds
+the session's mutex. Readers (``status``) take a snapshot that may be a message
+behind, never torn in a way that matters for an operator; what is derived
+(``rejects_in``, the ack quantiles) is computed when read.
 
 The order->ack round trip (``order_ack``) is timed by the order registry
 (:class:`fixgw.orders.Registry`, the one table of requests waiting for an
 answer), from ``toApp`` (the request is on its way to the socket) to the
-decoded answer that resolves its Ack. Samples go into log2 buckets of
-microseconds (bucket i holds [2^(i-1), 2^i) us), and quantiles are
-interpolated inside their bucket.
+decoded answer that resolves its Ack, into log2 buckets of microseconds
+(:class:`fixgw.orders.Latencies`: bucket i holds [2^(i-1), 2^i) us); a
+:class:`Histogram` reads them and interpolates quantiles inside their bucket.
 
 ``on_event`` classifies QuickFIX's session event-log lines into connection
 attempts and failed attempts; ``fixgw run`` backs off on the failure streak.
@@ -25,10 +27,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from fixgw.models.fix import ExecType, ExecutionReport
+from fixgw.orders import Latencies
 
-BUCKETS = 32  # 2^31 us is about 36 minutes: anything slower lands in the last bucket
-_REJECT_TYPES = frozenset({"3", "j", "9"})  # session reject, business reject, cancel reject
 # QuickFIX event-log lines that end a connection attempt without a Logon.
 _FAILED = ("Disconnecting", "Socket error", "Socket disconnect", "SSL_connect failed", "Socket deleted",
            "Connection failed", "Timed out waiting for logon response", "SSL Handshake took too long")
@@ -36,33 +36,33 @@ _FAILED = ("Disconnecting", "Socket error", "Socket disconnect", "SSL_connect fa
 _CLOSED_DISABLED = "Closing the connection of a disabled session"
 
 
-def msg_type_of(raw: str) -> str:
-    """MsgType(35) of a raw FIX string (SOH-delimited), without a parser: '?' if absent."""
-    i = raw.find("\x0135=")
-    if i < 0:
-        return "?"
-    j = raw.find("\x01", i + 4)
-    return raw[i + 4:j if j >= 0 else None]
-
-
 class Histogram:
-    """Log2 buckets of microseconds with exact count, sum and max."""
+    """Quantiles and a snapshot of round trips counted in log2 buckets of microseconds, with exact
+    count, sum and max (``counts``: the :class:`fixgw.orders.Latencies` a registry writes)."""
 
-    __slots__ = ("buckets", "count", "total_us", "max_us")
+    __slots__ = ("counts",)
 
-    def __init__(self) -> None:
-        self.buckets = [0] * BUCKETS
-        self.count = 0
-        self.total_us = 0
-        self.max_us = 0
+    def __init__(self, counts: Latencies | None = None) -> None:
+        self.counts = counts if counts is not None else Latencies()
+
+    @property
+    def buckets(self) -> list[int]:
+        return self.counts.buckets
+
+    @property
+    def count(self) -> int:
+        return self.counts.count
+
+    @property
+    def total_us(self) -> int:
+        return self.counts.total_us
+
+    @property
+    def max_us(self) -> int:
+        return self.counts.max_us
 
     def record_us(self, us: int) -> None:
-        i = us.bit_length()
-        self.buckets[i if i < BUCKETS else BUCKETS - 1] += 1
-        self.count += 1
-        self.total_us += us
-        if us > self.max_us:
-            self.max_us = us
+        self.counts.record_us(us)
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile in microseconds, linear inside its bucket (error < the bucket's width)."""
@@ -107,7 +107,7 @@ class SessionMetrics:
     def __init__(self) -> None:
         self.msgs_in: Counter = Counter()  # MsgType -> count, QuickFIX's thread
         self.msgs_out: Counter = Counter()  # MsgType -> count, under the session's send lock
-        self.rejects_in = 0  # 35=3/j/9 and ExecutionReports with 150=8
+        self.rejected_reports = 0  # ExecutionReports with 150=8 (rejects_in adds 35=3/j/9)
         self.rejects_out = 0  # 35=3/j we (QuickFIX) sent
         self.decode_errors = 0
         self.callback_errors = 0  # exceptions the callback guard caught (fixgw.adapter.guard)
@@ -115,16 +115,21 @@ class SessionMetrics:
         self.anomalies = 0  # fields of kept messages the dictionary does not allow (fixgw.fix.lenient)
         self.last_in: float | None = None  # wall clock of the last message received
         self.last_out: float | None = None
-        self.order_ack = Histogram()  # recorded from the order registry's answers
+        self.order_ack = Histogram()  # the order registry's round trips (its Latencies, once wired)
         self.in_flight: Callable[[], int] = lambda: 0  # the registry's requests waiting for an answer
         self.attempts = Attempts()
 
-    # -- the hot path ---------------------------------------------------
+    # -- counting -------------------------------------------------------
     def inbound(self, msg_type: str) -> None:
+        """A session-level message received (``fromAdmin``; ``fromApp`` counts in place)."""
         self.msgs_in[msg_type] += 1
         self.last_in = time.time()
-        if msg_type in _REJECT_TYPES:
-            self.rejects_in += 1
+
+    @property
+    def rejects_in(self) -> int:
+        """Rejects received: 35=3, 35=j, 35=9 and ExecutionReports with 150=8."""
+        m = self.msgs_in
+        return m["3"] + m["j"] + m["9"] + self.rejected_reports
 
     def outbound(self, msg_type: str) -> None:
         """A message handed to QuickFIX for sending."""
@@ -132,17 +137,6 @@ class SessionMetrics:
         self.last_out = time.time()
         if msg_type in ("3", "j"):
             self.rejects_out += 1
-
-    def decoded(self, model: object, ack_us: int | None) -> None:
-        """A decoded inbound model (its MsgType was counted by :meth:`inbound`): an ExecutionReport
-        with 150=8 is a reject; ``ack_us`` is the round trip of the request it answered."""
-        if model.__class__ is ExecutionReport and model.exec_type is ExecType.REJECTED:
-            self.rejects_in += 1
-        if ack_us is not None:
-            self.order_ack.record_us(ack_us)
-
-    def decode_error(self) -> None:
-        self.decode_errors += 1
 
     # -- connection attempts ----------------------------------------------
     def on_event(self, text: str, now: float | None = None) -> str | None:

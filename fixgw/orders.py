@@ -1,42 +1,32 @@
-"""Order requests: local validation, ClOrdID bookkeeping and acknowledgements (pure core).
+"""Order requests: ClOrdID bookkeeping and acknowledgements (pure core).
 
-Everything a request can get wrong is caught here, before a byte is sent:
-prices and quantities (via :mod:`fixgw.pricing`), ClOrdID reuse, time-in-force
-rules, subaccounts, order groups, and cancels/replaces of orders this gateway
-does not know. Each accepted request gets an :class:`Ack` that resolves on the
-first definitive answer: an ExecutionReport that is not a pending report, or a
-reject model (35=9, 35=j, 35=3, 150=8). QuickFIX's thread only resolves acks; it
-never runs caller code.
+The :class:`Registry` of a session knows every order this gateway sent and is
+still open, checks each request before a byte is sent (:mod:`fixgw.checks`),
+and gives each accepted request an :class:`Ack` that resolves on the first
+definitive answer: an ExecutionReport that is not a pending report, or a reject
+model (35=9, 35=j, 35=3, 150=8). QuickFIX's thread only resolves acks; it never
+runs caller code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import os
-import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from decimal import Decimal
 
+from fixgw.checks import Checks, SessionCaps
 from fixgw.errors import OrderError
-from fixgw.fix import tags
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
                               OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
-                              OrderGroupRequest, OrderGroupResponse, OrderMassCancelReport,
-                              OrderMassCancelRequest, SessionReject, Side, TimeInForce)
-from fixgw.pricing import Units, validate_order_price, validate_quantity
+                              OrderGroupResponse, OrderMassCancelReport, OrderMassCancelRequest, SessionReject)
 
-CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
-_BAD_SYMBOL = re.compile("[\x01|= ]")  # SOH, and what would break a FIX or log line
 PENDING = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
-_PENDING_TEXT = frozenset(f"{e.value}\x01" for e in PENDING)  # ExecType(150) as it ends on the wire
-_CL_ORD_ID_AT, _EXEC_TYPE_AT = f"\x01{tags.CL_ORD_ID}=", f"\x01{tags.EXEC_TYPE}="
-MAX_SUBACCOUNT = 63
+BUCKETS = 32  # 2^31 us is about 36 minutes: anything slower lands in the last bucket
 
 
 class Ack:
@@ -111,25 +101,6 @@ class Tracked:
     parties: tuple = ()  # 453 of the new order (FCM sub-trader); cancels and replaces repeat it
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one order may be; ``[limits]`` in the config (:class:`fixgw.config.LimitsConfig`)."""
-
-    max_quantity: Decimal = Decimal(1_000_000)  # contracts
-    max_notional: Decimal = Decimal(1_000_000)  # dollars the order costs at its limit price
-    max_symbol_length: int = 128
-
-
-@dataclass(frozen=True)
-class SessionCaps:
-    name: str
-    product: str
-    units: Units
-    order_entry: bool  # NR/RT and not a listener
-    mass_cancel: bool  # NR only
-    limits: Limits = Limits()
-
-
 _CL_ORD_PREFIX = str(uuid.uuid4())[:24]  # 74 random bits per process...
 _cl_ord_seq = itertools.count(int.from_bytes(os.urandom(4), "big"))  # ...then a counter
 
@@ -145,7 +116,29 @@ def new_cl_ord_id() -> str:
     return f"{_CL_ORD_PREFIX}{next(_cl_ord_seq) & 0xFFFFFFFFFFFF:012x}"
 
 
-class Registry:
+class Latencies:
+    """Round trips in log2 buckets of microseconds (bucket i holds [2^(i-1), 2^i) us), with exact
+    count, sum and max. The registry writes them as acks resolve (plain counts: no lock, one
+    decoding thread at a time); :class:`fixgw.metrics.Histogram` reads them at snapshot time."""
+
+    __slots__ = ("buckets", "count", "total_us", "max_us")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * BUCKETS
+        self.count = 0
+        self.total_us = 0
+        self.max_us = 0
+
+    def record_us(self, us: int) -> None:
+        i = us.bit_length()
+        self.buckets[i if i < BUCKETS else BUCKETS - 1] += 1
+        self.count += 1
+        self.total_us += us
+        if us > self.max_us:
+            self.max_us = us
+
+
+class Registry(Checks):
     """Per-session order bookkeeping. Thread-safe: callers and QuickFIX's thread share it."""
 
     def __init__(self, caps: SessionCaps):
@@ -155,127 +148,15 @@ class Registry:
         # ClOrdIDs of finished orders and mass cancels: kept only to refuse their reuse, as
         # strings, so a long session holds no object per past order for the collector to walk.
         self._used: set[str] = set()
-        self._acks: dict[str, Ack] = {}  # ClOrdID (or group key) -> pending ack
+        # ClOrdID (or group key) -> pending ack. Read without the lock by the dispatcher on
+        # QuickFIX's thread: while any is waiting, what arrives is decoded at once.
+        self.acks: dict[str, Ack] = {}
+        # The round trips of resolved acks; the session's metrics report them (fixgw.metrics).
+        self.latencies = Latencies()
         # MsgSeqNum of a request -> its ack key, oldest first. An OrderedDict: trimming the
         # oldest of a plain dict (next(iter(d))) walks the holes left by earlier deletions,
         # a cost that grows with every send once a session has sent _SEQ_MEMORY messages.
         self._by_seq: OrderedDict[int, str] = OrderedDict()
-
-    # -- validation -----------------------------------------------------
-    def _writable(self, what: str) -> None:
-        if not self.caps.order_entry:
-            raise OrderError(f"{self.caps.name}: {what} is not possible on this session "
-                             "(drop copy or listener sessions are read-only)")
-
-    def _fresh_id(self, cl_ord_id: str) -> None:
-        if not CL_ORD_ID.match(cl_ord_id):
-            raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
-        if cl_ord_id in self._orders or cl_ord_id in self._used:
-            raise OrderError(f"ClOrdID {cl_ord_id!r} was already used on {self.caps.name}")
-
-    def check_new(self, req: NewOrderSingle) -> None:
-        self._writable("order entry")
-        self._fresh_id(req.cl_ord_id)
-        longest = self.caps.limits.max_symbol_length
-        if len(req.symbol) > longest:
-            raise OrderError(f"symbol is {len(req.symbol)} characters ({req.symbol[:20]!r}...); the limit is "
-                             f"{longest} (limits.max_symbol_length)")
-        if not req.symbol or _BAD_SYMBOL.search(req.symbol):
-            raise OrderError(f"symbol {req.symbol!r} is not a market ticker")
-        validate_order_price(req.price, self.caps.product, self.caps.units)
-        validate_quantity(req.order_qty)
-        self._within_limits(req.side, req.price, req.order_qty)
-        tif = req.time_in_force
-        if tif is TimeInForce.GTD:
-            if req.expire_time is None:
-                raise OrderError("time_in_force GTD needs expire_time")
-            if req.expire_time <= dt.datetime.now(dt.timezone.utc):
-                raise OrderError(f"expire_time {req.expire_time.isoformat()} is in the past")
-        elif req.expire_time is not None:
-            raise OrderError("expire_time is only valid with time_in_force GTD")
-        if req.post_only and tif in (TimeInForce.IOC, TimeInForce.FOK):
-            raise OrderError(f"post_only orders must rest; time_in_force {tif.name} never rests")
-        if req.alloc_account is not None:
-            self._subaccount(req.alloc_account)
-        if req.order_group_id is not None:
-            _uuid("order_group_id", req.order_group_id)
-        if req.parties:
-            if len(req.parties) != 1 or req.parties[0].role != 24:
-                raise OrderError("an FCM order carries exactly one party, the sub-trader (452=24)")
-            _uuid("subtrader_id", req.parties[0].party_id)
-        if req.ex_destination is not None and (self.caps.product != "event" or req.ex_destination < -1):
-            raise OrderError("exchange_index (100) is an event-contract option: -1 or a shard number >= 0")
-        if req.max_execution_cost is not None:
-            if self.caps.product != "event":
-                raise OrderError("max_execution_cost is an event-contract option")
-            if req.max_execution_cost <= 0 or req.max_execution_cost.as_tuple().exponent < -4:
-                raise OrderError(f"max_execution_cost {req.max_execution_cost} must be positive dollars (4 dp)")
-
-    def _within_limits(self, side, price: Decimal | None, qty: Decimal) -> None:
-        limits = self.caps.limits
-        if qty > limits.max_quantity:
-            raise OrderError(f"quantity {qty} is above the limit of {limits.max_quantity} contracts per order "
-                             "(limits.max_quantity)")
-        if price is None:
-            return
-        # What the order costs at its limit price: event contracts pay the YES price to buy and
-        # 1 - price (the NO price) to sell; margin contracts are priced in dollars.
-        each = 1 - price if self.caps.product == "event" and side is Side.SELL else price
-        cost = qty * each
-        if cost > limits.max_notional:
-            raise OrderError(f"order notional ${cost} ({qty} x ${each}) is above the limit of "
-                             f"${limits.max_notional} per order (limits.max_notional)")
-
-    @staticmethod
-    def _subaccount(n: int | None) -> None:
-        if n is not None and not 0 <= n <= MAX_SUBACCOUNT:
-            raise OrderError(f"subaccount {n} is outside 0-{MAX_SUBACCOUNT}")
-
-    def resolve_order(self, cl_ord_id: str, what: str) -> Tracked:
-        order = self._orders.get(cl_ord_id)
-        if order is None:
-            if cl_ord_id in self._used:
-                raise OrderError(f"{what} of order {cl_ord_id!r}: it is no longer open")
-            raise OrderError(f"{what} of unknown order {cl_ord_id!r}: this gateway never sent it")
-        return order
-
-    def check_replace(self, req: OrderCancelReplaceRequest) -> None:
-        self._writable("cancel/replace")
-        order = self.resolve_order(req.orig_cl_ord_id, "replace")
-        self._fresh_id(req.cl_ord_id)
-        if (req.symbol, req.side) != (order.symbol, order.side):
-            raise OrderError("replace must keep the order's symbol and side")
-        if req.price is not None:
-            validate_order_price(req.price, self.caps.product, self.caps.units)
-        validate_quantity(req.order_qty)
-        self._within_limits(req.side, req.price, req.order_qty)
-
-    def check_cancel(self, req: OrderCancelRequest) -> None:
-        self._writable("cancel")
-        self.resolve_order(req.orig_cl_ord_id, "cancel")
-        self._fresh_id(req.cl_ord_id)
-
-    def check_mass_cancel(self, req: OrderMassCancelRequest) -> None:
-        self._writable("mass cancel")
-        if not self.caps.mass_cancel:
-            raise OrderError(f"{self.caps.name}: Kalshi accepts OrderMassCancelRequest on KalshiNR only")
-        self._fresh_id(req.cl_ord_id)
-        self._subaccount(req.alloc_account)
-
-    def check_group(self, req: OrderGroupRequest) -> None:
-        self._writable("order groups")
-        from fixgw.models.fix import OrderGroupAction as A
-        if req.action is A.CREATE:
-            if req.order_group_id is not None:
-                raise OrderError("order group create: the exchange assigns the id; do not pass one")
-        elif req.order_group_id is None:
-            raise OrderError(f"order group {req.action.name.lower()}: order_group_id is required")
-        else:
-            _uuid("order_group_id", req.order_group_id)
-        if req.action in (A.CREATE, A.UPDATE):
-            if req.contracts_limit is None or not 1 <= req.contracts_limit <= 1_000_000:
-                raise OrderError("contracts_limit must be 1-1,000,000 for create/update")
-        self._subaccount(req.alloc_account)
 
     # -- bookkeeping ----------------------------------------------------
     def register(self, key: str, request: object) -> Ack:
@@ -292,13 +173,13 @@ class Registry:
                 self._orders[key] = order
             elif isinstance(request, OrderMassCancelRequest):
                 self._used.add(key)
-            self._acks[key] = ack
+            self.acks[key] = ack
         return ack
 
     def unregister(self, key: str) -> None:
         """Undo register() when the request could not be sent (nothing is lost or reused)."""
         with self._lock:
-            self._acks.pop(key, None)
+            self.acks.pop(key, None)
             self._used.discard(key)
             order = self._orders.pop(key, None)
             if order is not None:
@@ -313,34 +194,27 @@ class Registry:
 
     def has_pending(self, key: str) -> bool:
         with self._lock:
-            return key in self._acks
+            return key in self.acks
 
     def waiting(self) -> int:
         """Requests sent or being sent whose answer has not come."""
-        return len(self._acks)
+        return len(self.acks)
 
     def sent(self, seq: int, key: str) -> None:
         """``key`` goes out as MsgSeqNum ``seq``: start its ack's clock (not again on a resend), and
         remember which request a 35=3/35=j RefSeqNum names."""
         with self._lock:
-            ack = self._acks.get(key)
+            ack = self.acks.get(key)
             if ack is not None and not ack.sent_ns:
                 ack.sent_ns = time.perf_counter_ns()
             self._by_seq[seq] = key
             if len(self._by_seq) > _SEQ_MEMORY:  # rejects refer to recent requests only
                 self._by_seq.popitem(last=False)
 
-    def answers(self, raw: str) -> bool:
-        """Whether an ExecutionReport's text answers a waiting ack (one scan for 11 and 150, one
-        dict read without the lock), so QuickFIX's thread decodes it at once; apply() decides."""
-        i = raw.find(_CL_ORD_ID_AT)
-        k = raw.find(_EXEC_TYPE_AT)
-        return (i >= 0 and k >= 0 and raw[i + 4:raw.find("\x01", i + 4)] in self._acks
-                and raw[k + 5:k + 7] not in _PENDING_TEXT)
-
     def apply(self, message: object) -> int | None:
         """Update state from an inbound model and resolve the matching ack; the round trip in
-        microseconds from :meth:`sent` to this answer, if it resolved a sent request."""
+        microseconds from :meth:`sent` to this answer (also counted in :attr:`latencies`), if it
+        resolved a sent request."""
         key = None
         if isinstance(message, ExecutionReport):  # the common case: one lock, then the answer
             key, pending = message.cl_ord_id, message.exec_type in PENDING
@@ -352,8 +226,8 @@ class Registry:
                         order.cl_ord_id = key
                     if not pending and message.leaves_qty == 0:
                         self._retire(order)
-                ack = None if pending or key is None else self._acks.pop(key, None)
-            return None if ack is None else _resolved(ack, message)
+                ack = None if pending or key is None else self.acks.pop(key, None)
+            return None if ack is None else self._resolved(ack, message)
         elif isinstance(message, (OrderCancelReject, OrderMassCancelReport)):
             key = message.cl_ord_id
         elif isinstance(message, (BusinessMessageReject, SessionReject)):
@@ -364,14 +238,17 @@ class Registry:
         if key is None:
             return None
         with self._lock:
-            ack = self._acks.pop(key, None)
-        return None if ack is None else _resolved(ack, message)
+            ack = self.acks.pop(key, None)
+        return None if ack is None else self._resolved(ack, message)
 
-
-def _resolved(ack: Ack, message: object) -> int | None:
-    """Resolve ``ack``; its round trip in microseconds if it was sent."""
-    ack.resolve(message)
-    return (time.perf_counter_ns() - ack.sent_ns) // 1000 if ack.sent_ns else None
+    def _resolved(self, ack: Ack, message: object) -> int | None:
+        """Resolve ``ack``; its round trip in microseconds if it was sent (recorded)."""
+        ack.resolve(message)
+        if not ack.sent_ns:
+            return None
+        us = (time.perf_counter_ns() - ack.sent_ns) // 1000
+        self.latencies.record_us(us)
+        return us
 
 
 def outcome(answer: object) -> dict:
@@ -392,11 +269,4 @@ def outcome(answer: object) -> dict:
 
 _SEQ_MEMORY = 65536
 GROUP_KEY = "\x00order-group"  # order-group requests carry no ClOrdID; one may be in flight
-
-
-def _uuid(name: str, value: str) -> None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise OrderError(f"{name} {value!r} is not a UUID") from None
 

@@ -1,8 +1,7 @@
-"""ExecutionReports and settlement reports → Kalshi REST shapes (pure core).
+"""ExecutionReports → Kalshi REST shapes (pure core).
 
 Why: a user who swaps REST polling for FIX should get the very objects
-``GET /portfolio/fills``, ``/portfolio/orders``, ``/portfolio/settlements`` and
-``/margin/fills`` return. Input prices are Decimal dollars (the codec already
+``GET /portfolio/fills``, ``/portfolio/orders`` and ``/margin/fills`` return. Input prices are Decimal dollars (the codec already
 converted cents); event-contract prices are the YES price.
 
 Fill mapping (event contracts): fill_id = trade_id = 880 TrdMatchID (ExecID
@@ -27,14 +26,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fixgw.models.fix import (ExecType, ExecutionReport, MarketSettlementReport, OrdStatus, Side,
+from fixgw.models.fix import (ExecType, ExecutionReport, OrdStatus, Side,
                               exec_id_key)
-from fixgw.models.rest import Q2, Q6, UTC, Fill, MarginFill, Order, Settlement
-from fixgw.positions import Ledger, event_ticker
+from fixgw.models.rest import Q2, Q6, UTC, Fill, MarginFill, Order
+from fixgw.positions import Ledger
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-HUNDRED = Decimal(100)
 TRADE = ExecType.TRADE
 BUY = Side.BUY
 
@@ -360,43 +358,3 @@ class Orders:
             expiration_time=live.expiration, created_time=live.created, last_update_time=live.updated,
             self_trade_prevention_type=live.stp, order_group_id=live.group,
             subaccount_number=live.subaccount, exchange_index=live.exchange_index)
-
-
-# ---------------------------------------------------------------- settlements
-def settlement_from_report(ums: MarketSettlementReport, *, settled_time: dt.datetime,
-                           party_id: str | None = None, exchange_index: int = 0,
-                           yes_total_cost: Decimal = ZERO, no_total_cost: Decimal = ZERO) -> Settlement:
-    """The REST Settlement of one party in a 35=UMS report.
-
-    The report's body carries neither cost basis nor a time: pass the ledger's
-    (:meth:`fixgw.positions.Ledger.cost_basis`) and the report's own time, its
-    SendingTime(52) (:mod:`fixgw.settlements` picks this account's entries).
-    ``party_id`` picks the 20109 entry (default: the only one; ValueError when
-    there are several). revenue = Σ PAYOUT 1704 in cents (computed
-    from the counts and result when there is none); fee_cost = the party's Σ137;
-    value = 730 in cents, else 100 / 0 for a yes / no result.
-    """
-    if party_id is None and len(ums.parties) > 1:
-        raise ValueError(f"settlement report {ums.report_id} has {len(ums.parties)} parties: name one")
-    party = next((p for p in ums.parties if party_id is None or p.party_id == party_id), None)
-    if party_id is not None and party is None:
-        raise ValueError(f"settlement report {ums.report_id} has no party {party_id!r}")
-    yes_n = (party.long_qty if party else None) or ZERO
-    no_n = (party.short_qty if party else None) or ZERO
-    if ums.settlement_price is not None:
-        value: int | None = int((ums.settlement_price * HUNDRED).to_integral_value(ROUND_HALF_EVEN))
-    else:
-        value = {"yes": 100, "no": 0}.get(ums.market_result)
-    payouts = [c.amount for c in (party.collateral if party else ()) if c.kind in (None, "PAYOUT")]
-    if payouts:
-        revenue = sum(payouts, ZERO) * HUNDRED
-    else:
-        per_yes = Decimal(value if value is not None else 0)
-        revenue = yes_n * per_yes + no_n * (HUNDRED - per_yes)
-    fee = sum((f.amount for f in (party.fees if party else ())), ZERO)
-    return Settlement(
-        ticker=ums.symbol, exchange_index=exchange_index, event_ticker=event_ticker(ums.symbol),
-        market_result=ums.market_result, yes_count_fp=yes_n, yes_total_cost_dollars=yes_total_cost,
-        no_count_fp=no_n, no_total_cost_dollars=no_total_cost,
-        revenue=int(revenue.to_integral_value(ROUND_HALF_EVEN)), settled_time=settled_time,
-        fee_cost=fee, value=value)

@@ -69,7 +69,7 @@ def test_updated_ts_is_the_latest_change_in_whatever_order_changes_are_folded():
     import datetime as dt
     from decimal import Decimal
 
-    from fixgw.cash import Cash
+    from fixgw.positions import Cash
     from fixgw.models.fix import CollateralChange
 
     t0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)

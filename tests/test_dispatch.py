@@ -10,7 +10,7 @@ import pytest
 from fixgw.config import parse
 from fixgw.errors import ConfigError
 from fixgw.dispatch import Dispatcher
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 
 UTC = dt.timezone.utc
@@ -68,3 +68,16 @@ def test_a_subtraders_orders_carry_the_configured_user_id_too():
     d.flush()
     [order] = d.subtraders.view(sub).orders.orders()
     assert order.user_id == USER and got[0].order.user_id == USER
+
+
+def test_a_callback_for_some_kinds_of_message_is_called_for_those_only():
+    from fixgw.models.fix import EventResendComplete
+    d = Dispatcher({"ev": "event"})
+    every, resends = [], []
+    d.on_event(every.append)
+    d.on_event(resends.append, kinds=(EventResendComplete,))
+    d.put(Inbound("ev", fill_report()))
+    d.put(Inbound("ev", EventResendComplete(ref_seq_num=2, count=1)))
+    d.flush()
+    assert [type(e.message).__name__ for e in every] == ["ExecutionReport", "EventResendComplete"]
+    assert [type(e.message).__name__ for e in resends] == ["EventResendComplete"]

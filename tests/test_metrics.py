@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from fixgw.metrics import BUCKETS, Histogram, SessionMetrics, backoff_delay, msg_type_of
+from fixgw.metrics import Histogram, SessionMetrics, backoff_delay
+from fixgw.orders import BUCKETS
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, OrderCancelReject, Side
 
 
@@ -39,12 +40,13 @@ def test_histogram_quantiles_against_a_known_distribution():
     assert 8192 <= h.quantile(0.99) <= 10000
 
 
-def test_counts_by_type_rejects_and_ack_round_trip():
-    from fixgw.orders import Registry, SessionCaps
+def test_counts_by_type_rejects_and_the_registrys_round_trips():
+    from fixgw.checks import SessionCaps
+    from fixgw.orders import Registry
     from fixgw.pricing import Units
     m = SessionMetrics()
     reg = Registry(SessionCaps("nr", "event", Units.CENTS, order_entry=True, mass_cancel=True))
-    m.in_flight = reg.waiting
+    m.in_flight, m.order_ack = reg.waiting, Histogram(reg.latencies)  # as the application wires them
     for seq, key in ((2, "c1"), (3, "c2")):
         reg.register(key, object())  # any request: only its ack is timed
         m.outbound("D")
@@ -54,25 +56,31 @@ def test_counts_by_type_rejects_and_ack_round_trip():
     m.outbound("3")  # a session Reject QuickFIX sent
     assert m.snapshot()["in_flight"] == 2
 
-    def receive(model, msg_type="8"):
-        m.inbound(msg_type)
-        m.decoded(model, reg.apply(model))
-
-    receive(er("c1", ExecType.PENDING_NEW))  # pending: the clock keeps running
+    reg.apply(er("c1", ExecType.PENDING_NEW))  # pending: the clock keeps running
     assert m.order_ack.count == 0
     time.sleep(0.002)
-    receive(er("c1", ExecType.NEW))
+    assert reg.apply(er("c1", ExecType.NEW)) >= 2000
     assert m.order_ack.count == 1 and m.order_ack.max_us >= 2000
-    receive(er("c1", ExecType.TRADE))  # only the first definitive answer counts
-    receive(OrderCancelReject(order_id="o2", cl_ord_id="c2", ord_status=OrdStatus.REJECTED), "9")
-    receive(er("unknown", ExecType.REJECTED))
-    m.decode_error()
+    reg.apply(er("c1", ExecType.TRADE))  # only the first definitive answer counts
+    reg.apply(OrderCancelReject(order_id="o2", cl_ord_id="c2", ord_status=OrdStatus.REJECTED))
+    for msg_type in ("8", "8", "8", "9", "8"):  # what fromApp counts in place
+        m.msgs_in[msg_type] += 1
+    m.rejected_reports += 1  # what decoding counts for a 150=8
+    m.decode_errors += 1
     s = m.summary()
     assert s["in"] == 6 and s["out"] == 4
     assert (s["rejects_in"], s["rejects_out"], s["decode_errors"], s["acks"]) == (2, 1, 1, 2)
     snap = m.snapshot()
     assert snap["msgs_out"] == {"A": 1, "D": 2, "3": 1} and snap["in_flight"] == 0
     assert snap["order_ack"]["count"] == 2 and snap["last_in"] is not None
+
+
+def test_rejects_in_adds_the_reject_message_types_and_rejected_reports_when_read():
+    m = SessionMetrics()
+    for msg_type in ("3", "j", "9", "8", "A", "0"):
+        m.inbound(msg_type)
+    m.rejected_reports = 2
+    assert m.rejects_in == 5 and m.summary()["rejects_in"] == 5 and m.msgs_in["3"] == 1
 
 
 def test_connection_attempts_classify_quickfix_event_lines():
@@ -96,9 +104,3 @@ def test_connection_attempts_classify_quickfix_event_lines():
 @pytest.mark.parametrize("streak, delay", [(0, 1), (1, 1), (2, 2), (3, 4), (4, 8), (7, 60), (80, 60)])
 def test_backoff_doubles_from_the_interval_up_to_the_cap(streak, delay):
     assert backoff_delay(streak, 1, 60) == delay
-
-
-def test_msg_type_of_raw_strings():
-    assert msg_type_of("8=FIXT.1.1\x019=5\x0135=8\x0149=K\x01") == "8"
-    assert msg_type_of("8=FIXT.1.1\x019=5\x0135=UOH\x01") == "UOH"
-    assert msg_type_of("8=FIXT.1.1\x01") == "?"

@@ -11,7 +11,8 @@ import pytest
 from fixgw.errors import OrderError
 from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrderCancelRequest, OrdStatus,
                               Side)
-from fixgw.orders import Ack, Registry, SessionCaps, new_cl_ord_id
+from fixgw.checks import SessionCaps
+from fixgw.orders import Ack, Registry, new_cl_ord_id
 from fixgw.pricing import Units
 
 
@@ -62,7 +63,8 @@ def _registry() -> Registry:
 
 
 def _report(cl_ord_id: str, exec_type: ExecType, leaves: int) -> ExecutionReport:
-    status = {ExecType.NEW: OrdStatus.NEW, ExecType.CANCELED: OrdStatus.CANCELED}[exec_type]
+    status = {ExecType.NEW: OrdStatus.NEW, ExecType.CANCELED: OrdStatus.CANCELED,
+              ExecType.PENDING_NEW: OrdStatus.PENDING_NEW}[exec_type]
     return ExecutionReport(order_id="o-1", exec_id="5;1", exec_type=exec_type, ord_status=status, side=Side.BUY,
                            symbol="KXT", cl_ord_id=cl_ord_id, cum_qty=D(0), leaves_qty=D(leaves))
 
@@ -120,7 +122,7 @@ def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_sta
 # ------------------------------------------------------------------ Registry: limits
 def test_limits_refuse_an_order_by_quantity_notional_and_symbol_length_naming_the_option():
     from fixgw.models.fix import OrderCancelReplaceRequest
-    from fixgw.orders import Limits
+    from fixgw.checks import Limits
     limits = Limits(max_quantity=D(500), max_notional=D(100), max_symbol_length=12)
     event = Registry(SessionCaps("nr", "event", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))
     margin = Registry(SessionCaps("mg", "margin", Units.DOLLARS, order_entry=True, mass_cancel=True, limits=limits))
@@ -171,19 +173,17 @@ def test_the_config_sets_every_session_s_limits(tmp_path):
     assert (limits.max_quantity, limits.max_notional, limits.max_symbol_length) == (D(7), D(3), 9)
 
 
-# ------------------------------------------------------------------ which reports QuickFIX's thread decodes at once
-def _raw_report(cl_ord_id: str, exec_type: str) -> str:
-    return (f"8=FIXT.1.1\x019=1\x0135=8\x0134=2\x0111={cl_ord_id}\x0117=1;1\x0137=o-1\x0139=0\x0154=1"
-            f"\x0155=KXT\x01150={exec_type}\x01151=1\x0110=000\x01")
-
-
-def test_a_report_answers_a_waiting_ack_only_when_it_is_definitive_and_names_it():
+# ------------------------------------------------------------------ what QuickFIX's thread decodes at once
+def test_acks_holds_exactly_the_requests_waiting_for_a_definitive_answer():
+    """The dispatcher decodes on QuickFIX's thread while ``acks`` is not empty (fixgw.dispatch)."""
     reg = _registry()
+    assert not reg.acks
     new = NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5"))
-    reg.register("a", new)
-    assert reg.answers(_raw_report("a", "0")) and reg.answers(_raw_report("a", "8"))
-    assert not any(reg.answers(_raw_report("a", pending)) for pending in ("A", "6", "E"))
-    assert not reg.answers(_raw_report("zz", "0"))  # another order's report
-    assert not reg.answers("8=FIXT.1.1\x0135=8\x01150=0\x01")  # no ClOrdID
+    ack = reg.register("a", new)
+    assert reg.acks == {"a": ack}
+    reg.apply(_report("a", ExecType.PENDING_NEW, 1))  # pending: still waiting
+    assert reg.acks == {"a": ack}
+    reg.apply(_report("zz", ExecType.NEW, 1))  # another order's report
+    assert reg.acks == {"a": ack}
     reg.apply(_report("a", ExecType.NEW, 1))
-    assert not reg.answers(_raw_report("a", "0"))  # answered already: nobody waits
+    assert not reg.acks and ack.done

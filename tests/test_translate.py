@@ -12,8 +12,8 @@ from fixgw.models.fix import (CollateralChange, ExecType, ExecutionReport, Marke
 from fixgw.models.rest import (Fill, FillsResponse, MarginFillsResponse, MarginPositionsResponse,
                                MarketPositionUpdate, OrdersResponse, PositionsResponse, SettlementsResponse)
 from fixgw.positions import Ledger
-from fixgw.translate import (Orders, fill_from_report, margin_fill_from_report, order_status,
-                             settlement_from_report)
+from fixgw.settlements import settlement_from_report
+from fixgw.translate import Orders, fill_from_report, margin_fill_from_report, order_status
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rest"
 UTC = dt.timezone.utc

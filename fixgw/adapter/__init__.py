@@ -3,8 +3,8 @@
 ``guard`` wraps every QuickFIX callback; ``logs`` is the redacting log factory; ``tls`` checks the
 QuickFIX build and pins the CA; ``sessions`` renders SessionSettings from ``cfg/``; ``encode``
 turns field pairs into the ``quickfix.Message`` that is sent; ``application`` is the
-``quickfix.Application`` (callbacks: queue each received message for its one decode in
-``fixgw.inbound``, answer a waiting ack first, hand on); ``recovery`` recovers
+``quickfix.Application`` (callbacks: read each received message's text, count it and hand it
+to ``fixgw.dispatch`` in one call); ``recovery`` recovers
 sequence gaps through KalshiDC; ``orderentry`` is the order-entry API; ``gateway`` ties them into
 :class:`~fixgw.adapter.gateway.Gateway`.
 """

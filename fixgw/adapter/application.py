@@ -5,29 +5,30 @@ SWIG director makes the binding call ``Py_Exit(1)``, so anything but QuickFIX's
 own control-flow exceptions is caught, logged with the session's name, recorded
 as the session's last error and counted (``metrics.callback_errors``). Callbacks
 never run user code and never keep a ``quickfix.Message`` past their return: an
-inbound application message is read as text and handed to the gateway's ``sink``
-as a :class:`fixgw.inbound.Inbound`: decoded at once when a caller waits for it
-(:meth:`fixgw.orders.Registry.answers`, from the text), else on first read by
-the dispatcher, unless the ``raw_sink`` (the recorder) takes the text
-first to decode it on its own thread (:meth:`GatewayApplication.decode`).
+inbound application message is read as text (the wire text when QuickFIX's
+validation refused it), its MsgType read and counted in place, and handed on in
+one call, ``on_inbound(runtime, msg_type, raw, invalid)``: the gateway wires it to
+:meth:`fixgw.dispatch.Dispatcher.receive`. ``on_raw`` (the recorder) is offered the
+text first and may take it to decode on its own thread (:meth:`GatewayApplication.decode`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 import quickfix as fix
 
-from fixgw import inbound
+from fixgw import dispatch
 from fixgw.fix import tags
 from fixgw.config import SessionConfig
 from fixgw.adapter.guard import guarded
-from fixgw.inbound import Backlog, Inbound
-from fixgw.metrics import SessionMetrics, msg_type_of
+from fixgw.dispatch import Inbound
+from fixgw.metrics import Histogram, SessionMetrics
 from fixgw.orders import GROUP_KEY, Registry
 from fixgw.pricing import Units
 from fixgw.signing import Signer, pre_hash
@@ -77,6 +78,9 @@ def sent() -> None:
     _sending.request = None
 
 
+_MSG_TYPE_AT = f"\x01{tags.MSG_TYPE}="
+
+
 def _get(fm: fix.FieldMap, tag: int) -> str | None:
     return fm.getField(tag) if fm.isSetField(tag) else None
 
@@ -84,17 +88,21 @@ def _get(fm: fix.FieldMap, tag: int) -> str | None:
 class GatewayApplication(fix.Application):
     """Signs Logons, applies Kalshi's flags, tracks state, hands messages off."""
 
-    def __init__(self, runtimes: list[SessionRuntime]):
+    def __init__(self, runtimes: list[SessionRuntime],
+                 on_inbound: Callable[[SessionRuntime, str, str, bool], None],
+                 on_raw: Callable[[SessionRuntime, str, str, bool], bool] | None = None):
+        """``on_inbound(runtime, msg_type, raw, invalid)`` takes every inbound application message
+        (the gateway's dispatcher: :meth:`fixgw.dispatch.Dispatcher.receive`); ``on_raw`` with the same
+        arguments is offered each one first and returns True when it took it (the recorder's
+        writer then decodes it with :meth:`decode`)."""
         super().__init__()
         self.by_key = {sess.key: sess for sess in runtimes}
         for sess in runtimes:
-            if sess.registry is not None:
+            if sess.registry is not None:  # the registry keeps what metrics reports at snapshot time
                 sess.metrics.in_flight = sess.registry.waiting
-        self.sink: Callable[[SessionRuntime, Inbound], None] | None = None  # set by the gateway
-        # Offered every inbound application message (runtime, MsgType, raw, invalid) before it is
-        # decoded; True: taken, and the taker decodes it later with decode() (the recorder's writer does).
-        self.raw_sink: Callable[[SessionRuntime, str, str, bool], bool] | None = None
-        self.backlog = Backlog()  # received, decoded on first read, in arrival order
+                sess.metrics.order_ack = Histogram(sess.registry.latencies)
+        self.on_inbound = on_inbound
+        self.on_raw = on_raw
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
@@ -183,7 +191,7 @@ class GatewayApplication(fix.Application):
                 sess.lifecycle.note_error(f"Logon refused by {sess.config.target}: {reason}")
                 return
             sess.lifecycle.note_error(reason)
-            self._received(sess, msg_type, message.toString(), False, counted=True)  # a reject of ours is data too
+            self.on_inbound(sess, msg_type, message.toString(), False)  # a reject of ours is data too
 
     @guarded
     def toApp(self, message, session_id):
@@ -214,30 +222,21 @@ class GatewayApplication(fix.Application):
                 raw = invalid[1]
         if raw is None:
             raw = message.toString()
-        msg_type = msg_type_of(raw)
-        if self.raw_sink is not None and self.raw_sink(sess, msg_type, raw, invalid is not None):
-            sess.metrics.inbound(msg_type)
+        i = raw.find(_MSG_TYPE_AT)  # MsgType(35), read once from the text
+        if i < 0:
+            msg_type = "?"
+        else:
+            j = raw.find("\x01", i + 4)
+            msg_type = raw[i + 4:j if j >= 0 else None]
+        metrics = sess.metrics  # counted in place: QuickFIX's socket thread is the only writer
+        metrics.msgs_in[msg_type] += 1
+        metrics.last_in = time.time()
+        if self.on_raw is not None and self.on_raw(sess, msg_type, raw, invalid is not None):
             return
-        self._received(sess, msg_type, raw, invalid is not None)
-
-    def _received(self, sess: SessionRuntime, msg_type: str, raw: str, invalid: bool, counted: bool = False) -> None:
-        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
-        if sess.registry is not None and (msg_type != "8" or sess.registry.answers(raw)):
-            # A caller waits for this answer (or it is one of the rare other messages, which may
-            # answer one): decode it now, so the ack resolves before anything else is done.
-            item.settle()
-        if not counted:
-            sess.metrics.inbound(msg_type)
-        self.deliver(sess, item)
+        self.on_inbound(sess, msg_type, raw, invalid is not None)
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes
-        what it took raw with this); see :func:`fixgw.inbound.decoded`."""
-        model, error = inbound.decoded(sess, raw, invalid)
+        what it took raw with this); see :func:`fixgw.dispatch.decoded`."""
+        model, error = dispatch.decoded(sess, raw, invalid)
         return Inbound(sess.config.name, model, raw, error)
-
-    def deliver(self, sess: SessionRuntime, item: Inbound) -> None:
-        if self.sink is not None:
-            self.sink(sess, item)
-        else:  # nobody reads it: decode now for the session's bookkeeping (acks, registries)
-            item.settle()

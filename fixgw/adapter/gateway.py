@@ -20,13 +20,15 @@ import quickfix as fix
 
 from fixgw import lock
 from fixgw.adapter import sessions, tls
-from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw.adapter.application import GatewayApplication, SessionRuntime
 from fixgw.config import GatewayConfig, Kind
 from fixgw.adapter.orderentry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
-from fixgw.dispatch import Dispatcher, Subscription
+from fixgw.dispatch import Dispatcher, Inbound, Subscription
+from fixgw.models.fix import EventResendComplete, EventResendReject
 from fixgw.adapter.logs import RedactingLogFactory
-from fixgw.orders import Limits, Registry, SessionCaps
+from fixgw.checks import Limits, SessionCaps
+from fixgw.orders import Registry
 from fixgw.ratelimit import RateLimiter
 from fixgw.adapter.recovery import Recovery
 from fixgw.signing import Signer
@@ -78,10 +80,10 @@ class Gateway(OrderEntry):
                  on_inbound: Callable[[SessionRuntime, Inbound], None] | None = None,
                  on_raw: Callable[[SessionRuntime, str, str, bool], bool] | None = None):
         """``on_inbound(runtime, inbound)`` takes every inbound application message (decoded when
-        first read: :class:`fixgw.inbound.Inbound`) on
-        QuickFIX's thread instead of the gateway's dispatcher; ``on_raw(runtime, msg_type, raw,
-        invalid)`` is offered each one before it is decoded and returns True when it took it (the
-        recorder: :attr:`GatewayApplication.raw_sink`)."""
+        first read: :class:`fixgw.dispatch.Inbound`) on QuickFIX's thread instead of the
+        dispatcher thread; ``on_raw(runtime, msg_type, raw, invalid)`` is offered each one before
+        it is decoded and returns True when it took it (the recorder:
+        :attr:`GatewayApplication.on_raw`)."""
         self.config = config
         self.runtimes: dict[str, SessionRuntime] = {}
         lc = config.limits
@@ -99,7 +101,7 @@ class Gateway(OrderEntry):
         self.limiter = limiter or RateLimiter(config.tier, config.rate_limit_mode)
         self.dispatcher = Dispatcher({name: rt.config.product.value for name, rt in self.runtimes.items()},
                                      translating=translate, user_id=config.user_id, party_id=config.party_id,
-                                     starting_balance=config.starting_balance)
+                                     starting_balance=config.starting_balance, deliver=on_inbound)
         for rt in self.runtimes.values():  # a KalshiDC replay answers the order-entry sessions' acks too
             if s_dc(rt):
                 rt.peers = [o.registry for o in self.runtimes.values() if not s_dc(o) and o.registry is not None
@@ -107,19 +109,15 @@ class Gateway(OrderEntry):
         self.dispatcher.replay_sessions = {n for n, rt in self.runtimes.items() if s_dc(rt)}
         self.recovery = Recovery(self, recover=translate)  # the recorder backfills on its own
         if translate:
-            self.dispatcher.on_event(self.recovery.on_dispatched)
-        self.app = application(list(self.runtimes.values()))
-        self.app.sink = on_inbound or self._inbound
-        self.app.raw_sink = on_raw
+            self.dispatcher.on_event(self.recovery.on_dispatched, kinds=(EventResendComplete, EventResendReject))
+        # QuickFIX's thread hands each received message straight to the dispatcher
+        self.app = application(list(self.runtimes.values()), on_inbound=self.dispatcher.receive, on_raw=on_raw)
         self._initiator: fix.Initiator | None = None
         self._lock: Path | None = None
 
-    def _inbound(self, rt: SessionRuntime, item: Inbound) -> None:
-        self.dispatcher.put(item)
-
     # -- consuming what sessions receive -------------------------------
     def subscribe(self) -> Subscription:
-        """A blocking iterator of :class:`fixgw.dispatch.Event` (execution reports, rejects, fills)."""
+        """A blocking iterator of :class:`fixgw.models.event.Event` (execution reports, rejects, fills)."""
         return self.dispatcher.subscribe()
 
     def subscribe_async(self):
@@ -164,7 +162,7 @@ class Gateway(OrderEntry):
     def balance(self, *, product: str = "event", subtrader_id: str | None = None, start=None):
         """``GET /portfolio/balance``: a ``Balance`` from the starting balance (config ``starting_balance``
         or ``start`` dollars) plus every BALANCE/PAYOUT change seen; without one, the change since
-        ``gw.dispatcher.cash.since`` (see :mod:`fixgw.cash`)."""
+        ``gw.dispatcher.cash.since`` (see :class:`fixgw.positions.Cash`)."""
         from fixgw.adapter.orderentry import decimal_of
 
         self.dispatcher.flush()

@@ -8,7 +8,7 @@ QuickFIX takes the message above the gap as it is and writes one event line,
 reaches :meth:`Recovery.on_event_line` through the session's log on QuickFIX's thread.
 
 There the gap is recorded (the session's last error and error history, a
-``seq_gaps`` metric, a ``event=seq-gap`` log line and an :class:`~fixgw.dispatch.Event`
+``seq_gaps`` metric, a ``event=seq-gap`` log line and an :class:`~fixgw.models.event.Event`
 whose ``error`` names it), nothing more: sending from inside a QuickFIX callback
 could deadlock against the session's own lock. When the gateway has a KalshiDC
 session for the product, a worker thread asks it for every report from the last
@@ -27,7 +27,7 @@ import threading
 
 from fixgw.config import Kind
 from fixgw.errors import FixgwError
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import EventResendComplete, EventResendReject
 from fixgw.state import State
 
@@ -65,11 +65,11 @@ class Recovery:
         rt.metrics.seq_gaps += 1
         rt.lifecycle.note_error(reason)
         log.warning("session=%s event=seq-gap expected=%d received=%d lost=%d", s.name, expected, received, lost)
-        self.gw.app.deliver(rt, Inbound(s.name, None, None, reason))  # before the message after the gap
+        self.gw.dispatcher.pass_on(rt, Inbound(s.name, None, None, reason))  # before the message after the gap
         if not self.recover:
             return True
         dc = self.dc_of.get(s.product.value)
-        self.gw.app.backlog.settle()  # last_exec_id is set as reports are decoded: decode what came
+        self.gw.dispatcher.backlog.settle()  # last_exec_id is set as reports are decoded: decode what came
         begin = rt.last_exec_id or self._last_exec_id(s.product.value)
         if dc is None:
             log.warning("session=%s event=seq-gap-unrecovered reason=no KalshiDC session for product %s",

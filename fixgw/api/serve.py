@@ -103,8 +103,7 @@ def run(config: GatewayConfig, url: str, port: int | None = None) -> int:
     held = lock.acquire(config.state_dir)  # one process per state directory, before any connection
     writer = open_store(url)
     stop = threading.Event()
-    recorder = Recorder(config, writer, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
-                        page_clocks=rc.page_clocks, retry_s=rc.retry_s, on_failure=lambda _: stop.set())
+    recorder = Recorder.from_config(config, writer, on_failure=lambda _: stop.set())
     api = Api(config, url, recorder, port=port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -38,7 +38,7 @@ from typing import Iterable
 
 from fixgw import translate
 from fixgw.api.bell import Bell
-from fixgw.dispatch import post_position_of
+from fixgw.positions import post_position_of
 from fixgw.fix import lenient
 from fixgw.models.fix import ExecType, ExecutionReport
 from fixgw.margin import MarginOrders

@@ -50,11 +50,8 @@ def _split_recorder(config):
     from fixgw.recorder.service import Recorder
     from fixgw.recorder.store import open_store
 
-    rc = config.recorder
     store = open_store(store_url(config))
-    recorder = Recorder(config.model_copy(update={"session": feeds}), store, account=rc.account,
-                        batch=rc.batch, flush_s=rc.flush_ms / 1000, page_clocks=rc.page_clocks,
-                        retry_s=rc.retry_s)
+    recorder = Recorder.from_config(config.model_copy(update={"session": feeds}), store)
     return config.model_copy(update={"session": trading}), recorder, store
 
 

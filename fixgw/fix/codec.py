@@ -5,10 +5,10 @@ groups (and groups inside groups) are only defined by position.  Raw text is
 split by :func:`fixgw.fix.wire.parse`; a decoding plan skips the header and trailer
 fields (keeping the two below).
 
-Decoding runs for every inbound application message (:mod:`fixgw.inbound`: on
-QuickFIX's thread for an answer a caller waits for, else on the dispatcher's or
-the recorder's writer thread) and is on the order round trip, so it is built for
-speed:
+Decoding runs for every inbound application message (:mod:`fixgw.dispatch`: on
+QuickFIX's thread while a request waits for its answer, else on the dispatcher's
+or the recorder's writer thread) and is on the order round trip, so it is built
+for speed:
 
 * A session sends the same *shapes* over and over (a trade report always has
   the same tags in the same order).  The structure of a shape - which

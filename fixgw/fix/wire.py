@@ -60,7 +60,7 @@ def _msg_type(raw: str) -> str:
 def parse(raw: str, msg_type: str | None = None) -> tuple[str, list[str], list[str]]:
     """-> (MsgType, tag texts, values) of every field, header and trailer included.
 
-    ``msg_type``: already read from the text (:func:`fixgw.metrics.msg_type_of`), so not looked up again."""
+    ``msg_type``: already read from the text (``fromApp`` reads it), so not looked up again."""
     try:
         closed = raw.endswith(SOH)
     except (AttributeError, TypeError):

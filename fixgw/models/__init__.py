@@ -1,1 +1,2 @@
-"""Typed messages: ``fix`` (FIX application messages) and ``rest`` (Kalshi REST wire shapes)."""
+"""Data shapes: ``fix`` (FIX application messages), ``rest`` (Kalshi REST wire shapes), ``ws``
+(WebSocket messages), ``fcm`` (FCM shapes) and ``event`` (the dispatcher's :class:`~fixgw.models.event.Event`)."""

@@ -48,8 +48,7 @@ def record(config_path: Path, store: str | None) -> None:
     held = lock.acquire(config.state_dir)  # creates it like `run`; one process per state directory
     db = open_store(store_url(config, store))
     stop = threading.Event()
-    recorder = Recorder(config, db, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
-                        page_clocks=rc.page_clocks, retry_s=rc.retry_s, on_failure=lambda _: stop.set())
+    recorder = Recorder.from_config(config, db, on_failure=lambda _: stop.set())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     recorder.start()

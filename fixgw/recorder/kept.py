@@ -44,9 +44,8 @@ import logging
 import pickle
 from dataclasses import fields as dc_fields
 
-from fixgw.cash import Cash
 from fixgw.fcm import Books
-from fixgw.positions import EventBook, MarginBook
+from fixgw.positions import Cash, EventBook, MarginBook
 from fixgw.recorder.replay import Replayed, decode
 from fixgw.recorder.store import Checkpoint, Key, Store, StoredReport, exec_key
 from fixgw.translate import _Live

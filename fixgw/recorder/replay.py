@@ -21,7 +21,7 @@ from typing import Callable
 
 from fixgw import settlements, translate
 from fixgw.fix import lenient
-from fixgw.cash import Cash
+from fixgw.positions import Cash
 from fixgw.fcm import Books, Subtraders
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport
 from fixgw.pricing import Units
@@ -38,7 +38,7 @@ def decode(r: StoredReport, product: str) -> ExecutionReport:
 class Replayed:
     own: Books = field(default_factory=Books)
     subtraders: Subtraders = field(default_factory=Subtraders)
-    cash: Cash = field(default_factory=Cash)  # GET /portfolio/balance (no starting balance: see fixgw.cash)
+    cash: Cash = field(default_factory=Cash)  # GET /portfolio/balance (no starting balance: see fixgw.positions)
 
     def books(self, subtrader: str | None) -> Books:
         """Books to fold into (a sub-trader's are created on first use)."""

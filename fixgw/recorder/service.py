@@ -47,7 +47,7 @@ from typing import Callable, Sequence, TextIO
 from fixgw.config import GatewayConfig, Kind
 from fixgw.errors import FixgwError
 from fixgw.fix import tags
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.adapter.gateway import Gateway
 from fixgw.models.fix import EventResendComplete, EventResendReject, MarketSettlementReport, exec_id_key
 from fixgw.recorder.kept import Keeper
@@ -64,6 +64,14 @@ REASONS = {1: "too many requests", 2: "server error", 3: "BeginExecID outside th
 
 
 class Recorder(Writer):
+    @classmethod
+    def from_config(cls, config: GatewayConfig, store: Store, **extra) -> "Recorder":
+        """A recorder with the settings of ``config``'s ``[recorder]`` section (account, batch,
+        flush_ms, page_clocks, retry_s); ``extra`` passes the rest (``out``, ``on_failure``, ...)."""
+        rc = config.recorder
+        return cls(config, store, account=rc.account, batch=rc.batch, flush_s=rc.flush_ms / 1000,
+                   page_clocks=rc.page_clocks, retry_s=rc.retry_s, **extra)
+
     def __init__(self, config: GatewayConfig, store: Store, *, account: str, batch: int = 500,
                  flush_s: float = 0.05, page_clocks: int = 20_000, retry_s: float = 60.0,
                  out: TextIO = sys.stderr, on_failure: Callable[[str], None] | None = None,

@@ -16,8 +16,9 @@ import pytest
 import quickfix as fix
 
 from fixgw.fix import codec as fields
-from fixgw.adapter.application import GatewayApplication, Inbound, SessionRuntime
+from fixgw.adapter.application import GatewayApplication, SessionRuntime
 from fixgw.config import parse
+from fixgw.dispatch import Dispatcher, Inbound
 from fixgw.adapter.guard import guarded
 from fixgw.models.fix import ExecType, ExecutionReport, OrdStatus, Side
 from fixgw.state import Lifecycle
@@ -30,8 +31,11 @@ def runtime() -> SessionRuntime:
 
 
 def wired(rt: SessionRuntime, cls: type[GatewayApplication] = GatewayApplication):
-    app, got = cls([rt]), []
-    app.sink = lambda _rt, item: got.append(item)
+    """The application handing what it receives to a real dispatcher's receive(), which hands
+    each message on to ``got`` (as it hands them to the recorder) instead of its thread."""
+    got: list = []
+    dispatcher = Dispatcher({rt.config.name: "event"}, translating=False, deliver=lambda _rt, item: got.append(item))
+    app = cls([rt], on_inbound=dispatcher.receive)
     return app, got, fix.SessionID("FIXT.1.1", rt.config.api_key_id, rt.config.target)
 
 
@@ -109,7 +113,7 @@ def test_an_undecodable_message_reaches_the_sink_as_raw_with_the_reason(caplog):
     app, got, sid = wired(rt)
     # without OrderID(37) no decoder, strict or lenient, can make a report of it
     broken = re.sub("\x0137=[^\x01]*", "", raw_of(trade(), rt))
-    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
+    with caplog.at_level(logging.ERROR, logger="fixgw.dispatch"):
         app.fromApp(fix.Message(broken, False), sid)
         [item] = got
         item.settle()
@@ -134,7 +138,8 @@ def test_a_decodable_report_after_an_undecodable_one_is_delivered_as_its_model()
 
 def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read():
     from fixgw.models.fix import NewOrderSingle
-    from fixgw.orders import Registry, SessionCaps
+    from fixgw.checks import SessionCaps
+    from fixgw.orders import Registry
     rt = runtime()
     rt.registry = Registry(SessionCaps("nr", "event", rt.units, order_entry=True, mass_cancel=True))
     app, got, sid = wired(rt)
@@ -155,22 +160,36 @@ def test_a_report_answering_an_ack_is_decoded_at_once_and_others_when_first_read
 
 
 def test_a_bug_while_decoding_later_is_named_counted_and_does_not_stall_what_follows(caplog, monkeypatch):
-    from fixgw import inbound
+    from fixgw import dispatch
     rt = runtime()
     app, got, sid = wired(rt)
     broken = {"armed": True}
-    decode = inbound.decoded
+    decode = dispatch.decoded
 
     def buggy(*args):
         if broken.pop("armed", False):
             raise KeyError("bug")
         return decode(*args)
 
-    monkeypatch.setattr(inbound, "decoded", buggy)
+    monkeypatch.setattr(dispatch, "decoded", buggy)
     app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
     app.fromApp(fix.Message(raw_of(trade().model_copy(update={"exec_id": "3;1"}), rt), False), sid)
-    with caplog.at_level(logging.ERROR, logger="fixgw.inbound"):
+    with caplog.at_level(logging.ERROR, logger="fixgw.dispatch"):
         assert got[1].message.exec_id == "3;1"  # decodes the first (which fails) then this one
     assert got[0].message is None and got[0].error == "decoding failed: KeyError: 'bug'"
     assert rt.metrics.callback_errors == 1 and rt.lifecycle.last_error.startswith("internal error decoding")
     assert any("session=nr callback=decode error=KeyError" in r.getMessage() for r in caplog.records)
+
+
+# ----------------------------------------------------------------------------- counting
+def test_received_messages_are_counted_by_the_msgtype_on_the_wire_and_a_150_8_is_a_reject():
+    rt = runtime()
+    app, got, sid = wired(rt)
+    rejected = trade().model_copy(update={"exec_type": ExecType.REJECTED, "ord_status": OrdStatus.REJECTED,
+                                          "exec_id": "3;1", "last_px": None, "last_qty": None})
+    app.fromApp(fix.Message(raw_of(trade(), rt), False), sid)
+    app.fromApp(fix.Message(raw_of(rejected, rt), False), sid)
+    assert rt.metrics.msgs_in == {"8": 2} and rt.metrics.last_in is not None
+    assert rt.metrics.rejects_in == 0  # the 150=8 is known to be one once it is decoded
+    assert [item.message.exec_type for item in got] == [ExecType.TRADE, ExecType.REJECTED]
+    assert rt.metrics.rejects_in == 1 and rt.metrics.summary()["rejects_in"] == 1

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw.dispatch import Dispatcher
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import ExecType, ExecutionReport, MiscFee, OrdStatus, Side
 from fixgw.models.rest import MarketPositionUpdate
 from fixgw.models.ws import FillUpdate, MarginFillUpdate, MarginUserOrder, UserOrder, ts_ms

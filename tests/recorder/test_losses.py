@@ -7,7 +7,7 @@ import threading
 
 import quickfix as fix
 
-from fixgw.inbound import Inbound
+from fixgw.dispatch import Inbound
 from fixgw.models.fix import EventResendComplete, Side, exec_id_key
 from fixgw.pricing import Units
 from fixgw.recorder.phase import Page, Phase

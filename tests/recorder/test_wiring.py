@@ -51,4 +51,16 @@ def test_the_recorder_passes_its_callbacks_to_the_gateway(tmp_path, monkeypatch)
     monkeypatch.setattr(Gateway, "__init__", spy)
     rec = Recorder(cfg, open_store(f"sqlite:///{tmp_path / 'd.db'}"), account="acct")
     assert built["on_raw"] == rec._on_raw and built["on_inbound"] == rec._on_inbound
-    assert rec.gateway.app.raw_sink == rec._on_raw and rec.gateway.app.sink == rec._on_inbound
+    assert rec.gateway.app.on_raw == rec._on_raw and rec.gateway.dispatcher.deliver == rec._on_inbound
+    assert rec.gateway.app.on_inbound == rec.gateway.dispatcher.receive
+
+
+def test_a_recorder_built_from_the_config_takes_every_setting_of_its_recorder_section(tmp_path):
+    cfg, _ = _config(tmp_path)
+    rc = cfg.recorder.model_copy(update={"account": "acct", "batch": 7, "flush_ms": 250, "page_clocks": 99,
+                                         "retry_s": 3.5})
+    failed = []
+    rec = Recorder.from_config(cfg.model_copy(update={"recorder": rc}), open_store(f"sqlite:///{tmp_path / 'd.db'}"),
+                               on_failure=failed.append)
+    assert (rec.account, rec.batch, rec.flush_s, rec.page_clocks, rec.retry_s) == ("acct", 7, 0.25, 99, 3.5)
+    assert rec.on_failure == failed.append and rec.config.recorder is rc

@@ -1,8 +1,8 @@
-"""The received-message backlog (fixgw/inbound.py): decoded once, in arrival order, by whoever reads first."""
+"""The received-message backlog (fixgw/dispatch.py): decoded once, in arrival order, by whoever reads first."""
 
 import threading
 
-from fixgw.inbound import Backlog, Inbound
+from fixgw.dispatch import Backlog, Inbound
 
 
 def _backlog(log: list):
