@@ -35,9 +35,19 @@
 #     <reason> (MsgSeqNum N)", instead of being answered with a session Reject and dropped:
 #     a fill must never be lost because Kalshi added an enum value. fixgw decodes it
 #     leniently and reports the anomaly.
+#  9. SWIG wraps every C++ call in "let go of the GIL, call, take it back". For a call that
+#     can block (a Session's send and lookups, an initiator's start and stop, stores, logs) that
+#     is needed: the engine's thread may hold that object's lock while it waits for the GIL to
+#     call fromApp. For the data classes (Message, FieldMap, Header, fields, SessionID,
+#     timestamps, DataDictionary) it only costs: each reacquire waits for whichever thread took
+#     the GIL meanwhile (up to the 5 ms switch interval), so QuickFIX's thread stalled on every
+#     message.toString() while the recorder's writer ran, and an order built field by field
+#     handed the GIL over once per field. Their wrappers now keep the GIL (they take no lock
+#     and never call back into Python); the library carries the marker string
+#     "fixgw patch 9: data wrappers keep the GIL" (fixgw.adapter.tls.engine_build reads it).
 # Compiler flags: -O3 -DNDEBUG, the interpreter's own release level (its defaults are *replaced* by CFLAGS/CXXFLAGS,
 # so without them QuickFIX compiles with no optimisation at all), and -frecord-gcc-switches
-# so the installed engine carries its own flags (fixgw.tls.engine_flags reads them back).
+# so the installed engine carries its own flags (fixgw.adapter.tls.engine_build reads them back).
 set -euo pipefail
 out=${1:?usage: quickfix-wheel.sh OUTDIR}
 py=${PYTHON:-python3}
@@ -56,6 +66,23 @@ if s.count(old_dtor) != 1 or s.count(old_unlock) != 1:
     sys.exit("quickfix-wheel.sh: SWIG Mutex block not found; the sdist changed, review the patch")
 s = s.replace(old_dtor, "       ~Mutex() {\n           PyThread_free_lock(mutex_);\n       }")
 s = s.replace(old_unlock, "       void Unlock() {\n           PyThread_release_lock(mutex_);\n       }")
+import re
+blocking = re.compile(r"Session_|_Session$|Initiator|Acceptor|Store|Log|MySQL|PostgreSQL|Application|Socket|"
+                      r"Connection|Query|Mutex|Thread|Synchronized|Lookup|Responder|Iterator")
+head, *wrappers = s.split("SWIGINTERN PyObject *_wrap_")
+kept = 0
+for i, w in enumerate(wrappers):
+    name, end = w[:w.index("(")], w.index("\n}\n") + 3
+    if "SWIG_PYTHON_THREAD_BEGIN_ALLOW;" in w[:end] and not blocking.search(name):
+        body = w[:end].replace("SWIG_PYTHON_THREAD_BEGIN_ALLOW;", "").replace("SWIG_PYTHON_THREAD_END_ALLOW;", "")
+        wrappers[i], kept = body + w[end:], kept + 1
+for must in ("Message_toString", "FieldMap_getField", "FieldMap_setField", "new_SessionID", "SessionID_toString"):
+    if not any(w.startswith(must) and "SWIG_PYTHON_THREAD_BEGIN_ALLOW;" not in w[:w.index("\n}\n")] for w in wrappers):
+        sys.exit(f"quickfix-wheel.sh: patch 9 did not reach {must}; review the patch")
+if kept < 700:
+    sys.exit(f"quickfix-wheel.sh: patch 9 found only {kept} data wrappers; review the patch")
+s = head + "".join("SWIGINTERN PyObject *_wrap_" + w for w in wrappers)
+s += '\nextern "C" { __attribute__((used)) const char fixgw_patch_9[] = "fixgw patch 9: data wrappers keep the GIL"; }\n'
 open(p, "w").write(s)
 u = p.replace("QuickfixPython.cpp", "UtilitySSL.cpp")
 t = open(u).read()

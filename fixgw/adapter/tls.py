@@ -53,11 +53,15 @@ def engine_library() -> Path:
     return Path(_quickfix.__file__)
 
 
+PATCH_9 = b"fixgw patch 9: data wrappers keep the GIL\0"  # the marker .ci/quickfix-wheel.sh compiles in
+
+
 class EngineBuild(NamedTuple):
     """How the engine was compiled, read from the library itself rather than from a claim."""
 
     switches: tuple[str, ...]  # every option gcc recorded for any of its compilation units
     asserts: bool  # imports __assert_fail: assert() is live, i.e. NDEBUG was not defined
+    gil_kept: bool = False  # the wheel's patch 9: the data classes' wrappers keep the GIL
 
     @property
     def optimisation(self) -> str | None:
@@ -67,6 +71,7 @@ class EngineBuild(NamedTuple):
 
     def describe(self) -> str:
         return (f"{self.optimisation or 'unoptimised'}, {'assertions on' if self.asserts else 'NDEBUG'}, "
+                f"{'data wrappers keep the GIL' if self.gil_kept else 'every wrapper lets go of the GIL'}, "
                 f"switches: {' '.join(self.switches) or 'not recorded'}")
 
 
@@ -108,19 +113,19 @@ def engine_build(library: Path | None = None) -> EngineBuild:
     ``-D`` defines, so NDEBUG is judged by its effect: QuickFIX and SWIG use
     ``assert``, which imports ``__assert_fail`` unless NDEBUG was defined.
     """
-    found = _sections(library or engine_library(), {b".GCC.command.line", b".dynstr"})
+    found = _sections(library or engine_library(), {b".GCC.command.line", b".dynstr", b".rodata"})
     switches: dict[str, None] = {}
     for unit in found.get(b".GCC.command.line", b"").split(b"\0"):
         for word in unit.decode(errors="replace").split():
             if word.startswith("-"):
                 switches.setdefault(word)
     asserts = b"__assert_fail\0" in found.get(b".dynstr", b"")
-    return EngineBuild(tuple(switches), asserts)
+    return EngineBuild(tuple(switches), asserts, PATCH_9 in found.get(b".rodata", b""))
 
 
 def require_optimised_build(library: Path | None = None) -> EngineBuild:
     build = engine_build(library)
-    if build.optimisation is None or build.asserts:
+    if build.optimisation is None or build.asserts or not build.gil_kept:
         raise ConfigError(
             f"the installed quickfix ({library or engine_library()}) is not an optimised release build "
             f"({build.describe()}); rebuild it with `make venv` (.ci/quickfix-wheel.sh)"

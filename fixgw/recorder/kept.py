@@ -15,7 +15,9 @@ below it, and the reports after it are exactly what a full replay would fold
 after the checkpoint, in the same order. The recorder writes a new checkpoint
 in the transaction that moves the watermark, at most once every :data:`EVERY`
 reports, folding the stored rows between the old and the new ``through`` (so
-what is folded is what is stored, decoded as a full replay decodes it).
+what is folded is what is stored, decoded as a full replay decodes it). Not
+while the product backfills (:class:`Keeper`): the fold waits until the writer
+is idle, so a backfill costs what storing its reports costs.
 
 What is kept, and what is not (each without a part that grows with history):
 

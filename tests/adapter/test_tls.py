@@ -141,12 +141,47 @@ def test_a_session_disabled_before_it_logged_on_is_closed_by_quickfix_itself(tmp
 
 def test_the_installed_engine_was_built_optimised_with_ndebug():
     build = tls.require_optimised_build()
-    assert build.optimisation in ("-O2", "-O3") and not build.asserts
+    assert build.optimisation in ("-O2", "-O3") and not build.asserts and build.gil_kept
 
 
-def _library(tmp_path, *flags):
+def test_the_installed_engines_data_wrappers_keep_the_gil():
+    """Patch 9: a Message's wrappers run without letting go of the GIL. With the interpreter's
+    switch interval out of the way, a thread waiting for the GIL runs only when a call lets go
+    of it: during 2,000 toString() calls it never does."""
+    import sys
+    import threading
+    import time
+    import quickfix as fix
+
+    m = fix.Message()
+    m.getHeader().setField(35, "D")
+    ran, stop = [0], threading.Event()
+
+    def waiter():
+        while not stop.is_set():
+            ran[0] += 1
+            time.sleep(0)  # lets go of the GIL, then waits for it
+
+    interval = sys.getswitchinterval()
+    t = threading.Thread(target=waiter)
+    sys.setswitchinterval(1000.0)
+    try:
+        t.start()
+        while ran[0] < 3:
+            time.sleep(0.001)
+        before = ran[0]
+        for _ in range(2000):
+            m.toString()
+        assert ran[0] == before
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        t.join()
+
+
+def _library(tmp_path, *flags, source: str = ""):
     src = tmp_path / "x.c"
-    src.write_text("#include <assert.h>\nint f(int a) { assert(a > 0); return a + 1; }\n")
+    src.write_text("#include <assert.h>\nint f(int a) { assert(a > 0); return a + 1; }\n" + source)
     out = tmp_path / ("lib%d.so" % len(list(tmp_path.glob("*.so"))))
     subprocess.run(["gcc", "-shared", "-fPIC", *flags, str(src), "-o", str(out)], check=True)
     return out
@@ -167,7 +202,13 @@ def test_an_unoptimised_or_asserting_or_unrecorded_engine_is_refused(tmp_path):
         tls.require_optimised_build(asserting)
     unrecorded = _library(tmp_path, "-O3", "-DNDEBUG")
     assert tls.engine_build(unrecorded).switches == ()
-    with pytest.raises(ConfigError, match="unoptimised, NDEBUG, switches: not recorded"):
+    with pytest.raises(ConfigError, match="unoptimised, NDEBUG, every wrapper lets go of the GIL, switches: not recorded"):
         tls.require_optimised_build(unrecorded)
     release = _library(tmp_path, "-O3", "-DNDEBUG", "-frecord-gcc-switches")
-    assert tls.require_optimised_build(release).optimisation == "-O3"
+    assert tls.engine_build(release).optimisation == "-O3" and not tls.engine_build(release).gil_kept
+    with pytest.raises(ConfigError, match="-O3, NDEBUG, every wrapper lets go of the GIL"):
+        tls.require_optimised_build(release)
+    patched = _library(tmp_path, "-O3", "-DNDEBUG", "-frecord-gcc-switches", source=(
+        'const char marker[] = "fixgw patch 9: data wrappers keep the GIL";\n'
+        "const char *keep(void) { return marker; }\n"))
+    assert tls.require_optimised_build(patched).gil_kept
