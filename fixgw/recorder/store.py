@@ -171,8 +171,9 @@ class StoredReport:
             sub = codec_tables.int_from_wire(f["79"]) if "79" in f else 0
         except (ValueError, KeyError, IndexError):
             return None
-        return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw, utc(received_at),
-                   _units(product, units))
+        return cls(account, product, exec_id, index, clock, event, f["55"], sub, when, raw,
+                   received_at if received_at.tzinfo is UTC else utc(received_at),
+                   units if units.__class__ is Units else _units(product, units))
 
     @classmethod
     def from_text(cls, account: str, product: str, raw: str, received_at: dt.datetime,

@@ -52,7 +52,7 @@ class Raw(NamedTuple):
     invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
 
 
-GATHER_S = 0.001  # while a batch fills, the writer looks at the queue this often instead of being woken per report
+GATHER_S = 0.005  # while a batch fills, the writer looks at the queue this often instead of being woken per report
 REJECTED = f"\x01{tags.EXEC_TYPE}={ExecType.REJECTED.value}\x01"
 PENDING = f"\x01{tags.EXEC_ID}=-1;-1\x01"
 
