@@ -61,7 +61,7 @@ def to_micros(t: dt.datetime | None) -> int | None:
     """Integer microseconds since the epoch: exact, and sorts like the instant it is."""
     if t is None:
         return None
-    d = utc(t) - EPOCH
+    d = (t if t.tzinfo is UTC else utc(t)) - EPOCH
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
@@ -78,6 +78,9 @@ def exec_key(exec_id: str) -> tuple[int, int, int]:
     """
     if not (isinstance(exec_id, str) and _EXEC_ID.match(exec_id)):
         raise DecodeError("8", f"ExecID {exec_id!r} is not clock;event[;index] in digits", 17)
+    clock, _, event = exec_id.partition(";")
+    if len(clock) <= 18 and len(event) <= 18 and ";" not in event:  # clock;event that fit without a check
+        return (0, int(clock), int(event))
     parts = [int(p) for p in exec_id.split(";")]
     if max(parts) > INT64_MAX:
         raise DecodeError("8", f"ExecID {exec_id!r} does not fit 64-bit integers", 17)

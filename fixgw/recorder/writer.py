@@ -191,19 +191,20 @@ class Writer:
                         item = self._q.get(timeout=left)
                     except queue.Empty:
                         break
-                if isinstance(item, threading.Event):
-                    waiters.append(item)
-                    break
-                if isinstance(item, Mark):
-                    marks.append(item)
-                    break
-                if isinstance(item, Gap):
-                    self._gap(item)
-                    continue
-                if isinstance(item, StoredSettlement):
-                    settled.append(item)
-                    continue
-                report = self._decoded(item)  # what is left is a Raw
+                if item.__class__ is not Raw:  # a report is by far the most common item
+                    if isinstance(item, threading.Event):
+                        waiters.append(item)
+                        break
+                    if isinstance(item, Mark):
+                        marks.append(item)
+                        break
+                    if isinstance(item, Gap):
+                        self._gap(item)
+                        continue
+                    if isinstance(item, StoredSettlement):
+                        settled.append(item)
+                        continue
+                report = self._decoded(item)
                 if report is None:
                     continue
                 if isinstance(report, Gap):  # a report without a readable ExecID

@@ -73,3 +73,20 @@ def test_what_is_not_plain_is_left_to_the_decoder(change):
 def test_a_repeated_field_is_left_to_the_decoder():
     raw = trade_text().replace(f"{SOH}55=KX-T1{SOH}", f"{SOH}55=KX-T1{SOH}55=KX-T2{SOH}")
     assert StoredReport.scan("acct", "event", raw, AT, Units.CENTS) is None
+
+
+@given(st.lists(st.text("0123456789", min_size=1, max_size=20), min_size=1, max_size=4))
+def test_exec_key_takes_digits_that_fit_64_bits_and_refuses_the_rest(parts):
+    """The key's short path (clock;event of at most 18 digits each) and its long one agree with
+    the rule: two or three ';'-separated runs of 1-19 digits, each at most 2^63 - 1."""
+    from fixgw.errors import DecodeError
+    from fixgw.recorder.store import INT64_MAX, exec_key
+
+    exec_id = ";".join(parts)
+    valid = len(parts) in (2, 3) and all(len(p) <= 19 and int(p) <= INT64_MAX for p in parts)
+    if not valid:
+        with pytest.raises(DecodeError):
+            exec_key(exec_id)
+        return
+    n = [int(p) for p in parts]
+    assert exec_key(exec_id) == (n[2] if len(n) == 3 else 0, n[0], n[1])
