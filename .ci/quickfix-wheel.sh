@@ -45,6 +45,11 @@
 #     handed the GIL over once per field. Their wrappers now keep the GIL (they take no lock
 #     and never call back into Python); the library carries the marker string
 #     "fixgw patch 9: data wrappers keep the GIL" (fixgw.adapter.tls.engine_build reads it).
+# 10. Session setting LogIncomingMessages=N: QuickFIX does not hand each received message's text
+#     to the log (fixgw's log is Python: one more trip into the interpreter, and a wait for the
+#     GIL, per message, for a text nobody writes when the messages log is off). The one use
+#     fixgw had for it, the wire text of a message that fails validation, now travels on item
+#     8's event line instead: after a newline, the text as received (not for a queued message).
 # Compiler flags: -O3 -DNDEBUG, the interpreter's own release level (its defaults are *replaced* by CFLAGS/CXXFLAGS,
 # so without them QuickFIX compiles with no optimisation at all), and -frecord-gcc-switches
 # so the installed engine carries its own flags (fixgw.adapter.tls.engine_build reads them back).
@@ -152,8 +157,10 @@ member = "  bool m_sendNextExpectedMsgSeqNum;\n"
 if a.count(setter) != 1 or a.count(member) != 1:
     sys.exit("quickfix-wheel.sh: Session.h changed; review the patch")
 a = a.replace(setter, setter + "  void setAcceptSeqNumGaps(bool value) { m_acceptSeqNumGaps = value; }\n"
-              "  void setDeliverInvalidAppMessages(bool value) { m_deliverInvalidAppMessages = value; }\n")
-a = a.replace(member, member + "  bool m_acceptSeqNumGaps = false;\n  bool m_deliverInvalidAppMessages = false;\n")
+              "  void setDeliverInvalidAppMessages(bool value) { m_deliverInvalidAppMessages = value; }\n"
+              "  void setLogIncomingMessages(bool value) { m_logIncomingMessages = value; }\n")
+a = a.replace(member, member + "  bool m_acceptSeqNumGaps = false;\n  bool m_deliverInvalidAppMessages = false;\n"
+              "  bool m_logIncomingMessages = true;\n  const std::string *m_incoming = nullptr;\n")
 open(hh, "w").write(a)
 f = p.replace("QuickfixPython.cpp", "SessionFactory.cpp")
 b = open(f).read()
@@ -163,12 +170,15 @@ if b.count(anchor) != 1:
 b = b.replace(anchor, '  if (settings.has("AcceptSeqNumGaps")) {\n'
               '    pSession->setAcceptSeqNumGaps(settings.getBool("AcceptSeqNumGaps"));\n  }\n'
               '  if (settings.has("DeliverInvalidAppMessages")) {\n'
-              '    pSession->setDeliverInvalidAppMessages(settings.getBool("DeliverInvalidAppMessages"));\n  }\n' + anchor)
+              '    pSession->setDeliverInvalidAppMessages(settings.getBool("DeliverInvalidAppMessages"));\n  }\n'
+              '  if (settings.has("LogIncomingMessages")) {\n'
+              '    pSession->setLogIncomingMessages(settings.getBool("LogIncomingMessages"));\n  }\n' + anchor)
 open(f, "w").write(b)
 y = open(n).read()
 high = "    if (checkTooHigh && isTargetTooHigh(*pMsgSeqNum)) {\n      doTargetTooHigh(msg);"
 validate = "      DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n    } else {"
-if y.count(high) != 1 or y.count(validate) != 1:
+incoming = "  try {\n    m_state.onIncoming(msg);\n"
+if y.count(high) != 1 or y.count(validate) != 1 or y.count(incoming) != 1:
     sys.exit("quickfix-wheel.sh: Session.cpp verify/next changed; review the patch")
 y = y.replace(high, "    if (checkTooHigh && m_acceptSeqNumGaps && isTargetTooHigh(*pMsgSeqNum)) {\n"
               "      m_state.onEvent(\"MsgSeqNum gap accepted (AcceptSeqNumGaps): expecting \"\n"
@@ -179,10 +189,14 @@ y = y.replace(validate, "      if (m_deliverInvalidAppMessages) {\n        try {
               "          DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n"
               "        } catch (FIX::Exception &e) {\n"
               "          m_state.onEvent(\"Invalid application message delivered: \" + std::string(e.what())\n"
-              "              + \" (MsgSeqNum \" + header.getField(FIELD::MsgSeqNum) + \")\");\n"
+              "              + \" (MsgSeqNum \" + header.getField(FIELD::MsgSeqNum) + \")\"\n"
+              "              + (m_incoming && !queued ? \"\\n\" + *m_incoming : std::string()));\n"
               "        }\n      } else {\n"
               "        DataDictionary::validate(message, &sessionDataDictionary, &applicationDataDictionary);\n"
               "      }\n    } else {")
+y = y.replace(incoming, "  try {\n    if (m_logIncomingMessages) {\n      m_state.onIncoming(msg);\n    }\n"
+              "    struct Forget {\n      const std::string *&text;\n      ~Forget() { text = nullptr; }\n"
+              "    } forget{m_incoming};\n    m_incoming = &msg;\n")
 open(n, "w").write(y)
 PY
 mkdir -p "$out"

@@ -359,7 +359,7 @@ class Gateway(OrderEntry):
             # (DeliverInvalidAppMessages): keep its wire text so fromApp decodes what was sent.
             seq = text.rpartition("(MsgSeqNum ")[2].rstrip(")")
             source = self._logs.by_name.get(session_name)
-            rt.invalid = (seq, source.last_incoming if source is not None else None)
+            rt.invalid = (seq, source.invalid_text if source is not None else None)
             log.warning("session=%s event=invalid-message-delivered seq=%s detail=%s", session_name, seq,
                         text[len(_INVALID_DELIVERED):].rpartition(" (MsgSeqNum ")[0])
         elif text.startswith("Message ") and " Rejected: " in text:

@@ -38,7 +38,9 @@ class RedactingLog(fix.Log):
         self._events = open(directory / f"{name}.event.log", "a", buffering=1)
         self._messages = open(directory / f"{name}.messages.log", "a", buffering=1) if messages else None
         self._observer = observer
-        self.last_incoming: str | None = None  # the text of the message QuickFIX is processing
+        # The wire text QuickFIX's patch 10 puts after a newline on the line of a message that
+        # failed validation (read by the observer, on the same thread, before that message's fromApp).
+        self.invalid_text: str | None = None
 
     def _write(self, f, text: str) -> None:
         try:
@@ -54,10 +56,7 @@ class RedactingLog(fix.Log):
         pass
 
     def onIncoming(self, text):
-        # QuickFIX logs a message before parsing it, on the thread that then validates it and
-        # calls fromApp: the wire text, kept for a message that fails validation (its
-        # re-serialisation by QuickFIX loses what made it invalid, e.g. a group's layout).
-        self.last_incoming = text
+        # Called only with the messages log on (LogIncomingMessages=N otherwise, patch 10).
         if self._messages is not None:
             self._write(self._messages, "IN  " + text)
 
@@ -66,10 +65,12 @@ class RedactingLog(fix.Log):
             self._write(self._messages, "OUT " + text)
 
     def onEvent(self, text):
-        self._write(self._events, text)
+        line, newline, wire = text.partition("\n")
+        self._write(self._events, f"{line}: {wire}" if newline else text)
+        self.invalid_text = wire if newline else None  # the message's own text (see __init__)
         if self._observer is not None:
             try:
-                self._observer(self._name, redact(text))
+                self._observer(self._name, redact(line))
             except Exception:
                 pass
 

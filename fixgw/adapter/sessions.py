@@ -45,7 +45,7 @@ def render(config: GatewayConfig, sessions: list[SessionConfig] | None = None) -
     state = config.state_dir
     parts = [_template("initiator.cfg").substitute(
         ca_file=config.ca_file, reconnect_interval=config.reconnect_interval,
-        state_dir=state, spec_dir=config.spec_dir,
+        state_dir=state, spec_dir=config.spec_dir, log_incoming="Y" if config.log_messages else "N",
     )]
     for s in sessions if sessions is not None else config.session:
         host, port = config.endpoint(s)
