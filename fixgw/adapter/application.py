@@ -126,12 +126,14 @@ class GatewayApplication(fix.Application):
     @guarded
     def onLogon(self, session_id):
         sess = self.runtime(session_id)
+        sess.invalid = None  # a refused message's line never outlives its connection
         sess.lifecycle.fire(Trigger.LOGON_OK)
         log.info("session=%s event=logon", sess.config.name)
 
     @guarded
     def onLogout(self, session_id):
         sess = self.runtime(session_id)
+        sess.invalid = None
         error, lc = None, sess.lifecycle
         if lc.state is State.LOGGING_ON and lc.open_error is None:
             error = "connection closed before the Logon was answered"
@@ -215,10 +217,11 @@ class GatewayApplication(fix.Application):
     @guarded
     def fromApp(self, message, session_id):
         sess = self.runtime(session_id)
-        invalid, raw = sess.invalid, None
+        invalid, raw, refused = sess.invalid, None, False
         if invalid is not None:  # decode what was on the wire, not QuickFIX's re-serialisation
             sess.invalid = None
-            if invalid[1] is not None and invalid[0] == message.getHeader().getField(tags.MSG_SEQ_NUM):
+            refused = invalid[0] == message.getHeader().getField(tags.MSG_SEQ_NUM)  # this message's line
+            if refused and invalid[1] is not None:
                 raw = invalid[1]
         if raw is None:
             raw = message.toString()
@@ -231,9 +234,9 @@ class GatewayApplication(fix.Application):
         metrics = sess.metrics  # counted in place: QuickFIX's socket thread is the only writer
         metrics.msgs_in[msg_type] += 1
         metrics.last_in = time.time()
-        if self.on_raw is not None and self.on_raw(sess, msg_type, raw, invalid is not None):
+        if self.on_raw is not None and self.on_raw(sess, msg_type, raw, refused):
             return
-        self.on_inbound(sess, msg_type, raw, invalid is not None)
+        self.on_inbound(sess, msg_type, raw, refused)
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes

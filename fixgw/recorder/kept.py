@@ -196,34 +196,45 @@ class Keeper:
         the checkpoint; True if any is still behind after it."""
         for product in [p for p in products if p in self.behind]:
             exec_id, upto = self.behind[product]
-            cp = self._guarded(product, exec_id, upto, self.step)
-            if cp is not None:
-                self.store.put_checkpoint(cp)
+            try:
+                cp = self._checkpoint(product, exec_id, upto, self.step, stepping=True)
+                if cp is not None:
+                    self.store.put_checkpoint(cp)
+            except Exception as e:
+                cp = self._failed(product, exec_id, e)  # a passing error is raised: the writer repeats the step
             if product in self._off or cp is None or cp.through >= upto:
                 self.behind.pop(product, None)
         return any(p in self.behind for p in products)
 
-    def _guarded(self, product: str, exec_id: str, upto: Key, limit: int | None = None) -> Checkpoint | None:
+    def _guarded(self, product: str, exec_id: str, upto: Key) -> Checkpoint | None:
+        """The checkpoint of a watermark move (at most a step of it: the rest is left behind)."""
         try:
-            return self._checkpoint(product, exec_id, upto, limit)
+            cp = self._checkpoint(product, exec_id, upto, self.step)
         except Exception as e:
-            self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
-            if self.store.transient(e):
-                raise
-            self._off.add(product)
-            log.error("recorder account=%s product=%s: kept books turned off for this run after %s: %s "
-                      "(while writing a checkpoint at %s); reads replay from the last checkpoint, "
-                      "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
-            return None
+            return self._failed(product, exec_id, e)
+        if cp is not None and cp.through < upto:  # e.g. the first move after a restart that was behind
+            self.behind[product] = (exec_id, upto)
+        return cp
 
-    def _checkpoint(self, product: str, mark: str, upto: Key, limit: int | None = None) -> Checkpoint | None:
+    def _failed(self, product: str, exec_id: str, e: Exception) -> None:
+        self._books.pop(product, None)  # perhaps folded in part: start again from the stored checkpoint
+        if self.store.transient(e):
+            raise e
+        self._off.add(product)
+        log.error("recorder account=%s product=%s: kept books turned off for this run after %s: %s "
+                  "(while writing a checkpoint at %s); reads replay from the last checkpoint, "
+                  "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
+        return None
+
+    def _checkpoint(self, product: str, mark: str, upto: Key, limit: int | None = None, *,
+                    stepping: bool = False) -> Checkpoint | None:
         if product not in self._books:
             books, through = load(self.store, self.account, product)
             cp = self.store.checkpoint(self.account, product)
             self._books[product] = (books, through, cp.reports if cp is not None and through else 0)
         books, through, folded = self._books[product]
         every = max(self.every, self._size.get(product, 0) // BYTES_PER_REPORT)
-        if through is not None and (upto <= through or (limit is None and self.store.count(
+        if through is not None and (upto <= through or (not stepping and self.store.count(
                 self.account, product, after=through, upto=upto) < every)):
             return None
         n, last = fold(books, self.store, self.account, product, through, upto, limit)

@@ -86,7 +86,7 @@ MIGRATIONS: list[tuple[int, tuple]] = [
 _PUT_KEPT = f"INSERT OR REPLACE INTO kept ({KEPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 
 _ROW = "(?,?,?,?,?,?,?,?,?,?,?,?)"
-_ROWS = 1000  # rows per INSERT: 12,000 parameters, well under SQLite's 32,766
+_ROWS = 1000  # rows per INSERT at most: 12,000 parameters (SQLite >= 3.32 allows 32,766; older ones 999)
 
 
 @functools.lru_cache(maxsize=64)
@@ -160,6 +160,8 @@ class SqliteStore(SqlReads):
             mode = self._wal(busy_timeout)
             if mode.lower() != "wal" and self.path != ":memory:":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (got {mode})")
+            # as many rows per INSERT as this SQLite's parameter limit allows (999 before 3.32)
+            self._rows = max(1, min(_ROWS, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 12))
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA fullfsync=ON")  # macOS: fsync() alone does not flush
             self._migrate()
@@ -225,8 +227,8 @@ class SqliteStore(SqlReads):
             return 0
         with self._transaction():
             before = self._db.total_changes
-            for i in range(0, len(rows), _ROWS):  # one statement per chunk: executemany lets go of the
-                chunk = rows[i:i + _ROWS]  # GIL and takes it back for every row, a handoff each time
+            for i in range(0, len(rows), self._rows):  # one statement per chunk: executemany lets go of
+                chunk = rows[i:i + self._rows]  # the GIL and takes it back for every row, a handoff each time
                 self._db.execute(_insert(len(chunk)), [v for row in chunk for v in row])
             return self._db.total_changes - before
 

@@ -52,6 +52,7 @@ class Raw(NamedTuple):
     invalid: bool  # QuickFIX's validation refused it: the lenient decoder reads it
 
 
+CATCH_UP_S = 5.0  # under traffic that never lets the writer idle, a kept-books step at least this often
 GATHER_S = 0.005  # while a batch fills, the writer looks at the queue this often instead of being woken per report
 REJECTED = f"\x01{tags.EXEC_TYPE}={ExecType.REJECTED.value}\x01"
 PENDING = f"\x01{tags.EXEC_ID}=-1;-1\x01"
@@ -173,10 +174,12 @@ class Writer:
         live: list[StoredReport] = []  # the batch's reports contiguous with the watermark
         marks: list[Mark] = []
         waiters: list[threading.Event] = []
+        next_step = 0.0
         while True:
             deadline = time.monotonic() + self.flush_s
-            if self.kept.behind and self._q.empty():
-                self._catch_up()
+            if self.kept.behind and (self._q.empty() or time.monotonic() >= next_step):
+                self._catch_up()  # when idle, or now and then under traffic that never stops
+                next_step = time.monotonic() + CATCH_UP_S
             while len(batch) < self.batch:
                 try:
                     item = self._q.get_nowait()

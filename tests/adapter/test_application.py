@@ -193,3 +193,25 @@ def test_received_messages_are_counted_by_the_msgtype_on_the_wire_and_a_150_8_is
     assert rt.metrics.rejects_in == 0  # the 150=8 is known to be one once it is decoded
     assert [item.message.exec_type for item in got] == [ExecType.TRADE, ExecType.REJECTED]
     assert rt.metrics.rejects_in == 1 and rt.metrics.summary()["rejects_in"] == 1
+
+
+def test_a_refused_messages_wire_text_goes_only_to_that_message_and_never_past_a_reconnect():
+    """The event line of a message QuickFIX's validation refused (patch 8/10) names its MsgSeqNum
+    and brings its text: fromApp of that MsgSeqNum decodes that text (leniently); another message
+    gets its own text and the strict decoder; a disconnect forgets a line not yet used."""
+    rt = runtime()
+    app, got, sid = wired(rt)
+    text = raw_of(trade(), rt)  # MsgSeqNum 2
+    rt.invalid = ("2", text.replace("\x0132=2.00\x01", "\x0132=2.00\x0132=2.00\x01"))  # the wire had 32 twice
+    app.fromApp(fix.Message(text, False), sid)
+    rt.invalid = ("7", "8=FIXT.1.1\x01garbage")  # another message's line
+    app.fromApp(fix.Message(text, False), sid)
+    rt.invalid = ("2", "8=FIXT.1.1\x01stale")
+    app.onLogout(sid)
+    app.fromApp(fix.Message(text, False), sid)  # after a reconnect MsgSeqNum 2 is someone else
+    first, second, third = got
+    assert first.raw.count("\x0132=2.00") == 2 and first.message.last_qty == 2  # the wire text, read leniently
+    assert second.raw.count("\x0132=2.00") == 1 and "garbage" not in second.raw and second.message is not None
+    assert "stale" not in third.raw and third.message is not None
+    assert first.message.anomalies  # the repeated tag, said
+    assert not second.message.anomalies and not third.message.anomalies

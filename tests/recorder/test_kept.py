@@ -307,3 +307,40 @@ def test_a_backfill_defers_the_fold_and_catch_up_folds_it_in_steps(tmp_path):
     assert cp.through == reports[-1].key and cp.reports == len(reports) and not keeper.behind
     assert_same(replay(store, "acct", "event"), replay(store, "acct", "event", kept=False))
     store.close()
+
+
+def test_a_catch_up_step_that_fails_is_folded_again_or_turns_the_books_off(tmp_path):
+    """A passing store error while a step's checkpoint is written is raised for the writer to
+    repeat the step, which then writes it (the books are not left ahead of the store); any other
+    error turns the kept books off for the run instead of stopping the recording."""
+    rng = random.Random(3)
+    reports = sorted(stream(rng, "event", 20, Units.CENTS), key=lambda r: r.key)
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    store.put(reports)
+    keeper = kept.Keeper(store, "acct", every=1, step=len(reports))
+    keeper.set_watermark("event", 0, reports[-1].exec_id, defer=True)
+    real, fails = store.put_checkpoint, [True]
+
+    def busy(cp):
+        if fails and fails.pop():
+            store.transient = lambda e: True  # this store's answer for the error below
+            raise RuntimeError("database is locked")
+        return real(cp)
+
+    store.put_checkpoint = busy
+    with pytest.raises(RuntimeError):
+        keeper.catch_up(["event"])
+    assert "event" in keeper.behind and store.checkpoint("acct", "event") is None
+    assert not keeper.catch_up(["event"])  # the writer's repeat
+    assert store.checkpoint("acct", "event").through == reports[-1].key
+    assert_same(replay(store, "acct", "event"), replay(store, "acct", "event", kept=False))
+
+    store.close()
+    store = open_store(f"sqlite:///{tmp_path / 'full.db'}")
+    store.put(reports)
+    other = kept.Keeper(store, "acct", every=1, step=5)
+    other.set_watermark("event", 0, reports[-1].exec_id, defer=True)
+    store.put_checkpoint = lambda cp: (_ for _ in ()).throw(OSError("disk full"))
+    assert not other.catch_up(["event"]) and "event" in other._off and not other.behind
+    assert store.checkpoint("acct", "event") is None  # reads replay in full, exactly
+    store.close()

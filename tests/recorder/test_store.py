@@ -531,3 +531,21 @@ def test_a_row_an_older_fixgw_writes_after_the_units_migration_reads_as_that_fix
     with open_store(url) as s:
         assert [r.units for r in s.reports("acct", "event")] == [Units.CENTS]
         assert [units for *_, units in s.texts("acct", "event")] == [Units.CENTS]
+
+
+def test_sqlite_batches_fit_the_parameter_limit_of_an_older_sqlite(tmp_path, monkeypatch):
+    """A batch is one INSERT of as many rows as the SQLite's parameter limit allows (999 before
+    3.32): 300 reports in one put() against that limit are all stored, and again only once."""
+    real = sqlite3.connect
+
+    def older(*args, **kwargs):
+        db = real(*args, **kwargs)
+        db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", older)
+    store = SqliteStore(tmp_path / "old.db")
+    reports = [report(f"{1000 + i};{i}") for i in range(300)]
+    assert store.put(reports) == 300 and store.put(reports) == 0
+    assert store.count("acct", "event") == 300 and store.exec_ids("acct", "event") == {r.exec_id for r in reports}
+    store.close()
