@@ -62,12 +62,14 @@ class EngineBuild(NamedTuple):
     switches: tuple[str, ...]  # every option gcc recorded for any of its compilation units
     asserts: bool  # imports __assert_fail: assert() is live, i.e. NDEBUG was not defined
     gil_kept: bool = False  # the wheel's patch 9: the data classes' wrappers keep the GIL
+    levels: tuple[str | None, ...] = ()  # the -O level each recorded command line ended with (None: none)
 
     @property
     def optimisation(self) -> str | None:
-        """The -O level every unit was built with, or None (no -O, or a -O0 among them)."""
-        levels = {s for s in self.switches if s.startswith("-O")}
-        return None if not levels or "-O0" in levels else " ".join(sorted(levels))
+        """The -O level every unit was built with, or None (a unit without one, or with -O0)."""
+        if not self.levels or None in self.levels or "-O0" in self.levels:
+            return None
+        return " ".join(sorted(set(self.levels)))  # type: ignore[arg-type]
 
     def describe(self) -> str:
         return (f"{self.optimisation or 'unoptimised'}, {'assertions on' if self.asserts else 'NDEBUG'}, "
@@ -115,12 +117,14 @@ def engine_build(library: Path | None = None) -> EngineBuild:
     """
     found = _sections(library or engine_library(), {b".GCC.command.line", b".dynstr", b".rodata"})
     switches: dict[str, None] = {}
+    levels: dict[str | None, None] = {}  # gcc merges identical command lines: one entry per distinct one
     for unit in found.get(b".GCC.command.line", b"").split(b"\0"):
-        for word in unit.decode(errors="replace").split():
-            if word.startswith("-"):
-                switches.setdefault(word)
+        words = [w for w in unit.decode(errors="replace").split() if w.startswith("-")]
+        if words:
+            switches.update(dict.fromkeys(words))
+            levels.setdefault(([w for w in words if w.startswith("-O")] or [None])[-1])  # the last -O wins
     asserts = b"__assert_fail\0" in found.get(b".dynstr", b"")
-    return EngineBuild(tuple(switches), asserts, PATCH_9 in found.get(b".rodata", b""))
+    return EngineBuild(tuple(switches), asserts, PATCH_9 in found.get(b".rodata", b""), tuple(levels))
 
 
 def require_optimised_build(library: Path | None = None) -> EngineBuild:

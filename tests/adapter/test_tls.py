@@ -212,3 +212,24 @@ def test_an_unoptimised_or_asserting_or_unrecorded_engine_is_refused(tmp_path):
         'const char marker[] = "fixgw patch 9: data wrappers keep the GIL";\n'
         "const char *keep(void) { return marker; }\n"))
     assert tls.require_optimised_build(patched).gil_kept
+
+
+def test_one_unit_compiled_without_an_o_level_makes_the_engine_unoptimised(tmp_path):
+    """CXXFLAGS without -O (how the wheel was once built) leaves a unit at -O0 even when another
+    unit of the same library carries -O3: every recorded command line must name a level."""
+    import subprocess
+    from fixgw.errors import ConfigError
+    import pytest
+
+    (tmp_path / "a.c").write_text("int a(int x) { return x + 1; }\n")
+    (tmp_path / "b.c").write_text("int b(int x) { return x + 2; }\n")
+    common = ["-fPIC", "-DNDEBUG", "-frecord-gcc-switches", "-c"]
+    subprocess.run(["gcc", *common, "-O3", str(tmp_path / "a.c"), "-o", str(tmp_path / "a.o")], check=True)
+    subprocess.run(["gcc", *common, str(tmp_path / "b.c"), "-o", str(tmp_path / "b.o")], check=True)
+    lib = tmp_path / "mixed.so"
+    subprocess.run(["gcc", "-shared", str(tmp_path / "a.o"), str(tmp_path / "b.o"), "-o", str(lib)], check=True)
+    build = tls.engine_build(lib)
+    assert "-O3" in build.switches and build.optimisation is None
+    with pytest.raises(ConfigError, match="unoptimised"):
+        tls.require_optimised_build(lib)
+
