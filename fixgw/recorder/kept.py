@@ -197,7 +197,7 @@ class Keeper:
         for product in [p for p in products if p in self.behind]:
             exec_id, upto = self.behind[product]
             try:
-                cp = self._checkpoint(product, exec_id, upto, self.step, stepping=True)
+                cp = self._checkpoint(product, exec_id, upto, stepping=True)
                 if cp is not None:
                     self.store.put_checkpoint(cp)
             except Exception as e:
@@ -209,7 +209,7 @@ class Keeper:
     def _guarded(self, product: str, exec_id: str, upto: Key) -> Checkpoint | None:
         """The checkpoint of a watermark move (at most a step of it: the rest is left behind)."""
         try:
-            cp = self._checkpoint(product, exec_id, upto, self.step)
+            cp = self._checkpoint(product, exec_id, upto)
         except Exception as e:
             return self._failed(product, exec_id, e)
         if cp is not None and cp.through < upto:  # e.g. the first move after a restart that was behind
@@ -226,8 +226,9 @@ class Keeper:
                   "run fixgw rebuild", self.account, product, type(e).__name__, e, exec_id)
         return None
 
-    def _checkpoint(self, product: str, mark: str, upto: Key, limit: int | None = None, *,
-                    stepping: bool = False) -> Checkpoint | None:
+    def _checkpoint(self, product: str, mark: str, upto: Key, *, stepping: bool = False) -> Checkpoint | None:
+        """Fold at most a step towards ``upto`` and make that checkpoint; None when there is nothing to
+        write (a move, unlike a catch-up ``stepping``, writes one only every ``every`` reports)."""
         if product not in self._books:
             books, through = load(self.store, self.account, product)
             cp = self.store.checkpoint(self.account, product)
@@ -237,8 +238,8 @@ class Keeper:
         if through is not None and (upto <= through or (not stepping and self.store.count(
                 self.account, product, after=through, upto=upto) < every)):
             return None
-        n, last = fold(books, self.store, self.account, product, through, upto, limit)
-        if n == limit and last is not None and last.key < upto:  # a step short of the watermark
+        n, last = fold(books, self.store, self.account, product, through, upto, self.step)
+        if n == self.step and last is not None and last.key < upto:  # a step short of the watermark
             upto, mark = last.key, last.exec_id
         blob = dumps(books)
         self._size[product] = len(blob)
