@@ -64,7 +64,7 @@ class Checks:
             raise OrderError(f"{self.caps.name}: {what} is not possible on this session "
                              "(drop copy or listener sessions are read-only)")
 
-    def _fresh_id(self, cl_ord_id: str) -> None:
+    def fresh_id(self, cl_ord_id: str) -> None:
         if not CL_ORD_ID.match(cl_ord_id):
             raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
         if cl_ord_id in self._orders or cl_ord_id in self._used:
@@ -72,7 +72,7 @@ class Checks:
 
     def check_new(self, req: NewOrderSingle) -> None:
         self._writable("order entry")
-        self._fresh_id(req.cl_ord_id)
+        self.fresh_id(req.cl_ord_id)
         longest = self.caps.limits.max_symbol_length
         if len(req.symbol) > longest:
             raise OrderError(f"symbol is {len(req.symbol)} characters ({req.symbol[:20]!r}...); the limit is "
@@ -139,7 +139,7 @@ class Checks:
     def check_replace(self, req: OrderCancelReplaceRequest) -> None:
         self._writable("cancel/replace")
         order = self.resolve_order(req.orig_cl_ord_id, "replace")
-        self._fresh_id(req.cl_ord_id)
+        self.fresh_id(req.cl_ord_id)
         if (req.symbol, req.side) != (order.symbol, order.side):
             raise OrderError("replace must keep the order's symbol and side")
         if req.price is not None:
@@ -150,13 +150,13 @@ class Checks:
     def check_cancel(self, req: OrderCancelRequest) -> None:
         self._writable("cancel")
         self.resolve_order(req.orig_cl_ord_id, "cancel")
-        self._fresh_id(req.cl_ord_id)
+        self.fresh_id(req.cl_ord_id)
 
     def check_mass_cancel(self, req: OrderMassCancelRequest) -> None:
         self._writable("mass cancel")
         if not self.caps.mass_cancel:
             raise OrderError(f"{self.caps.name}: Kalshi accepts OrderMassCancelRequest on KalshiNR only")
-        self._fresh_id(req.cl_ord_id)
+        self.fresh_id(req.cl_ord_id)
         self._subaccount(req.alloc_account)
 
     def check_group(self, req: OrderGroupRequest) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from fixgw.checks import Checks, SessionCaps
 from fixgw.errors import OrderError
+from fixgw.fix.fastorder import Lane
 from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, NewOrderSingle,
                               OrderCancelReject, OrderCancelReplaceRequest, OrderCancelRequest,
                               OrderGroupResponse, OrderMassCancelReport, OrderMassCancelRequest, SessionReject)
@@ -143,6 +144,7 @@ class Registry(Checks):
 
     def __init__(self, caps: SessionCaps):
         self.caps = caps
+        self.lane = Lane(caps.units, caps.product, caps.limits.max_notional)  # plain orders, checked from memory
         self._lock = threading.Lock()
         self._orders: dict[str, Tracked] = {}  # ClOrdIDs of open orders -> the order
         # ClOrdIDs of finished orders and mass cancels: kept only to refuse their reuse, as
@@ -173,6 +175,15 @@ class Registry(Checks):
                 self._orders[key] = order
             elif isinstance(request, OrderMassCancelRequest):
                 self._used.add(key)
+            self.acks[key] = ack
+        return ack
+
+    def register_plain(self, key: str, symbol: str, side: object) -> Ack:
+        """:meth:`register` for a plain order from the express lane (:class:`fixgw.fix.fastorder.Lane`),
+        whose ClOrdID the caller has checked; the ack's ``request`` is set by the caller once sent."""
+        ack = Ack(None)
+        with self._lock:
+            self._orders[key] = Tracked(symbol, side, None, key, keys=(key,))
             self.acks[key] = ack
         return ack
 

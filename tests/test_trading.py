@@ -15,7 +15,7 @@ import pytest
 
 from fixgw.errors import OrderError
 from fixgw.adapter.gateway import Gateway
-from fixgw.models.fix import (BusinessMessageReject, ExecType, ExecutionReport, OrderCancelReject,
+from fixgw.models.fix import (NewOrderSingle, BusinessMessageReject, ExecType, ExecutionReport, OrderCancelReject,
                               OrderGroupResponse, OrderMassCancelReport, OrdStatus, SessionReject)
 from fixgw.models.rest import Fill, MarginFill, MarginPosition, MarketPosition, EventPosition
 from harness import gateway_config, make_account
@@ -203,6 +203,29 @@ def test_invalid_requests_fail_locally_and_send_nothing(market, sim):
     with pytest.raises(OrderError, match="more than 4 decimal places"):
         bob.new_order("bob-margin-nr", MG, "bid", "101.00001", 1)
     assert sim.cmd(cmd="received")["count"] == before
+
+
+def test_a_plain_order_with_known_values_takes_the_express_lane_and_reaches_the_exchange_alike(market, sim):
+    """The second order with the same values is checked from the session's lane (fixgw.fix.fastorder.Lane):
+    same wire text but for the ClOrdID, the same model as its ack's request, and reuse is still refused."""
+    alice = market["alice"]
+    reg = alice.runtime("alice-event-nr").registry
+    first = alice.new_order("alice-event-nr", EV, "buy", "0.07", 2, time_in_force="gtc", cl_ord_id="plain-1")
+    assert reg.lane.express("probe", EV, "buy", "0.07", 2, "gtc") is not None  # learned from the generic lane
+    second = alice.new_order("alice-event-nr", EV, "buy", "0.07", 2, time_in_force="gtc", cl_ord_id="plain-2")
+    a, b = ack(first), ack(second)
+    assert (a.cl_ord_id, b.cl_ord_id) == ("plain-1", "plain-2")
+    assert (a.price, a.order_qty, a.side, a.time_in_force) == (b.price, b.order_qty, b.side, b.time_in_force)
+    assert first.request.model_dump(exclude={"cl_ord_id"}) == second.request.model_dump(exclude={"cl_ord_id"})
+    assert type(second.request) is NewOrderSingle and second.request.price == Decimal("0.07")
+    before = sim.cmd(cmd="received")["count"]
+    with pytest.raises(OrderError, match="ClOrdID 'plain-2' was already used on alice-event-nr"):
+        alice.new_order("alice-event-nr", EV, "buy", "0.07", 2, time_in_force="gtc", cl_ord_id="plain-2")
+    with pytest.raises(OrderError, match="must be 1-64 characters"):
+        alice.new_order("alice-event-nr", EV, "buy", "0.07", 2, time_in_force="gtc", cl_ord_id="no spaces")
+    assert sim.cmd(cmd="received")["count"] == before
+    for cl in ("plain-1", "plain-2"):
+        assert isinstance(alice.cancel("alice-event-nr", cl).wait(10), ExecutionReport)
 
 
 def test_asyncio_programs_await_acks_and_iterate_events(market):

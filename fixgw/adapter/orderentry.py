@@ -4,7 +4,9 @@ Every call validates locally (:mod:`fixgw.orders`), passes the client-side rate
 limiter, encodes, and sends through QuickFIX; it returns an :class:`~fixgw.orders.Ack`
 at once. Nothing reaches the wire when validation fails, the limiter refuses,
 or the session is not logged on; in each case the caller gets a precise error
-and the ClOrdID stays unused.
+and the ClOrdID stays unused. A plain order made of values the session has
+accepted before takes the express lane (:class:`fixgw.fix.fastorder.Lane`): the
+same checks answered from memory, the model made once the order is on the wire.
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ class OrderEntry:
         ``subtrader_id`` (FCM members): the sub-trader the order is for, sent as one
         party 453=1, 448=<UUID>, 452=24; its cancels and replaces repeat it.
         """
+        if (expire_time is None and not post_only and stp is None and subaccount is None and order_group_id is None
+                and not cancel_on_pause and max_cost is None and exchange_index is None and subtrader_id is None
+                and (cl_ord_id is None or cl_ord_id.__class__ is str)):
+            sess = self.runtime(session)
+            if sess.registry is not None:
+                hit = sess.registry.lane.express(cl_ord_id or new_cl_ord_id(), symbol, side, price, quantity,
+                                                 time_in_force)
+                if hit is not None:
+                    return self._express(sess, *hit)
         values = dict(cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol, side=side_of(side),
                       order_qty=decimal_of("quantity", quantity), price=decimal_of("price", price))
         # Options left at their defaults are not passed: the model fills them.
@@ -172,6 +183,28 @@ class OrderEntry:
             raise OrderError(f"{session}: not an order-entry session")
         return sess.registry
 
+    def _express(self, sess, body: str, values: dict) -> Ack:
+        """Send a plain order the session's lane checked (:class:`fixgw.fix.fastorder.Lane`): the generic
+        lane's steps in its order, minus the model, which is made once the order is on the wire."""
+        reg, key = sess.registry, values["cl_ord_id"]
+        reg.fresh_id(key)
+        fix_session = sess.fix_session or self._bind(sess)
+        if fix_session is None or not fix_session.isLoggedOn():
+            raise SessionError(sess.config.name, "not logged on; nothing was sent")
+        self.limiter.acquire(f"{sess.config.name} 35=D")
+        message = encode.scratch_flat_body("D", body)
+        ack = reg.register_plain(key, values["symbol"], values["side"])
+        application.sending(sess, "D", key, fix_session)
+        try:
+            ok = fix_session.send(message)
+        finally:
+            application.sent()
+        if not ok:
+            reg.unregister(key)
+            raise SessionError(sess.config.name, "QuickFIX did not send 35=D; nothing was sent")
+        ack.request = codec.trusted(NewOrderSingle, values)  # while the order is on the wire
+        return ack
+
     def _submit(self, session: str, req, key: str, check, mass: bool = False, lane=None) -> Ack:
         sess = self.runtime(session)  # one lookup: the registry is the runtime's
         reg = sess.registry
@@ -181,8 +214,9 @@ class OrderEntry:
         body = lane(req, sess.units) if lane is not None else None  # a plain order's text, written directly
         if body is None:
             msg_type, pairs = codec.encode(req, sess.units)
-        else:
+        else:  # checked and encoded: the next order with these values takes the express lane
             msg_type, pairs = "D", ()
+            reg.lane.learn(req)
         if key == GROUP_KEY and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
         fix_session = sess.fix_session or self._bind(sess)
