@@ -50,13 +50,14 @@ def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = N
     bookkeeping (``sess`` is its :class:`fixgw.adapter.application.SessionRuntime`): the order registry
     resolves and times the ack first, then the reject count, the gap-recovery ExecID, the KalshiDC
     peers' registries, unknown tags and anomalies (counted in place in ``sess.metrics``). ``invalid``: QuickFIX's validation refused
-    it, so it goes to the lenient decoder; ``msg_type``: read from the text on arrival."""
+    it, so it goes to the lenient decoder with the wire text; otherwise ``raw`` is QuickFIX's
+    ``toString()`` of the message it parsed; ``msg_type``: read from the text on arrival."""
     try:
         if invalid:
             model, unknown = lenient.decode(raw, sess.units)
         else:
             try:
-                model, unknown = codec.decode_raw_with_unknown(raw, sess.units, msg_type)
+                model, unknown = codec.decode_raw_with_unknown(raw, sess.units, msg_type, True)  # toString()
             except DecodeError:  # keep what can be kept: a fill must not be lost to one field
                 model, unknown = lenient.decode(raw, sess.units)
     except DecodeError as e:
@@ -158,18 +159,35 @@ class Backlog:
         self._items.append(item)
         return item
 
+    def now(self, session: str, runtime: Any, raw: str, invalid: bool, msg_type: str | None = None) -> Inbound:
+        """A received message decoded at once, after every one received before it (QuickFIX's
+        thread, while its session waits for an answer): :meth:`add` then :meth:`settle`, without
+        queueing what is decoded on arrival."""
+        with self._lock:
+            if self._items:
+                self._settle(None)
+            model, error = self._decode(runtime, raw, invalid, msg_type)
+        return Inbound(session, model, raw, error, msg_type)
+
     def settle(self, upto: Inbound | None = None) -> None:
         """Decode, in arrival order, every message up to ``upto`` (all of them when None)."""
         with self._lock:
-            items = self._items
-            while items and (upto is None or upto._todo is not None):
-                item = items.popleft()
-                _, runtime, invalid = item._todo  # type: ignore[misc]
-                try:
-                    item._message, item._error = self._decoder(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
-                except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
-                    item._message, item._error = None, f"decoding failed: {type(exc).__name__}: {exc}"
-                item._todo = None
+            self._settle(upto)
+
+    def _settle(self, upto: Inbound | None) -> None:
+        items = self._items
+        while items and (upto is None or upto._todo is not None):
+            item = items.popleft()
+            _, runtime, invalid = item._todo  # type: ignore[misc]
+            item._message, item._error = self._decode(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
+            item._todo = None
+
+    def _decode(self, runtime: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
+        """(model, error): the decoder's answer, or its failure as the error."""
+        try:
+            return self._decoder(runtime, raw, invalid, msg_type)
+        except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
+            return None, f"decoding failed: {type(exc).__name__}: {exc}"
 
 
 class Subscription:
@@ -260,10 +278,11 @@ class Dispatcher:
         ``invalid``: QuickFIX's validation refused it) into the backlog, then on. While the session
         has a request waiting for its answer the message is decoded at once, so the ack resolves
         before anything else is done; otherwise whoever reads it first decodes it."""
-        item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
         registry = sess.registry
         if registry is not None and registry.acks:
-            item.settle()
+            item = self.backlog.now(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+        else:
+            item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
         self.pass_on(sess, item)
 
     def pass_on(self, sess: Any, item: Inbound) -> None:

@@ -55,3 +55,14 @@ def test_the_decoder_gets_the_msg_type_read_on_arrival():
     b = Backlog(lambda runtime, raw, invalid, msg_type: (seen.append((raw, invalid, msg_type)), None)[1:] + (None,))
     b.add("nr", None, "text", True, "8").settle()
     assert seen == [("text", True, "8")]
+
+
+def test_a_message_decoded_on_arrival_comes_after_every_earlier_one_and_is_never_queued():
+    log = []
+    b = _backlog(log)
+    older = [b.add("nr", None, raw, False) for raw in ("one", "boom")]
+    now = b.now("nr", None, "two", False, "8")
+    assert [raw for _, raw in log] == ["one", "boom", "two"] and len(b) == 0 and all(i.decoded for i in older)
+    assert (now.decoded, now.message, now.raw, now.msg_type, now.error) == (True, "model of two", "two", "8", None)
+    failed = b.now("nr", None, "boom", False)
+    assert failed.message is None and failed.error == "decoding failed: RuntimeError: decoder bug"

@@ -231,12 +231,13 @@ class GatewayApplication(fix.Application):
         else:
             j = raw.find("\x01", i + 4)
             msg_type = raw[i + 4:j if j >= 0 else None]
-        metrics = sess.metrics  # counted in place: QuickFIX's socket thread is the only writer
-        metrics.msgs_in[msg_type] += 1
-        metrics.last_in = time.time()
-        if self.on_raw is not None and self.on_raw(sess, msg_type, raw, refused):
-            return
-        self.on_inbound(sess, msg_type, raw, refused)
+        try:
+            if self.on_raw is None or not self.on_raw(sess, msg_type, raw, refused):
+                self.on_inbound(sess, msg_type, raw, refused)
+        finally:  # counted after handing it on: a caller waiting for this answer is woken first
+            metrics = sess.metrics  # counted in place: QuickFIX's socket thread is the only writer
+            metrics.msgs_in[msg_type] += 1
+            metrics.last_in = time.time()
 
     def decode(self, sess: SessionRuntime, raw: str, invalid: bool = False) -> Inbound:
         """A message decoded now, with the session's bookkeeping (the recorder's writer decodes

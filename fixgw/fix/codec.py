@@ -338,13 +338,15 @@ def decode(msg_type: str, pairs: Sequence[tuple[int, str]], units: Units,
     return decode_with_unknown(msg_type, pairs, units, poss_dup)[0]
 
 
-def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None) -> tuple[Any, tuple[int, ...]]:
+def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None,
+                            serialized: bool = False) -> tuple[Any, tuple[int, ...]]:
     """The QuickFIX callback path: ``Message.toString()`` straight to a model.
 
     Header and trailer are skipped; PossDupFlag(43) comes from the header. ``msg_type``:
-    the MsgType the caller already read from ``raw``.
+    the MsgType the caller already read from ``raw``; ``serialized``: ``raw`` is QuickFIX's
+    own ``toString()`` (see :func:`fixgw.fix.wire.parse`).
     """
-    mt, keys, values = _parse(raw, msg_type)
+    mt, keys, values = _parse(raw, msg_type, serialized)
     try:  # the common case in one subscript; _level names what is wrong
         lv = T.LEVELS[units][mt]
     except (KeyError, TypeError):

@@ -57,18 +57,20 @@ def _msg_type(raw: str) -> str:
     return mt
 
 
-def parse(raw: str, msg_type: str | None = None) -> tuple[str, list[str], list[str]]:
+def parse(raw: str, msg_type: str | None = None, serialized: bool = False) -> tuple[str, list[str], list[str]]:
     """-> (MsgType, tag texts, values) of every field, header and trailer included.
 
-    ``msg_type``: already read from the text (``fromApp`` reads it), so not looked up again."""
+    ``msg_type``: already read from the text (``fromApp`` reads it), so not looked up again.
+    ``serialized``: the text is QuickFIX's ``Message.toString()``, which writes every field as
+    ``tag=value``, so no field lacks its "=" and counting them is check enough."""
     try:
         closed = raw.endswith(SOH)
     except (AttributeError, TypeError):
         raise DecodeError("?", f"expected FIX text, got {type(raw).__name__}") from None
     # Fast path: exactly one "=" in every field, so one split gives tag, value, tag, ...
     # (the count alone would let a field without "=" pair up with a value holding two).
-    if (raw.count("=") == raw.count(SOH) + (not closed) and not _NO_EQ.search(raw)
-            and _edges_have_eq(raw, closed)):
+    if (raw.count("=") == raw.count(SOH) + (not closed)
+            and (serialized or not _NO_EQ.search(raw) and _edges_have_eq(raw, closed))):
         kv = raw.replace(SOH, "=").split("=")
         if closed:
             kv.pop()

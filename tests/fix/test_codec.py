@@ -609,3 +609,19 @@ def test_decoding_with_the_msg_type_already_read_gives_the_same_model():
            "11=c\x0114=0\x0117=1;1\x0137=o\x0139=0\x0154=1\x0155=KXT\x01150=0\x01151=1\x0110=000\x01")
     assert wire.parse(raw, "8") == wire.parse(raw)
     assert fields.decode_raw_with_unknown(raw, Units.CENTS, "8") == fields.decode_raw_with_unknown(raw, Units.CENTS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([11, 37, 55, 58, 17, 9999]),
+                          st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)),
+                min_size=1, max_size=8))
+def test_quickfix_serialised_text_splits_the_same_with_the_count_check_alone(fields_):
+    """``serialized``: QuickFIX's toString() writes every field as tag=value, so only the "=" count is checked."""
+    import quickfix as fix
+    from fixgw.fix import wire
+    msg = fix.Message()
+    msg.getHeader().setField(35, "8")
+    for tag, value in fields_:
+        msg.setField(fix.StringField(tag, value))
+    text = msg.toString()
+    assert wire.parse(text, "8", serialized=True) == wire.parse(text, "8")
