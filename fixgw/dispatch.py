@@ -42,6 +42,7 @@ log = logging.getLogger("fixgw.dispatch")
 Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
 REJECTED = ExecType.REJECTED
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
+CALLER_POLL_S, CALLER_WAIT_S = 0.0001, 0.005  # the dispatcher lets a woken caller run first (Dispatcher._run)
 _CLOSED = object()
 
 
@@ -107,13 +108,14 @@ class Inbound:
     text once, when it arrived). Built decoded, or received (:meth:`Backlog.add`) and decoded
     on first read."""
 
-    __slots__ = ("session", "raw", "msg_type", "_message", "_error", "_todo")
+    __slots__ = ("session", "raw", "msg_type", "_message", "_error", "_todo", "caller")
 
     def __init__(self, session: str, message: Any = None, raw: str | None = None, error: str | None = None,
                  msg_type: str | None = None):
         self.session, self.raw, self.msg_type = session, raw, msg_type
         self._message, self._error = message, error
         self._todo: tuple[Backlog, Any, bool] | None = None  # (backlog, runtime, invalid) until decoded
+        self.caller: Any = None  # the Ack this message answered while a thread was blocked on it
 
     @property
     def message(self) -> Any:
@@ -280,7 +282,11 @@ class Dispatcher:
         before anything else is done; otherwise whoever reads it first decodes it."""
         registry = sess.registry
         if registry is not None and registry.acks:
+            registry.answered = None
             item = self.backlog.now(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
+            answered = registry.answered
+            if answered is not None and answered.blocked:
+                item.caller = answered
         else:
             item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
         self.pass_on(sess, item)
@@ -330,10 +336,18 @@ class Dispatcher:
     def _run(self) -> None:
         while True:
             item = self._q.get()
-            # Step aside once: the report that woke us usually also woke a caller blocked on
-            # its ack, and both want the GIL the moment QuickFIX's thread lets go of it. The
-            # caller is on the latency path; translating for subscribers can wait a moment.
-            time.sleep(0)
+            # The caller first: a report that answered a request woke the thread blocked on its
+            # ack too, and both want the GIL the moment QuickFIX's thread lets go of it. That
+            # thread is on the latency path; translating for subscribers waits until it has left
+            # wait() (looked at every CALLER_POLL_S, for at most CALLER_WAIT_S). Otherwise step
+            # aside once, for a caller woken some other way.
+            caller = getattr(item, "caller", None)
+            if caller is None:
+                time.sleep(0)
+            else:
+                give_up = time.monotonic() + CALLER_WAIT_S
+                while caller.blocked and time.monotonic() < give_up:
+                    time.sleep(CALLER_POLL_S)
             if isinstance(item, threading.Event):
                 item.set()
                 continue

@@ -37,7 +37,7 @@ class Ack:
     (no Condition, no waiter lock per wait) on the path every order takes.
     """
 
-    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request", "sent_ns")
+    __slots__ = ("_latch", "_done", "_value", "_waiters", "_lock", "request", "sent_ns", "blocked")
 
     def __init__(self, request: object):
         self.request = request
@@ -48,6 +48,7 @@ class Ack:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._lock = threading.Lock()
         self.sent_ns = 0  # perf_counter_ns when QuickFIX took the request to send (Registry.sent)
+        self.blocked = 0  # threads inside wait() (a hint for the dispatcher: see Dispatcher._run)
 
     @property
     def done(self) -> bool:
@@ -68,9 +69,13 @@ class Ack:
         """The ack model (ExecutionReport or a reject model); TimeoutError if none came."""
         if not self._done:
             forever = timeout is None or timeout >= threading.TIMEOUT_MAX  # 1e308 s: wait, do not overflow
-            if not self._latch.acquire(timeout=-1 if forever else max(0.0, timeout)):
-                raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
-            self._latch.release()  # open for every other waiter too
+            self.blocked += 1
+            try:
+                if not self._latch.acquire(timeout=-1 if forever else max(0.0, timeout)):
+                    raise TimeoutError(f"no answer to {type(self.request).__name__} within {timeout} s")
+                self._latch.release()  # open for every other waiter too
+            finally:
+                self.blocked -= 1
         return self._value
 
     def __await__(self):
@@ -155,6 +160,7 @@ class Registry(Checks):
         self.acks: dict[str, Ack] = {}
         # The round trips of resolved acks; the session's metrics report them (fixgw.metrics).
         self.latencies = Latencies()
+        self.answered: Ack | None = None  # the ack resolved last (Dispatcher.receive reads it)
         # MsgSeqNum of a request -> its ack key, oldest first. An OrderedDict: trimming the
         # oldest of a plain dict (next(iter(d))) walks the holes left by earlier deletions,
         # a cost that grows with every send once a session has sent _SEQ_MEMORY messages.
@@ -255,6 +261,7 @@ class Registry(Checks):
     def _resolved(self, ack: Ack, message: object) -> int | None:
         """Resolve ``ack``; its round trip in microseconds if it was sent (recorded)."""
         ack.resolve(message)
+        self.answered = ack
         if not ack.sent_ns:
             return None
         us = (time.perf_counter_ns() - ack.sent_ns) // 1000

@@ -81,3 +81,80 @@ def test_a_callback_for_some_kinds_of_message_is_called_for_those_only():
     d.flush()
     assert [type(e.message).__name__ for e in every] == ["ExecutionReport", "EventResendComplete"]
     assert [type(e.message).__name__ for e in resends] == ["EventResendComplete"]
+
+
+def test_a_report_that_woke_a_blocked_caller_is_dispatched_only_once_that_caller_has_left_wait(monkeypatch):
+    """The caller first (Dispatcher._run): subscribers see the answer after the order path has it."""
+    import threading
+    from fixgw import dispatch
+    from fixgw.orders import Ack
+    monkeypatch.setattr(dispatch, "CALLER_WAIT_S", 30.0)
+    d = Dispatcher({"ev": "event"})
+    ack, seen, got = Ack("req"), [], []
+    d.on_event(lambda e: seen.append((ack.blocked, ack.done)))
+    caller = threading.Thread(target=lambda: got.append(ack.wait(10)))
+    caller.start()
+    while not ack.blocked:
+        threading.Event().wait(0.001)
+    item = Inbound("ev", fill_report())
+    item.caller = ack
+    d.put(item)  # the dispatcher holds it while the caller is blocked...
+    threading.Event().wait(0.05)
+    assert seen == []
+    ack.resolve(item.message)  # ...and dispatches it once the caller has its answer
+    caller.join(10)
+    d.flush()
+    assert got == [item.message] and seen == [(0, True)]
+
+
+def test_a_caller_that_never_leaves_wait_holds_the_dispatcher_for_a_bounded_time_only(monkeypatch):
+    from fixgw import dispatch
+    from fixgw.orders import Ack
+    monkeypatch.setattr(dispatch, "CALLER_WAIT_S", 0.02)
+    d = Dispatcher({"ev": "event"})
+    stuck = Ack("req")
+    stuck.blocked = 1  # a thread blocked for ever
+    seen = []
+    d.on_event(seen.append)
+    item = Inbound("ev", fill_report())
+    item.caller = stuck
+    d.put(item)
+    d.flush()
+    assert len(seen) == 1
+
+
+def test_wait_counts_the_threads_blocked_in_it_and_forgets_them_on_timeout():
+    from fixgw.orders import Ack
+    ack = Ack("req")
+    with pytest.raises(TimeoutError):
+        ack.wait(0.001)
+    assert ack.blocked == 0
+    ack.resolve("answer")
+    assert ack.wait(0) == "answer" and ack.blocked == 0
+
+
+def test_receive_marks_an_answer_with_the_ack_of_the_thread_blocked_on_it_and_only_then():
+    import threading
+    from fixgw.adapter.application import SessionRuntime
+    from fixgw.checks import SessionCaps
+    from fixgw.models.fix import NewOrderSingle
+    from fixgw.orders import Registry
+    from fixgw.pricing import Units
+    from fixgw.state import Lifecycle
+    taken = []
+    d = Dispatcher({"ev": "event"}, deliver=lambda sess, item: taken.append(item))
+    sess = SessionRuntime(config=config().session[0], signer=None, lifecycle=Lifecycle("ev"),
+                          registry=Registry(SessionCaps("ev", "event", Units.CENTS, True, True)))
+    text = ("8=FIXT.1.1\x019=1\x0135=8\x0134=2\x0149=KalshiNR\x0152=20261121-12:00:00.000\x0156=k\x01"
+            "11={cl}\x0114=0\x0117={cl};1\x0137=o\x0139=4\x0154=1\x0155=KXT\x01150=4\x01151=0\x0110=000\x01")
+    order = NewOrderSingle(cl_ord_id="c", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5"))
+    blocked = sess.registry.register("blocked", order)
+    caller = threading.Thread(target=blocked.wait)
+    caller.start()
+    while not blocked.blocked:
+        threading.Event().wait(0.001)
+    unwatched = sess.registry.register("unwatched", order)  # nobody waits on it (yet)
+    d.receive(sess, "8", text.format(cl="unwatched"), False)
+    d.receive(sess, "8", text.format(cl="blocked"), False)
+    caller.join(10)
+    assert [i.caller for i in taken] == [None, blocked] and unwatched.done and blocked.done
