@@ -339,14 +339,16 @@ class Dispatcher:
             # The caller first: a report that answered a request woke the thread blocked on its
             # ack too, and both want the GIL the moment QuickFIX's thread lets go of it. That
             # thread is on the latency path; translating for subscribers waits until it has left
-            # wait() (looked at every CALLER_POLL_S, for at most CALLER_WAIT_S). Otherwise step
-            # aside once, for a caller woken some other way.
+            # wait() (looked at every CALLER_POLL_S, for at most CALLER_WAIT_S, and only while
+            # nothing else is queued: under load the dispatcher never idles). Otherwise step
+            # aside once, for a caller woken some other way. ``blocked`` is a hint (threads
+            # waiting on one ack together may miscount it); the bound makes a wrong hint cheap.
             caller = getattr(item, "caller", None)
             if caller is None:
                 time.sleep(0)
             else:
                 give_up = time.monotonic() + CALLER_WAIT_S
-                while caller.blocked and time.monotonic() < give_up:
+                while caller.blocked and self._q.empty() and time.monotonic() < give_up:
                     time.sleep(CALLER_POLL_S)
             if isinstance(item, threading.Event):
                 item.set()

@@ -123,6 +123,27 @@ def test_a_caller_that_never_leaves_wait_holds_the_dispatcher_for_a_bounded_time
     assert len(seen) == 1
 
 
+def test_the_dispatcher_does_not_hold_back_for_a_caller_while_other_messages_are_queued(monkeypatch):
+    import threading
+    from fixgw import dispatch
+    from fixgw.orders import Ack
+    monkeypatch.setattr(dispatch, "CALLER_WAIT_S", 30.0)
+    d = Dispatcher({"ev": "event"})
+    gate = threading.Event()
+    d.on_event(lambda e: gate.wait(10), kinds=(ExecutionReport,))  # holds the dispatcher on the first report
+    d.put(Inbound("ev", fill_report()))
+    stuck = Ack("req")
+    stuck.blocked = 1  # a caller that never leaves wait()
+    item = Inbound("ev", fill_report())
+    item.caller = stuck
+    d.put(item)
+    d.put(Inbound("ev", fill_report()))  # queued behind it: the dispatcher must not idle
+    gate.set()
+    done = threading.Event()
+    d._q.put(done)
+    assert done.wait(5)  # not CALLER_WAIT_S: the queued report took the dispatcher on at once
+
+
 def test_wait_counts_the_threads_blocked_in_it_and_forgets_them_on_timeout():
     from fixgw.orders import Ack
     ack = Ack("req")
