@@ -36,6 +36,7 @@ from fixgw.margin import MarginOrders
 from fixgw.models.event import Event
 from fixgw.models.fix import ExecType, ExecutionReport, MarketSettlementReport, Side
 from fixgw.positions import Cash, Ledger
+from fixgw.subscription import AsyncSubscription, Subscription
 
 log = logging.getLogger("fixgw.dispatch")
 # (runtime, raw, invalid, MsgType) -> (model or None, error or None): the session's decoding and bookkeeping
@@ -43,7 +44,6 @@ Decoder = Callable[[Any, str, bool, "str | None"], tuple[Any, "str | None"]]
 REJECTED = ExecType.REJECTED
 MAX_APPLIED = 200_000  # ExecIDs remembered for de-duplicating KalshiDC replays
 CALLER_POLL_S, CALLER_WAIT_S = 0.0001, 0.005  # the dispatcher lets a woken caller run first (Dispatcher._run)
-_CLOSED = object()
 
 
 def decoded(sess: Any, raw: str, invalid: bool = False, msg_type: str | None = None) -> tuple[Any, str | None]:
@@ -190,59 +190,6 @@ class Backlog:
             return self._decoder(runtime, raw, invalid, msg_type)
         except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
             return None, f"decoding failed: {type(exc).__name__}: {exc}"
-
-
-class Subscription:
-    """A blocking iterator of events; ``close()`` ends it."""
-
-    def __init__(self, owner: "Dispatcher"):
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._owner = owner
-
-    def put(self, event: Event) -> None:
-        self._q.put(event)
-
-    def get(self, timeout: float | None = None) -> Event:
-        item = self._q.get(timeout=timeout)
-        if item is _CLOSED:
-            self._q.put(_CLOSED)
-            raise StopIteration
-        return item
-
-    def __iter__(self):
-        while True:
-            try:
-                yield self.get()
-            except StopIteration:
-                return
-
-    def close(self) -> None:
-        self._owner.unsubscribe(self)
-        self._q.put(_CLOSED)
-
-
-class AsyncSubscription:
-    """``async for event in sub`` on the caller's event loop."""
-
-    def __init__(self, owner: "Dispatcher", loop: asyncio.AbstractEventLoop):
-        self._owner, self._loop = owner, loop
-        self._q: asyncio.Queue = asyncio.Queue()
-
-    def put(self, event: Event) -> None:
-        self._loop.call_soon_threadsafe(self._q.put_nowait, event)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self) -> Event:
-        item = await self._q.get()
-        if item is _CLOSED:
-            raise StopAsyncIteration
-        return item
-
-    def close(self) -> None:
-        self._owner.unsubscribe(self)
-        self._loop.call_soon_threadsafe(self._q.put_nowait, _CLOSED)
 
 
 class Dispatcher:

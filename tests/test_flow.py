@@ -29,9 +29,11 @@ FLOW = ["fixgw.adapter.application", "fixgw.dispatch", "fixgw.fix.codec", "fixgw
         "fixgw.positions"]
 # Code that is a part of one step rather than a step: the guard wraps the application's callbacks;
 # the codec splits the text (wire), converts values by its tables (codec_tables) and the price
-# rules of pricing. Each is checked below to be entered only from inside its step.
+# rules of pricing; the dispatcher hands the Event to each subscription's queue (subscription).
+# Each is checked below to be entered only from inside its step.
 PART_OF = {"fixgw.adapter.guard": "fixgw.adapter.application", "fixgw.fix.wire": "fixgw.fix.codec",
-           "fixgw.fix.codec_tables": "fixgw.fix.codec", "fixgw.pricing": "fixgw.fix.codec"}
+           "fixgw.fix.codec_tables": "fixgw.fix.codec", "fixgw.pricing": "fixgw.fix.codec",
+           "fixgw.subscription": "fixgw.dispatch"}
 DATA = "fixgw.models."  # data shapes: the pydantic models' own validators are not a step
 
 

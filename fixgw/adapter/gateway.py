@@ -24,7 +24,8 @@ from fixgw.adapter.application import GatewayApplication, SessionRuntime
 from fixgw.config import GatewayConfig, Kind
 from fixgw.adapter.orderentry import OrderEntry
 from fixgw.errors import FixgwError, KeyFileError, LogonError, SessionError
-from fixgw.dispatch import Dispatcher, Inbound, Subscription
+from fixgw.dispatch import Dispatcher, Inbound
+from fixgw.subscription import Subscription
 from fixgw.models.fix import EventResendComplete, EventResendReject
 from fixgw.adapter.logs import RedactingLogFactory
 from fixgw.checks import Limits, SessionCaps
