@@ -26,7 +26,7 @@ from fixgw.pricing import Units, validate_order_price, validate_quantity
 if TYPE_CHECKING:
     from fixgw.orders import Tracked
 
-CL_ORD_ID = re.compile(r"^[-\w:+=/]{1,64}$")
+CL_ORD_ID = re.compile(r"[-A-Za-z0-9_:+=/]{1,64}")  # whole string (fullmatch): ASCII, no trailing newline
 _BAD_SYMBOL = re.compile("[\x01|= ]")  # SOH, and what would break a FIX or log line
 MAX_SUBACCOUNT = 63
 
@@ -65,7 +65,7 @@ class Checks:
                              "(drop copy or listener sessions are read-only)")
 
     def fresh_id(self, cl_ord_id: str) -> None:
-        if not CL_ORD_ID.match(cl_ord_id):
+        if not CL_ORD_ID.fullmatch(cl_ord_id):
             raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
         if cl_ord_id in self._orders or cl_ord_id in self._used:
             raise OrderError(f"ClOrdID {cl_ord_id!r} was already used on {self.caps.name}")

@@ -224,15 +224,17 @@ class Dispatcher:
     # producers (QuickFIX's thread)
     def receive(self, sess: Any, msg_type: str, raw: str, invalid: bool) -> None:
         """A received application message (``msg_type`` read from the text, '?' when it has none;
-        ``invalid``: QuickFIX's validation refused it) into the backlog, then on. While the session
-        has a request waiting for its answer the message is decoded at once, so the ack resolves
-        before anything else is done; otherwise whoever reads it first decodes it."""
+        ``invalid``: QuickFIX's validation refused it), handed on. While the session has a request
+        waiting for its answer it is decoded at once (:meth:`Backlog.now`: after every message
+        received before it, never queued), so the ack resolves before anything else is done, and
+        marked with the ack of a thread it woke (see :meth:`_run`); otherwise it goes into the
+        backlog and whoever reads it first decodes it."""
         registry = sess.registry
         if registry is not None and registry.acks:
             registry.answered = None
             item = self.backlog.now(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
             answered = registry.answered
-            if answered is not None and answered.blocked:
+            if answered is not None and answered.blocked > 0:
                 item.caller = answered
         else:
             item = self.backlog.add(sess.config.name, sess, raw, invalid, None if msg_type == "?" else msg_type)
@@ -295,7 +297,7 @@ class Dispatcher:
                 time.sleep(0)
             else:
                 give_up = time.monotonic() + CALLER_WAIT_S
-                while caller.blocked and self._q.empty() and time.monotonic() < give_up:
+                while caller.blocked > 0 and self._q.empty() and time.monotonic() < give_up:
                     time.sleep(CALLER_POLL_S)
             if isinstance(item, threading.Event):
                 item.set()

@@ -170,6 +170,8 @@ class Registry(Checks):
     def register(self, key: str, request: object) -> Ack:
         ack = Ack(request)
         with self._lock:
+            if key != GROUP_KEY:
+                self._unused(key)
             if isinstance(request, NewOrderSingle):
                 self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key, keys=(key,),
                                              parties=request.parties)
@@ -186,12 +188,19 @@ class Registry(Checks):
 
     def register_plain(self, key: str, symbol: str, side: object) -> Ack:
         """:meth:`register` for a plain order from the express lane (:class:`fixgw.fix.fastorder.Lane`),
-        whose ClOrdID the caller has checked; the ack's ``request`` is set by the caller once sent."""
+        whose ClOrdID's shape the caller has checked; the ack's ``request`` is set by the caller once sent."""
         ack = Ack(None)
         with self._lock:
+            self._unused(key)
             self._orders[key] = Tracked(symbol, side, None, key, keys=(key,))
             self.acks[key] = ack
         return ack
+
+    def _unused(self, key: str) -> None:
+        """The reuse check again, under the lock: two callers with one ClOrdID may both have passed
+        :meth:`fresh_id` before either registered (the rate limiter waits in between)."""
+        if key in self._orders or key in self._used or key in self.acks:
+            raise OrderError(f"ClOrdID {key!r} was already used on {self.caps.name}")
 
     def unregister(self, key: str) -> None:
         """Undo register() when the request could not be sent (nothing is lost or reused)."""

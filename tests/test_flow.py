@@ -144,7 +144,7 @@ def test_a_plain_report_runs_in_six_modules_in_the_readmes_order_each_entered_on
     trace.check_parts()
     steps = {PART_OF.get(m, m) for m in trace.modules()}
     assert steps == set(FLOW) and len(steps) <= 6
-    # QuickFIX's thread reads the text, counts it and queues it: nothing is decoded there
+    # QuickFIX's thread reads the text, queues it and counts it: nothing is decoded there
     assert trace.entries(quickfix_thread) == FLOW[:2]
     assert {PART_OF.get(m, m) for m in trace.modules(quickfix_thread)} == set(FLOW[:2])
     assert trace.entries("fixgw-dispatch") == FLOW[2:]

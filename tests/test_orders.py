@@ -187,3 +187,56 @@ def test_acks_holds_exactly_the_requests_waiting_for_a_definitive_answer():
     assert reg.acks == {"a": ack}
     reg.apply(_report("a", ExecType.NEW, 1))
     assert not reg.acks and ack.done
+
+
+# ------------------------------------------------------------------ ClOrdIDs: shape and reuse
+@pytest.mark.parametrize("cl", ["abc\n", "caf\u00e9", "a b", "", "x" * 65])
+def test_a_cl_ord_id_outside_the_ascii_shape_is_refused(cl):
+    reg = _registry()
+    with pytest.raises(OrderError, match="must be 1-64 characters"):
+        reg.fresh_id(cl)
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_two_threads_sending_one_cl_ord_id_at_once_get_one_order_and_one_error(plain):
+    """The reuse check before the rate limiter's wait is repeated under the lock when registering."""
+    reg = _registry()
+    new = NewOrderSingle(cl_ord_id="dup", symbol="KXT", side=Side.BUY, order_qty=D(1), price=D("0.5"))
+    both_checked = threading.Barrier(2)
+    outcomes = []
+
+    def send():
+        try:
+            reg.fresh_id("dup")
+            both_checked.wait(5)  # both passed the check, as two callers inside the limiter's wait would
+            outcomes.append(reg.register_plain("dup", "KXT", Side.BUY) if plain else reg.register("dup", new))
+        except OrderError as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Ack", "str"]
+    assert "ClOrdID 'dup' was already used on nr" in [o for o in outcomes if isinstance(o, str)][0]
+
+
+def test_which_error_comes_first_does_not_depend_on_the_lane(tmp_path):
+    """An unknown session and a bad value at once: the value's OrderError, as the generic lane always said."""
+    from fixgw.certs import make_tls
+    from fixgw.config import parse
+    from fixgw.adapter.gateway import Gateway
+    from fixgw.errors import SessionError
+    from fixgw.signing import generate_keypair
+    key, _ = generate_keypair(tmp_path / "k.pem")
+    gw = Gateway(parse({"environment": "local", "ca_file": str(make_tls(tmp_path / "tls").ca_file),
+                        "state_dir": str(tmp_path), "session": [{"name": "nr", "product": "event", "type": "NR",
+                                                                  "api_key_id": str(uuid.uuid4()),
+                                                                  "private_key": str(key)}]}))
+    with pytest.raises(OrderError, match="side 'bogus'"):
+        gw.new_order("typo", "KXT", "bogus", "0.5", 1)
+    with pytest.raises(SessionError, match="no such session"):
+        gw.new_order("typo", "KXT", "buy", "0.5", 1)
+    with pytest.raises(SessionError, match="not logged on"):
+        gw.new_order("nr", "KXT", "buy", "0.5", 1)

@@ -61,6 +61,7 @@ class OrderEntry:
     """Mixed into :class:`fixgw.adapter.gateway.Gateway`."""
 
     limiter: RateLimiter
+    runtimes: dict
 
     # -- the public calls -------------------------------------------------
     def new_order(self, session: str, symbol: str, side, price, quantity, *, time_in_force=None,
@@ -76,8 +77,8 @@ class OrderEntry:
         if (expire_time is None and not post_only and stp is None and subaccount is None and order_group_id is None
                 and not cancel_on_pause and max_cost is None and exchange_index is None and subtrader_id is None
                 and (cl_ord_id is None or cl_ord_id.__class__ is str)):
-            sess = self.runtime(session)
-            if sess.registry is not None:
+            sess = self.runtimes.get(session)  # an unknown session: the generic lane says which error comes first
+            if sess is not None and sess.registry is not None:
                 hit = sess.registry.lane.express(cl_ord_id or new_cl_ord_id(), symbol, side, price, quantity,
                                                  time_in_force)
                 if hit is not None:
