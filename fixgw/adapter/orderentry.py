@@ -159,9 +159,7 @@ class OrderEntry:
             raise OrderError(f"{session}: EventResendRequest goes to a KalshiDC session")
         msg_type, pairs = codec.encode(EventResendRequest(begin_exec_id=begin_exec_id, end_exec_id=end_exec_id),
                                         sess.units)
-        fix_session = sess.fix_session or self._bind(sess)
-        if fix_session is None or not fix_session.isLoggedOn():
-            raise SessionError(session, "not logged on; nothing was sent")
+        fix_session = self._logged_on(sess)
         if not fix_session.send(encode.to_message(msg_type, pairs, sess.config.product.value)):
             raise SessionError(session, "QuickFIX did not send 35=U1")
 
@@ -189,20 +187,11 @@ class OrderEntry:
         lane's steps in its order, minus the model, which is made once the order is on the wire."""
         reg, key = sess.registry, values["cl_ord_id"]
         reg.fresh_id(key)
-        fix_session = sess.fix_session or self._bind(sess)
-        if fix_session is None or not fix_session.isLoggedOn():
-            raise SessionError(sess.config.name, "not logged on; nothing was sent")
+        fix_session = self._logged_on(sess)
         self.limiter.acquire(f"{sess.config.name} 35=D")
         message = encode.scratch_flat_body("D", body)
         ack = reg.register_plain(key, values["symbol"], values["side"])
-        application.sending(sess, "D", key, fix_session)
-        try:
-            ok = fix_session.send(message)
-        finally:
-            application.sent()
-        if not ok:
-            reg.unregister(key)
-            raise SessionError(sess.config.name, "QuickFIX did not send 35=D; nothing was sent")
+        self._send(sess, "D", key, fix_session, message)
         ack.request = codec.trusted(NewOrderSingle, values)  # while the order is on the wire
         return ack
 
@@ -220,19 +209,30 @@ class OrderEntry:
             reg.lane.learn(req)
         if key == GROUP_KEY and reg.has_pending(key):
             raise OrderError(f"{session}: an order group request is still waiting for its answer")
-        fix_session = sess.fix_session or self._bind(sess)
-        if fix_session is None or not fix_session.isLoggedOn():
-            raise SessionError(session, "not logged on; nothing was sent")
+        fix_session = self._logged_on(sess)
         self.limiter.acquire(f"{session} 35={msg_type}", mass_cancel=mass)
         message = (encode.to_message(msg_type, pairs, sess.config.product.value) if body is None
                    else encode.scratch_flat_body(msg_type, body))
         ack = reg.register(key, req)
+        self._send(sess, msg_type, key, fix_session, message)
+        return ack
+
+    def _logged_on(self, sess):
+        """The session's quickfix.Session, or SessionError if it is not logged on."""
+        fix_session = sess.fix_session or self._bind(sess)
+        if fix_session is None or not fix_session.isLoggedOn():
+            raise SessionError(sess.config.name, "not logged on; nothing was sent")
+        return fix_session
+
+    @staticmethod
+    def _send(sess, msg_type: str, key: str, fix_session, message) -> None:
+        """Hand a registered request to QuickFIX, telling ``toApp`` what it is; if QuickFIX does not
+        send it, the registration is undone and SessionError says so."""
         application.sending(sess, msg_type, key, fix_session)
         try:
             ok = fix_session.send(message)
         finally:
             application.sent()
         if not ok:
-            reg.unregister(key)
-            raise SessionError(session, f"QuickFIX did not send 35={msg_type}; nothing was sent")
-        return ack
+            sess.registry.unregister(key)
+            raise SessionError(sess.config.name, f"QuickFIX did not send 35={msg_type}; nothing was sent")
