@@ -71,7 +71,7 @@ class Mark:
 
 class Writer:
     """The writer half of :class:`~fixgw.recorder.service.Recorder` (a mixin: the recorder owns
-    the store, the queue ``_q``, the products and the lock these methods use)."""
+    the store, the queue ``_q``, the products, the lock and the ``_stop`` event these methods use)."""
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything received so far is durable (reports reach the writer's queue
@@ -177,8 +177,11 @@ class Writer:
         next_step = 0.0
         while True:
             deadline = time.monotonic() + self.flush_s
-            if self.kept.behind and (self._q.empty() or time.monotonic() >= next_step):
-                self._catch_up()  # when idle, or now and then under traffic that never stops
+            # kept books: a step when idle, or now and then under traffic that never stops; never once
+            # the recorder is stopping (its owner closes the store as soon as stop() has flushed)
+            if self.kept.behind and not self._stop.is_set() and (
+                    self._q.empty() or time.monotonic() >= next_step):
+                self._catch_up()
                 next_step = time.monotonic() + CATCH_UP_S
             while len(batch) < self.batch:
                 try:

@@ -206,3 +206,18 @@ def test_the_next_page_is_asked_for_from_the_recorder_s_thread_not_quickfix_s(tm
         assert sent == [("recorder-watch", "dc", "20001;0", "40001;0")]
     finally:
         rec._stop.set()
+
+
+def test_a_stopped_recorder_does_no_idle_work_so_its_store_can_be_closed(tmp_path, sim):
+    """After stop() the writer no longer folds kept books when idle: fixgw record/serve/run close the
+    store right after, and a catch-up step on a closed store logged "kept books turned off ... run
+    fixgw rebuild" at every clean shutdown after a backfill."""
+    rec, store, out, _ = _recorder(tmp_path, sim)
+    rec._writer.start()
+    assert rec.stop()
+    steps = []
+    rec.kept.catch_up = lambda products: steps.append(products) or False
+    rec.kept.behind["event"] = ("1;1", (0, 1, 1))  # a product still behind when the recorder stopped
+    assert rec.flush() and rec.flush()  # two turns of the writer's loop, each past its idle work
+    assert steps == []
+    store.close()
