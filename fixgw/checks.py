@@ -67,6 +67,11 @@ class Checks:
     def fresh_id(self, cl_ord_id: str) -> None:
         if not CL_ORD_ID.fullmatch(cl_ord_id):
             raise OrderError(f"ClOrdID {cl_ord_id!r} must be 1-64 characters of letters, digits and -_:+=/")
+        self._unused(cl_ord_id)
+
+    def _unused(self, cl_ord_id: str) -> None:
+        """Not the ClOrdID of an order or request this session already has (the registry asks again
+        under its lock when registering: two callers may both pass here before either registers)."""
         if cl_ord_id in self._orders or cl_ord_id in self._used:
             raise OrderError(f"ClOrdID {cl_ord_id!r} was already used on {self.caps.name}")
 

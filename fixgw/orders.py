@@ -170,7 +170,7 @@ class Registry(Checks):
     def register(self, key: str, request: object) -> Ack:
         ack = Ack(request)
         with self._lock:
-            if key != GROUP_KEY:
+            if key != GROUP_KEY:  # the reuse check again, now under the lock (the limiter waited since)
                 self._unused(key)
             if isinstance(request, NewOrderSingle):
                 self._orders[key] = Tracked(request.symbol, request.side, request.alloc_account, key, keys=(key,),
@@ -195,12 +195,6 @@ class Registry(Checks):
             self._orders[key] = Tracked(symbol, side, None, key, keys=(key,))
             self.acks[key] = ack
         return ack
-
-    def _unused(self, key: str) -> None:
-        """The reuse check again, under the lock: two callers with one ClOrdID may both have passed
-        :meth:`fresh_id` before either registered (the rate limiter waits in between)."""
-        if key in self._orders or key in self._used or key in self.acks:
-            raise OrderError(f"ClOrdID {key!r} was already used on {self.caps.name}")
 
     def unregister(self, key: str) -> None:
         """Undo register() when the request could not be sent (nothing is lost or reused)."""

@@ -74,16 +74,16 @@ class OrderEntry:
         ``subtrader_id`` (FCM members): the sub-trader the order is for, sent as one
         party 453=1, 448=<UUID>, 452=24; its cancels and replaces repeat it.
         """
+        cl_ord_id = cl_ord_id or new_cl_ord_id()
         if (expire_time is None and not post_only and stp is None and subaccount is None and order_group_id is None
                 and not cancel_on_pause and max_cost is None and exchange_index is None and subtrader_id is None
-                and (cl_ord_id is None or cl_ord_id.__class__ is str)):
+                and cl_ord_id.__class__ is str):
             sess = self.runtimes.get(session)  # an unknown session: the generic lane says which error comes first
             if sess is not None and sess.registry is not None:
-                hit = sess.registry.lane.express(cl_ord_id or new_cl_ord_id(), symbol, side, price, quantity,
-                                                 time_in_force)
+                hit = sess.registry.lane.express(cl_ord_id, symbol, side, price, quantity, time_in_force)
                 if hit is not None:
                     return self._express(sess, *hit)
-        values = dict(cl_ord_id=cl_ord_id or new_cl_ord_id(), symbol=symbol, side=side_of(side),
+        values = dict(cl_ord_id=cl_ord_id, symbol=symbol, side=side_of(side),
                       order_qty=decimal_of("quantity", quantity), price=decimal_of("price", price))
         # Options left at their defaults are not passed: the model fills them.
         if time_in_force is not None:

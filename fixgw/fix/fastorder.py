@@ -72,7 +72,6 @@ def new_order_body(req: NewOrderSingle, units: Units) -> str | None:
 _TIF_NAMES = {t.name.lower(): t for t in TimeInForce if t is not TimeInForce.GTD}  # GTD needs expire_time
 _SIDE_NAMES = {"buy": Side.BUY, "yes": Side.BUY, "bid": Side.BUY, "1": Side.BUY,
                "sell": Side.SELL, "no": Side.SELL, "ask": Side.SELL, "2": Side.SELL}
-_NUMBERS = (str, int, Decimal)  # a float or a bool never gets here: the generic lane refuses or converts them
 _LANE_MAX = 4096  # values remembered per kind; then forgotten and learned again
 
 
