@@ -24,12 +24,13 @@ $(WHEEL_CACHE)/.built:
 	PYTHON=$(PYTHON) .ci/quickfix-wheel.sh $(WHEEL_CACHE)
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/.built
+# pip install -e . also compiles fixgw/fix/_scan.c (the decoder's C steps), hence its prerequisite.
+$(VENV)/.installed: pyproject.toml fixgw/fix/_scan.c $(WHEEL_CACHE)/.built
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q --force-reinstall --no-deps $(WHEEL_CACHE)/quickfix-$(QF_VERSION)-*.whl
 	$(VPY) -m pip install -q -e '.[test]'
-	$(VPY) -c 'import quickfix, fixgw.adapter.tls; fixgw.adapter.tls.require_ssl_build(); fixgw.adapter.tls.require_optimised_build()'
+	$(VPY) -c 'import quickfix, fixgw.adapter.tls, fixgw.fix._scan; fixgw.adapter.tls.require_ssl_build(); fixgw.adapter.tls.require_optimised_build()'
 	@touch $@
 
 demo: venv
@@ -61,4 +62,4 @@ spec: venv
 	$(VPY) -m fixgw.fix.dictionary spec
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache fixgw/fix/_scan.*.so

@@ -44,8 +44,13 @@ from fixgw.fix import codec_tables as T
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models import fix as m
 from fixgw.pricing import Units
-from fixgw.fix.wire import parse as _parse
+from fixgw.fix.wire import scan as _scan
 from fixgw.fix.wire import tag as _tag
+
+try:  # see fixgw/fix/_scan.c; without it _run's Python loop fills every plan
+    from fixgw.fix._scan import fill as _fill
+except ImportError:
+    _fill = None
 
 SOH = T.SOH
 MODELS, MSG_TYPES = T.MODELS, T.MSG_TYPES
@@ -102,7 +107,7 @@ def _level(msg_type: str, units: Units) -> T.Level:
 class _Plan:
     """Where one shape keeps one level's values; see the module docstring."""
 
-    __slots__ = ("level", "texts", "get_texts", "memo_convs", "calls", "limits", "groups",
+    __slots__ = ("level", "texts", "text_at", "get_texts", "memo_convs", "calls", "limits", "groups",
                  "fields_set", "counts", "unknown", "poss_dup_at", "sending_at", "notes", "dups")
 
     def __init__(self, lv: T.Level, at: dict[str, int], groups: list[tuple[str, tuple]]):
@@ -111,6 +116,7 @@ class _Plan:
         texts = [n for n in names if n not in lv.convs]  # string fields: stored as they come
         where = [at[n] for n in texts]
         self.texts = tuple(texts)
+        self.text_at = tuple(zip(texts, where))  # (name, index): what the C fill takes
         self.get_texts = (itemgetter(*where) if len(where) > 1
                           else (lambda v, i=where[0]: (v[i],)) if where else (lambda v: ()))
         convs = [(n, at[n], lv.convs[n][1], lv.convs[n][2]) for n in names if n in lv.convs]
@@ -233,20 +239,23 @@ def _run(p: _Plan, values: Sequence, poss_dup: bool = False, found: list | None 
     for i, tag in p.limits:
         if values[i] != "2":
             raise DecodeError(lv.msg_type, f"OrdType {values[i]!r} is not 2 (limit)", tag)
-    full = lv.template.copy()
-    full.update(zip(p.texts, p.get_texts(values)))
-    for name, i, memo in p.memo_convs:
-        v = memo.get(values[i])
-        if v is None:
-            v = _convert(lv, name, values[i], memo) if found is None else _loose(lv, name, values[i], found)
-        full[name] = v
-    for name, i, conv in p.calls:
-        try:
-            full[name] = conv(values[i])
-        except (ValueError, ArithmeticError):
-            if found is None:
-                _convert(lv, name, values[i], None)  # raises, naming the field
-            full[name] = _loose(lv, name, values[i], found)
+    # The C fill takes every value it has a memo for or can convert; a miss comes back None.
+    full = _fill(lv.template, values, p.text_at, p.memo_convs, p.calls) if _fill and found is None else None
+    if full is None:
+        full = lv.template.copy()
+        full.update(zip(p.texts, p.get_texts(values)))
+        for name, i, memo in p.memo_convs:
+            v = memo.get(values[i])
+            if v is None:
+                v = _convert(lv, name, values[i], memo) if found is None else _loose(lv, name, values[i], found)
+            full[name] = v
+        for name, i, conv in p.calls:
+            try:
+                full[name] = conv(values[i])
+            except (ValueError, ArithmeticError):
+                if found is None:
+                    _convert(lv, name, values[i], None)  # raises, naming the field
+                full[name] = _loose(lv, name, values[i], found)
     for name, entries in p.groups:
         full[name] = ((_run(entries[0], values, False, found),) if len(entries) == 1
                       else tuple([_run(e, values, False, found) for e in entries]))
@@ -294,20 +303,23 @@ def _convert(lv: T.Level, name: str, s: str, memo: dict | None) -> Any:
     return v
 
 
-def _decode(lv: T.Level, shape: Any, keys: Sequence, values: Sequence,
+def _decode(lv: T.Level, shape: Any, keys: Sequence | None, values: Sequence,
             poss_dup: bool | None) -> tuple[Any, tuple[int, ...]]:
+    """``keys``: the tag texts, or None when the shape (they joined by SOH) is all the caller made."""
     if "" in values:
+        keys = shape.split(SOH) if keys is None else keys
         raise DecodeError(lv.msg_type, "tag specified without a value",
                           _tag(keys[values.index("")], lv.msg_type))
     plan = lv.plans.get(shape)
     if plan is None:
+        keys = shape.split(SOH) if keys is None else keys
         plan = _plan(lv, keys, values)
         if len(lv.plans) >= _PLANS_MAX:
             lv.plans.clear()
         lv.plans[shape] = plan
     for i, text in plan.counts:
         if values[i] != text:  # same tags, different NumInGroup: let the planner say why
-            plan = _plan(lv, keys, values)
+            plan = _plan(lv, shape.split(SOH) if keys is None else keys, values)
             break
     if poss_dup is None:
         poss_dup = plan.poss_dup_at >= 0 and values[plan.poss_dup_at] == "Y"
@@ -346,18 +358,18 @@ def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None,
     the MsgType the caller already read from ``raw``; ``serialized``: ``raw`` is QuickFIX's
     own ``toString()`` (see :func:`fixgw.fix.wire.parse`).
     """
-    mt, keys, values = _parse(raw, msg_type, serialized)
+    mt, shape, keys, values = _scan(raw, msg_type, serialized)
     try:  # the common case in one subscript; _level names what is wrong
         lv = T.LEVELS[units][mt]
     except (KeyError, TypeError):
         lv = _level(mt, units)
-    return _decode(lv, SOH.join(keys), keys, values, None)
+    return _decode(lv, shape, keys, values, None)
 
 
 def decode_raw(raw: str, units: Units) -> Any:
     """:func:`decode_raw_with_unknown` without the unknown tags (inlined: this is the hot path)."""
-    mt, keys, values = _parse(raw)
-    return _decode(_level(mt, units), SOH.join(keys), keys, values, None)[0]
+    mt, shape, keys, values = _scan(raw)
+    return _decode(_level(mt, units), shape, keys, values, None)[0]
 
 
 # --------------------------------------------------------------------------- encoding

@@ -3,8 +3,9 @@
 QuickFIX hands callbacks a ``Message``; fixgw reads ``message.toString()``
 instead, because one string crossing the binding is cheaper than a SWIG call
 per field. :func:`parse` splits the text without validating structure (that
-is :mod:`fixgw.fix.codec`' job); :func:`split` also drops header and trailer.
-Malformed text (a field without ``=``, no MsgType) raises DecodeError.
+is :mod:`fixgw.fix.codec`' job); :func:`split` also drops header and trailer;
+:func:`scan` gives the decoder what it caches plans under. Malformed text (a field
+without ``=``, no MsgType) raises DecodeError.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from fixgw.fix import codec_tables as T
 from fixgw.fix.tags import MSG_TYPE, POSS_DUP_FLAG
 from fixgw.errors import DecodeError
 from fixgw.pricing import Units
+
+try:  # built by `pip install` (pyproject.toml's ext-modules; `make venv` checks it is there)
+    from fixgw.fix._scan import split as _c_split
+except ImportError:  # a source tree nobody built: the Python path below gives the same answers
+    _c_split = None
 
 SOH = T.SOH
 _NO_EQ = re.compile("\x01[^=\x01]*\x01")  # a field without "=": the one way kv split misaligns
@@ -47,9 +53,10 @@ def _edges_have_eq(raw: str, closed: bool) -> bool:
 
 
 def _msg_type(raw: str) -> str:
-    at = len(_MT) if raw.startswith(_MT) else raw.find(SOH + _MT) + len(SOH + _MT)
-    if at < len(_MT):
+    at = 0 if raw.startswith(_MT) else raw.find(SOH + _MT) + 1  # where "35=" starts, or 0 when absent
+    if at == 0 and not raw.startswith(_MT):
         raise DecodeError("?", "no MsgType(35) field", MSG_TYPE)
+    at += len(_MT)
     end = raw.find(SOH, at)
     mt = raw[at:] if end < 0 else raw[at:end]
     if not mt:
@@ -87,6 +94,21 @@ def parse(raw: str, msg_type: str | None = None, serialized: bool = False) -> tu
     if not mt:
         raise DecodeError("?", "MsgType(35) is empty", MSG_TYPE)
     return mt, keys, values
+
+
+def scan(raw: str, msg_type: str | None = None,
+         serialized: bool = False) -> tuple[str, str, list[str] | None, list[str]]:
+    """-> (MsgType, shape, tag texts or None, values): :func:`parse` for the decoder, which caches
+    a plan under the shape (the tags joined by SOH) and needs the tag texts only to make one.
+
+    The C scanner (``fixgw/fix/_scan.c``) splits in one pass without making the tag texts; text
+    it does not take (not ASCII, a field without "=" or without a value) goes through
+    :func:`parse`, which raises what it raises. Same arguments as :func:`parse`."""
+    got = _c_split(raw) if _c_split is not None else None
+    if got is None:
+        mt, keys, values = parse(raw, msg_type, serialized)
+        return mt, SOH.join(keys), keys, values
+    return msg_type or _msg_type(raw), got[0], None, got[1]
 
 
 def split(raw: str) -> tuple[str, bool, list[tuple[int, str]]]:

@@ -511,6 +511,8 @@ def test_structural_errors():
     assert (exc.value.msg_type, exc.value.tag) == ("H", 35)
     with pytest.raises(DecodeError, match="no MsgType"):
         decode_raw("8=FIXT.1.1\x0137=x\x01", C)
+    with pytest.raises(DecodeError, match="no MsgType"):  # the slow split's own MsgType lookup
+        decode_raw("8=FIXT=1.1\x0137=x\x01", C)
     with pytest.raises(DecodeError, match="not tag=value"):
         decode_raw(raw("8=FIXT.1.1|35=8|37|10=1|"), C)
     with pytest.raises(DecodeError, match="malformed field tag 'x'"):
