@@ -147,7 +147,9 @@ class Backlog:
     """Received messages not decoded yet, oldest first, shared by every session of a dispatcher."""
 
     def __init__(self, decoder: Decoder = settled):
-        self._decoder = decoder
+        # The decoder never raises: settled reports its own failures; another one is wrapped once
+        # here (not per call: an answer's decode is on the order round trip).
+        self._decoder = decoder if decoder is settled else _never_raising(decoder)
         self._items: deque[Inbound] = deque()
         self._lock = threading.Lock()
 
@@ -168,7 +170,7 @@ class Backlog:
         with self._lock:
             if self._items:
                 self._settle(None)
-            model, error = self._decode(runtime, raw, invalid, msg_type)
+            model, error = self._decoder(runtime, raw, invalid, msg_type)
         return Inbound(session, model, raw, error, msg_type)
 
     def settle(self, upto: Inbound | None = None) -> None:
@@ -181,15 +183,18 @@ class Backlog:
         while items and (upto is None or upto._todo is not None):
             item = items.popleft()
             _, runtime, invalid = item._todo  # type: ignore[misc]
-            item._message, item._error = self._decode(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
+            item._message, item._error = self._decoder(runtime, item.raw, invalid, item.msg_type)  # type: ignore[arg-type]
             item._todo = None
 
-    def _decode(self, runtime: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
-        """(model, error): the decoder's answer, or its failure as the error."""
+
+def _never_raising(decoder: Decoder) -> Decoder:
+    """``decoder`` with its failure as the error (model None): a backlog never stalls on one message."""
+    def decode(runtime: Any, raw: str, invalid: bool, msg_type: str | None) -> tuple[Any, str | None]:
         try:
-            return self._decoder(runtime, raw, invalid, msg_type)
+            return decoder(runtime, raw, invalid, msg_type)
         except Exception as exc:  # noqa: BLE001 - the decoder reports its own failures; never stall the rest
             return None, f"decoding failed: {type(exc).__name__}: {exc}"
+    return decode
 
 
 class Dispatcher:

@@ -236,9 +236,12 @@ class Registry(Checks):
         microseconds from :meth:`sent` to this answer (also counted in :attr:`latencies`), if it
         resolved a sent request."""
         key = None
-        if isinstance(message, ExecutionReport):  # the common case: one lock, then the answer
+        if isinstance(message, ExecutionReport):  # the common case: one lock, the answer first
             key, pending = message.cl_ord_id, message.exec_type in PENDING
-            with self._lock:
+            with self._lock:  # held until the order is updated: a woken caller's next request waits for it
+                ack = None if pending or key is None else self.acks.pop(key, None)
+                if ack is not None:
+                    ack.resolve(message)
                 order = self._orders.get(key) if key else None
                 if order is not None:
                     order.order_id = message.order_id
@@ -246,8 +249,7 @@ class Registry(Checks):
                         order.cl_ord_id = key
                     if not pending and message.leaves_qty == 0:
                         self._retire(order)
-                ack = None if pending or key is None else self.acks.pop(key, None)
-            return None if ack is None else self._resolved(ack, message)
+            return None if ack is None else self._resolved(ack, message, False)
         elif isinstance(message, (OrderCancelReject, OrderMassCancelReport)):
             key = message.cl_ord_id
         elif isinstance(message, (BusinessMessageReject, SessionReject)):
@@ -261,9 +263,10 @@ class Registry(Checks):
             ack = self.acks.pop(key, None)
         return None if ack is None else self._resolved(ack, message)
 
-    def _resolved(self, ack: Ack, message: object) -> int | None:
-        """Resolve ``ack``; its round trip in microseconds if it was sent (recorded)."""
-        ack.resolve(message)
+    def _resolved(self, ack: Ack, message: object, resolve: bool = True) -> int | None:
+        """Resolve ``ack`` (unless the caller did); its round trip in microseconds if it was sent (recorded)."""
+        if resolve:
+            ack.resolve(message)
         self.answered = ack
         if not ack.sent_ns:
             return None

@@ -101,6 +101,30 @@ def test_a_cancel_for_an_order_that_finished_meanwhile_is_refused_before_sending
     assert not reg.has_pending("b")
 
 
+def test_a_caller_woken_by_its_answer_cannot_send_for_the_order_it_finished(monkeypatch):
+    # apply() resolves the ack before it updates the order (the caller wakes sooner), under the
+    # lock that register() takes: the woken caller's cancel waits for the update and is refused.
+    reg = _registry()
+    ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1),
+                                           price=D("0.5")))
+    retire = reg._retire
+
+    def slow_retire(order):
+        time.sleep(0.05)  # lets the woken caller run meanwhile
+        retire(order)
+
+    monkeypatch.setattr(reg, "_retire", slow_retire)
+    answer = threading.Thread(target=reg.apply, args=(_report("a", ExecType.CANCELED, 0),))
+    answer.start()
+    assert ack.wait(5).exec_type is ExecType.CANCELED
+    cancel = OrderCancelRequest(cl_ord_id="b", orig_cl_ord_id="a", symbol="KXT", side=Side.BUY)
+    with pytest.raises(OrderError, match="no longer open"):
+        reg.check_cancel(cancel)
+        reg.register("b", cancel)
+    answer.join(5)
+    assert not reg.has_pending("b") and reg._orders == {}
+
+
 def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_stays_bounded():
     from fixgw import orders
     from fixgw.models.fix import SessionReject
