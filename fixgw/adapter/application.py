@@ -97,6 +97,9 @@ class GatewayApplication(fix.Application):
         writer then decodes it with :meth:`decode`)."""
         super().__init__()
         self.by_key = {sess.key: sess for sess in runtimes}
+        # Address of the SessionID each QuickFIX Session passes every callback (its member) -> runtime:
+        # one attribute read on the order round trip instead of a SWIG call building the key string.
+        self.by_address: dict[int, SessionRuntime] = {}
         for sess in runtimes:
             if sess.registry is not None:  # the registry keeps what metrics reports at snapshot time
                 sess.metrics.in_flight = sess.registry.waiting
@@ -106,7 +109,10 @@ class GatewayApplication(fix.Application):
 
     # -- plumbing -------------------------------------------------------
     def runtime(self, session_id: fix.SessionID) -> SessionRuntime:
-        return self.by_key[session_id.toString()]
+        """The runtime of the session a callback is for: by the address QuickFIX's Session registered
+        in ``onCreate``, else (a SessionID made in Python, or a session nobody configured) by its text."""
+        sess = self.by_address.get(int(session_id.this))
+        return sess if sess is not None else self.by_key[session_id.toString()]
 
     def callback_failed(self, callback: str, args: tuple, exc: BaseException) -> None:
         name = "?"
@@ -121,7 +127,14 @@ class GatewayApplication(fix.Application):
     # -- quickfix.Application -------------------------------------------
     @guarded
     def onCreate(self, session_id):
-        pass
+        # A new Session may live where a destroyed one did: forget that address before anything else,
+        # then remember it for this session if it is one of ours. Only QuickFIX's own SessionIDs come
+        # here, and each lives as long as its Session.
+        address = int(session_id.this)
+        self.by_address.pop(address, None)
+        sess = self.by_key.get(session_id.toString())
+        if sess is not None:
+            self.by_address[address] = sess
 
     @guarded
     def onLogon(self, session_id):

@@ -99,6 +99,30 @@ def test_even_a_system_exit_stays_inside_the_guard():
     assert seen == [("onCreate", ("sid",), SystemExit)]
 
 
+class _Sid:
+    """A SessionID at a chosen address (QuickFIX's are members of its Sessions; addresses get reused)."""
+
+    def __init__(self, address: int, text: str):
+        self.this, self._text = address, text
+
+    def toString(self) -> str:
+        return self._text
+
+
+def test_a_session_is_found_by_the_address_quickfix_created_it_with_and_a_reused_address_is_forgotten():
+    a, b = runtime(), runtime()
+    app = GatewayApplication([a, b], on_inbound=lambda *args: None)
+    app.onCreate(_Sid(1000, a.key))
+    assert app.runtime(_Sid(1000, "not read: found by address")) is a
+    assert app.runtime(_Sid(2000, b.key)) is b  # never created here: by its text, and not remembered
+    assert app.by_address == {1000: a}
+    app.onCreate(_Sid(1000, "FIXT.1.1:someone-else->KalshiNR"))  # a Session nobody configured, at a's old address
+    assert app.by_address == {}
+    assert app.runtime(_Sid(1000, b.key)) is b
+    app.onCreate(_Sid(1000, b.key))
+    assert app.runtime(_Sid(1000, a.key)) is b
+
+
 def test_a_callback_for_a_session_nobody_configured_is_logged_without_a_session(caplog):
     app, _, _ = wired(runtime())
     stranger = fix.SessionID("FIXT.1.1", "someone-else", "KalshiNR")

@@ -34,6 +34,8 @@ def test_six_sessions_log_on_at_once(tmp_path, sim):
         gw.wait_logged_on(timeout=20)
         rows = {s.name: s for s in gw.status()}
         assert {r.state for r in rows.values()} == {"logged-on"}
+        # QuickFIX made each Session with onCreate: every callback finds its runtime by address
+        assert sorted(rt.key for rt in gw.app.by_address.values()) == sorted(gw.app.by_key)
         for s in sessions:
             acct = s["account"]
             seen = sim.session({"NR": "KalshiNR", "RT": "KalshiRT", "DC": "KalshiDC"}[s["type"]], acct.api_key_id)
