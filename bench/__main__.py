@@ -8,6 +8,7 @@ import sys
 
 from bench import api, reads, record, rtt, translation
 from fixgw.adapter import tls
+from fixgw.fix import codec, wire
 
 
 def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:
@@ -19,7 +20,8 @@ def main() -> int:
     # First, what the baseline is: an engine built without optimisation once made every ratio look good.
     build = tls.engine_build()
     print(json.dumps({"name": "engine", "build": build.describe(), "optimised": build.optimisation is not None
-                      and not build.asserts, "quickfix_parse_per_s": round(translation.parse_rate())}), flush=True)
+                      and not build.asserts, "quickfix_parse_per_s": round(translation.parse_rate()),
+                      "decoder_c_steps": wire._c_split is not None and codec._fill is not None}), flush=True)
     for fig in translation.run():
         emit(*fig)
     for fig in rtt.run():
