@@ -6,7 +6,7 @@
  * filling a plan's fields is a bytecode loop; here each is one C call. Both are
  * optimisations, never a second opinion: whatever they do not handle plainly they hand
  * back as None, and fixgw.fix.codec takes its Python path, which gives the same answer or
- * the precise error. tests/fix/test_scan.py checks both against the Python path.
+ * the precise error. tests/fix/test_scan_c.py checks both against the Python path.
  *
  * split(raw) -> (shape, values) | None
  *     shape: the tags joined by SOH (the key fixgw.fix.codec caches plans under);
