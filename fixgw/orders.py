@@ -236,12 +236,11 @@ class Registry(Checks):
         microseconds from :meth:`sent` to this answer (also counted in :attr:`latencies`), if it
         resolved a sent request."""
         key = None
-        if isinstance(message, ExecutionReport):  # the common case: one lock, the answer first
+        if isinstance(message, ExecutionReport):  # the common case: one lock, the order, then the answer
             key, pending = message.cl_ord_id, message.exec_type in PENDING
-            with self._lock:  # held until the order is updated: a woken caller's next request waits for it
-                ack = None if pending or key is None else self.acks.pop(key, None)
-                if ack is not None:
-                    ack.resolve(message)
+            with self._lock:
+                # The order first: a woken caller's cancel or replace reads its OrderID, current
+                # ClOrdID and openness without the lock (OrderEntry.cancel/replace, Checks).
                 order = self._orders.get(key) if key else None
                 if order is not None:
                     order.order_id = message.order_id
@@ -249,6 +248,9 @@ class Registry(Checks):
                         order.cl_ord_id = key
                     if not pending and message.leaves_qty == 0:
                         self._retire(order)
+                ack = None if pending or key is None else self.acks.pop(key, None)
+                if ack is not None:
+                    ack.resolve(message)
             return None if ack is None else self._resolved(ack, message, False)
         elif isinstance(message, (OrderCancelReject, OrderMassCancelReport)):
             key = message.cl_ord_id
