@@ -62,7 +62,10 @@ class Ack:
             self._latch.release()
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
-            loop.call_soon_threadsafe(_set, fut, value)
+            try:
+                loop.call_soon_threadsafe(_set, fut, value)
+            except RuntimeError:  # its loop has closed (asyncio.run gave up waiting): nobody left to tell
+                pass
         return True
 
     def wait(self, timeout: float | None = 10.0):

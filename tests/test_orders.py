@@ -51,6 +51,40 @@ def test_asyncio_waiters_are_answered_from_another_thread():
     assert asyncio.run(main()) == ("answer", "answer")
 
 
+def test_a_waiter_whose_event_loop_has_closed_neither_fails_the_answer_nor_starves_the_others():
+    # asyncio.run(asyncio.wait_for(...)) gave up and closed its loop; its waiter is still listed.
+    # The answer must still reach a thread, another loop's waiter, and the registry's bookkeeping.
+    reg = _registry()
+    ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1),
+                                           price=D("0.5")))
+
+    async def wait_for_ack():
+        return await ack
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(wait_for_ack(), 0.01))
+    live, got = asyncio.new_event_loop(), []
+    listening = threading.Event()
+
+    async def listen():
+        listening.set()
+        try:
+            got.append(await asyncio.wait_for(wait_for_ack(), 5))
+        except asyncio.TimeoutError:
+            got.append("never answered")
+
+    other = threading.Thread(target=live.run_until_complete, args=(listen(),))
+    other.start()
+    assert listening.wait(5)
+    time.sleep(0.05)  # the live loop's waiter is listed after the closed one's
+    report = _report("a", ExecType.CANCELED, 0)
+    reg.apply(report)
+    other.join(5)
+    live.close()
+    assert got == [report] and ack.wait(0) is report
+    assert not reg.has_pending("a") and reg._orders == {} and reg.answered is ack
+
+
 def test_cl_ord_ids_are_unique_version_4_uuids():
     ids = [new_cl_ord_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
