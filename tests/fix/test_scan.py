@@ -135,7 +135,7 @@ def test_fill_hands_back_what_it_does_not_take():
     assert fill(template, ["x", "7"], (("a", 0),), (("b", 1, {"7": 70}),), ()) == {"a": "x", "b": 70}
     assert fill(template, ["x", "8"], (), (("b", 1, {"7": 70}),), ()) is None  # memo miss
     assert fill(template, ["x", "8"], (), (("b", 1, {"8": None}),), ()) is None  # None is a miss, as in Python
-    assert fill(template, ["x"], (), (), (("b", 0, boom),)) is None  # the converter raised: error cleared
+    assert fill(template, ["x"], (), (), (("b", 0, boom),)) is None  # the converter raised ValueError: error cleared
     assert fill(template, ["x"], (), (), (("b", 0, str.upper),)) == {"a": None, "b": "X"}
     assert fill(template, ["x"], (("a", 5),), (), ()) is None  # index out of range
     assert fill(template, ("x",), (("a", 0),), (), ()) is None  # not the shapes the codec passes
@@ -156,3 +156,24 @@ def test_a_msg_type_the_caller_read_is_not_looked_up_again(unit_msg, change, ext
     text = text.replace(f"{SOH}35={mt}{SOH}", SOH if change == "drop" else f"{SOH}35=x{SOH}") + extra
     same_with_and_without_c(lambda: codec.decode_raw_with_unknown(text, units, mt, True))
     same_with_and_without_c(lambda: codec.decode_raw_with_unknown(text, units, mt))
+
+
+def test_fill_hands_back_only_what_the_python_path_turns_into_a_decode_error():
+    # _run's Python loop catches ValueError and ArithmeticError from a converter (DecodeError names
+    # the field); anything else propagates. The C fill must not swallow the rest (a Ctrl-C in a
+    # converter on the main thread, a MemoryError) nor run the converter a second time for it.
+    calls = []
+
+    def raising(exc):
+        def conv(text):
+            calls.append(text)
+            raise exc
+        return conv
+
+    for handed_back in (ValueError("v"), ArithmeticError("a"), ZeroDivisionError("z")):
+        assert codec._fill({}, ["x"], (), (), (("b", 0, raising(handed_back)),)) is None
+    for propagated in (KeyboardInterrupt(), TypeError("t"), MemoryError()):
+        calls.clear()
+        with pytest.raises(type(propagated)):
+            codec._fill({}, ["x"], (), (), (("b", 0, raising(propagated)),))
+        assert calls == ["x"]
