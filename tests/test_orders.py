@@ -136,8 +136,8 @@ def test_a_cancel_for_an_order_that_finished_meanwhile_is_refused_before_sending
 
 
 def test_a_caller_woken_by_its_answer_cannot_send_for_the_order_it_finished(monkeypatch):
-    # apply() resolves the ack before it updates the order (the caller wakes sooner), under the
-    # lock that register() takes: the woken caller's cancel waits for the update and is refused.
+    # apply() updates the order and resolves the ack under the lock that register() takes: however
+    # the woken caller's cancel meets the answering thread, it is refused.
     reg = _registry()
     ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1),
                                            price=D("0.5")))
