@@ -5,6 +5,7 @@ the same model and unknown tags, or the same DecodeError, with them as without t
 """
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -66,6 +67,12 @@ def same_with_and_without_c(call):
 def test_the_extension_is_built():
     # `make venv` builds it (pip install -e .); a missing build must fail here, not slow down quietly
     assert wire._c_split is not None and codec._fill is not None, "fixgw.fix._scan is not built: run make venv"
+    # an editable install builds it beside its source: one older than the source (a merge or checkout
+    # changed _scan.c since) would decode by the old rules
+    from fixgw.fix import _scan
+    built, source = Path(_scan.__file__), Path(_scan.__file__).with_name("_scan.c")
+    assert not source.exists() or built.stat().st_mtime >= source.stat().st_mtime, \
+        f"{built.name} is older than {source}: run make venv"
 
 
 @settings(max_examples=1500, deadline=None)
