@@ -62,4 +62,4 @@ spec: venv
 	$(VPY) -m fixgw.fix.dictionary spec
 
 clean:
-	rm -rf $(VENV) .pytest_cache fixgw/fix/_scan.*.so
+	rm -rf $(VENV) .pytest_cache fixgw/fix/_scan.*.so build

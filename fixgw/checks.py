@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,12 +53,13 @@ class SessionCaps:
 
 class Checks:
     """The registry's checks of a request; the :class:`fixgw.orders.Registry` they are mixed
-    into provides ``caps``, ``_orders`` (open orders by ClOrdID) and ``_used`` (ClOrdIDs of
-    finished orders and mass cancels)."""
+    into provides ``caps``, ``_orders`` (open orders by ClOrdID), ``_used`` (ClOrdIDs of
+    finished orders and mass cancels) and ``_lock`` (which guards both)."""
 
     caps: SessionCaps
     _orders: dict[str, "Tracked"]
     _used: set[str]
+    _lock: threading.Lock
 
     def _writable(self, what: str) -> None:
         if not self.caps.order_entry:
@@ -134,9 +136,14 @@ class Checks:
             raise OrderError(f"subaccount {n} is outside 0-{MAX_SUBACCOUNT}")
 
     def resolve_order(self, cl_ord_id: str, what: str) -> Tracked:
-        order = self._orders.get(cl_ord_id)
+        """The open order ``cl_ord_id`` names (a cancel or replace is built from it). Read under the
+        registry's lock: an answer resolves its ack before it updates the order, under that lock, so
+        a caller the answer woke reads the order as the answer left it."""
+        with self._lock:
+            order = self._orders.get(cl_ord_id)
+            used = order is None and cl_ord_id in self._used
         if order is None:
-            if cl_ord_id in self._used:
+            if used:
                 raise OrderError(f"{what} of order {cl_ord_id!r}: it is no longer open")
             raise OrderError(f"{what} of unknown order {cl_ord_id!r}: this gateway never sent it")
         return order

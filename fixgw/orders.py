@@ -62,7 +62,10 @@ class Ack:
             self._latch.release()
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
-            loop.call_soon_threadsafe(_set, fut, value)
+            try:
+                loop.call_soon_threadsafe(_set, fut, value)
+            except RuntimeError:  # its loop has closed (asyncio.run gave up waiting): nobody left to tell
+                pass
         return True
 
     def wait(self, timeout: float | None = 10.0):
@@ -238,7 +241,10 @@ class Registry(Checks):
         key = None
         if isinstance(message, ExecutionReport):  # the common case: one lock, the answer first
             key, pending = message.cl_ord_id, message.exec_type in PENDING
-            with self._lock:  # held until the order is updated: a woken caller's next request waits for it
+            with self._lock:
+                # The answer first (the caller it wakes is on the latency path), then the order. Both
+                # under the lock that a woken caller's next request takes to read the order
+                # (resolve_order: its OrderID, current ClOrdID, openness) and to register.
                 ack = None if pending or key is None else self.acks.pop(key, None)
                 if ack is not None:
                     ack.resolve(message)

@@ -9,8 +9,8 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw.errors import OrderError
-from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrderCancelRequest, OrdStatus,
-                              Side)
+from fixgw.models.fix import (ExecType, ExecutionReport, NewOrderSingle, OrderCancelReplaceRequest,
+                              OrderCancelRequest, OrdStatus, Side)
 from fixgw.checks import SessionCaps
 from fixgw.orders import Ack, Registry, new_cl_ord_id
 from fixgw.pricing import Units
@@ -49,6 +49,40 @@ def test_asyncio_waiters_are_answered_from_another_thread():
         return await ack, await ack
 
     assert asyncio.run(main()) == ("answer", "answer")
+
+
+def test_a_waiter_whose_event_loop_has_closed_neither_fails_the_answer_nor_starves_the_others():
+    # asyncio.run(asyncio.wait_for(...)) gave up and closed its loop; its waiter is still listed.
+    # The answer must still reach a thread, another loop's waiter, and the registry's bookkeeping.
+    reg = _registry()
+    ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1),
+                                           price=D("0.5")))
+
+    async def wait_for_ack():
+        return await ack
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(wait_for_ack(), 0.01))
+    live, got = asyncio.new_event_loop(), []
+    listening = threading.Event()
+
+    async def listen():
+        listening.set()
+        try:
+            got.append(await asyncio.wait_for(wait_for_ack(), 5))
+        except asyncio.TimeoutError:
+            got.append("never answered")
+
+    other = threading.Thread(target=live.run_until_complete, args=(listen(),))
+    other.start()
+    assert listening.wait(5)
+    time.sleep(0.05)  # the live loop's waiter is listed after the closed one's
+    report = _report("a", ExecType.CANCELED, 0)
+    reg.apply(report)
+    other.join(5)
+    live.close()
+    assert got == [report] and ack.wait(0) is report
+    assert not reg.has_pending("a") and reg._orders == {} and reg.answered is ack
 
 
 def test_cl_ord_ids_are_unique_version_4_uuids():
@@ -102,8 +136,8 @@ def test_a_cancel_for_an_order_that_finished_meanwhile_is_refused_before_sending
 
 
 def test_a_caller_woken_by_its_answer_cannot_send_for_the_order_it_finished(monkeypatch):
-    # apply() resolves the ack before it updates the order (the caller wakes sooner), under the
-    # lock that register() takes: the woken caller's cancel waits for the update and is refused.
+    # apply() updates the order and resolves the ack under the lock that register() takes: however
+    # the woken caller's cancel meets the answering thread, it is refused.
     reg = _registry()
     ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(1),
                                            price=D("0.5")))
@@ -123,6 +157,44 @@ def test_a_caller_woken_by_its_answer_cannot_send_for_the_order_it_finished(monk
         reg.register("b", cancel)
     answer.join(5)
     assert not reg.has_pending("b") and reg._orders == {}
+
+
+class _SlowForTheAnswer(dict):
+    """Open orders whose lookups, on the answering thread only, take long enough for a woken caller to run."""
+
+    answering: threading.Thread | None = None
+
+    def get(self, key, default=None):
+        if threading.current_thread() is self.answering:
+            time.sleep(0.1)
+        return super().get(key, default)
+
+
+def _answer_while_the_caller_waits(reg: Registry, ack, report: ExecutionReport):
+    """Apply ``report`` on another thread (as QuickFIX's does) and return what the woken caller then
+    reads of the order without the lock, as OrderEntry.cancel/replace do to build their request."""
+    reg._orders = orders = _SlowForTheAnswer(reg._orders)
+    orders.answering = threading.Thread(target=reg.apply, args=(report,))
+    orders.answering.start()
+    assert ack.wait(5) is report
+    order = reg.resolve_order(report.cl_ord_id, "cancel")
+    seen = (order.order_id, order.cl_ord_id)
+    orders.answering.join(5)
+    return seen
+
+
+def test_a_caller_woken_by_its_answer_builds_its_next_request_from_the_order_the_answer_updated():
+    # OrderEntry.cancel and .replace read the tracked order's OrderID(37) and current ClOrdID (their
+    # OrigClOrdID(41)) before register() takes the lock: the answer must be in them when the ack wakes the caller.
+    reg = _registry()
+    ack = reg.register("a", NewOrderSingle(cl_ord_id="a", symbol="KXT", side=Side.BUY, order_qty=D(2),
+                                           price=D("0.5")))
+    assert _answer_while_the_caller_waits(reg, ack, _report("a", ExecType.NEW, 2)) == ("o-1", "a")
+    ack = reg.register("b", OrderCancelReplaceRequest(cl_ord_id="b", orig_cl_ord_id="a", symbol="KXT",
+                                                      side=Side.BUY, order_qty=D(3), order_id="o-1"))
+    replaced = _report("b", ExecType.NEW, 3).model_copy(update={"exec_type": ExecType.REPLACED,
+                                                                "ord_status": OrdStatus.REPLACED, "order_id": "o-2"})
+    assert _answer_while_the_caller_waits(reg, ack, replaced) == ("o-2", "b")
 
 
 def test_a_session_reject_finds_its_request_among_the_recent_ones_and_memory_stays_bounded():

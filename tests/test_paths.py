@@ -52,11 +52,12 @@ def test_regular_install_runs_outside_the_repository(tmp_path):
     # Dependencies (quickfix, pydantic, click) come from this environment; fixgw only from the new one.
     deps = sysconfig.get_path("purelib")
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{deps}"}
-    code = ("import fixgw, fixgw.paths as p; "
-            "print(fixgw.__file__); print(p.CFG_DIR); print(p.SPEC_DIR)")
+    code = ("import fixgw, fixgw.paths as p, fixgw.fix._scan as c; "
+            "print(fixgw.__file__); print(p.CFG_DIR); print(p.SPEC_DIR); print(c.__file__)")
     out = subprocess.run([str(target), "-c", code], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith(site), out
+    assert out[3].startswith(site) and out[3].endswith(".so"), out  # the wheel carries the decoder's C steps
     assert (Path(out[1]) / "simulator.cfg").is_file() and not out[1].startswith(str(REPO)), out
     assert (Path(out[2]) / "kalshi-fixt11.xml").is_file() and not out[2].startswith(str(REPO)), out
     check = subprocess.run([str(target), "-m", "fixgw", "--help"], cwd=tmp_path, env=env,

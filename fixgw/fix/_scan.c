@@ -16,7 +16,8 @@
  *     A copy of template with texts ((name, index) pairs) set to values[index], memos
  *     ((name, index, memo) triples) to memo[values[index]], and calls ((name, index,
  *     converter) triples) to converter(values[index]). None on a memo miss or a converter
- *     that raises: the Python path then converts, remembers, or names the field.
+ *     that raises ValueError or ArithmeticError: the Python path then converts, remembers, or
+ *     names the field. Any other exception propagates, as it does from the Python path.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -143,7 +144,11 @@ scan_fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (text == NULL)
             goto miss;
         PyObject *v = PyObject_CallOneArg(PyTuple_GET_ITEM(e, 2), text);
-        if (v == NULL) {  /* the Python path converts again and raises what it raises */
+        if (v == NULL) {
+            /* What the Python path turns into a DecodeError naming the field: it converts again.
+             * Anything else it lets through, and so does this (no second call). */
+            if (!PyErr_ExceptionMatches(PyExc_ValueError) && !PyErr_ExceptionMatches(PyExc_ArithmeticError))
+                goto fail;
             PyErr_Clear();
             goto miss;
         }

@@ -88,8 +88,8 @@ def parse(raw: str, msg_type: str | None = None, serialized: bool = False) -> tu
             mt = values[keys.index(_MT_KEY)]
         except ValueError:
             raise DecodeError("?", "no MsgType(35) field", MSG_TYPE) from None
-    else:
-        mt = _msg_type(raw)
+    else:  # a given msg_type is not looked up again here either (nor by wire.scan's C split)
+        mt = msg_type or _msg_type(raw)
         keys, values = _fields_slowly(raw, mt)
     if not mt:
         raise DecodeError("?", "MsgType(35) is empty", MSG_TYPE)

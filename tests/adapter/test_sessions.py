@@ -24,18 +24,34 @@ def one_session(tmp_path, sim, product="event", kind="NR", **kw):
     return acct, dict(name=f"{product}-{kind.lower()}", product=product, type=kind, account=acct, **kw)
 
 
+class _TextLookups(dict):
+    """GatewayApplication.by_key, noting the keys runtime() falls back to (onCreate uses get)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.looked_up: list[str] = []
+
+    def __getitem__(self, key):
+        self.looked_up.append(key)
+        return super().__getitem__(key)
+
+
 def test_six_sessions_log_on_at_once(tmp_path, sim):
     sessions = []
     for product, kind in SIX:
         acct = make_account(tmp_path, sim.keys, product)
         sessions.append(dict(name=f"{product}-{kind.lower()}", product=product, type=kind, account=acct))
     sim.start()
-    with Gateway(gateway_config(tmp_path / "gw", sim, sessions)) as gw:
+    gw = Gateway(gateway_config(tmp_path / "gw", sim, sessions))
+    gw.app.by_key = by_text = _TextLookups(gw.app.by_key)
+    with gw:
         gw.wait_logged_on(timeout=20)
         rows = {s.name: s for s in gw.status()}
         assert {r.state for r in rows.values()} == {"logged-on"}
         # QuickFIX made each Session with onCreate: every callback finds its runtime by address
+        # (SWIG hands callbacks the Session's own SessionID, not a copy), none by its text
         assert sorted(rt.key for rt in gw.app.by_address.values()) == sorted(gw.app.by_key)
+        assert by_text.looked_up == []
         for s in sessions:
             acct = s["account"]
             seen = sim.session({"NR": "KalshiNR", "RT": "KalshiRT", "DC": "KalshiDC"}[s["type"]], acct.api_key_id)

@@ -5,6 +5,7 @@ the same model and unknown tags, or the same DecodeError, with them as without t
 """
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -66,6 +67,12 @@ def same_with_and_without_c(call):
 def test_the_extension_is_built():
     # `make venv` builds it (pip install -e .); a missing build must fail here, not slow down quietly
     assert wire._c_split is not None and codec._fill is not None, "fixgw.fix._scan is not built: run make venv"
+    # an editable install builds it beside its source: one older than the source (a merge or checkout
+    # changed _scan.c since) would decode by the old rules
+    from fixgw.fix import _scan
+    built, source = Path(_scan.__file__), Path(_scan.__file__).with_name("_scan.c")
+    assert not source.exists() or built.stat().st_mtime >= source.stat().st_mtime, \
+        f"{built.name} is older than {source}: run make venv"
 
 
 @settings(max_examples=1500, deadline=None)
@@ -135,7 +142,7 @@ def test_fill_hands_back_what_it_does_not_take():
     assert fill(template, ["x", "7"], (("a", 0),), (("b", 1, {"7": 70}),), ()) == {"a": "x", "b": 70}
     assert fill(template, ["x", "8"], (), (("b", 1, {"7": 70}),), ()) is None  # memo miss
     assert fill(template, ["x", "8"], (), (("b", 1, {"8": None}),), ()) is None  # None is a miss, as in Python
-    assert fill(template, ["x"], (), (), (("b", 0, boom),)) is None  # the converter raised: error cleared
+    assert fill(template, ["x"], (), (), (("b", 0, boom),)) is None  # the converter raised ValueError: error cleared
     assert fill(template, ["x"], (), (), (("b", 0, str.upper),)) == {"a": None, "b": "X"}
     assert fill(template, ["x"], (("a", 5),), (), ()) is None  # index out of range
     assert fill(template, ("x",), (("a", 0),), (), ()) is None  # not the shapes the codec passes
@@ -143,3 +150,37 @@ def test_fill_hands_back_what_it_does_not_take():
     assert template == {"a": None, "b": 1}  # filled a copy
     with pytest.raises(TypeError):
         fill(template, ["x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages, st.sampled_from(["drop", "other"]), st.sampled_from(["", "9999=a=b\x01"]))
+def test_a_msg_type_the_caller_read_is_not_looked_up_again(unit_msg, change, extra):
+    # decode_raw_with_unknown(raw, units, msg_type): the C split takes msg_type as given; so must the
+    # Python split, on its fast path (one "=" per field) and its slow one (a value holding "=") alike
+    units, msg = unit_msg
+    mt, pairs = codec.encode(msg, units)
+    text = as_raw(mt, pairs)
+    text = text.replace(f"{SOH}35={mt}{SOH}", SOH if change == "drop" else f"{SOH}35=x{SOH}") + extra
+    same_with_and_without_c(lambda: codec.decode_raw_with_unknown(text, units, mt, True))
+    same_with_and_without_c(lambda: codec.decode_raw_with_unknown(text, units, mt))
+
+
+def test_fill_hands_back_only_what_the_python_path_turns_into_a_decode_error():
+    # _run's Python loop catches ValueError and ArithmeticError from a converter (DecodeError names
+    # the field); anything else propagates. The C fill must not swallow the rest (a Ctrl-C in a
+    # converter on the main thread, a MemoryError) nor run the converter a second time for it.
+    calls = []
+
+    def raising(exc):
+        def conv(text):
+            calls.append(text)
+            raise exc
+        return conv
+
+    for handed_back in (ValueError("v"), ArithmeticError("a"), ZeroDivisionError("z")):
+        assert codec._fill({}, ["x"], (), (), (("b", 0, raising(handed_back)),)) is None
+    for propagated in (KeyboardInterrupt(), TypeError("t"), MemoryError()):
+        calls.clear()
+        with pytest.raises(type(propagated)):
+            codec._fill({}, ["x"], (), (), (("b", 0, raising(propagated)),))
+        assert calls == ["x"]
