@@ -2,7 +2,7 @@
 
 A body is a list of ``(tag, value)`` pairs in wire order, because repeating
 groups (and groups inside groups) are only defined by position.  Raw text is
-split by :func:`fixgw.fix.wire.parse`; a decoding plan skips the header and trailer
+split by :func:`fixgw.fix.wire.scan`; a decoding plan skips the header and trailer
 fields (keeping the two below).
 
 Decoding runs for every inbound application message (:mod:`fixgw.dispatch`: on
@@ -15,8 +15,9 @@ for speed:
   position holds which field, where groups start and end, which tags are
   unknown, whether required fields are there - is worked out once, field by
   field, into a :class:`_Plan` that is cached under the tag sequence.  All
-  structural errors are found there.  Running a plan is a few C-level calls
-  plus one conversion per non-string field.
+  structural errors are found there.  Running a plan is one C call
+  (``fixgw/fix/_scan.c``' fill, as is the split) when every value is in a memo,
+  else a few C-level calls plus one conversion per non-string field.
 * Converted values are memoised per converter (prices and quantities repeat
   a lot); Decimals, enums, bools and datetimes are immutable, so sharing is
   safe.  Group counts are part of the value, not of the shape, so a plan
