@@ -45,7 +45,6 @@ from fixgw.fix import codec_tables as T
 from fixgw.errors import DecodeError, OrderError
 from fixgw.models import fix as m
 from fixgw.pricing import Units
-from fixgw.fix import wire as _wire
 from fixgw.fix.wire import scan as _scan
 from fixgw.fix.wire import tag as _tag
 
@@ -360,11 +359,7 @@ def decode_raw_with_unknown(raw: str, units: Units, msg_type: str | None = None,
     the MsgType the caller already read from ``raw``; ``serialized``: ``raw`` is QuickFIX's
     own ``toString()`` (see :func:`fixgw.fix.wire.parse`).
     """
-    got = _wire._c_split(raw) if msg_type and _wire._c_split is not None else None  # wire.scan, inlined
-    if got is None:
-        mt, shape, keys, values = _scan(raw, msg_type, serialized)
-    else:
-        mt, keys, (shape, values) = msg_type, None, got
+    mt, shape, keys, values = _scan(raw, msg_type, serialized)
     try:  # the common case in one subscript; _level names what is wrong
         lv = T.LEVELS[units][mt]
     except (KeyError, TypeError):
